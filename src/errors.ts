@@ -1,0 +1,24 @@
+/**
+ * The one error class of smartbin-edge, with a closed set of codes. Tests assert on `code`, never on
+ * the message text. `context` carries data (ids, paths), `cause` the underlying error.
+ */
+export type SmartbinErrorCode =
+  | "CONFIG_INVALID"
+  | "SERIAL_OPEN_FAILED"
+  | "SERIAL_DISCONNECTED"
+  | "OUTBOX_OPEN_FAILED"
+  | "OUTBOX_COMMIT_FAILED"
+  | "MQTT_PUBLISH_FAILED"
+  | "USAGE";
+
+export class SmartbinError extends Error {
+  override readonly name = "SmartbinError";
+  constructor(
+    readonly code: SmartbinErrorCode,
+    message: string,
+    readonly context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Shared shapes of the protocol layer: framers turn serial bytes into frames, decoders turn one
+ * whole frame into a typed value. Pure: no timers, no I/O, no wall clock.
+ */
+
+/** A value decoded from one weighing-indicator frame. Weights are integer grams. */
+export type ScaleFrame =
+  | {
+      kind: "weight";
+      /** Displayed weight converted to integer grams, rounded half away from zero. */
+      grams: number;
+      /** The indicator's own stability flag; `null` when the protocol carries none (yaohua-a9). */
+      stable: boolean | null;
+      /** Which value the indicator displays. */
+      mode: "gross" | "net";
+    }
+  /** The indicator says it has no valid weight (overload `OL`, underload `LO`). */
+  | { kind: "no_weight"; reason: "overload" | "underload" }
+  /** A well-formed frame that carries nothing for us (e.g. a `TR` tare frame). */
+  | { kind: "ignored"; reason: string }
+  /** Bytes that could not be framed or decoded, with the reason. Counted and logged, never thrown. */
+  | { kind: "discarded"; bytes: Uint8Array; reason: string };
+
+/** A value decoded from one identification-reader frame. */
+export type ReaderFrame =
+  | { kind: "id"; cardId: string }
+  | { kind: "discarded"; bytes: Uint8Array; reason: string };
+
+/**
+ * A stateful framer for one serial stream. `push` takes the next chunk (any size, split anywhere)
+ * and returns the frames completed so far, in order. It keeps only unread bytes, bounded in size,
+ * and never throws on bad input.
+ */
+export interface Framer<T> {
+  push(chunk: Uint8Array): T[];
+}
+
+/** Weight units a scale may be configured with for protocols whose frames carry no unit. */
+export type WeightUnit = "g" | "kg" | "lb";
+
+export const SCALE_PROTOCOLS = ["yaohua-a9", "ascii-st-gs"] as const;
+export type ScaleProtocol = (typeof SCALE_PROTOCOLS)[number];
+
+export const READER_PROTOCOLS = ["em4100-ascii", "ascii-line"] as const;
+export type ReaderProtocol = (typeof READER_PROTOCOLS)[number];

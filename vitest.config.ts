@@ -1,0 +1,17 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration tests start their own brokers and pseudo-terminals; keep the 2-core machine calm.
+    fileParallelism: true,
+    maxWorkers: 2,
+    coverage: {
+      provider: "v8",
+      include: ["src/protocol/**", "src/domain/**"],
+      thresholds: { lines: 85, branches: 80 },
+    },
+  },
+});
