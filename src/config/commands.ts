@@ -1,0 +1,44 @@
+/**
+ * The `smartbin config …` commands and the choice of config file (contract.md section 1). Output
+ * goes through `out`, one line per call, so the CLI decides the stream.
+ */
+import { configJsonSchema } from "./json-schema.js";
+import { formatProblem, loadConfigFile } from "./load.js";
+
+/** Exit code for an invalid or missing configuration (sysexits EX_CONFIG; systemd does not restart-loop). */
+export const EXIT_CONFIG = 78;
+
+/** The config file used when neither `-c/--config` nor `$SMARTBIN_CONFIG` names one. */
+export const DEFAULT_CONFIG_PATH = "/etc/smartbin/config.yaml";
+
+/**
+ * `smartbin config check`: prints every problem of `file` as `FILE:LINE:COL: path: message`, or
+ * `FILE: ok`. Returns 0 when valid, 78 when not (missing and unreadable files included).
+ */
+export function runConfigCheck(file: string, out: (line: string) => void): number {
+  const result = loadConfigFile(file);
+  if (result.ok) {
+    out(`${file}: ok`);
+    return 0;
+  }
+  for (const problem of result.problems) out(formatProblem(problem));
+  return EXIT_CONFIG;
+}
+
+/** `smartbin config schema`: prints the config's JSON Schema (draft 2020-12, pretty JSON). Returns 0. */
+export function runConfigSchema(out: (line: string) => void): number {
+  out(JSON.stringify(configJsonSchema(), null, 2));
+  return 0;
+}
+
+/**
+ * The config file to use: the `-c/--config` value, else `$SMARTBIN_CONFIG`, else
+ * `/etc/smartbin/config.yaml`. An empty value counts as not given, and so do `false` and `0` in
+ * the variable (contract.md section 2: from the environment, "false" and "0" mean false).
+ */
+export function resolveConfigPath(optionValue?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (optionValue !== undefined && optionValue !== "") return optionValue;
+  const fromEnv = env.SMARTBIN_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== "" && fromEnv !== "false" && fromEnv !== "0") return fromEnv;
+  return DEFAULT_CONFIG_PATH;
+}

@@ -1,0 +1,128 @@
+/**
+ * The config checks that involve more than one key (contract.md section 2: ids unique within their
+ * list, a scale serves one bin, rules_version required with categories; and TLS files only with a
+ * TLS url). Messages are complete: what was expected and what was found.
+ */
+import { quoteFound } from "./found.js";
+
+/** A problem between keys: where (path segments) and the complete message. */
+export interface CrossFieldIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+type Issues = CrossFieldIssue[];
+
+/** Records, as written, by index; anything that is not a list gives `null` (its own issue says why). */
+function entries(value: unknown): Record<string, unknown>[] | null {
+  if (!Array.isArray(value)) return null;
+  return value.map((v): Record<string, unknown> => (isRecord(v) ? v : {}));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The checks between keys (unique ids, bins on existing and distinct scales, rules_version with
+ * categories, TLS files with a TLS url), on YAML-decoded data that may be invalid elsewhere: it
+ * reads defensively and skips checks whose inputs are themselves invalid (their own issues say
+ * why). The schema runs it as a refinement; load.ts also runs it directly, because zod skips
+ * refinements after some issues (a non-integer where an integer is expected aborts the parse),
+ * and every problem must be reported at once.
+ */
+export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
+  const out: Issues = [];
+  if (!isRecord(data)) return out;
+  const scaleIds = uniqueIds("scales", entries(data.scales), out);
+  uniqueIds("readers", entries(data.readers), out);
+  const bins = entries(data.bins);
+  uniqueIds("bins", bins, out);
+  if (bins && scaleIds) checkBinScales(bins, scaleIds, out);
+  if (isRecord(data.points)) checkPoints(data.points, out);
+  if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
+  return out;
+}
+
+/** Reports repeated ids at the repeat; returns the ids, or null when some id is not a string. */
+function uniqueIds(list: string, items: Record<string, unknown>[] | null, out: Issues): Set<string> | null {
+  if (!items) return null;
+  const first = new Map<string, number>();
+  let allStrings = true;
+  items.forEach((item, i) => {
+    const id = item.id;
+    if (typeof id !== "string") {
+      allStrings = false;
+      return;
+    }
+    const at = first.get(id);
+    if (at === undefined) first.set(id, i);
+    else
+      out.push({
+        path: [list, i, "id"],
+        message: `expected an id unique within ${list}, found ${quoteFound(id)} again (first at ${list}.${at}.id)`,
+      });
+  });
+  return allStrings ? new Set(first.keys()) : null;
+}
+
+function checkBinScales(bins: Record<string, unknown>[], scaleIds: Set<string>, out: Issues): void {
+  const servedBy = new Map<string, number>();
+  const known = [...scaleIds].join(", ");
+  bins.forEach((bin, i) => {
+    const scale = bin.scale;
+    if (typeof scale !== "string") return;
+    if (!scaleIds.has(scale)) {
+      out.push({
+        path: ["bins", i, "scale"],
+        message:
+          scaleIds.size === 0
+            ? `expected the id of a scale in scales, found ${quoteFound(scale)} (no scales are configured)`
+            : `expected the id of a scale (one of: ${known}), found ${quoteFound(scale)}`,
+      });
+      return;
+    }
+    const other = servedBy.get(scale);
+    if (other === undefined) servedBy.set(scale, i);
+    else
+      out.push({
+        path: ["bins", i, "scale"],
+        message: `expected a scale no other bin uses, found ${quoteFound(scale)} (already under bins.${other}; a scale serves one bin)`,
+      });
+  });
+}
+
+function checkPoints(points: Record<string, unknown>, out: Issues): void {
+  if (points.categories !== undefined && points.rules_version === undefined) {
+    out.push({
+      path: ["points", "rules_version"],
+      message: "required key missing (required when points.categories is given)",
+    });
+  }
+}
+
+function checkTls(mqtt: Record<string, unknown>, out: Issues): void {
+  const url = typeof mqtt.url === "string" ? mqtt.url : null;
+  const scheme = url?.split(":", 1)[0]?.toLowerCase();
+  // Only against a valid plain scheme: an invalid url has its own issue.
+  const plain = scheme === "mqtt" || scheme === "ws";
+  for (const key of ["ca_file", "cert_file", "key_file"] as const) {
+    if (mqtt[key] === undefined) continue;
+    if (url !== null && plain)
+      out.push({
+        path: ["mqtt", key],
+        message: `only used with an mqtts:// or wss:// url, found mqtt.url ${quoteFound(url)}`,
+      });
+  }
+  const pairs = [
+    ["cert_file", "key_file"],
+    ["key_file", "cert_file"],
+  ] as const;
+  for (const [given, needed] of pairs) {
+    if (mqtt[given] !== undefined && mqtt[needed] === undefined)
+      out.push({
+        path: ["mqtt", needed],
+        message: `required key missing (required when mqtt.${given} is given)`,
+      });
+  }
+}

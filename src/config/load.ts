@@ -1,0 +1,186 @@
+/**
+ * Loading the config file: read, parse YAML with positions, validate against the one schema,
+ * report every problem with its place in the file, resolve relative paths, freeze.
+ * Never throws for bad input; a bad file is a list of problems (contract.md section 1).
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
+import type { z } from "zod";
+import { crossFieldIssues } from "./cross-field.js";
+import { configSchema, type Config } from "./schema.js";
+import { DECIMAL_TEXT } from "./decimal.js";
+import { issuesToProblems, sortProblems, type ConfigProblem } from "./problems.js";
+import { isEmptyValue, nodesAlong, nodePosition } from "./yaml-position.js";
+
+export { formatProblem, type ConfigProblem } from "./problems.js";
+
+/**
+ * The outcome of loading a config. `config` is deep-frozen, with defaults filled in and relative
+ * paths (`storage.path`, `mqtt.ca_file`/`cert_file`/`key_file`) made absolute against the config
+ * file's folder; `file` is the file as given. `problems` is never empty, sorted by line and column.
+ */
+export type ConfigLoadResult =
+  | { ok: true; config: Readonly<Config>; file: string }
+  | { ok: false; problems: ConfigProblem[] };
+
+/**
+ * Reads and validates the config file `file` (printed exactly as given in problems). A missing or
+ * unreadable file is one problem at 1:1 with path `(file)`.
+ */
+export function loadConfigFile(file: string): ConfigLoadResult {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    return {
+      ok: false,
+      problems: [{ file, line: 1, col: 1, path: "(file)", message: `cannot read: ${readFailure(err)}` }],
+    };
+  }
+  return checkConfigText(text, file, path.dirname(path.resolve(file)));
+}
+
+/**
+ * Validates config text. `fileLabel` names the file in problems and in the result; `baseDir` is
+ * the folder relative paths in the config are resolved against.
+ */
+export function checkConfigText(text: string, fileLabel: string, baseDir: string): ConfigLoadResult {
+  const lineCounter = new LineCounter();
+  // logLevel "error": yaml's warnings (e.g. a collection used as a key) must not reach stderr.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, logLevel: "error" });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  const fail = (problems: ConfigProblem[]): ConfigLoadResult => ({
+    ok: false,
+    problems: sortProblems(problems),
+  });
+
+  if (doc.errors.length > 0) {
+    return fail(
+      doc.errors.map((e) => ({
+        file: fileLabel,
+        ...at(e.pos[0]),
+        path: "(yaml)",
+        message: oneLine(e.message),
+      })),
+    );
+  }
+  const top = doc.contents;
+  if (top === null || isEmptyValue(top)) {
+    return fail([rootProblem(fileLabel, { line: 1, col: 1 }, "nothing (an empty file)")]);
+  }
+  if (!isMap(top)) {
+    const found = isSeq(top)
+      ? "a list"
+      : isScalar(top)
+        ? JSON.stringify(top.source ?? top.value)
+        : "something else";
+    return fail([rootProblem(fileLabel, nodePosition(top, lineCounter) ?? { line: 1, col: 1 }, found)]);
+  }
+
+  const unresolved: ConfigProblem[] = [];
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc) !== undefined) return;
+      unresolved.push({
+        file: fileLabel,
+        ...(nodePosition(alias, lineCounter) ?? { line: 1, col: 1 }),
+        path: "(yaml)",
+        message: `unresolved alias *${alias.source} (the anchor &${alias.source} must come before it)`,
+      });
+    },
+  });
+  if (unresolved.length > 0) return fail(unresolved);
+
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // Alias bombs (yaml's maxAliasCount) throw here, not in doc.errors.
+    const message = err instanceof Error ? err.message : String(err);
+    return fail([{ file: fileLabel, line: 1, col: 1, path: "(yaml)", message: oneLine(message) }]);
+  }
+  keepWrittenDecimals(doc, data);
+
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) {
+    const issues: z.core.$ZodIssue[] = [...parsed.error.issues];
+    // zod skips the schema's cross-field refinement after an aborting issue; add what it skipped.
+    const seen = new Set(issues.map((i) => `${i.path.join(".")}\n${i.message}`));
+    for (const extra of crossFieldIssues(data)) {
+      if (!seen.has(`${extra.path.join(".")}\n${extra.message}`)) issues.push({ code: "custom", ...extra });
+    }
+    return fail(issuesToProblems(issues, { file: fileLabel, doc, lineCounter, data }));
+  }
+  return { ok: true, config: deepFreeze(resolvePaths(parsed.data, baseDir)), file: fileLabel };
+}
+
+function rootProblem(file: string, at: { line: number; col: number }, found: string): ConfigProblem {
+  return {
+    file,
+    ...at,
+    path: "(root)",
+    message: `expected a mapping of settings (at least station and mqtt), found ${found}`,
+  };
+}
+
+/** `ENOENT: no such file or directory, open 'x'` -> `no such file or directory (ENOENT)`. */
+function readFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    ENOENT: "no such file or directory",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EISDIR: "is a directory",
+    ENOTDIR: "a part of the path is not a directory",
+    ELOOP: "too many symbolic links",
+  };
+  const reason = code !== undefined ? reasons[code] : undefined;
+  return reason ? `${reason} (${code})` : oneLine(err.message);
+}
+
+/**
+ * `points_per_kg` must be exact as written (contract.md section 3), but YAML reads `1.16` as a
+ * binary float. Where the file wrote a plain decimal, hand the schema the written text instead.
+ */
+function keepWrittenDecimals(doc: Document, data: unknown): void {
+  const categories = (data as { points?: { categories?: unknown } } | null)?.points?.categories;
+  if (typeof categories !== "object" || categories === null) return;
+  for (const [name, rule] of Object.entries(categories)) {
+    if (typeof rule !== "object" || rule === null) continue;
+    if (typeof (rule as Record<string, unknown>).points_per_kg !== "number") continue;
+    const steps = nodesAlong(doc, ["points", "categories", name, "points_per_kg"]);
+    const node = steps.length === 5 ? steps[4]?.value : null;
+    if (isScalar(node) && node.source !== undefined && DECIMAL_TEXT.test(node.source)) {
+      (rule as Record<string, unknown>).points_per_kg = node.source;
+    }
+  }
+}
+
+/** The path SQLite takes for an in-memory database; never resolved. */
+const IN_MEMORY = ":memory:";
+
+function resolvePaths(config: Config, baseDir: string): Config {
+  const resolve = (p: string) => path.resolve(baseDir, p);
+  const mqtt = { ...config.mqtt };
+  for (const key of ["ca_file", "cert_file", "key_file"] as const) {
+    const file = mqtt[key];
+    if (file !== undefined) mqtt[key] = resolve(file);
+  }
+  const storagePath = config.storage.path === IN_MEMORY ? IN_MEMORY : resolve(config.storage.path);
+  return { ...config, storage: { ...config.storage, path: storagePath }, mqtt };
+}
+
+/** Freezes `value` and everything reachable from it; returns it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ");
+}

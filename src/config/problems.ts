@@ -1,0 +1,230 @@
+/**
+ * Config problems: one line per problem, `FILE:LINE:COL: dotted.path: message` (contract.md
+ * section 1, `config check`), and the translation of zod issues into them.
+ */
+import { isScalar, type Document, type LineCounter, type Node } from "yaml";
+import type { z } from "zod";
+import { describeFound, quoteFound } from "./found.js";
+import { configSchema } from "./schema.js";
+import { isIntegerSchema, objectKeys, schemaAt } from "./schema-walk.js";
+import { isEmptyValue, nodesAlong, stepPosition, type Position } from "./yaml-position.js";
+
+/**
+ * One problem of a config file. `line` and `col` are 1-based; `path` is the dotted key path with
+ * array indices as segments (`scales.0.baud_rate`), or `(file)`, `(yaml)` or `(root)` for
+ * problems of the file itself, its YAML syntax or its top level; `message` says what was expected
+ * and what was found.
+ */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+/** `FILE:LINE:COL: path: message`, FILE exactly as given by the user. */
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.path}: ${p.message}`;
+}
+
+/** Orders problems by line, then column; problems at the same place keep their order. */
+export function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => a.p.line - b.p.line || a.p.col - b.p.col || a.i - b.i)
+    .map(({ p }) => p);
+}
+
+/** What an issue translation needs to know about the file. */
+export interface IssueSource {
+  file: string;
+  doc: Document;
+  lineCounter: LineCounter;
+  /** The data zod was given (the YAML document as plain values). */
+  data: unknown;
+}
+
+type Segment = string | number;
+
+/** Turns every zod issue into problems (an issue with several unknown keys gives one per key). */
+export function issuesToProblems(issues: readonly z.core.$ZodIssue[], source: IssueSource): ConfigProblem[] {
+  return issues.flatMap((issue) => issueToProblems(issue, source));
+}
+
+function issueToProblems(issue: z.core.$ZodIssue, source: IssueSource): ConfigProblem[] {
+  const path = issue.path.map((s): Segment => (typeof s === "number" ? s : String(s)));
+  const problem = (at: Position, p: readonly Segment[], message: string): ConfigProblem => ({
+    file: source.file,
+    line: at.line,
+    col: at.col,
+    path: p.length === 0 ? "(root)" : p.join("."),
+    message: oneLine(message),
+  });
+
+  if (issue.code === "unrecognized_keys") {
+    const allowed = objectKeys(schemaAt(configSchema, path) ?? configSchema) ?? [];
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key];
+      return problem(keyPosition(keyPath, source), keyPath, unknownKeyMessage(key, allowed));
+    });
+  }
+  if (issue.code === "invalid_key") {
+    const inner = issue.issues[0];
+    const message =
+      inner && (inner.code === "invalid_format" || inner.code === "custom")
+        ? inner.message
+        : `expected a valid key, found ${quoteFound(String(path[path.length - 1]))}`;
+    return [problem(keyPosition(path, source), path, message)];
+  }
+  const missing = issue.code === "invalid_type" && !hasValueAt(source.data, path);
+  if (missing) return [problem(parentPosition(path, source), path, "required key missing")];
+  return [problem(valuePosition(path, source), path, messageFor(issue, path, source))];
+}
+
+function messageFor(issue: z.core.$ZodIssue, path: readonly Segment[], source: IssueSource): string {
+  const found = () => foundText(path, source);
+  const leaf = schemaAt(configSchema, path);
+  const numberWord = leaf && isIntegerSchema(leaf) ? "integer" : "number";
+  switch (issue.code) {
+    case "invalid_type":
+      return `expected ${typeWord(issue.expected, numberWord)}, found ${found()}`;
+    case "invalid_value":
+      return issue.values.length === 1
+        ? `expected ${String(issue.values[0])}, found ${found()}`
+        : `expected one of ${issue.values.map(String).join(", ")}, found ${found()}`;
+    case "too_small":
+    case "too_big": {
+      const small = issue.code === "too_small";
+      const bound = small ? issue.minimum : issue.maximum;
+      if (issue.origin === "number" || issue.origin === "int" || issue.origin === "bigint") {
+        const op = small ? (issue.inclusive ? ">=" : ">") : issue.inclusive ? "<=" : "<";
+        return `expected ${numberWord} ${op} ${String(bound)}, found ${found()}`;
+      }
+      const unit = issue.origin === "string" ? "character" : "item";
+      const plural = Number(bound) === 1 ? "" : "s";
+      return `expected ${small ? "at least" : "at most"} ${String(bound)} ${unit}${plural}, found ${found()}`;
+    }
+    case "not_multiple_of":
+      return `expected a multiple of ${String(issue.divisor)}, found ${found()}`;
+    // The schema words these itself, with what was expected and found (schema.ts).
+    case "invalid_format":
+    case "invalid_union":
+    case "custom":
+    case "invalid_element":
+    case "invalid_key":
+    case "unrecognized_keys":
+      return issue.message;
+  }
+}
+
+function typeWord(expected: string, numberWord: string): string {
+  switch (expected) {
+    case "number":
+      return numberWord;
+    case "int":
+      return "integer";
+    case "object":
+    case "record":
+      return "mapping";
+    case "array":
+      return "list";
+    default:
+      return expected;
+  }
+}
+
+function unknownKeyMessage(key: string, allowed: readonly string[]): string {
+  const list = `unknown key (expected one of: ${allowed.join(", ")})`;
+  const guess = closestKey(key, allowed);
+  return guess ? `${list}; did you mean ${guess}?` : list;
+}
+
+/** The allowed key a misspelling most likely meant: edit distance at most 2 (or a case slip). */
+function closestKey(key: string, allowed: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of allowed) {
+    const d = editDistance(key.toLowerCase(), candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** How the value at `path` reads in the file: strings quoted, other scalars as written. */
+function foundText(path: readonly Segment[], source: IssueSource): string {
+  const steps = nodesAlong(source.doc, path);
+  const node: Node | null | undefined =
+    steps.length === path.length + 1 ? steps[path.length]?.value : undefined;
+  if (node) {
+    if (isEmptyValue(node)) return "nothing (an empty value)";
+    if (isScalar(node) && typeof node.value !== "string" && node.source !== undefined && node.source !== "") {
+      return node.source;
+    }
+  }
+  return describeFound(valueAt(source.data, path));
+}
+
+function valueAt(data: unknown, path: readonly Segment[]): unknown {
+  let current = data;
+  for (const segment of path) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<string, unknown>)[String(segment)];
+  }
+  return current;
+}
+
+function hasValueAt(data: unknown, path: readonly Segment[]): boolean {
+  if (path.length === 0) return data !== undefined;
+  const parent = valueAt(data, path.slice(0, -1));
+  const key = String(path[path.length - 1]);
+  return typeof parent === "object" && parent !== null && Object.hasOwn(parent, key);
+}
+
+const START: Position = { line: 1, col: 1 };
+
+/** The value's position, or the nearest ancestor's when the path goes past the document. */
+function valuePosition(path: readonly Segment[], source: IssueSource): Position {
+  const steps = nodesAlong(source.doc, path);
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i];
+    const at = step && stepPosition(step, source.lineCounter);
+    if (at) return at;
+  }
+  return START;
+}
+
+/** A missing key is reported where its parent mapping starts. */
+function parentPosition(path: readonly Segment[], source: IssueSource): Position {
+  return valuePosition(path.slice(0, -1), source);
+}
+
+/** An unknown or invalid key is reported at the key itself. */
+function keyPosition(path: readonly Segment[], source: IssueSource): Position {
+  const steps = nodesAlong(source.doc, path);
+  const last = steps.length === path.length + 1 ? steps[path.length] : undefined;
+  const keyNode = last?.key;
+  const start = keyNode?.range?.[0];
+  return start !== undefined ? source.lineCounter.linePos(start) : parentPosition(path, source);
+}
+
+/** Messages are one line each: YAML and regex messages may quote multi-line text. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ");
+}

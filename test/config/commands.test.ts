@@ -1,0 +1,74 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  DEFAULT_CONFIG_PATH,
+  EXIT_CONFIG,
+  resolveConfigPath,
+  runConfigCheck,
+  runConfigSchema,
+} from "../../src/config/commands.js";
+import { MINIMAL } from "./contract-example.js";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smartbin-config-cmd-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function run(file: string): { code: number; out: string[] } {
+  const out: string[] = [];
+  const code = runConfigCheck(file, (line) => out.push(line));
+  return { code, out };
+}
+
+describe("runConfigCheck", () => {
+  it("prints FILE: ok and returns 0 for a valid file", () => {
+    const file = path.join(dir, "good.yaml");
+    fs.writeFileSync(file, MINIMAL);
+    expect(run(file)).toEqual({ code: 0, out: [`${file}: ok`] });
+  });
+
+  it("prints every problem, one per line, and returns 78", () => {
+    const file = path.join(dir, "bad.yaml");
+    fs.writeFileSync(file, "station:\n  id: x\n  name: y\nmqtt:\n  url: 1\n");
+    expect(run(file)).toEqual({
+      code: EXIT_CONFIG,
+      out: [
+        `${file}:3:3: station.name: unknown key (expected one of: id)`,
+        `${file}:5:8: mqtt.url: expected string, found 1`,
+      ],
+    });
+    expect(EXIT_CONFIG).toBe(78);
+  });
+
+  it("prints a missing file as given, at 1:1, and returns 78", () => {
+    expect(run("./no/such.yaml")).toEqual({
+      code: 78,
+      out: ["./no/such.yaml:1:1: (file): cannot read: no such file or directory (ENOENT)"],
+    });
+  });
+});
+
+describe("runConfigSchema", () => {
+  it("prints the JSON Schema as one JSON document and returns 0", () => {
+    const out: string[] = [];
+    expect(runConfigSchema((line) => out.push(line))).toBe(0);
+    expect(out).toHaveLength(1);
+    expect(JSON.parse(out[0] ?? "")).toMatchObject({ $schema: "https://json-schema.org/draft/2020-12/schema" });
+  });
+});
+
+describe("resolveConfigPath", () => {
+  it("takes -c/--config first, then $SMARTBIN_CONFIG, then the default", () => {
+    expect(resolveConfigPath("a.yaml", { SMARTBIN_CONFIG: "b.yaml" })).toBe("a.yaml");
+    expect(resolveConfigPath(undefined, { SMARTBIN_CONFIG: "b.yaml" })).toBe("b.yaml");
+    expect(resolveConfigPath(undefined, {})).toBe(DEFAULT_CONFIG_PATH);
+    expect(DEFAULT_CONFIG_PATH).toBe("/etc/smartbin/config.yaml");
+  });
+
+  it("treats empty values, and false or 0 in the variable, as not given", () => {
+    expect(resolveConfigPath("", { SMARTBIN_CONFIG: "b.yaml" })).toBe("b.yaml");
+    for (const value of ["", "false", "0"]) {
+      expect(resolveConfigPath(undefined, { SMARTBIN_CONFIG: value })).toBe(DEFAULT_CONFIG_PATH);
+    }
+  });
+});

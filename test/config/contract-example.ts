@@ -1,0 +1,45 @@
+/** The configuration example of contract.md section 2, verbatim: it must always validate. */
+export const CONTRACT_EXAMPLE = `station:
+  id: st-001                  # required; ^[a-z0-9][a-z0-9_-]{0,63}$; appears in MQTT topics
+storage:
+  path: /var/lib/smartbin/smartbin.db   # SQLite database, created if missing
+mqtt:
+  url: mqtt://127.0.0.1:1883  # required; mqtt:// mqtts:// ws:// wss://
+  topic_prefix: smartbin
+  protocol_version: 5         # 5 or 4 (MQTT 3.1.1; the embedded demo broker speaks only 4)
+scales:
+  - id: scale-1               # ids are unique within their list
+    port: /dev/ttyUSB0        # required; prefer /dev/serial/by-id/... in the field
+    baud_rate: 9600
+    protocol: yaohua-a9       # required; see section 5
+    unit: kg                  # g | kg | lb; used only by protocols whose frames carry no unit
+    stable_window_ms: 1000    # stable when the samples of the last window (at least 3 of them)
+    stable_tolerance_g: 20    #   span at most this, and the indicator does not say "unstable"
+    change_threshold_g: 40    # stable values closer than this to the last accepted one are noise
+    silence_timeout_s: 5      # a streaming indicator silent this long is offline
+readers:
+  - id: reader-1
+    port: /dev/ttyUSB1        # required
+    baud_rate: 9600
+    protocol: em4100-ascii    # required; see section 5
+    repeat_gap_ms: 500        # frames of the same id closer than this are one presentation
+bins:
+  - id: kitchen
+    category: food_waste      # required; slug; standard: food_waste, recyclable, hazardous, residual
+    scale: scale-1            # required; a scale serves one bin
+points:
+  rules_version: "2026-11"    # required when categories are given
+  categories:
+    food_waste: { points_per_kg: 2, min_net_g: 0 }   # an example rule; min_net_g defaults to 0
+session:
+  idle_close_s: 5
+  first_deposit_timeout_s: 30
+  max_session_s: 300
+`;
+
+/** The smallest valid config: only the required keys. */
+export const MINIMAL = `station:
+  id: st-001
+mqtt:
+  url: mqtt://127.0.0.1:1883
+`;

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_SCHEMA_ID, configJsonSchema } from "../../src/config/json-schema.js";
+
+type JsonObject = Record<string, unknown>;
+const schema = configJsonSchema();
+const properties = schema.properties as Record<string, JsonObject>;
+const props = (s: JsonObject | undefined) => s?.properties as Record<string, JsonObject>;
+
+describe("configJsonSchema", () => {
+  it("is a draft 2020-12 schema with an id and a title", () => {
+    expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(schema.$id).toBe(CONFIG_SCHEMA_ID);
+    expect(schema.title).toEqual(expect.any(String));
+    expect(schema.type).toBe("object");
+    expect(schema.additionalProperties).toBe(false);
+  });
+
+  it("mentions every top-level key, and requires only station and mqtt", () => {
+    expect(Object.keys(properties)).toEqual([
+      "station",
+      "storage",
+      "mqtt",
+      "scales",
+      "readers",
+      "bins",
+      "points",
+      "session",
+      "log",
+    ]);
+    expect(schema.required).toEqual(["station", "mqtt"]);
+  });
+
+  it("requires the required keys of nested objects and lists", () => {
+    expect(properties.station?.required).toEqual(["id"]);
+    expect(properties.mqtt?.required).toEqual(["url"]);
+    expect((properties.scales?.items as JsonObject).required).toEqual(["id", "port", "protocol"]);
+    expect((properties.readers?.items as JsonObject).required).toEqual(["id", "port", "protocol"]);
+    expect((properties.bins?.items as JsonObject).required).toEqual(["id", "category", "scale"]);
+    const rule = props(properties.points)?.categories?.additionalProperties as JsonObject;
+    expect(rule.required).toEqual(["points_per_kg"]);
+  });
+
+  it("carries defaults, enums, patterns and descriptions", () => {
+    expect(props(properties.storage)?.path?.default).toBe("/var/lib/smartbin/smartbin.db");
+    expect(props(properties.mqtt)?.protocol_version).toMatchObject({ default: 5, enum: [5, 4] });
+    expect(props(properties.station)?.id?.pattern).toBe("^[a-z0-9][a-z0-9_-]{0,63}$");
+    const scale = props(properties.scales?.items as JsonObject);
+    expect(scale?.protocol?.enum).toEqual(["yaohua-a9", "ascii-st-gs"]);
+    expect(scale?.baud_rate).toMatchObject({ type: "integer", default: 9600 });
+    expect(properties.scales?.default).toEqual([]);
+    for (const [key, value] of Object.entries(properties)) {
+      expect(value.description, key).toEqual(expect.any(String));
+    }
+  });
+
+  it("accepts points_per_kg as a number or a decimal string", () => {
+    const rule = props(props(properties.points)?.categories?.additionalProperties as JsonObject);
+    expect(rule?.points_per_kg?.anyOf).toEqual([
+      expect.objectContaining({ type: "number", minimum: 0 }),
+      expect.objectContaining({ type: "string" }),
+    ]);
+  });
+
+  it("is plain JSON", () => {
+    expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
+  });
+});

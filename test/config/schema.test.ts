@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { canonicalDecimal } from "../../src/config/decimal.js";
+import { crossFieldIssues } from "../../src/config/cross-field.js";
+import { configSchema, type Config } from "../../src/config/schema.js";
+import { CONTRACT_EXAMPLE, MINIMAL } from "./contract-example.js";
+
+const base = { station: { id: "st-001" }, mqtt: { url: "mqtt://127.0.0.1:1883" } };
+
+describe("configSchema", () => {
+  it("validates the contract example and fills in the defaults", () => {
+    const config: Config = configSchema.parse(parse(CONTRACT_EXAMPLE));
+    expect(config).toEqual({
+      station: { id: "st-001" },
+      storage: { path: "/var/lib/smartbin/smartbin.db", retention_days: 7 },
+      mqtt: {
+        url: "mqtt://127.0.0.1:1883",
+        topic_prefix: "smartbin",
+        protocol_version: 5,
+        keepalive_s: 30,
+        inflight: 32,
+      },
+      scales: [
+        {
+          id: "scale-1",
+          port: "/dev/ttyUSB0",
+          baud_rate: 9600,
+          protocol: "yaohua-a9",
+          unit: "kg",
+          stable_window_ms: 1000,
+          stable_tolerance_g: 20,
+          change_threshold_g: 40,
+          silence_timeout_s: 5,
+        },
+      ],
+      readers: [
+        {
+          id: "reader-1",
+          port: "/dev/ttyUSB1",
+          baud_rate: 9600,
+          protocol: "em4100-ascii",
+          repeat_gap_ms: 500,
+          card_id_format: "dec10",
+        },
+      ],
+      bins: [{ id: "kitchen", category: "food_waste", scale: "scale-1" }],
+      points: { rules_version: "2026-11", categories: { food_waste: { points_per_kg: "2", min_net_g: 0 } } },
+      session: { idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300 },
+      log: { level: "info" },
+    });
+  });
+
+  it("fills every default from the required keys alone; lists default to empty, points stays absent", () => {
+    const config = configSchema.parse(parse(MINIMAL));
+    expect(config.storage).toEqual({ path: "/var/lib/smartbin/smartbin.db", retention_days: 7 });
+    expect(config.mqtt.protocol_version).toBe(5);
+    expect(config.scales).toEqual([]);
+    expect(config.readers).toEqual([]);
+    expect(config.bins).toEqual([]);
+    expect(config.points).toBeUndefined();
+    expect(config.session).toEqual({ idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300 });
+    expect(config.log.level).toBe("info");
+  });
+
+  it("fills the defaults of a scale and a reader", () => {
+    const config = configSchema.parse({
+      ...base,
+      scales: [{ id: "s", port: "/dev/ttyUSB0", protocol: "ascii-st-gs" }],
+      readers: [{ id: "r", port: "/dev/ttyUSB1", protocol: "ascii-line", pattern: "^([0-9]+)$" }],
+    });
+    expect(config.scales[0]).toMatchObject({ baud_rate: 9600, unit: "kg", silence_timeout_s: 5 });
+    expect(config.readers[0]).toMatchObject({ repeat_gap_ms: 500, card_id_format: "dec10", pattern: "^([0-9]+)$" });
+  });
+
+  it.each([
+    [2, "2"],
+    [1.16, "1.16"],
+    ["1.16", "1.16"],
+    ["2.50", "2.5"],
+    ["007", "7"],
+    [0, "0"],
+    [1e-7, "0.0000001"],
+  ])("accepts points_per_kg %j as the exact decimal %s", (input, expected) => {
+    const config = configSchema.parse({
+      ...base,
+      points: { rules_version: "v1", categories: { food_waste: { points_per_kg: input } } },
+    });
+    expect(config.points?.categories?.food_waste).toEqual({ points_per_kg: expected, min_net_g: 0 });
+  });
+
+  it.each([-1, "-1", "1,16", "abc", true, 2_000_000])("rejects points_per_kg %j", (input) => {
+    const result = configSchema.safeParse({
+      ...base,
+      points: { rules_version: "v1", categories: { food_waste: { points_per_kg: input } } },
+    });
+    expect(result.success).toBe(false);
+  });
+
+  it("accepts fractional durations and rejects zero ones", () => {
+    expect(configSchema.parse({ ...base, session: { idle_close_s: 0.5 } }).session.idle_close_s).toBe(0.5);
+    expect(configSchema.safeParse({ ...base, session: { max_session_s: 0 } }).success).toBe(false);
+  });
+
+  it("runs the cross-field checks as part of the schema", () => {
+    const result = configSchema.safeParse({
+      ...base,
+      bins: [{ id: "b", category: "food_waste", scale: "nope" }],
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join("."))).toEqual(["bins.0.scale"]);
+  });
+});
+
+describe("crossFieldIssues", () => {
+  it("reports duplicates, unknown and shared scales, rules_version and TLS pairing", () => {
+    const issues = crossFieldIssues({
+      mqtt: { url: "mqtt://h", ca_file: "ca.pem", cert_file: "c.pem" },
+      scales: [{ id: "a" }, { id: "a" }, { id: "b" }],
+      readers: [{ id: "r" }, { id: "r" }],
+      bins: [
+        { id: "x", scale: "a" },
+        { id: "y", scale: "a" },
+        { id: "z", scale: "zz" },
+      ],
+      points: { categories: {} },
+    });
+    expect(issues.map((i) => i.path.join("."))).toEqual([
+      "scales.1.id",
+      "readers.1.id",
+      "bins.1.scale",
+      "bins.2.scale",
+      "points.rules_version",
+      "mqtt.ca_file",
+      "mqtt.cert_file",
+      "mqtt.key_file",
+    ]);
+  });
+
+  it("never throws on malformed data", () => {
+    for (const data of [null, 1, "x", [], { scales: 1, bins: [null, 1, "x"], points: [], mqtt: "x" }]) {
+      expect(() => crossFieldIssues(data)).not.toThrow();
+    }
+  });
+});
+
+describe("canonicalDecimal", () => {
+  it.each([
+    ["0", "0"],
+    ["0.0", "0"],
+    ["10", "10"],
+    ["10.010", "10.01"],
+    [1.5e21, "1500000000000000000000"],
+    [1.25e-8, "0.0000000125"],
+  ])("%j -> %s", (input, expected) => {
+    expect(canonicalDecimal(input)).toBe(expected);
+  });
+
+  it("refuses what is not a non-negative decimal", () => {
+    expect(() => canonicalDecimal("-1")).toThrow(RangeError);
+    expect(() => canonicalDecimal(Number.NaN)).toThrow(RangeError);
+  });
+});
