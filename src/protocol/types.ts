@@ -38,8 +38,22 @@ export interface Framer<T> {
 /** Weight units a scale may be configured with for protocols whose frames carry no unit. */
 export type WeightUnit = "g" | "kg" | "lb";
 
+/** Scale protocol names (contract.md section 5); layouts in shared/protocols/scales.md. */
 export const SCALE_PROTOCOLS = ["yaohua-a9", "ascii-st-gs"] as const;
 export type ScaleProtocol = (typeof SCALE_PROTOCOLS)[number];
 
+/** Reader protocol names (contract.md section 5); layouts in shared/protocols/readers.md. */
 export const READER_PROTOCOLS = ["em4100-ascii", "ascii-line"] as const;
 export type ReaderProtocol = (typeof READER_PROTOCOLS)[number];
+
+/** The `discarded` member shared by every frame union: unusable bytes and why. */
+export type Discarded = { kind: "discarded"; bytes: Uint8Array; reason: string };
+
+/**
+ * A framer that also reports how many unread bytes it holds. The count is bounded per protocol (a
+ * few hundred bytes at most), whatever the input; tests and device diagnostics read it.
+ */
+export interface BufferedFramer<T> extends Framer<T> {
+  /** Bytes received but not yet returned in any frame or discarded value. */
+  readonly bufferedBytes: number;
+}

@@ -1,0 +1,164 @@
+/**
+ * em4100-ascii: 125 kHz EM4100 readers (RDM6300 / RDM630 and clones), transmit only.
+ * Source of every layout fact here: shared/protocols/readers.md, section "em4100-ascii"; the
+ * default card id form is fixed by contract.md section 4 (`card_id`).
+ *
+ * 14 bytes: `02` STX, ten ASCII hex characters (one version/customer byte, then four tag bytes), two
+ * ASCII hex characters of the XOR of those five bytes, `03` ETX. Variant: 13 bytes, the checksum one
+ * raw byte. A tag held in the field repeats its frame about every 50 ms; collapsing the repeats
+ * into one presentation is the app's job (`repeat_gap_ms`), not the framer's.
+ */
+import { ETX, STX, hexDigitByte, hexDigitValue, isHexDigit } from "../bytes.js";
+import { StxFramer, type LayoutVerdict } from "../stx-framer.js";
+import type { BufferedFramer, ReaderFrame } from "../types.js";
+
+/**
+ * How a tag is written as `cardId` (readers.md, "How the same tag is written"):
+ * - `dec10`: "8H10D", the last four data bytes as a 10-digit zero-padded decimal (`0008844356`);
+ *   the contract's default.
+ * - `hex10`: the five data bytes as 10 upper-case hex characters (`100086F444`).
+ * - `wiegand26`: "facility,card", the third data byte and the last two bytes in decimal
+ *   (`134,62532`); this form drops a byte, so two tags can share it.
+ */
+export type Em4100CardFormat = "dec10" | "hex10" | "wiegand26";
+
+/** The card id forms, for configuration. */
+export const EM4100_CARD_FORMATS: readonly Em4100CardFormat[] = ["dec10", "hex10", "wiegand26"];
+
+/** Length of the standard frame (two hex checksum characters). */
+export const EM4100_FRAME_BYTES = 14;
+/** Length of the variant whose checksum is one raw byte. */
+export const EM4100_RAW_CHECKSUM_FRAME_BYTES = 13;
+const DATA_CHARS = 10;
+const FIRST_DATA = 1;
+const LAST_DATA = FIRST_DATA + DATA_CHARS - 1;
+const CHECK = LAST_DATA + 1;
+
+/** Which frame layout an encoder writes: 14 bytes with a hex checksum, or 13 with a raw one. */
+export type Em4100Variant = "hex" | "raw";
+
+/** The five data bytes of a frame whose positions 1..10 are hex characters. */
+function dataBytes(frame: Uint8Array): Uint8Array {
+  const data = new Uint8Array(5);
+  for (let i = 0; i < 5; i++) {
+    const hi = hexDigitValue(frame[FIRST_DATA + 2 * i] ?? 0);
+    const lo = hexDigitValue(frame[FIRST_DATA + 2 * i + 1] ?? 0);
+    data[i] = (hi << 4) | lo;
+  }
+  return data;
+}
+
+function xorOf(data: Uint8Array): number {
+  return data.reduce((x, b) => x ^ b, 0);
+}
+
+/** Writes five data bytes as a card id in the given form. */
+export function formatCardId(data: Uint8Array, format: Em4100CardFormat): string {
+  const byte = (i: number): number => data[i] ?? 0;
+  switch (format) {
+    case "dec10": {
+      const value = ((byte(1) << 24) >>> 0) + (byte(2) << 16) + (byte(3) << 8) + byte(4);
+      return value.toString().padStart(10, "0");
+    }
+    case "hex10":
+      return Array.from(data.subarray(0, 5), (b) => b.toString(16).toUpperCase().padStart(2, "0")).join("");
+    case "wiegand26":
+      return `${byte(2)},${(byte(3) << 8) + byte(4)}`;
+  }
+}
+
+/**
+ * Judges a candidate frame after byte `length - 1` arrived. The 13/14-byte ambiguity resolves at
+ * byte 12 (0-based): ETX there ends the raw-checksum variant; in the 14-byte layout it is the second
+ * checksum character, a hex digit, never ETX.
+ */
+function checkLayout(frame: Uint8Array, length: number): LayoutVerdict {
+  const i = length - 1;
+  const b = frame[i] ?? -1;
+  if (i >= FIRST_DATA && i <= LAST_DATA) {
+    return isHexDigit(b) ? { kind: "more" } : { kind: "invalid", reason: "non-hex data character" };
+  }
+  if (i === CHECK) return { kind: "more" }; // a hex character, or the variant's raw checksum byte
+  if (i === CHECK + 1) {
+    if (b === ETX) return { kind: "complete" };
+    return isHexDigit(b) && isHexDigit(frame[CHECK] ?? -1)
+      ? { kind: "more" }
+      : { kind: "invalid", reason: "bad checksum characters" };
+  }
+  return b === ETX ? { kind: "complete" } : { kind: "invalid", reason: "missing ETX" };
+}
+
+/**
+ * Decodes one whole em4100-ascii frame (14 bytes, or the 13-byte raw-checksum variant); hex
+ * characters are accepted in either case.
+ *
+ * @param frame the frame, STX to ETX
+ * @param format how to write `cardId` (default `dec10`, the contract's form)
+ * @returns `{kind: "id", cardId}`; or `discarded` with the frame and the reason (wrong length,
+ *   framing, non-hex character, bad checksum). A frame that passes the checksum may still be noise
+ *   (readers.md); the app's repeat handling deals with that. Never throws.
+ */
+export function decodeEm4100(frame: Uint8Array, format: Em4100CardFormat = "dec10"): ReaderFrame {
+  const discard = (reason: string): ReaderFrame => ({ kind: "discarded", bytes: frame.slice(), reason });
+  const n = frame.length;
+  if (n !== EM4100_FRAME_BYTES && n !== EM4100_RAW_CHECKSUM_FRAME_BYTES) return discard("wrong frame length");
+  if (frame[0] !== STX || frame[n - 1] !== ETX) return discard("missing STX or ETX");
+  for (let i = FIRST_DATA; i <= LAST_DATA; i++) {
+    if (!isHexDigit(frame[i] ?? -1)) return discard("non-hex data character");
+  }
+  const data = dataBytes(frame);
+  let checksum: number;
+  if (n === EM4100_FRAME_BYTES) {
+    const hi = hexDigitValue(frame[CHECK] ?? -1);
+    const lo = hexDigitValue(frame[CHECK + 1] ?? -1);
+    if (hi < 0 || lo < 0) return discard("bad checksum characters");
+    checksum = (hi << 4) | lo;
+  } else {
+    checksum = frame[CHECK] ?? -1;
+  }
+  if (checksum !== xorOf(data)) return discard("bad checksum");
+  return { kind: "id", cardId: formatCardId(data, format) };
+}
+
+/**
+ * Encodes a tag as the reader sends it (for simulators and tests).
+ *
+ * @param tagHex10 the five data bytes as 10 hex characters, either case (`100086F444`)
+ * @param variant `hex` (default): the 14-byte frame; `raw`: the 13-byte raw-checksum variant
+ * @returns the frame, data and checksum characters in upper case
+ * @throws RangeError when `tagHex10` is not exactly 10 hex characters
+ */
+export function encodeEm4100(tagHex10: string, variant: Em4100Variant = "hex"): Uint8Array {
+  if (!/^[0-9A-Fa-f]{10}$/.test(tagHex10)) {
+    throw new RangeError(`a tag is 10 hex characters, got ${tagHex10}`);
+  }
+  const upper = tagHex10.toUpperCase();
+  const frame = new Uint8Array(variant === "hex" ? EM4100_FRAME_BYTES : EM4100_RAW_CHECKSUM_FRAME_BYTES);
+  frame[0] = STX;
+  for (let i = 0; i < DATA_CHARS; i++) frame[FIRST_DATA + i] = upper.charCodeAt(i);
+  const checksum = xorOf(dataBytes(frame));
+  if (variant === "hex") {
+    frame[CHECK] = hexDigitByte(checksum >> 4);
+    frame[CHECK + 1] = hexDigitByte(checksum & 0xf);
+  } else {
+    frame[CHECK] = checksum;
+  }
+  frame[frame.length - 1] = ETX;
+  return frame;
+}
+
+/**
+ * A framer for an em4100-ascii stream: STX-synchronised frames of 14 bytes or the 13-byte variant
+ * (both may arrive on one stream), each decoded with `decodeEm4100`. A frame cut by opening the
+ * port, and noise, become `discarded` values; memory stays bounded whatever arrives.
+ *
+ * @param opts.format how to write `cardId` (default `dec10`)
+ */
+export function createEm4100Framer(opts: { format?: Em4100CardFormat } = {}): BufferedFramer<ReaderFrame> {
+  const format = opts.format ?? "dec10";
+  return new StxFramer<ReaderFrame>({
+    maxFrameBytes: EM4100_FRAME_BYTES,
+    check: checkLayout,
+    decode: (frame) => decodeEm4100(frame, format),
+  });
+}

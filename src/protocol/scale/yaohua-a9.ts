@@ -1,0 +1,161 @@
+/**
+ * yaohua-a9: Yaohua XK3190-A9 / A9+ / A26 and clones, continuous output `tf=0`.
+ * Source of every layout fact here: shared/protocols/scales.md, section "yaohua-a9".
+ *
+ * 12 bytes: `02` STX, sign `+`/`-`, six ASCII digits (no decimal point, most significant first),
+ * ASCII `0`..`4` = how many of the digits are decimals, two ASCII characters of the XOR of bytes
+ * 2..9 (high nibble first; nibble + 0x30 if <= 9, else + 0x37), `03` ETX. No unit (it is configured
+ * on the indicator, and given to us by configuration) and no stability flag.
+ */
+import { ETX, SPACE, STX, hexDigitByte, isDecimalDigit } from "../bytes.js";
+import { displayedToGrams, gramsToDisplayed } from "../grams.js";
+import { StxFramer, type LayoutVerdict } from "../stx-framer.js";
+import type { BufferedFramer, ScaleFrame, WeightUnit } from "../types.js";
+
+/** Length of one frame, STX and ETX included. */
+export const A9_FRAME_BYTES = 12;
+const SIGN = 1;
+const FIRST_DIGIT = 2;
+const LAST_DIGIT = 7;
+const DECIMALS = 8;
+const CHECK_HI = 9;
+const CHECK_LO = 10;
+const END = 11;
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+
+/**
+ * How the two checksum characters are written. `hex`: nibble + 0x30 if <= 9, else + 0x37 ("1B").
+ * `plus30`: nibble + 0x30 always ("1;"), which some models use (scales.md, yaohua-a9, command mode
+ * note). The decoder accepts both, and lower-case hex, per nibble.
+ */
+export type A9ChecksumStyle = "hex" | "plus30";
+
+/** Why byte `i` (0-based) of a candidate frame is wrong, or undefined when it fits the layout. */
+function byteProblem(frame: Uint8Array, i: number): string | undefined {
+  const b = frame[i] ?? -1;
+  if (i === 0) return b === STX ? undefined : "missing STX";
+  if (i === SIGN) return b === PLUS || b === MINUS ? undefined : "bad sign byte";
+  if (i >= FIRST_DIGIT && i <= LAST_DIGIT) {
+    if (isDecimalDigit(b)) return undefined;
+    // Tolerated variant: spaces instead of leading zeros (scales.md preamble). Only leading, and
+    // the last digit is always a digit.
+    const leadingSpace = b === SPACE && i < LAST_DIGIT && (i === FIRST_DIGIT || frame[i - 1] === SPACE);
+    return leadingSpace ? undefined : "bad digit byte";
+  }
+  if (i === DECIMALS) return b >= 0x30 && b <= 0x34 ? undefined : "bad decimals byte";
+  if (i === CHECK_HI || i === CHECK_LO) return isChecksumChar(b) ? undefined : "bad checksum character";
+  return i === END && b === ETX ? undefined : "missing ETX";
+}
+
+/** A byte either checksum style can produce for some nibble, in either case. */
+function isChecksumChar(b: number): boolean {
+  return (b >= 0x30 && b <= 0x3f) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+}
+
+/** True when `char` writes `nibble` in the `hex` style (either case) or the `plus30` style. */
+function checksumCharMatches(char: number, nibble: number): boolean {
+  if (char === 0x30 + nibble) return true;
+  return nibble > 9 && (char === 0x37 + nibble || char === 0x57 + nibble);
+}
+
+/** XOR of bytes 2..9 (1-based) of a frame. */
+function xorOfBody(frame: Uint8Array): number {
+  let x = 0;
+  for (let i = SIGN; i <= DECIMALS; i++) x ^= frame[i] ?? 0;
+  return x;
+}
+
+/**
+ * Decodes one whole yaohua-a9 frame.
+ *
+ * @param frame exactly 12 bytes, STX to ETX
+ * @param unit the unit configured on the indicator (the frame carries none)
+ * @returns `{kind: "weight", grams, stable: null, mode: "gross"}` with the displayed value in integer
+ *   grams, rounded half away from zero (exact, no float); or `discarded` with the frame and the reason
+ *   (wrong length, a byte that breaks the layout, bad checksum). Never throws.
+ */
+export function decodeYaohuaA9(frame: Uint8Array, unit: WeightUnit): ScaleFrame {
+  const discard = (reason: string): ScaleFrame => ({ kind: "discarded", bytes: frame.slice(), reason });
+  if (frame.length !== A9_FRAME_BYTES) return discard("wrong frame length");
+  for (let i = 0; i < A9_FRAME_BYTES; i++) {
+    const problem = byteProblem(frame, i);
+    if (problem !== undefined) return discard(problem);
+  }
+  const x = xorOfBody(frame);
+  const hiOk = checksumCharMatches(frame[CHECK_HI] ?? 0, x >> 4);
+  const loOk = checksumCharMatches(frame[CHECK_LO] ?? 0, x & 0xf);
+  if (!hiOk || !loOk) return discard("bad checksum");
+  let digits = 0n;
+  for (let i = FIRST_DIGIT; i <= LAST_DIGIT; i++) {
+    const b = frame[i] ?? SPACE;
+    digits = digits * 10n + BigInt(b === SPACE ? 0 : b - 0x30);
+  }
+  const decimals = (frame[DECIMALS] ?? 0x30) - 0x30;
+  const grams = displayedToGrams(frame[SIGN] === MINUS, digits, decimals, unit);
+  return { kind: "weight", grams, stable: null, mode: "gross" };
+}
+
+/** What `encodeYaohuaA9` writes. */
+export interface A9Reading {
+  /** Integer grams, negative allowed; shown rounded half away from zero to the display step. */
+  grams: number;
+  /** The unit the indicator displays (configured on it; the frame does not say). */
+  unit: WeightUnit;
+  /** Digits after the decimal point, 0..4. */
+  decimals: number;
+  /** How to write the checksum characters (default `hex`). */
+  checksum?: A9ChecksumStyle;
+}
+
+/**
+ * Encodes a weight as one yaohua-a9 frame, as the indicator would send it (for simulators and
+ * tests). `decodeYaohuaA9(encodeYaohuaA9(r), r.unit)` gives back `r.grams` rounded to the display step.
+ *
+ * @returns 12 bytes, STX to ETX
+ * @throws RangeError when `grams` is not a safe integer, `decimals` is not 0..4, or the value needs
+ *   more than six digits
+ */
+export function encodeYaohuaA9(reading: A9Reading): Uint8Array {
+  const { grams, unit, decimals, checksum = "hex" } = reading;
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 4) {
+    throw new RangeError(`yaohua-a9 shows 0..4 decimals, got ${decimals}`);
+  }
+  const { negative, digits } = gramsToDisplayed(grams, unit, decimals);
+  const text = digits.toString();
+  if (text.length > LAST_DIGIT - FIRST_DIGIT + 1) {
+    throw new RangeError(`yaohua-a9 shows six digits; ${grams} g needs ${text}`);
+  }
+  const frame = new Uint8Array(A9_FRAME_BYTES);
+  frame[0] = STX;
+  frame[SIGN] = negative ? MINUS : PLUS;
+  const padded = text.padStart(6, "0");
+  for (let i = 0; i < 6; i++) frame[FIRST_DIGIT + i] = padded.charCodeAt(i);
+  frame[DECIMALS] = 0x30 + decimals;
+  const x = xorOfBody(frame);
+  const write = (nibble: number): number => (checksum === "hex" ? hexDigitByte(nibble) : 0x30 + nibble);
+  frame[CHECK_HI] = write(x >> 4);
+  frame[CHECK_LO] = write(x & 0xf);
+  frame[END] = ETX;
+  return frame;
+}
+
+/**
+ * A framer for a yaohua-a9 stream: STX-synchronised 12-byte frames, each decoded with
+ * `decodeYaohuaA9`. Bytes outside frames (a frame cut by opening the port, noise) become
+ * `discarded` values; memory stays bounded whatever arrives.
+ *
+ * @param opts.unit the unit configured on the indicator
+ */
+export function createYaohuaA9Framer(opts: { unit: WeightUnit }): BufferedFramer<ScaleFrame> {
+  const { unit } = opts;
+  return new StxFramer<ScaleFrame>({
+    maxFrameBytes: A9_FRAME_BYTES,
+    check(frame, length): LayoutVerdict {
+      const problem = byteProblem(frame, length - 1);
+      if (problem !== undefined) return { kind: "invalid", reason: problem };
+      return length === A9_FRAME_BYTES ? { kind: "complete" } : { kind: "more" };
+    },
+    decode: (frame) => decodeYaohuaA9(frame, unit),
+  });
+}
