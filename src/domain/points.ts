@@ -1,0 +1,111 @@
+/**
+ * Points for a deposit (contract.md section 3): `floor(net_g * points_per_kg / 1000)` when
+ * `net_g >= min_net_g`, computed exactly. `points_per_kg` is a decimal taken from its written form
+ * (1.16 is 116/100), never rounded through binary floating point.
+ */
+import type { PointsReason } from "./types.js";
+
+/** An exact non-negative rational `num / den` (den > 0), not reduced. */
+export interface Decimal {
+  num: bigint;
+  den: bigint;
+}
+
+/** One rule of the table (config `points.categories.<category>`). */
+export interface PointsRule {
+  /** A decimal; a string keeps its written form exactly ("2.50"), a number is read via `String(n)`. */
+  pointsPerKg: number | string;
+  /** Deposits lighter than this (grams) get 0 points with reason `below_minimum`. */
+  minNetG: number;
+}
+
+/** The rule table (config `points`). */
+export interface PointsTable {
+  rulesVersion: string;
+  categories: Readonly<Record<string, PointsRule>>;
+}
+
+/** A {@link PointsTable} with every `pointsPerKg` parsed once; build it with {@link compilePointsTable}. */
+export interface CompiledPointsTable {
+  readonly rulesVersion: string;
+  readonly rules: ReadonlyMap<string, { readonly pointsPerKg: Decimal; readonly minNetG: number }>;
+}
+
+/** Points and the reason for one deposit. */
+export interface PointsResult {
+  /** A non-negative integer. */
+  points: number;
+  reason: PointsReason;
+}
+
+/** Exponents beyond this are refused: they would only build absurdly large BigInts. */
+const MAX_EXPONENT = 400;
+const DECIMAL = /^(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * Parses a non-negative decimal from its written form: `"1.16"` → 116/100, `"2.50"` → 250/100,
+ * `"1e-7"` → 1/10000000, `"1.5E3"` → 1500/1. A number is converted with `String(n)`, the shortest
+ * decimal that round-trips, i.e. the form it was written in (`1.16` → `"1.16"`).
+ * @throws RangeError on NaN, ±Infinity, negatives and anything else that is not such a decimal.
+ */
+export function parseDecimal(value: number | string): Decimal {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    throw new RangeError(`not a finite number: ${value}`);
+  }
+  const text = typeof value === "number" ? String(value) : value;
+  const match = DECIMAL.exec(text);
+  if (match === null) throw new RangeError(`not a non-negative decimal: ${JSON.stringify(text)}`);
+  const intPart = match[1] ?? "";
+  const fracPart = match[2] ?? match[3] ?? "";
+  const exponent = Number(match[4] ?? "0");
+  if (Math.abs(exponent) > MAX_EXPONENT) throw new RangeError(`exponent out of range: ${text}`);
+  const digits = BigInt(intPart + fracPart || "0");
+  const scale = fracPart.length - exponent;
+  return scale >= 0
+    ? { num: digits, den: 10n ** BigInt(scale) }
+    : { num: digits * 10n ** BigInt(-scale), den: 1n };
+}
+
+/**
+ * Parses every rule of a table once.
+ * @throws RangeError on a `pointsPerKg` that {@link parseDecimal} refuses or a negative or
+ *   non-finite `minNetG` (config validation prevents both at run time).
+ */
+export function compilePointsTable(table: PointsTable): CompiledPointsTable {
+  const rules = new Map<string, { pointsPerKg: Decimal; minNetG: number }>();
+  for (const [category, rule] of Object.entries(table.categories)) {
+    if (!(Number.isFinite(rule.minNetG) && rule.minNetG >= 0)) {
+      throw new RangeError(`categories.${category}.minNetG must be >= 0, got ${rule.minNetG}`);
+    }
+    rules.set(category, { pointsPerKg: parseDecimal(rule.pointsPerKg), minNetG: rule.minNetG });
+  }
+  return { rulesVersion: table.rulesVersion, rules };
+}
+
+/**
+ * Points for `netG` grams (a non-negative integer) into a bin of `category`. Reasons, the first
+ * that applies: `no_rule` (no table, or no rule for the category), `below_minimum`
+ * (`netG < minNetG`, 0 points), `awarded` (possibly 0 points, e.g. with a rate of 0).
+ * `blocked_card` and `daily_cap` are decided outside (later issue).
+ * @throws RangeError when `netG` is not a non-negative safe integer, or when the points would not be
+ *   a safe integer (bound `points_per_kg` in the config to rule that out).
+ */
+export function computePoints(args: {
+  netG: number;
+  category: string;
+  table: CompiledPointsTable | null;
+}): PointsResult {
+  const { netG, category, table } = args;
+  if (!(Number.isSafeInteger(netG) && netG >= 0)) {
+    throw new RangeError(`netG must be a non-negative integer of grams, got ${netG}`);
+  }
+  const rule = table?.rules.get(category);
+  if (rule === undefined) return { points: 0, reason: "no_rule" };
+  if (netG < rule.minNetG) return { points: 0, reason: "below_minimum" };
+  // BigInt division truncates, which is floor for non-negative operands.
+  const points = (BigInt(netG) * rule.pointsPerKg.num) / (rule.pointsPerKg.den * 1000n);
+  if (points > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`points out of range: ${points} for ${netG} g of ${category}`);
+  }
+  return { points: Number(points), reason: "awarded" };
+}

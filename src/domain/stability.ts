@@ -1,0 +1,155 @@
+/**
+ * Stability detection for one scale (contract.md section 2, config `scales[].stable_window_ms`,
+ * `stable_tolerance_g`): the samples of the last window (at least `minSamples` of them) span at most
+ * the tolerance, and the indicator does not say "unstable". Pure: time comes in with each sample.
+ */
+
+/** One weight reading, as decoded from an indicator frame. */
+export interface WeightSample {
+  /** Displayed weight in integer grams. */
+  grams: number;
+  /** The indicator's own flag: `false` = it says unstable, `null` = the protocol carries no flag. */
+  indicatorStable: boolean | null;
+  /** When it was read, in milliseconds on a monotonic clock. */
+  mono: number;
+}
+
+/**
+ * Options of a {@link StabilityDetector}. The tolerance is given either in grams (`toleranceG`,
+ * default 20) or in scale divisions (`toleranceDivisions` × `divisionG`, e.g. 2 divisions of 10 g),
+ * never both.
+ */
+export type StabilityOptions = {
+  /** Length of the window in milliseconds (default 1000). */
+  windowMs?: number;
+  /** Fewest samples a window needs to be judged stable (default 3). */
+  minSamples?: number;
+} & (
+  | { toleranceG?: number; toleranceDivisions?: undefined; divisionG?: undefined }
+  | { toleranceDivisions: number; divisionG: number; toleranceG?: undefined }
+);
+
+/** {@link StabilityOptions} with defaults applied and the tolerance in grams. */
+export interface ResolvedStabilityOptions {
+  windowMs: number;
+  minSamples: number;
+  toleranceG: number;
+}
+
+/** Result of {@link StabilityDetector.push}: the stable value in integer grams, or not stable. */
+export type StabilityResult = { stable: true; valueG: number } | { stable: false; valueG: null };
+
+export const DEFAULT_STABLE_WINDOW_MS = 1000;
+export const DEFAULT_STABLE_TOLERANCE_G = 20;
+export const DEFAULT_STABLE_MIN_SAMPLES = 3;
+
+/**
+ * The retained samples must span at least this fraction of the window (newest.mono - oldest.mono
+ * >= 0.8 × windowMs). Samples older than the window are dropped, so at a steady rate the span is
+ * the window minus less than one sample period and some jitter; 0.8 accepts that for indicators
+ * sending at 5 Hz or faster with a 1 s window, while a burst after a gap (three samples 10 ms apart)
+ * is not mistaken for a full window. Slower indicators need a longer window.
+ */
+export const STABLE_WINDOW_COVERAGE = 0.8;
+
+const NOT_STABLE: StabilityResult = { stable: false, valueG: null };
+
+/**
+ * Applies defaults and converts a tolerance in divisions to grams.
+ * @throws RangeError when a value is out of range (config validation prevents that at run time).
+ */
+export function resolveStabilityOptions(options: StabilityOptions = {}): ResolvedStabilityOptions {
+  const windowMs = options.windowMs ?? DEFAULT_STABLE_WINDOW_MS;
+  const minSamples = options.minSamples ?? DEFAULT_STABLE_MIN_SAMPLES;
+  let toleranceG: number;
+  if (options.toleranceDivisions !== undefined) {
+    if (!(Number.isFinite(options.divisionG) && options.divisionG > 0)) {
+      throw new RangeError(`divisionG must be a positive number, got ${options.divisionG}`);
+    }
+    if (!(Number.isFinite(options.toleranceDivisions) && options.toleranceDivisions >= 0)) {
+      throw new RangeError(`toleranceDivisions must be >= 0, got ${options.toleranceDivisions}`);
+    }
+    toleranceG = options.toleranceDivisions * options.divisionG;
+  } else {
+    toleranceG = options.toleranceG ?? DEFAULT_STABLE_TOLERANCE_G;
+  }
+  if (!(Number.isFinite(windowMs) && windowMs > 0)) {
+    throw new RangeError(`windowMs must be a positive number, got ${windowMs}`);
+  }
+  if (!(Number.isInteger(minSamples) && minSamples >= 1)) {
+    throw new RangeError(`minSamples must be an integer >= 1, got ${minSamples}`);
+  }
+  if (!(Number.isFinite(toleranceG) && toleranceG >= 0)) {
+    throw new RangeError(`tolerance must be >= 0 g, got ${toleranceG}`);
+  }
+  return { windowMs, minSamples, toleranceG };
+}
+
+/**
+ * Judges one scale's stream of samples. The window holds the samples at most `windowMs` older than
+ * the newest one. It is stable when all of these hold:
+ * - it holds at least `minSamples` samples;
+ * - they span at least {@link STABLE_WINDOW_COVERAGE} of the window (no verdict from a short burst);
+ * - max - min <= tolerance;
+ * - no sample in it has `indicatorStable === false` (`null` means no flag: judged by the window).
+ *
+ * The stable value is the median of the window, the lower median for an even count (always a
+ * reading the indicator actually showed), rounded to integer grams.
+ */
+export class StabilityDetector {
+  readonly options: ResolvedStabilityOptions;
+  private samples: WeightSample[] = [];
+
+  /** @throws RangeError on out-of-range options (see {@link resolveStabilityOptions}). */
+  constructor(options: StabilityOptions = {}) {
+    this.options = resolveStabilityOptions(options);
+  }
+
+  /**
+   * Adds a sample and judges the window ending at it. A sample whose `mono` is earlier than the
+   * previous one (a clock that went back) or whose weight is not a finite number starts a new window.
+   */
+  push(sample: WeightSample): StabilityResult {
+    const last = this.samples[this.samples.length - 1];
+    if (!Number.isFinite(sample.grams) || !Number.isFinite(sample.mono)) {
+      this.reset();
+      return NOT_STABLE;
+    }
+    if (last !== undefined && sample.mono < last.mono) this.reset();
+    this.samples.push({ ...sample });
+    const windowStart = sample.mono - this.options.windowMs;
+    let drop = 0;
+    while (drop < this.samples.length && this.samples[drop]!.mono < windowStart) drop++;
+    if (drop > 0) this.samples.splice(0, drop);
+    return this.judge();
+  }
+
+  /** Forgets the window (port reopened, or a frame saying there is no valid weight). */
+  reset(): void {
+    this.samples = [];
+  }
+
+  private judge(): StabilityResult {
+    const { minSamples, windowMs, toleranceG } = this.options;
+    const window = this.samples;
+    const oldest = window[0];
+    const newest = window[window.length - 1];
+    if (oldest === undefined || newest === undefined || window.length < minSamples) return NOT_STABLE;
+    if (newest.mono - oldest.mono < windowMs * STABLE_WINDOW_COVERAGE) return NOT_STABLE;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const s of window) {
+      if (s.indicatorStable === false) return NOT_STABLE;
+      if (s.grams < min) min = s.grams;
+      if (s.grams > max) max = s.grams;
+    }
+    if (max - min > toleranceG) return NOT_STABLE;
+    return { stable: true, valueG: lowerMedian(window.map((s) => s.grams)) };
+  }
+}
+
+/** The lower median of a non-empty list, rounded to an integer. */
+function lowerMedian(values: number[]): number {
+  const sorted = values.sort((a, b) => a - b);
+  return Math.round(sorted[(sorted.length - 1) >> 1]!);
+}
