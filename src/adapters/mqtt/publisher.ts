@@ -1,0 +1,403 @@
+import { connect } from "mqtt";
+import type { IClientOptions, IClientPublishOptions, IConnackPacket, MqttClient } from "mqtt";
+import type { Logger } from "pino";
+
+import { SmartbinError } from "../../errors.js";
+import type { StoredEvent } from "../outbox/outbox.js";
+import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs } from "./backoff.js";
+import type { BackoffSettings } from "./backoff.js";
+import type { PublisherOptions, PublisherStats } from "./publisher-types.js";
+import { until, withTimeout } from "./waits.js";
+
+export type { PublisherOptions, PublisherOutbox, PublisherStats } from "./publisher-types.js";
+
+/** The MQTT 5 content type of every event PUBLISH (contract.md section 4). */
+export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json";
+
+/** A connection that stayed up this long resets the reconnect backoff. */
+const STABLE_CONNECTION_MS = 10_000;
+/** Retry delay after the outbox could not be read or marked. */
+const STORAGE_RETRY_MS = 1000;
+
+/** One connection attempt; all its state is dropped when it closes. */
+interface Connection {
+  readonly client: MqttClient;
+  connected: boolean;
+  closed: boolean;
+  connectedAt: number;
+  window: number;
+  /** seq → event, awaiting PUBACK. */
+  readonly inflight: Map<number, StoredEvent>;
+  /** Read from the database, not yet sent, ascending. */
+  buffer: StoredEvent[];
+  /** The highest seq sent on this connection: nothing at or below it is sent again on it. */
+  lastSentSeq: number;
+  /** Why it closed, for the log. */
+  reason: string | undefined;
+}
+
+/**
+ * Drains the outbox to the broker (contract.md section 4, architecture.md "Decisions"):
+ *
+ * - events go to `P/S/events/<kind>`, QoS 1, not retained, payload the stored JSON text byte for
+ *   byte, with MQTT 5 content type {@link CLOUDEVENTS_CONTENT_TYPE};
+ * - strictly in `seq` order over each connection, at most `inflight` awaiting PUBACK, read from the
+ *   database in pages (never the whole backlog);
+ * - an event is marked published only on its PUBACK (marks are batched per tick);
+ * - clean session and a new MQTT.js client per connection attempt with its own reconnect
+ *   (`reconnectPeriod: 0`), so MQTT.js never replays its in-memory store: after a reconnect or a
+ *   restart, the drain starts again from the lowest unpublished `seq` in the database, and no event
+ *   is sent twice over one connection;
+ * - `P/S/status` (retained, QoS 1): `{"state":"online", ...statusFields()}` on connect, will
+ *   `{"state":"offline"}`, `{"state":"offline","reason":"shutdown"}` on {@link stop}.
+ *
+ * The broker being away never blocks or throws into the caller: {@link notify} and
+ * {@link publishStatus} are fire-and-forget, and reconnects back off with full jitter.
+ */
+export class Publisher {
+  private readonly opts: PublisherOptions;
+  private readonly log: Logger;
+  private readonly statusTopic: string;
+  private readonly window: number;
+  private readonly backoff: BackoffSettings;
+  private conn: Connection | undefined;
+  private started = false;
+  private stopping = false;
+  private stopped = false;
+  private stopPromise: Promise<void> | undefined;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private storageRetryTimer: NodeJS.Timeout | undefined;
+  private link: "unknown" | "up" | "down" = "unknown";
+  private toMark: number[] = [];
+  private markScheduled = false;
+  private pumping = false;
+  private readonly counters = { connections: 0, sent: 0, acked: 0, rejected: 0 };
+
+  constructor(opts: PublisherOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+    this.statusTopic = `${opts.topicPrefix}/${opts.stationId}/status`;
+    this.window = Math.max(1, Math.floor(opts.inflight ?? 32));
+    this.backoff = opts.reconnect ?? DEFAULT_RECONNECT_BACKOFF;
+  }
+
+  /** Starts connecting (in the background) and draining. Idempotent; no effect after stop. */
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    this.connect();
+  }
+
+  /** A new event was appended: send it (and anything before it) if connected. Never throws. */
+  notify(): void {
+    const conn = this.conn;
+    if (conn?.connected) this.pump(conn);
+  }
+
+  /**
+   * Re-publishes the retained online status with the current `statusFields()` (after a device or
+   * storage change). Dropped while disconnected: the next connection publishes a fresh one.
+   */
+  publishStatus(): void {
+    const conn = this.conn;
+    if (conn?.connected && !this.stopping) this.sendOnlineStatus(conn);
+  }
+
+  /**
+   * Stops: waits briefly for in-flight events to be acknowledged, publishes the retained
+   * `{"state":"offline","reason":"shutdown"}`, disconnects cleanly (so the broker discards the
+   * will) and flushes the published marks. Resolves within `stopTimeoutMs` (about 2.5 s) even
+   * when the broker is away. Unacknowledged events stay pending in the outbox. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.shutdown();
+    return this.stopPromise;
+  }
+
+  /** Counters and state, for tests and diagnostics. */
+  stats(): PublisherStats {
+    const conn = this.conn;
+    return {
+      connected: conn?.connected ?? false,
+      ...this.counters,
+      inflight: conn?.inflight.size ?? 0,
+      window: conn?.connected ? conn.window : 0,
+    };
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    if (this.stopping) return;
+    const o = this.opts;
+    const options: IClientOptions = {
+      protocolVersion: o.protocolVersion,
+      clientId: o.clientId ?? `smartbin-${o.stationId}`,
+      clean: true,
+      // Our own reconnect, one new client per attempt: MQTT.js must never replay its store.
+      reconnectPeriod: 0,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      keepalive: o.keepaliveS ?? 30,
+      will: { topic: this.statusTopic, payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
+      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
+      ...(o.cert !== undefined ? { cert: o.cert } : {}),
+      ...(o.key !== undefined ? { key: o.key } : {}),
+    };
+    let client: MqttClient;
+    try {
+      client = connect(o.url, options);
+    } catch (err) {
+      // A malformed URL: reported like an unreachable broker, retried with backoff.
+      this.onAttemptFailed(errorMessage(err));
+      return;
+    }
+    const conn: Connection = {
+      client,
+      connected: false,
+      closed: false,
+      connectedAt: 0,
+      window: 0,
+      inflight: new Map(),
+      buffer: [],
+      lastSentSeq: 0,
+      reason: undefined,
+    };
+    this.conn = conn;
+    client.on("connect", (connack) => this.onConnect(conn, connack));
+    // Kept for the client's whole life: an 'error' without a listener would crash the process.
+    client.on("error", (err) => {
+      conn.reason = err.message;
+      this.log.debug({ err: err.message }, "mqtt client error");
+    });
+    client.on("disconnect", (packet) => {
+      conn.reason = `broker sent DISCONNECT, reason code ${packet.reasonCode ?? 0}`;
+    });
+    client.on("close", () => this.onClose(conn));
+  }
+
+  private onConnect(conn: Connection, connack: IConnackPacket): void {
+    if (conn.closed || this.stopping) return;
+    conn.connected = true;
+    conn.connectedAt = performance.now();
+    // The broker's MQTT 5 Receive Maximum bounds our QoS 1 in flight; keep one slot for the status.
+    const receiveMax = connack.properties?.receiveMaximum;
+    conn.window = receiveMax === undefined ? this.window : Math.max(1, Math.min(this.window, receiveMax - 1));
+    this.counters.connections++;
+    if (this.link !== "up") {
+      this.log.info({ url: redactUrl(this.opts.url), window: conn.window }, "connected to broker");
+    }
+    this.link = "up";
+    this.sendOnlineStatus(conn);
+    this.pump(conn);
+  }
+
+  private onClose(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    const wasConnected = conn.connected;
+    conn.connected = false;
+    conn.inflight.clear();
+    conn.buffer = [];
+    if (this.conn === conn) this.conn = undefined;
+    this.flushMarks();
+    // Release the client (socket, stores, timers); its pending callbacks then fire with errors and
+    // are ignored (the connection is closed), as is its own 'close' event.
+    setImmediate(() => conn.client.end(true));
+    if (this.stopping) return;
+    if (wasConnected) {
+      if (performance.now() - conn.connectedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
+      this.log.warn({ reason: conn.reason ?? "connection closed" }, "disconnected from broker");
+      this.link = "down";
+      this.scheduleReconnect();
+    } else {
+      this.onAttemptFailed(conn.reason ?? "connection closed");
+    }
+  }
+
+  private onAttemptFailed(reason: string): void {
+    if (this.link !== "down") {
+      this.log.warn({ url: redactUrl(this.opts.url), reason }, "broker unreachable; retrying with backoff");
+      this.link = "down";
+    } else {
+      this.log.debug({ reason }, "connection attempt failed");
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer !== undefined) return;
+    const delay = backoffDelayMs(this.attempt, this.backoff);
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Fills the window from the database, in seq order. */
+  private pump(conn: Connection): void {
+    // Re-entrancy guard: a publish callback may run synchronously when the client fails.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (conn.connected && !this.stopping && conn.inflight.size < conn.window) {
+        if (conn.buffer.length === 0) {
+          conn.buffer = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
+          if (conn.buffer.length === 0) break;
+        }
+        this.send(conn, conn.buffer.shift()!);
+      }
+    } catch (err) {
+      this.log.error({ err }, "cannot read pending events from the outbox; retrying");
+      this.retryStorageLater();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(conn: Connection, event: StoredEvent): void {
+    conn.lastSentSeq = event.seq;
+    conn.inflight.set(event.seq, event);
+    this.counters.sent++;
+    const options: IClientPublishOptions = { qos: 1, retain: false };
+    if (this.opts.protocolVersion === 5) options.properties = { contentType: CLOUDEVENTS_CONTENT_TYPE };
+    const topic = `${this.opts.topicPrefix}/${this.opts.stationId}/events/${event.kind}`;
+    this.log.debug({ seq: event.seq, id: event.id, topic }, "publishing event");
+    const payload = Buffer.from(event.payload, "utf8");
+    conn.client.publish(topic, payload, options, (err) => this.onAck(conn, event, err));
+  }
+
+  private onAck(conn: Connection, event: StoredEvent, err: Error | undefined): void {
+    if (conn.closed || !conn.inflight.delete(event.seq)) return;
+    if (err) {
+      if (this.stopping) return;
+      this.counters.rejected++;
+      const failure = new SmartbinError(
+        "MQTT_PUBLISH_FAILED",
+        "broker did not accept event",
+        { seq: event.seq, id: event.id },
+        { cause: err },
+      );
+      this.log.warn(
+        { seq: event.seq, id: event.id, reason: err.message, code: failure.code },
+        failure.message,
+      );
+      // Seq order must hold: resend from the database over a new connection, after a backoff.
+      conn.reason = `event seq ${event.seq} refused: ${err.message}`;
+      this.onClose(conn);
+      return;
+    }
+    this.counters.acked++;
+    this.toMark.push(event.seq);
+    if (!this.markScheduled) {
+      this.markScheduled = true;
+      setImmediate(() => {
+        this.markScheduled = false;
+        this.flushMarks();
+      });
+    }
+    this.pump(conn);
+  }
+
+  /** Writes the batched PUBACKs to the outbox; on failure they are kept and retried. */
+  private flushMarks(): void {
+    if (this.toMark.length === 0 || this.stopped) return;
+    const seqs = this.toMark;
+    this.toMark = [];
+    try {
+      this.opts.outbox.markPublished(seqs);
+    } catch (err) {
+      this.toMark = seqs.concat(this.toMark);
+      this.log.error({ err, count: seqs.length }, "cannot mark events published; retrying");
+      this.retryStorageLater();
+    }
+  }
+
+  private retryStorageLater(): void {
+    if (this.storageRetryTimer !== undefined || this.stopping) return;
+    this.storageRetryTimer = setTimeout(() => {
+      this.storageRetryTimer = undefined;
+      this.flushMarks();
+      if (this.conn?.connected) this.pump(this.conn);
+    }, STORAGE_RETRY_MS);
+  }
+
+  private sendOnlineStatus(conn: Connection): void {
+    let fields: Record<string, unknown> = {};
+    try {
+      fields = this.opts.statusFields?.() ?? {};
+    } catch (err) {
+      this.log.warn({ err }, "status fields failed; publishing the bare status");
+    }
+    const { state: _state, ...rest } = fields;
+    const payload = JSON.stringify({ state: "online", ...rest });
+    conn.client.publish(this.statusTopic, payload, { qos: 1, retain: true }, (err) => {
+      if (err && !conn.closed && !this.stopping) {
+        this.log.warn({ reason: err.message }, "online status not accepted by the broker");
+      }
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.storageRetryTimer);
+    this.reconnectTimer = undefined;
+    this.storageRetryTimer = undefined;
+    const deadline = performance.now() + (this.opts.stopTimeoutMs ?? 2500);
+    const left = (cap: number) => Math.max(0, Math.min(cap, deadline - performance.now()));
+    const conn = this.conn;
+    if (conn !== undefined) {
+      if (conn.connected) {
+        // Acks still on their way spare a resend at the next start.
+        await until(() => conn.inflight.size === 0 || !conn.connected, left(1000));
+        this.flushMarks();
+      }
+      if (conn.connected) {
+        const offline = JSON.stringify({ state: "offline", reason: "shutdown" });
+        await withTimeout(
+          new Promise<void>((resolve) => {
+            conn.client.publish(this.statusTopic, offline, { qos: 1, retain: true }, () => resolve());
+          }),
+          left(1000),
+        );
+      }
+      if (conn.connected) {
+        // A clean DISCONNECT makes the broker discard the will; end(false) would wait for every
+        // unacknowledged message, so those are dropped first (they stay pending in the outbox).
+        for (const id of Object.keys(conn.client.outgoing)) conn.client.removeOutgoingMessage(Number(id));
+        await withTimeout(
+          new Promise<void>((resolve) => {
+            conn.client.end(false, () => resolve());
+          }),
+          left(500),
+        );
+      }
+      conn.closed = true;
+      conn.connected = false;
+      conn.client.end(true);
+    }
+    this.flushMarks();
+    this.stopped = true;
+    this.conn = undefined;
+    this.log.info({ ...this.counters }, "publisher stopped");
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The broker URL without credentials, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username !== "" || u.password !== "") {
+      u.username = "";
+      u.password = "";
+    }
+    return u.toString();
+  } catch {
+    return "(invalid url)";
+  }
+}

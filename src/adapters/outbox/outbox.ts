@@ -1,0 +1,368 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+import Database from "better-sqlite3";
+import type { Database as Db, Statement, Transaction } from "better-sqlite3";
+import type { Logger } from "pino";
+import { v7 as uuidv7 } from "uuid";
+
+import { SmartbinError } from "../../errors.js";
+import { createClockSyncCheck } from "../clock-sync.js";
+import { SCHEMA_VERSION, migrate, newerSchemaError, userVersion } from "./schema.js";
+
+/** SQLite busy timeout, in milliseconds, for writers and for the status reader. */
+export const OUTBOX_BUSY_TIMEOUT_MS = 5000;
+
+/** One durable event as stored; `payload` is the exact CloudEvents JSON text that is published. */
+export interface StoredEvent {
+  /** The station's sequence number, `data.seq` (contract.md section 4). */
+  seq: number;
+  /** The CloudEvents `id` (a UUIDv7), the consumers' idempotency key. */
+  id: string;
+  /** The event kind: the topic's last level and the `smartbin.<kind>.v1` type. */
+  kind: string;
+  /** The envelope as JSON text; published byte for byte as its UTF-8 encoding. */
+  payload: string;
+}
+
+/**
+ * What `smartbin outbox status --json` reports (contract.md section 1, `outbox status`).
+ * Ages are in seconds.
+ */
+export interface OutboxStatus {
+  /** Events not yet acknowledged by the broker. */
+  pending: number;
+  /** Acknowledged events still held (until pruned). */
+  published: number;
+  /** Seconds since the oldest pending event's `time`, `null` when nothing is pending. */
+  oldest_pending_age_s: number | null;
+  /** The last `seq` assigned, 0 when none. Never lowered by pruning. */
+  last_seq: number;
+}
+
+/** Options of {@link Outbox.open}. */
+export interface OutboxOptions {
+  /** The SQLite file (config `storage.path`); its folder and the file are created when missing. */
+  path: string;
+  /** The station id (config `station.id`): `source` and `data.station_id` of every event. */
+  stationId: string;
+  logger: Logger;
+  /** The wall clock for `time`, `published_at`, ages and pruning; default `new Date()`. */
+  now?: () => Date;
+  /** The `clock_synced` field; default a cached check of systemd-timesyncd's marker file. */
+  clockSynced?: () => boolean;
+}
+
+const EMPTY_STATUS: OutboxStatus = { pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 };
+
+/** Keys the outbox sets in `data` itself; a caller's data may not contain them. */
+const RESERVED_DATA_KEYS = ["station_id", "seq", "clock_synced"] as const;
+
+/** Kinds become an MQTT topic level and part of the CloudEvents type: keep them plain slugs. */
+const KIND_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The durable event store: SQLite is the source of truth and MQTT only transport
+ * (architecture.md, "Decisions"). Every event is committed, with its `seq`, in one transaction
+ * before anyone acts on it; the publisher marks it published on PUBACK; published events are kept
+ * for a retention period and then pruned.
+ *
+ * The database runs in WAL mode with `synchronous=FULL` (a committed event survives power loss on
+ * storage that honours flushes), a busy timeout of {@link OUTBOX_BUSY_TIMEOUT_MS} and normal
+ * (non-exclusive) locking, so `smartbin outbox status` can read it while `smartbin run` writes.
+ * All calls are synchronous (better-sqlite3).
+ */
+export class Outbox {
+  private readonly stmts: {
+    nextSeq: Statement<[], { value: number }>;
+    insert: Statement<[number, string, string, string, string, string]>;
+    pendingAfter: Statement<[number, number], StoredEvent>;
+    markPublished: Statement<[string, number]>;
+    prune: Statement<[string]>;
+  };
+  private readonly statusQuery: (now: Date) => OutboxStatus;
+  private readonly appendTx: Transaction<
+    (kind: string, subject: string, data: Record<string, unknown>) => StoredEvent
+  >;
+  private readonly markTx: Transaction<(seqs: number[], at: string) => number>;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly path: string,
+    private readonly stationId: string,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+    private readonly clockSynced: () => boolean,
+  ) {
+    this.stmts = {
+      nextSeq: db.prepare<[], { value: number }>(
+        "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value",
+      ),
+      insert: db.prepare<[number, string, string, string, string, string]>(
+        "INSERT INTO events (seq, id, kind, subject, time, payload) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      pendingAfter: db.prepare<[number, number], StoredEvent>(
+        "SELECT seq, id, kind, payload FROM events" +
+          " WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      markPublished: db.prepare<[string, number]>(
+        "UPDATE events SET published_at = ? WHERE seq = ? AND published_at IS NULL",
+      ),
+      prune: db.prepare<[string]>("DELETE FROM events WHERE published_at IS NOT NULL AND published_at < ?"),
+    };
+    this.statusQuery = prepareStatusQuery(db);
+    this.appendTx = db.transaction((kind: string, subject: string, data: Record<string, unknown>) =>
+      this.insertEvent(kind, subject, data),
+    );
+    this.markTx = db.transaction((seqs: number[], at: string) => {
+      let changed = 0;
+      for (const seq of seqs) changed += this.stmts.markPublished.run(at, seq).changes;
+      return changed;
+    });
+  }
+
+  /**
+   * Opens (creating folder and file when missing) and migrates the outbox database.
+   *
+   * @throws SmartbinError `OUTBOX_OPEN_FAILED` when the file cannot be created, opened or
+   *   migrated, when it was written by a newer schema version, or when it belongs to another
+   *   station (its `seq` stream would be mixed with this one's).
+   */
+  static open(opts: OutboxOptions): Outbox {
+    const { path, stationId, logger } = opts;
+    let db: Db | undefined;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path, { timeout: OUTBOX_BUSY_TIMEOUT_MS });
+      db.pragma(`busy_timeout = ${OUTBOX_BUSY_TIMEOUT_MS}`);
+      db.pragma("locking_mode = NORMAL");
+      const mode = db.pragma("journal_mode = WAL", { simple: true }) as string;
+      if (mode.toLowerCase() !== "wal") {
+        logger.warn(
+          { path, journal_mode: mode },
+          "outbox database cannot use WAL; status reads may wait for writers",
+        );
+      }
+      db.pragma("synchronous = FULL");
+      migrate(db, path);
+      claimStation(db, path, stationId);
+      const outbox = new Outbox(
+        db,
+        path,
+        stationId,
+        logger,
+        opts.now ?? (() => new Date()),
+        opts.clockSynced ?? createClockSyncCheck(),
+      );
+      const status = outbox.status();
+      logger.info({ path, last_seq: status.last_seq, pending: status.pending }, "outbox opened");
+      return outbox;
+    } catch (err) {
+      db?.close();
+      if (err instanceof SmartbinError) throw err;
+      throw new SmartbinError(
+        "OUTBOX_OPEN_FAILED",
+        `cannot open outbox database ${path}`,
+        { path },
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Reads the status of the outbox at `path` without writing anything, for `smartbin outbox
+   * status` (contract.md section 1): works while `smartbin run` writes (WAL reader, busy timeout),
+   * and reports zeros and `null` for a database that does not exist (it is not created) or is
+   * created but not yet migrated.
+   *
+   * @param now the wall clock for `oldest_pending_age_s`; default the current time.
+   * @throws SmartbinError `OUTBOX_OPEN_FAILED` when the file exists but cannot be read as an
+   *   outbox (permissions, corruption, a newer schema version).
+   */
+  static readStatus(path: string, now: Date = new Date()): OutboxStatus {
+    if (!existsSync(path)) return { ...EMPTY_STATUS };
+    let db: Db | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: OUTBOX_BUSY_TIMEOUT_MS });
+      const version = userVersion(db);
+      if (version === 0) return { ...EMPTY_STATUS };
+      if (version > SCHEMA_VERSION) throw newerSchemaError(path, version);
+      const query = prepareStatusQuery(db);
+      // One read transaction: all counts come from the same snapshot.
+      return db.transaction(() => query(now))();
+    } catch (err) {
+      // Removed between the existence check and the open: it does not exist, as far as we know.
+      if (!existsSync(path)) return { ...EMPTY_STATUS };
+      if (err instanceof SmartbinError) throw err;
+      throw new SmartbinError(
+        "OUTBOX_OPEN_FAILED",
+        `cannot read outbox database ${path}`,
+        { path },
+        { cause: err },
+      );
+    } finally {
+      db?.close();
+    }
+  }
+
+  /**
+   * Records one durable event: in ONE immediate transaction, allocates the next `seq` and inserts
+   * the CloudEvents 1.0 envelope of contract.md section 4:
+   * `{specversion: "1.0", id: <UUIDv7>, source: "smartbin/<station>", type: "smartbin.<kind>.v1",
+   * time: <now, RFC 3339 UTC with ms>, subject, datacontenttype: "application/json",
+   * data: {station_id, seq, ...data, clock_synced}}` (in this key order). When it returns, the
+   * event is on disk; only then may the caller acknowledge anything about it.
+   *
+   * @param kind the event kind (`deposit`, `alarm`, ...), a slug: it becomes a topic level.
+   * @param subject the CloudEvents `subject` (the bin id for deposits, the device id for alarms).
+   * @param data the event's own fields, JSON-serialisable, without `station_id`, `seq` and
+   *   `clock_synced` (the outbox sets those).
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` when nothing was committed (disk full, I/O error,
+   *   closed outbox, an invalid kind, reserved or unserialisable data); the caller must then not
+   *   signal the deposit.
+   */
+  append(kind: string, subject: string, data: Record<string, unknown>): StoredEvent {
+    try {
+      if (!KIND_PATTERN.test(kind)) throw new Error(`invalid event kind ${JSON.stringify(kind)}`);
+      for (const key of RESERVED_DATA_KEYS) {
+        if (Object.hasOwn(data, key)) throw new Error(`event data may not set "${key}", the outbox sets it`);
+      }
+      const event = this.appendTx.immediate(kind, subject, data);
+      this.logger.debug({ seq: event.seq, id: event.id, kind }, "event recorded");
+      return event;
+    } catch (err) {
+      throw new SmartbinError(
+        "OUTBOX_COMMIT_FAILED",
+        `cannot commit ${kind} event to the outbox`,
+        { path: this.path, kind, subject },
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Up to `limit` unpublished events with `seq > afterSeq`, in ascending `seq` order. The
+   * publisher pages through the backlog with it, never loading all of it.
+   */
+  pendingAfter(afterSeq: number, limit: number): StoredEvent[] {
+    return this.stmts.pendingAfter.all(afterSeq, limit);
+  }
+
+  /**
+   * Marks events as acknowledged by the broker (PUBACK), in one transaction; `published_at` is
+   * the current time. Already published or unknown seqs are ignored.
+   *
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` when the transaction fails (nothing is marked).
+   */
+  markPublished(seqs: number[]): void {
+    if (seqs.length === 0) return;
+    try {
+      this.markTx.immediate(seqs, this.now().toISOString());
+    } catch (err) {
+      throw new SmartbinError(
+        "OUTBOX_COMMIT_FAILED",
+        "cannot mark events published",
+        { path: this.path, count: seqs.length },
+        { cause: err },
+      );
+    }
+  }
+
+  /** The outbox's counts, ages against the injected clock (see {@link OutboxStatus}). */
+  status(): OutboxStatus {
+    return this.statusQuery(this.now());
+  }
+
+  /**
+   * Deletes published events whose `published_at` is more than `retentionDays` (fractional days
+   * allowed) before now; pending events are never deleted, and `seq` keeps counting.
+   *
+   * @returns the number of events deleted.
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` when the delete fails.
+   */
+  prune(retentionDays: number): number {
+    const cutoff = new Date(this.now().getTime() - retentionDays * DAY_MS).toISOString();
+    try {
+      const deleted = this.stmts.prune.run(cutoff).changes;
+      if (deleted > 0) this.logger.info({ deleted, cutoff }, "pruned published events");
+      return deleted;
+    } catch (err) {
+      throw new SmartbinError(
+        "OUTBOX_COMMIT_FAILED",
+        "cannot prune published events",
+        { path: this.path },
+        { cause: err },
+      );
+    }
+  }
+
+  /** Closes the database; idempotent. Later calls fail (append with `OUTBOX_COMMIT_FAILED`). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+    this.logger.debug({ path: this.path }, "outbox closed");
+  }
+
+  /** Runs inside the append transaction. */
+  private insertEvent(kind: string, subject: string, data: Record<string, unknown>): StoredEvent {
+    const counter = this.stmts.nextSeq.get();
+    if (counter === undefined) throw new Error("outbox counter row is missing");
+    const seq = counter.value;
+    const id = uuidv7();
+    const envelope = {
+      specversion: "1.0",
+      id,
+      source: `smartbin/${this.stationId}`,
+      type: `smartbin.${kind}.v1`,
+      time: this.now().toISOString(),
+      subject,
+      datacontenttype: "application/json",
+      data: { station_id: this.stationId, seq, ...data, clock_synced: this.clockSynced() },
+    };
+    const payload = JSON.stringify(envelope);
+    this.stmts.insert.run(seq, id, kind, subject, envelope.time, payload);
+    return { seq, id, kind, payload };
+  }
+}
+
+/** Records the station a new database belongs to, and refuses a database of another station. */
+function claimStation(db: Db, path: string, stationId: string): void {
+  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('station_id', ?)").run(stationId);
+  const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'station_id'").get();
+  if (row !== undefined && row.value !== stationId) {
+    throw new SmartbinError(
+      "OUTBOX_OPEN_FAILED",
+      `outbox database ${path} belongs to station ${row.value}, not ${stationId}; use another storage.path`,
+      { path, found: row.value, expected: stationId },
+    );
+  }
+}
+
+/** Prepares the status queries once and returns the function that runs them. */
+function prepareStatusQuery(db: Db): (now: Date) => OutboxStatus {
+  const pending = db.prepare<[], { n: number; oldest: string | null }>(
+    "SELECT COUNT(*) AS n, MIN(time) AS oldest FROM events WHERE published_at IS NULL",
+  );
+  const total = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM events");
+  const lastSeq = db.prepare<[], { value: number }>("SELECT value FROM counter WHERE name = 'seq'");
+  return (now) => {
+    const p = pending.get() ?? { n: 0, oldest: null };
+    const all = total.get()?.n ?? 0;
+    return {
+      pending: p.n,
+      published: all - p.n,
+      oldest_pending_age_s: p.oldest === null ? null : ageSeconds(p.oldest, now),
+      last_seq: lastSeq.get()?.value ?? 0,
+    };
+  };
+}
+
+/** Seconds from an RFC 3339 time to `now`, millisecond precision, never negative (clock steps). */
+function ageSeconds(time: string, now: Date): number {
+  const ms = now.getTime() - Date.parse(time);
+  return Math.max(0, ms) / 1000;
+}

@@ -1,0 +1,402 @@
+// The ESM entry of @serialport/bindings-interface ships no types (its "exports" map has no "types";
+// serialport/node-serialport#2705, fix proposed in serialport/bindings-interface#32), so the type is
+// resolved through its CommonJS entry.
+import type { BindingInterface } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
+import { SerialPortStream } from "@serialport/stream";
+import type { Logger } from "pino";
+import { SerialPort } from "serialport";
+import { SmartbinError } from "../../errors.js";
+import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffSettings } from "./backoff.js";
+import { systemTimers, type TimerPort } from "./timer-port.js";
+
+/**
+ * What the station knows about a device. `unknown` only until the first transition: a device present
+ * at start goes `unknown → online` (no alarm, contract.md section 4), one missing at start goes
+ * `unknown → offline` (an alarm).
+ */
+export type DeviceState = "unknown" | "online" | "offline";
+
+/** Why a device went offline. */
+export type OfflineCause =
+  /** The port could not be opened (missing device, permission, not a tty, locked by another process). */
+  | "open_failed"
+  /** An open port closed or failed (USB adapter unplugged, pty master gone). */
+  | "disconnected"
+  /** A streaming indicator sent nothing for `silenceTimeoutMs` (the port is closed and reopened). */
+  | "silent";
+
+/** Options of {@link SerialDevice}: one named object (style.md, "Layout"). */
+export interface SerialDeviceOptions {
+  /** The configured device id (`scales[].id`, `readers[].id`), used in logs and error context. */
+  id: string;
+  /**
+   * The port path, preferably a stable one (`/dev/serial/by-id/...`). It is opened anew on every
+   * (re)open, so a symlink that udev re-points after a re-plug is followed.
+   */
+  path: string;
+  /** Line speed in baud (8N1, no flow control: serialport's defaults). */
+  baudRate: number;
+  /** A child logger (`{ module, device }`); the device adds `path` to its lines. */
+  logger: Logger;
+  /**
+   * The serialport binding. Omitted: the real one (`SerialPort`, @serialport/bindings-cpp). Given:
+   * a `SerialPortStream` over it, e.g. serialport's `MockBinding` for the demo and unit tests.
+   */
+  binding?: BindingInterface;
+  /**
+   * Streaming indicators only: no data for this many milliseconds means the device is offline, and
+   * the port is closed and reopened. Leave undefined for card readers, which are silent whenever no
+   * card is shown (a quiet reader is not offline).
+   */
+  silenceTimeoutMs?: number;
+  /** Reopen backoff in milliseconds; default {@link DEFAULT_BACKOFF} (500 ms doubling up to 30 s). */
+  backoff?: BackoffSettings;
+  /** Timers and the monotonic clock; default {@link systemTimers}. Tests pass a manual fake. */
+  clock?: TimerPort;
+  /** Jitter source returning `[0, 1)`; default `Math.random`. Tests pass a constant. */
+  random?: () => number;
+  /**
+   * Bytes as they arrive, in order, split anywhere (framers reassemble). `mono` is `clock.now()` at
+   * arrival. The chunk is a view of serialport's read pool: read it or copy it, do not keep
+   * mutating it.
+   */
+  onData(chunk: Uint8Array, mono: number): void;
+  /** The device became online (see {@link SerialDevice} for when); `previous` tells a first start from a return. */
+  onOnline?(info: { previous: "unknown" | "offline" }): void;
+  /**
+   * The device became offline. `reason` is a human-readable line for alarms and logs
+   * (e.g. `"open failed: Error: No such file or directory, cannot open /dev/ttyUSB0"`).
+   */
+  onOffline?(reason: string, info: { cause: OfflineCause; previous: "unknown" | "online" }): void;
+}
+
+/** Counters for diagnostics (status topic, `smartbin status`, tests). */
+export interface SerialDeviceStats {
+  state: DeviceState;
+  /** Every `open()` tried, the first included. */
+  openAttempts: number;
+  /** Opens tried after the first one (retries after a failure, a disconnect or a silence). */
+  reopenAttempts: number;
+  openFailures: number;
+  /** Open ports that closed or failed without us asking. */
+  disconnects: number;
+  silenceTimeouts: number;
+  bytesReceived: number;
+}
+
+type Phase = "idle" | "running" | "stopped";
+
+/**
+ * One configured serial device (a scale's indicator or an identification reader) that keeps its
+ * port open for as long as it runs (architecture.md, "Devices come and go").
+ *
+ * - `start()` opens the port. When opening fails, or an open port closes or errors (USB unplugged:
+ *   serialport emits `close` with a `DisconnectedError`), or a streaming device stays silent, the
+ *   device reports offline and reopens the same path after a capped exponential backoff with full
+ *   jitter ({@link backoffDelayMs}), forever, until `stop()`.
+ * - **Online** means: the port is open, and for a streaming device (`silenceTimeoutMs` set) data
+ *   has arrived since it was opened. An open but silent indicator stays in its previous state until
+ *   the silence timeout makes it offline.
+ * - `onOnline`/`onOffline` fire once per transition only. A device missing at start is a transition
+ *   from `unknown`, so it is reported; repeated failed retries are not.
+ * - An open failure is logged at error level once; identical failures after it at debug level, until
+ *   the port opens again. Disconnects and silences are logged at warn level.
+ * - Nothing is thrown to the caller and nothing is emitted after `stop()`. Exceptions thrown by the
+ *   callbacks are logged and swallowed, so a bug in a consumer cannot kill the reopen loop.
+ */
+export class SerialDevice {
+  private readonly opts: SerialDeviceOptions;
+  private readonly log: Logger;
+  private readonly clock: TimerPort;
+  private readonly backoff: BackoffSettings;
+  private readonly random: () => number;
+
+  private phase: Phase = "idle";
+  private current: DeviceState = "unknown";
+  /** The port we own (opening or open); any other port's events are stale and ignored. */
+  private port: SerialPortStream | undefined;
+  /** When the current port opened (clock ms), undefined while it is not open. */
+  private openedAt: number | undefined;
+  private lastDataAt = 0;
+  /** Exponent of the next backoff delay. */
+  private attempt = 0;
+  private lastOpenError: string | undefined;
+  private retryTimer: { handle: unknown } | undefined;
+  private silenceTimer: { handle: unknown } | undefined;
+  /** Open and close operations in flight; `stop()` waits for all of them. */
+  private readonly pending = new Set<Promise<void>>();
+  private readonly counters = {
+    openAttempts: 0,
+    reopenAttempts: 0,
+    openFailures: 0,
+    disconnects: 0,
+    silenceTimeouts: 0,
+    bytesReceived: 0,
+  };
+
+  constructor(options: SerialDeviceOptions) {
+    this.opts = options;
+    this.log = options.logger.child({ path: options.path });
+    this.clock = options.clock ?? systemTimers;
+    const b = options.backoff ?? DEFAULT_BACKOFF;
+    const startMs = Math.max(1, b.startMs);
+    this.backoff = { startMs, maxMs: Math.max(startMs, b.maxMs) };
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Opens the port and keeps it open until `stop()`. Returns at once; a second call does nothing. */
+  start(): void {
+    if (this.phase !== "idle") {
+      this.log.debug({ phase: this.phase }, "serial device start ignored");
+      return;
+    }
+    this.phase = "running";
+    this.connect();
+  }
+
+  /**
+   * Cancels timers and closes the port; resolves once no open or close is in flight. No callback
+   * fires after this is called. Never rejects; a stopped device cannot be started again.
+   */
+  async stop(): Promise<void> {
+    this.phase = "stopped";
+    this.clearRetry();
+    this.clearSilence();
+    const port = this.port;
+    this.port = undefined;
+    // A port still opening is closed by its open callback, which sees it is no longer ours.
+    if (port) this.track(closeQuietly(port));
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** The last reported state. */
+  state(): DeviceState {
+    return this.current;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): SerialDeviceStats {
+    return { state: this.current, ...this.counters };
+  }
+
+  private get streaming(): boolean {
+    return this.opts.silenceTimeoutMs !== undefined;
+  }
+
+  private connect(): void {
+    this.counters.openAttempts++;
+    if (this.counters.openAttempts > 1) this.counters.reopenAttempts++;
+    let port: SerialPortStream;
+    try {
+      const { path, baudRate, binding } = this.opts;
+      port = binding
+        ? new SerialPortStream({ binding, path, baudRate, autoOpen: false })
+        : new SerialPort({ path, baudRate, autoOpen: false });
+    } catch (err) {
+      // Invalid options (e.g. a baud rate that is not a number); retrying is harmless and keeps the
+      // device reported offline instead of crashing the station.
+      this.onOpenFailed(err);
+      return;
+    }
+    this.port = port;
+    this.openedAt = undefined;
+    port.on("data", (chunk: Buffer) => this.onPortData(port, chunk));
+    port.on("close", (err: Error | null) => this.onPortLost(port, err ?? new Error("port closed")));
+    // Always listened to: an EventEmitter 'error' without a listener would throw and crash the process.
+    port.on("error", (err: Error) => this.onPortError(port, err));
+    this.track(
+      new Promise<void>((resolve) => {
+        port.open((err) => {
+          this.onOpenResult(port, err);
+          resolve();
+        });
+      }),
+    );
+  }
+
+  private onOpenResult(port: SerialPortStream, err: Error | null): void {
+    if (port !== this.port) {
+      // stop() (or a newer port) took over while this one was opening.
+      if (!err) this.track(closeQuietly(port));
+      return;
+    }
+    if (err) {
+      this.port = undefined;
+      this.onOpenFailed(err);
+      return;
+    }
+    const now = this.clock.now();
+    this.openedAt = now;
+    this.lastDataAt = now;
+    this.lastOpenError = undefined;
+    this.log.info({ baudRate: this.opts.baudRate }, "serial port open");
+    if (this.streaming) this.armSilence();
+    else this.goOnline();
+  }
+
+  private onOpenFailed(err: unknown): void {
+    this.counters.openFailures++;
+    const message = describe(err);
+    const error = new SmartbinError(
+      "SERIAL_OPEN_FAILED",
+      `cannot open serial port ${this.opts.path}: ${message}`,
+      { deviceId: this.opts.id, path: this.opts.path },
+      { cause: err },
+    );
+    if (message !== this.lastOpenError) {
+      this.lastOpenError = message;
+      this.log.error({ err: error }, "cannot open serial port; retrying with backoff");
+    } else {
+      this.log.debug({ err: error, attempt: this.attempt }, "cannot open serial port (again)");
+    }
+    this.goOffline(`open failed: ${message}`, "open_failed");
+    this.scheduleReopen();
+  }
+
+  private onPortData(port: SerialPortStream, chunk: Buffer): void {
+    if (port !== this.port || this.phase !== "running") return;
+    const mono = this.clock.now();
+    this.counters.bytesReceived += chunk.length;
+    this.lastDataAt = mono;
+    if (this.current !== "online") this.goOnline();
+    this.safely("onData", () => this.opts.onData(chunk, mono));
+  }
+
+  /** The port closed (or failed) without us asking: unplugged, or the pty master went away. */
+  private onPortLost(port: SerialPortStream, err: Error): void {
+    if (port !== this.port || this.phase !== "running") return;
+    this.port = undefined;
+    this.clearSilence();
+    this.counters.disconnects++;
+    const message = describe(err);
+    const error = new SmartbinError(
+      "SERIAL_DISCONNECTED",
+      `serial port ${this.opts.path} disconnected: ${message}`,
+      { deviceId: this.opts.id, path: this.opts.path },
+      { cause: err },
+    );
+    this.log.warn({ err: error }, "serial port lost; reopening with backoff");
+    this.resetBackoffIfHealthy();
+    this.goOffline(`disconnected: ${message}`, "disconnected");
+    this.track(closeQuietly(port));
+    this.scheduleReopen();
+  }
+
+  private onPortError(port: SerialPortStream, err: Error): void {
+    if (port === this.port && this.phase === "running" && !port.isOpen && !port.opening) {
+      this.onPortLost(port, err);
+      return;
+    }
+    this.log.debug({ err: describe(err) }, "serial port error event");
+  }
+
+  private armSilence(): void {
+    const timeout = this.opts.silenceTimeoutMs;
+    if (timeout === undefined) return;
+    this.clearSilence();
+    const due = Math.max(0, this.lastDataAt + timeout - this.clock.now());
+    this.silenceTimer = { handle: this.clock.setTimeout(() => this.onSilenceTimer(), due) };
+  }
+
+  private onSilenceTimer(): void {
+    this.silenceTimer = undefined;
+    const port = this.port;
+    const timeout = this.opts.silenceTimeoutMs;
+    if (!port || this.phase !== "running" || timeout === undefined) return;
+    // One timer per silence period, not one per chunk: re-arm for the rest of the period.
+    if (this.clock.now() - this.lastDataAt < timeout) {
+      this.armSilence();
+      return;
+    }
+    this.counters.silenceTimeouts++;
+    this.log.warn({ silenceTimeoutMs: timeout }, "streaming device silent; closing and reopening the port");
+    this.port = undefined;
+    this.resetBackoffIfHealthy();
+    this.goOffline(`silent: no data for ${timeout} ms`, "silent");
+    // Reopen only once the old port is closed: the real binding opens ports exclusively.
+    this.track(
+      closeQuietly(port).then(() => {
+        this.scheduleReopen();
+      }),
+    );
+  }
+
+  /** A connection that stayed online for at least `maxMs` was healthy: the next outage starts the backoff over. */
+  private resetBackoffIfHealthy(): void {
+    if (
+      this.current === "online" &&
+      this.openedAt !== undefined &&
+      this.clock.now() - this.openedAt >= this.backoff.maxMs
+    ) {
+      this.attempt = 0;
+    }
+    this.openedAt = undefined;
+  }
+
+  private scheduleReopen(): void {
+    if (this.phase !== "running" || this.retryTimer) return;
+    const delayMs = backoffDelayMs(this.attempt, this.backoff, this.random);
+    this.attempt++;
+    this.log.debug({ delayMs, attempt: this.attempt }, "serial port reopen scheduled");
+    this.retryTimer = {
+      handle: this.clock.setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.phase === "running") this.connect();
+      }, delayMs),
+    };
+  }
+
+  private goOnline(): void {
+    const previous = this.current;
+    if (previous === "online" || this.phase !== "running") return;
+    this.current = "online";
+    this.log.info({ previous }, "serial device online");
+    this.safely("onOnline", () => this.opts.onOnline?.({ previous }));
+  }
+
+  private goOffline(reason: string, cause: OfflineCause): void {
+    const previous = this.current;
+    if (previous === "offline" || this.phase !== "running") return;
+    this.current = "offline";
+    this.log.warn({ previous, cause, reason }, "serial device offline");
+    this.safely("onOffline", () => this.opts.onOffline?.(reason, { cause, previous }));
+  }
+
+  private safely(callback: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, callback }, "serial device callback threw; ignored");
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
+    this.retryTimer = undefined;
+  }
+
+  private clearSilence(): void {
+    if (this.silenceTimer) this.clock.clearTimeout(this.silenceTimer.handle);
+    this.silenceTimer = undefined;
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+}
+
+/** Closes a port if it is open; resolves when done, never rejects. */
+function closeQuietly(port: SerialPortStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (!port.isOpen) {
+      resolve();
+      return;
+    }
+    port.close(() => resolve());
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

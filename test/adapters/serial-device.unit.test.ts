@@ -1,0 +1,380 @@
+/**
+ * SerialDevice's reopen loop, silence detection and callbacks with a manual clock and an in-memory
+ * binding (no pseudo-terminals: see serial-device.test.ts for the real binding).
+ */
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  OpenOptions,
+  PortInfo,
+} from "@serialport/bindings-interface" with { "resolution-mode": "require" };
+import { pino, type Logger } from "pino";
+import { describe, expect, it } from "vitest";
+import { SerialDevice, type SerialDeviceOptions } from "../../src/adapters/serial/serial-device.js";
+import type { TimerPort } from "../../src/adapters/serial/timer-port.js";
+
+/** Lets promise callbacks, nextTicks and immediates run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** A manual monotonic clock: timers fire only inside `advance`. */
+class ManualClock implements TimerPort {
+  t = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  now(): number {
+    return this.t;
+  }
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+  /** Moves time forward by `ms`, firing due timers in order and settling after each. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await settle();
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+class CanceledError extends Error {
+  readonly canceled = true;
+}
+
+/** One open port of {@link FakeBinding}: `emit` plays the device, `unplug` pulls the cable. */
+class FakePort implements BindingPortInterface {
+  isOpen = true;
+  private buffered: Buffer[] = [];
+  private waiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  constructor(readonly openOptions: Required<OpenOptions>) {}
+
+  emit(bytes: Uint8Array): void {
+    this.buffered.push(Buffer.from(bytes));
+    this.wake();
+  }
+  unplug(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    // Not `canceled`: serialport treats it as a disconnect and closes the port itself.
+    w?.reject(Object.assign(new Error("Input/output error"), { disconnect: true }));
+  }
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    while (this.buffered.length === 0) {
+      if (!this.isOpen) throw new CanceledError("port is closed");
+      await new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
+    }
+    const chunk = this.buffered.shift()!;
+    const n = Math.min(length, chunk.length);
+    chunk.copy(buffer, offset, 0, n);
+    if (n < chunk.length) this.buffered.unshift(chunk.subarray(n));
+    return { buffer, bytesRead: n };
+  }
+  close(): Promise<void> {
+    this.isOpen = false;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(new CanceledError("port is closed"));
+    return Promise.resolve();
+  }
+  async write(): Promise<void> {}
+  async update(): Promise<void> {}
+  async set(): Promise<void> {}
+  get(): Promise<{ cts: boolean; dsr: boolean; dcd: boolean }> {
+    return Promise.resolve({ cts: false, dsr: false, dcd: false });
+  }
+  getBaudRate(): Promise<{ baudRate: number }> {
+    return Promise.resolve({ baudRate: this.openOptions.baudRate });
+  }
+  async flush(): Promise<void> {}
+  async drain(): Promise<void> {}
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.resolve();
+  }
+}
+
+/** An in-memory binding, made per test: `plug`/`unplug` devices, `port(path)` is the open one. */
+class FakeBinding implements BindingInterface {
+  private readonly present = new Set<string>();
+  private readonly open_ = new Map<string, FakePort>();
+  opens = 0;
+  plug(path: string): void {
+    this.present.add(path);
+  }
+  unplug(path: string): void {
+    this.present.delete(path);
+    this.open_.get(path)?.unplug();
+  }
+  port(path: string): FakePort | undefined {
+    const p = this.open_.get(path);
+    return p?.isOpen ? p : undefined;
+  }
+  list(): Promise<PortInfo[]> {
+    return Promise.resolve([]);
+  }
+  async open(options: OpenOptions): Promise<FakePort> {
+    this.opens++;
+    await new Promise<void>((r) => process.nextTick(r));
+    if (!this.present.has(options.path)) {
+      throw new Error(`Error: No such file or directory, cannot open ${options.path}`);
+    }
+    if (this.port(options.path)) throw new Error("Error: Resource temporarily unavailable Cannot lock port");
+    const port = new FakePort({
+      dataBits: 8,
+      lock: true,
+      stopBits: 1,
+      parity: "none",
+      rtscts: false,
+      xon: false,
+      xoff: false,
+      xany: false,
+      hupcl: true,
+      vmin: 1,
+      vtime: 0,
+      ...options,
+    } as Required<OpenOptions>);
+    this.open_.set(options.path, port);
+    return port;
+  }
+}
+
+/** A pino logger that keeps its JSON lines. */
+function memoryLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const logger = pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+interface Harness {
+  device: SerialDevice;
+  binding: FakeBinding;
+  clock: ManualClock;
+  lines: Array<{ level: number; msg: string }>;
+  events: string[];
+  data: Buffer[];
+}
+
+const PATH = "/dev/serial/by-id/usb-fake-if00";
+
+function harness(extra: Partial<SerialDeviceOptions> = {}): Harness {
+  const binding = new FakeBinding();
+  const clock = new ManualClock();
+  const { logger, lines } = memoryLogger();
+  const events: string[] = [];
+  const data: Buffer[] = [];
+  const device = new SerialDevice({
+    id: "scale-1",
+    path: PATH,
+    baudRate: 9600,
+    logger,
+    binding,
+    clock,
+    backoff: { startMs: 100, maxMs: 1_000 },
+    random: () => 0.5,
+    onData: (chunk) => void data.push(Buffer.from(chunk)),
+    onOnline: ({ previous }) => void events.push(`online<-${previous}`),
+    onOffline: (_reason, { cause, previous }) => void events.push(`offline(${cause})<-${previous}`),
+    ...extra,
+  });
+  return { device, binding, clock, lines, events, data };
+}
+
+describe("SerialDevice (fake binding, manual clock)", () => {
+  it("a reader present at start goes online once, with no data needed", async () => {
+    const h = harness();
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    expect(h.events).toEqual(["online<-unknown"]);
+    expect(h.device.state()).toBe("online");
+    // A quiet reader is not offline, however long it stays quiet.
+    await h.clock.advance(3_600_000);
+    expect(h.events).toEqual(["online<-unknown"]);
+    h.binding.port(PATH)!.emit(Uint8Array.of(0x02, 0x31, 0x03));
+    await h.clock.advance(0);
+    expect(Buffer.concat(h.data)).toEqual(Buffer.from([0x02, 0x31, 0x03]));
+    await h.device.stop();
+  });
+
+  it("missing at start: offline once, error logged once, retries on the backoff schedule, then online", async () => {
+    const h = harness();
+    h.device.start();
+    await h.clock.advance(0);
+    expect(h.events).toEqual(["offline(open_failed)<-unknown"]);
+    expect(h.binding.opens).toBe(1);
+
+    // random() = 0.5 → delays are half the caps: 50, 100, 200, 400, 500, 500 ms.
+    const expectedDelays = [50, 100, 200, 400, 500, 500];
+    for (const [i, d] of expectedDelays.entries()) {
+      await h.clock.advance(d - 1);
+      expect(h.binding.opens).toBe(i + 1);
+      await h.clock.advance(1);
+      expect(h.binding.opens).toBe(i + 2);
+    }
+    expect(h.events).toEqual(["offline(open_failed)<-unknown"]);
+    expect(h.lines.filter((l) => l.level === 50)).toHaveLength(1);
+    expect(h.lines.filter((l) => l.msg === "cannot open serial port (again)")).toHaveLength(6);
+    expect(h.device.stats()).toMatchObject({ openAttempts: 7, reopenAttempts: 6, openFailures: 7 });
+
+    h.binding.plug(PATH);
+    await h.clock.advance(500);
+    expect(h.events).toEqual(["offline(open_failed)<-unknown", "online<-offline"]);
+    await h.device.stop();
+  });
+
+  it("unplugged while open: offline (disconnected), reopened by path, online again", async () => {
+    const h = harness();
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    h.binding.unplug(PATH);
+    await h.clock.advance(0);
+    expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online"]);
+    expect(h.device.stats().disconnects).toBe(1);
+
+    await h.clock.advance(2_000); // a few failed reopens, no further events
+    expect(h.events).toHaveLength(2);
+    expect(h.binding.opens).toBeGreaterThan(3);
+
+    h.binding.plug(PATH);
+    await h.clock.advance(1_000);
+    expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online", "online<-offline"]);
+    h.binding.port(PATH)!.emit(Buffer.from("after replug"));
+    await h.clock.advance(0);
+    expect(Buffer.concat(h.data).toString()).toBe("after replug");
+    await h.device.stop();
+  });
+
+  it("backoff starts over after a connection that stayed up for maxMs", async () => {
+    const h = harness();
+    h.device.start();
+    await h.clock.advance(0);
+    await h.clock.advance(50 + 100 + 200 + 400); // four failed retries: the next cap is 1000
+    h.binding.plug(PATH);
+    await h.clock.advance(500);
+    expect(h.device.state()).toBe("online");
+
+    // Flapping (up for less than maxMs) keeps the grown backoff.
+    const opensBefore = h.binding.opens;
+    h.binding.unplug(PATH);
+    h.binding.plug(PATH);
+    await h.clock.advance(499);
+    expect(h.binding.opens).toBe(opensBefore);
+    await h.clock.advance(1);
+    expect(h.binding.opens).toBe(opensBefore + 1);
+    expect(h.device.state()).toBe("online");
+
+    // Healthy for maxMs: the next outage retries after startMs * 0.5 again.
+    await h.clock.advance(1_000);
+    h.binding.unplug(PATH);
+    h.binding.plug(PATH);
+    await h.clock.advance(50);
+    expect(h.binding.opens).toBe(opensBefore + 2);
+    await h.device.stop();
+  });
+
+  it("streaming device: online on first data, offline when silent, port closed and reopened", async () => {
+    const h = harness({ silenceTimeoutMs: 300 });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    expect(h.events).toEqual([]); // open but no data yet: still unknown
+    expect(h.device.state()).toBe("unknown");
+
+    for (let i = 0; i < 10; i++) {
+      h.binding.port(PATH)!.emit(Buffer.from("W"));
+      await h.clock.advance(100);
+    }
+    expect(h.events).toEqual(["online<-unknown"]);
+    expect(h.clock.pendingTimers).toBe(1); // one silence timer, re-armed, not one per chunk
+
+    const first = h.binding.port(PATH)!;
+    await h.clock.advance(300);
+    expect(h.events).toEqual(["online<-unknown", "offline(silent)<-online"]);
+    expect(first.isOpen).toBe(false);
+    expect(h.device.stats().silenceTimeouts).toBe(1);
+
+    await h.clock.advance(50);
+    const second = h.binding.port(PATH);
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    second!.emit(Buffer.from("W"));
+    await h.clock.advance(0);
+    expect(h.events).toEqual(["online<-unknown", "offline(silent)<-online", "online<-offline"]);
+    await h.device.stop();
+  });
+
+  it("streaming device silent from the start is reported offline (unknown → offline)", async () => {
+    const h = harness({ silenceTimeoutMs: 300 });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(300);
+    expect(h.events).toEqual(["offline(silent)<-unknown"]);
+    // Keeps cycling (open, wait, close) without repeating the event.
+    await h.clock.advance(5_000);
+    expect(h.events).toEqual(["offline(silent)<-unknown"]);
+    expect(h.device.stats().silenceTimeouts).toBeGreaterThan(3);
+    await h.device.stop();
+  });
+
+  it("stop() cancels the retry timer and silences every callback", async () => {
+    const h = harness();
+    h.device.start();
+    await h.clock.advance(0);
+    await h.device.stop();
+    const opens = h.binding.opens;
+    h.binding.plug(PATH);
+    await h.clock.advance(60_000);
+    expect(h.binding.opens).toBe(opens);
+    expect(h.clock.pendingTimers).toBe(0);
+    expect(h.events).toEqual(["offline(open_failed)<-unknown"]);
+  });
+
+  it("stop() while the open is in flight closes the port once it opens, without events", async () => {
+    const h = harness();
+    h.binding.plug(PATH);
+    h.device.start(); // open() is pending until the next tick
+    await h.device.stop();
+    expect(h.binding.opens).toBe(1);
+    expect(h.binding.port(PATH)).toBeUndefined();
+    expect(h.events).toEqual([]);
+    h.device.start(); // a stopped device stays stopped
+    await h.clock.advance(1_000);
+    expect(h.binding.opens).toBe(1);
+  });
+
+  it("a throwing callback is logged, not propagated, and the device keeps working", async () => {
+    const h = harness({
+      onData: () => {
+        throw new Error("consumer bug");
+      },
+    });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    h.binding.port(PATH)!.emit(Buffer.from("x"));
+    await h.clock.advance(0);
+    expect(h.lines.some((l) => l.msg === "serial device callback threw; ignored")).toBe(true);
+    expect(h.device.state()).toBe("online");
+    expect(h.device.stats().bytesReceived).toBe(1);
+    await h.device.stop();
+  });
+});
