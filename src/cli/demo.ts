@@ -1,0 +1,45 @@
+import { createRootLogger } from "../adapters/log/logger.js";
+import { formatSummary, runDemo } from "../app/demo/demo.js";
+import { EXIT } from "./exit-codes.js";
+
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+type Level = (typeof LEVELS)[number];
+
+/**
+ * `smartbin demo [--seconds N]`: stdout carries only the events a central subscriber receives, one
+ * CloudEvents JSON document per line; logs, progress and the closing summary go to stderr. Exits 0 at
+ * the end of its time, on SIGINT and on SIGTERM.
+ */
+export async function runDemoCommand(opts: { seconds: number; logLevel: string }): Promise<number> {
+  const err = (line: string): void => void process.stderr.write(line + "\n");
+  if (!(LEVELS as readonly string[]).includes(opts.logLevel)) {
+    err(`smartbin demo: --log-level expects one of ${LEVELS.join(", ")}, found "${opts.logLevel}"`);
+    return EXIT.USAGE;
+  }
+  const logger = createRootLogger({ level: opts.logLevel as Level, fd: 2, name: "smartbin-demo" });
+  let onSignal: (() => void) | undefined;
+  const interrupted = new Promise<void>((resolve) => {
+    onSignal = () => resolve();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  });
+  try {
+    const summary = await runDemo({
+      seconds: opts.seconds,
+      logger,
+      interrupted,
+      onEvent: (payload) => void process.stdout.write(payload + "\n"),
+      note: err,
+    });
+    for (const line of formatSummary(summary)) err(line);
+    return EXIT.OK;
+  } catch (error) {
+    logger.fatal({ err: error }, "demo failed");
+    return EXIT.FAILURE;
+  } finally {
+    if (onSignal) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import { formatProblem, loadConfigFile } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+
+/**
+ * Loads and validates the config for a command. On problems, prints every one on stderr in the
+ * `config check` form and returns `null`: the caller exits 78 before touching anything.
+ */
+export function loadConfigOrReport(file: string, err: (line: string) => void): Readonly<Config> | null {
+  const loaded = loadConfigFile(file);
+  if (loaded.ok) return loaded.config;
+  for (const p of loaded.problems) err(formatProblem(p));
+  return null;
+}

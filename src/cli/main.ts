@@ -1,0 +1,107 @@
+import { Command, CommanderError, Option } from "commander";
+import { runConfigCheck, runConfigSchema, resolveConfigPath } from "../config/commands.js";
+import { runOutboxStatusCommand } from "./outbox-status.js";
+import { runDaemon } from "./run.js";
+import { runDemoCommand } from "./demo.js";
+import { EXIT } from "./exit-codes.js";
+
+/** Writes one line to stdout / stderr. */
+const out = (line: string): void => void process.stdout.write(line + "\n");
+const err = (line: string): void => void process.stderr.write(line + "\n");
+
+/**
+ * Builds the `smartbin` command tree (contract.md section 1). Each action stores its exit code in
+ * `result.code`; commander's own usage errors become exit 2, `--help` exit 0.
+ */
+function buildProgram(result: { code: number }): Command {
+  const program = new Command("smartbin")
+    .description("smartbin-edge: the controller of a smart garbage-sorting station")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError(false);
+  const configOption = () =>
+    new Option("-c, --config <file>", "config file (else $SMARTBIN_CONFIG, else /etc/smartbin/config.yaml)");
+
+  program
+    .command("run")
+    .description("run the station daemon")
+    .addOption(configOption())
+    .action(async (opts: { config?: string }) => {
+      result.code = await runDaemon(resolveConfigPath(opts.config));
+    });
+
+  program
+    .command("demo")
+    .description("run the whole station on simulated devices and an embedded broker; events on stdout")
+    .option("--seconds <n>", "how long to run, in seconds", "30")
+    .option("--log-level <level>", "log level on stderr (info shows every step)", "warn")
+    .action(async (opts: { seconds: string; logLevel: string }) => {
+      const seconds = Number(opts.seconds);
+      if (!Number.isFinite(seconds) || seconds <= 0) {
+        err(`smartbin demo: --seconds expects a positive number, found "${opts.seconds}"`);
+        result.code = EXIT.USAGE;
+        return;
+      }
+      result.code = await runDemoCommand({ seconds, logLevel: opts.logLevel });
+    });
+
+  const config = program.command("config").description("check the config file or print its JSON Schema");
+  config
+    .command("check")
+    .description("validate the config file; every problem as FILE:LINE:COL: path: message")
+    .addOption(configOption())
+    .action((opts: { config?: string }) => {
+      result.code = runConfigCheck(resolveConfigPath(opts.config), out);
+    });
+  config
+    .command("schema")
+    .description("print the JSON Schema (draft 2020-12) of the config file")
+    .action(() => {
+      result.code = runConfigSchema(out);
+    });
+  config.action(() => {
+    config.outputHelp({ error: true });
+    result.code = EXIT.USAGE;
+  });
+
+  const outbox = program.command("outbox").description("inspect the event outbox");
+  outbox
+    .command("status")
+    .description("pending and published events, oldest pending age, last seq")
+    .addOption(configOption())
+    .option("--json", "one JSON object on stdout")
+    .action((opts: { config?: string; json?: boolean }) => {
+      result.code = runOutboxStatusCommand(resolveConfigPath(opts.config), opts.json === true, out, err);
+    });
+  outbox.action(() => {
+    outbox.outputHelp({ error: true });
+    result.code = EXIT.USAGE;
+  });
+
+  program.action(() => {
+    program.outputHelp({ error: true });
+    result.code = EXIT.USAGE;
+  });
+  return program;
+}
+
+/**
+ * Runs `smartbin` with `argv` (without node and script). Resolves to the exit code:
+ * 0 success, 1 runtime failure, 2 usage error, 78 invalid or missing configuration.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const result = { code: EXIT.OK as number };
+  const program = buildProgram(result);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.OK;
+      if (e.code === "commander.help") return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    err(`smartbin: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return EXIT.FAILURE;
+  }
+}

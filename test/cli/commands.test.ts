@@ -1,0 +1,240 @@
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
+import { startMosquitto } from "../support/mosquitto.js";
+import { requireTools } from "../support/require-tool.js";
+import {
+  FakeCardReader,
+  FakeIndicator,
+  eventually,
+  sleep,
+  startCentral,
+  writeStationConfig,
+} from "../integration/harness.js";
+
+/**
+ * Process tests: the built `smartbin`, started and signalled as systemd and technicians do. All tests
+ * that spawn the binary live in this one file so the build runs once, before any of them.
+ */
+beforeAll(() => buildOnce(), 120_000);
+
+const execFileAsync = promisify(execFile);
+
+function smartbin(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [SMARTBIN, ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), "smartbin-cli-"));
+}
+
+describe("usage and exit codes", () => {
+  it("no subcommand is a usage error (2); --help exits 0", () => {
+    expect(smartbin([]).code).toBe(2);
+    expect(smartbin(["frobnicate"]).code).toBe(2);
+    const help = smartbin(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("demo");
+    expect(smartbin(["config"]).code).toBe(2);
+  });
+
+  it("config check: ok on a valid file, every problem and exit 78 on a bad one", () => {
+    const dir = tmp();
+    const good = join(dir, "good.yaml");
+    writeFileSync(good, "station:\n  id: st-001\nmqtt:\n  url: mqtt://127.0.0.1:1883\n");
+    const ok = smartbin(["config", "check", "-c", good]);
+    expect(ok).toMatchObject({ code: 0, stdout: `${good}: ok\n` });
+
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "station:\n  id: st-001\n  colour: red\nmqtt:\n  url: mqtt://x\nscales:\n  - id: s1\n    port: /dev/x\n    protocol: yaohua-a9\n    baud_rate: fast\n");
+    const r = smartbin(["config", "check"], { SMARTBIN_CONFIG: bad });
+    expect(r.code).toBe(78);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${bad}:3:3: station\\.colour: `));
+    expect(lines[1]).toMatch(new RegExp(`^${bad}:10:16: scales\\.0\\.baud_rate: .*fast`));
+
+    const missing = smartbin(["config", "check", "-c", join(dir, "nope.yaml")]);
+    expect(missing.code).toBe(78);
+    expect(missing.stdout).toMatch(/nope\.yaml:1:1: \(file\): cannot read: /);
+  });
+
+  it("config schema prints a draft 2020-12 JSON Schema and nothing else", () => {
+    const r = smartbin(["config", "schema"]);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout) as { $schema: string; properties: Record<string, unknown> };
+    expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["station", "mqtt", "scales", "bins"]));
+  });
+
+  it("run with a bad config prints every problem on stderr and exits 78 before touching the database", () => {
+    const dir = tmp();
+    const file = join(dir, "c.yaml");
+    const db = join(dir, "never.db");
+    writeFileSync(file, `station:\n  id: BAD ID\nstorage:\n  path: ${db}\nmqtt:\n  url: ftp://x\n`);
+    const r = smartbin(["run", "-c", file]);
+    expect(r.code).toBe(78);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`${file}:2:7: station.id: `);
+    expect(r.stderr).toContain(`${file}:6:8: mqtt.url: `);
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it("outbox status on a database that does not exist reports zeros and does not create it", () => {
+    const dir = tmp();
+    const file = join(dir, "c.yaml");
+    writeFileSync(file, `station:\n  id: st-1\nstorage:\n  path: ./data/s.db\nmqtt:\n  url: mqtt://127.0.0.1:1\n`);
+    const r = smartbin(["outbox", "status", "--json", "-c", file]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 });
+    expect(existsSync(join(dir, "data/s.db"))).toBe(false);
+    expect(existsSync(join(dir, "data"))).toBe(false);
+  });
+});
+
+describe("demo", () => {
+  it("prints CloudEvents deposits on stdout, a summary on stderr, and exits 0", () => {
+    const r = smartbin(["demo", "--seconds", "12"]);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; source: string; data: { seq: number; net_g: number; points: number } });
+    const deposits = events.filter((e) => e.type === "smartbin.deposit.v1");
+    expect(deposits.length).toBeGreaterThanOrEqual(1);
+    expect(events.every((e) => e.source === "smartbin/demo-station")).toBe(true);
+    expect(events.map((e) => e.data.seq)).toEqual(events.map((_, i) => i + 1));
+    const points = deposits.reduce((s, e) => s + e.data.points, 0);
+    expect(r.stderr).toContain(`demo summary: ${deposits.length} deposits, ${points} points`);
+  }, 40_000);
+
+  it("exits 0 on SIGTERM", async () => {
+    const child = spawn(process.execPath, [SMARTBIN, "demo", "--seconds", "60"], { cwd: ROOT, stdio: "pipe" });
+    await sleep(2_500);
+    const code = await signalAndWait(child, "SIGTERM", 10_000);
+    expect(code).toBe(0);
+  }, 20_000);
+});
+
+function signalAndWait(child: ChildProcess, signal: NodeJS.Signals, limitMs: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no exit within ${limitMs} ms of ${signal}`)), limitMs);
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+    child.kill(signal);
+  });
+}
+
+const tools = requireTools(["mosquitto", "socat"]);
+
+describe.skipIf(tools.skip)(`smartbin run as a process${tools.reason}`, () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  });
+
+  function startRun(file: string): ChildProcess & { output: string[] } {
+    const child = spawn(process.execPath, [SMARTBIN, "run", "-c", file], { cwd: ROOT, stdio: "pipe" }) as ChildProcess & {
+      output: string[];
+    };
+    child.output = [];
+    child.stdout!.on("data", (b: Buffer) => child.output.push(b.toString()));
+    child.stderr!.on("data", (b: Buffer) => child.output.push(b.toString()));
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      return Promise.resolve();
+    });
+    return child;
+  }
+
+  /** `outbox status --json` while `run` writes the same database; async, so the fake devices keep streaming. */
+  async function outboxStatus(file: string): Promise<{ pending: number; last_seq: number }> {
+    const r = await execFileAsync(process.execPath, [SMARTBIN, "outbox", "status", "--json", "-c", file], { cwd: ROOT });
+    return JSON.parse(r.stdout) as { pending: number; last_seq: number };
+  }
+
+  /** Polls an async check until it holds. */
+  async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+
+  it("SIGTERM shuts down cleanly with exit 0 and an offline status, broker or not", async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.stop());
+    const scale = await FakeIndicator.start(5_000);
+    const reader = await FakeCardReader.start();
+    cleanups.push(() => scale.stop(), () => reader.stop());
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
+    const central = await startCentral(broker.url);
+    cleanups.push(() => central.close());
+    const statuses: string[] = [];
+    central.client.on("message", (topic, payload) => {
+      if (topic.endsWith("/status")) statuses.push(payload.toString());
+    });
+    await central.client.subscribeAsync("smartbin/st-it/status", { qos: 1 });
+
+    const child = startRun(cfg.file);
+    await eventually(() => statuses.some((s) => s.includes('"online"')), 10_000, "online status");
+    expect(await signalAndWait(child, "SIGTERM", 10_000)).toBe(0);
+    await eventually(() => statuses.some((s) => JSON.parse(s).reason === "shutdown"), 5_000, "shutdown status");
+
+    // Without a broker at all, SIGTERM still ends it within 10 s with exit 0.
+    await broker.stop();
+    const alone = startRun(cfg.file);
+    await sleep(1_500);
+    expect(await signalAndWait(alone, "SIGTERM", 10_000)).toBe(0);
+  }, 40_000);
+
+  it("a deposit committed but not published survives SIGKILL and is published once after a restart", async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.stop());
+    const scale = await FakeIndicator.start(8_000);
+    const reader = await FakeCardReader.start();
+    cleanups.push(() => scale.stop(), () => reader.stop());
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
+    const central = await startCentral(broker.url, { clientId: "central-kill", persistent: true });
+    cleanups.push(() => central.close());
+
+    await broker.stop(); // the deposit cannot be published: it stays in the outbox
+    const first = startRun(cfg.file);
+    await sleep(1_500);
+    await reader.present("100086F444");
+    await sleep(200);
+    scale.loadG += 2_500;
+    await until(async () => (await outboxStatus(cfg.file)).pending === 1, 10_000, "the deposit committed and pending");
+    first.kill("SIGKILL");
+    await new Promise((r) => first.once("exit", r));
+
+    await broker.restart();
+    await eventually(() => central.client.connected, 10_000, "central reconnected");
+    const second = startRun(cfg.file);
+    const deposit = await eventually(
+      () => central.events.find((e) => e.json.type === "smartbin.deposit.v1"),
+      15_000,
+      "the deposit published after the restart",
+    );
+    expect(deposit.json.data).toMatchObject({ seq: 1, net_g: 2_500, card_id: "0008844356" });
+    await until(async () => (await outboxStatus(cfg.file)).pending === 0, 5_000, "marked published");
+    await sleep(500);
+    const ids = central.events.filter((e) => e.json.type === "smartbin.deposit.v1").map((e) => e.json.id);
+    expect(ids).toEqual([deposit.json.id]);
+    expect(await signalAndWait(second, "SIGTERM", 10_000)).toBe(0);
+  }, 60_000);
+});

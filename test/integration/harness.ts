@@ -1,0 +1,144 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import { encodeEm4100, encodeYaohuaA9 } from "../../src/protocol/index.js";
+import { createPtyPair } from "../support/socat.js";
+
+/** A simulated indicator behind a socat pseudo-terminal: streams its display every 50 ms. */
+export class FakeIndicator {
+  loadG: number;
+  private timer: NodeJS.Timeout | undefined;
+  private constructor(
+    readonly pty: Awaited<ReturnType<typeof createPtyPair>>,
+    initialG: number,
+  ) {
+    this.loadG = initialG;
+  }
+
+  static async start(initialG: number): Promise<FakeIndicator> {
+    const ind = new FakeIndicator(await createPtyPair(), initialG);
+    ind.timer = setInterval(() => {
+      void ind.pty.write(encodeYaohuaA9({ grams: ind.loadG, unit: "kg", decimals: 3 })).catch(() => undefined);
+    }, 50);
+    return ind;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.pty.close();
+  }
+}
+
+/** A simulated EM4100 reader behind a socat pseudo-terminal. */
+export class FakeCardReader {
+  private constructor(readonly pty: Awaited<ReturnType<typeof createPtyPair>>) {}
+  static async start(): Promise<FakeCardReader> {
+    return new FakeCardReader(await createPtyPair());
+  }
+  /** Holds a tag in the field for `ms`: the frame repeats every 50 ms, as RDM6300 modules do. */
+  async present(tagHex: string, ms = 300): Promise<void> {
+    const frame = encodeEm4100(tagHex);
+    for (let t = 0; t < ms; t += 50) {
+      await this.pty.write(frame);
+      await sleep(50);
+    }
+  }
+  async stop(): Promise<void> {
+    await this.pty.close();
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` every 50 ms until it returns a value other than undefined/false, or throws after `ms`. */
+export async function eventually<T>(check: () => T | undefined | false, ms = 10_000, what = "condition"): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Writes a station config for the test and returns its path. */
+export function writeStationConfig(opts: {
+  dir?: string;
+  stationId?: string;
+  brokerUrl: string;
+  scalePort: string;
+  readerPort: string;
+  dbPath?: string;
+  protocolVersion?: 4 | 5;
+}): { file: string; dir: string; dbPath: string } {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "smartbin-it-"));
+  const dbPath = opts.dbPath ?? join(dir, "station.db");
+  const file = join(dir, "config.yaml");
+  writeFileSync(
+    file,
+    `station:
+  id: ${opts.stationId ?? "st-it"}
+storage:
+  path: ${dbPath}
+mqtt:
+  url: ${opts.brokerUrl}
+  protocol_version: ${opts.protocolVersion ?? 5}
+scales:
+  - id: scale-1
+    port: ${opts.scalePort}
+    protocol: yaohua-a9
+    unit: kg
+    stable_window_ms: 300
+    silence_timeout_s: 2
+readers:
+  - id: reader-1
+    port: ${opts.readerPort}
+    protocol: em4100-ascii
+bins:
+  - id: kitchen
+    category: food_waste
+    scale: scale-1
+points:
+  rules_version: "2026-11"
+  categories:
+    food_waste: { points_per_kg: 1.16, min_net_g: 0 }
+session:
+  idle_close_s: 0.5
+  first_deposit_timeout_s: 5
+  max_session_s: 60
+log:
+  level: debug
+`,
+  );
+  return { file, dir, dbPath };
+}
+
+/** A central subscriber: collects every event PUBLISH it receives, in arrival order. */
+export interface Central {
+  client: MqttClient;
+  events: Array<{ topic: string; payload: string; json: { id: string; type: string; subject?: string; data: Record<string, unknown> } }>;
+  close(): Promise<void>;
+}
+
+export async function startCentral(url: string, opts: { clientId?: string; persistent?: boolean } = {}): Promise<Central> {
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 5,
+    clientId: opts.clientId ?? `central-${Math.random().toString(16).slice(2)}`,
+    clean: !opts.persistent,
+    ...(opts.persistent ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+    reconnectPeriod: 200,
+  });
+  const central: Central = {
+    client,
+    events: [],
+    close: () => client.endAsync(true),
+  };
+  client.on("message", (topic, payload) => {
+    if (!topic.includes("/events/")) return;
+    const text = payload.toString("utf8");
+    central.events.push({ topic, payload: text, json: JSON.parse(text) });
+  });
+  await client.subscribeAsync("smartbin/+/events/#", { qos: 1 });
+  return central;
+}
