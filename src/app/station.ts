@@ -41,6 +41,11 @@ export interface StationStats {
 
 type DeviceKind = "scale" | "reader";
 
+/** A durable event waiting for its commit. */
+type Recordable =
+  | { kind: "deposit"; data: DepositData }
+  | { kind: "alarm"; subject: string; data: { code: string; device_id: string; bin_id?: string; message: string } };
+
 interface DeviceEntry {
   kind: DeviceKind;
   id: string;
@@ -71,8 +76,8 @@ export class Station {
   private session: SessionState;
   private readonly ctx: SessionContext;
   private timers: NodeJS.Timeout[] = [];
-  /** Deposits whose commit failed: kept in memory and retried, never dropped. */
-  private uncommitted: DepositData[] = [];
+  /** Events whose commit failed: kept in memory, in order, and retried, never dropped. */
+  private uncommitted: Recordable[] = [];
   private storageFault: string | null = null;
   private readonly stats: StationStats = {
     scaleFrames: 0,
@@ -148,7 +153,7 @@ export class Station {
 
     const tickMs = this.deps.tickMs ?? 100;
     this.timers.push(setInterval(() => this.feed({ type: "tick", ...this.now() }), tickMs));
-    this.timers.push(setInterval(() => this.retryUncommitted(), STORAGE_RETRY_MS));
+    this.timers.push(setInterval(() => this.commitWaiting(), STORAGE_RETRY_MS));
     this.timers.push(setInterval(() => this.prune(), PRUNE_EVERY_MS));
     this.prune();
     this.log.info(
@@ -167,7 +172,7 @@ export class Station {
     await Promise.all(this.devices.map((d) => d.device.stop()));
     await this.publisher?.stop();
     if (this.uncommitted.length > 0) {
-      this.log.error({ count: this.uncommitted.length }, "deposits could not be committed before shutdown");
+      this.log.error({ count: this.uncommitted.length }, "events could not be committed before shutdown");
     }
     this.outbox?.close();
     this.log.info({ stats: this.stats }, "station stopped");
@@ -334,7 +339,7 @@ export class Station {
         this.log.info({ card: maskCardId(effect.cardId), reason: effect.reason, deposits: effect.deposits }, "session closed");
         return;
       case "record_deposit":
-        this.recordDeposit(effect.data);
+        this.record({ kind: "deposit", data: effect.data });
         return;
       default: {
         const never: never = effect;
@@ -343,40 +348,59 @@ export class Station {
     }
   }
 
-  /** Commits the deposit before anything else about it happens (contract section 4, last bullet). */
-  private recordDeposit(data: DepositData): boolean {
-    try {
-      const event = this.outbox!.append("deposit", data.bin_id, { ...data });
-      if (this.storageFault !== null) {
-        this.storageFault = null;
-        this.publisher?.publishStatus();
+  /**
+   * Commits an event before anything else about it happens (contract section 4, last bullet). When
+   * the database cannot commit, the event waits in memory, in order, and is retried; later events
+   * queue behind it so `seq` order stays the order things happened.
+   */
+  private record(item: Recordable): void {
+    this.uncommitted.push(item);
+    this.commitWaiting();
+  }
+
+  private commitWaiting(): void {
+    while (this.uncommitted.length > 0) {
+      const item = this.uncommitted[0]!;
+      let seq: number;
+      try {
+        const subject = item.kind === "deposit" ? item.data.bin_id : item.subject;
+        seq = this.outbox!.append(item.kind, subject, { ...item.data }).seq;
+      } catch (err) {
+        this.onStorageFault(err);
+        return;
       }
-      this.stats.deposits++;
-      this.log.info(
-        { seq: event.seq, bin: data.bin_id, net_g: data.net_g, points: data.points, reason: data.points_reason, card: maskCardId(data.card_id) },
-        "deposit recorded",
-      );
-      this.deps.onDepositCommitted?.(data);
-      this.publisher?.notify();
-      return true;
-    } catch (err) {
-      this.onStorageFault(err);
-      this.uncommitted.push(data);
-      return false;
+      this.uncommitted.shift();
+      this.afterCommit(item, seq);
+    }
+    if (this.storageFault !== null) {
+      this.storageFault = null;
+      this.log.info("storage fault cleared: events commit again");
+      this.publisher?.publishStatus();
     }
   }
 
-  private retryUncommitted(): void {
-    const waiting = this.uncommitted;
-    if (waiting.length === 0) return;
-    this.uncommitted = [];
-    for (const [i, data] of waiting.entries()) {
-      if (!this.recordDeposit(data)) {
-        // recordDeposit re-queued this one; keep the rest behind it, in order.
-        this.uncommitted.push(...waiting.slice(i + 1));
-        return;
+  private afterCommit(item: Recordable, seq: number): void {
+    switch (item.kind) {
+      case "deposit": {
+        const d = item.data;
+        this.stats.deposits++;
+        this.log.info(
+          { seq, bin: d.bin_id, net_g: d.net_g, points: d.points, reason: d.points_reason, card: maskCardId(d.card_id) },
+          "deposit recorded",
+        );
+        this.deps.onDepositCommitted?.(d);
+        break;
+      }
+      case "alarm":
+        this.stats.alarms++;
+        this.log.info({ seq, code: item.data.code, device: item.subject }, "alarm recorded");
+        break;
+      default: {
+        const never: never = item;
+        return never;
       }
     }
+    this.publisher?.notify();
   }
 
   private onStorageFault(err: unknown): void {
@@ -390,18 +414,11 @@ export class Station {
   }
 
   private recordAlarm(entry: DeviceEntry, code: string, message: string): void {
-    try {
-      this.outbox!.append("alarm", entry.id, {
-        code,
-        device_id: entry.id,
-        ...(entry.binId ? { bin_id: entry.binId } : {}),
-        message,
-      });
-      this.stats.alarms++;
-      this.publisher?.notify();
-    } catch (err) {
-      this.onStorageFault(err);
-    }
+    this.record({
+      kind: "alarm",
+      subject: entry.id,
+      data: { code, device_id: entry.id, ...(entry.binId ? { bin_id: entry.binId } : {}), message },
+    });
   }
 
   private onDeviceState(entry: DeviceEntry, state: "online" | "offline", reason?: string): void {

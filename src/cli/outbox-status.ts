@@ -12,7 +12,7 @@ export function runOutboxStatusCommand(
   const config = loadConfigOrReport(configFile, err);
   if (config === null) return EXIT.CONFIG;
   try {
-    return runOutboxStatus(config.storage.path, json, out);
+    return runOutboxStatus(config.storage.path, json, out, err);
   } catch (e) {
     err(`smartbin outbox status: ${e instanceof Error ? e.message : String(e)}`);
     return EXIT.FAILURE;

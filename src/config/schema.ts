@@ -13,6 +13,7 @@ import { READER_PROTOCOLS, SCALE_PROTOCOLS, type WeightUnit } from "../protocol/
 import { crossFieldIssues } from "./cross-field.js";
 import { canonicalDecimal, DECIMAL_TEXT } from "./decimal.js";
 import { describeFound, quoteFound } from "./found.js";
+import { EM4100_CARD_FORMATS } from "../protocol/reader/em4100-ascii.js";
 
 /** The weight units a scale may be configured with; the same set as the protocol layer's `WeightUnit`. */
 export const WEIGHT_UNITS = ["g", "kg", "lb"] as const satisfies readonly WeightUnit[];
@@ -21,7 +22,7 @@ type MissingUnit = Exclude<WeightUnit, (typeof WEIGHT_UNITS)[number]>;
 const _everyUnitListed: [MissingUnit] extends [never] ? true : never = true;
 
 /** How an em4100-ascii reader's tag is written as `card_id` (shared/protocols/readers.md). */
-export const CARD_ID_FORMATS = ["dec10", "hex10", "wiegand26"] as const;
+export const CARD_ID_FORMATS = EM4100_CARD_FORMATS;
 /** Log levels of the daemon's pino logger, most to least severe. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 

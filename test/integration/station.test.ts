@@ -4,6 +4,8 @@ import { loadConfigFile } from "../../src/config/load.js";
 import { Station } from "../../src/app/station.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import { requireTools } from "../support/require-tool.js";
+import { createPtyPair, makePtyPaths } from "../support/socat.js";
+import { encodeEm4100 } from "../../src/protocol/index.js";
 import {
   FakeCardReader,
   FakeIndicator,
@@ -42,8 +44,8 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     await broker.stop();
   });
 
-  function startStation(): { dbPath: string } {
-    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
+  function startStation(readerPort = reader.pty.devicePath): { dbPath: string } {
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort });
     const loaded = loadConfigFile(cfg.file);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
     station = new Station({ config: loaded.config, logger: pino({ level: "silent" }), tickMs: 20 });
@@ -153,5 +155,39 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     await sleep(800);
     await deposit("100086F444", 500);
     await eventually(() => central.events.find((e) => e.json.type === "smartbin.deposit.v1"), 5_000, "deposit");
+  });
+
+  it("a reader missing at start is a reader_offline alarm; when it appears, reader_online, and cards work", async () => {
+    central = await startCentral(broker.url);
+    const paths = await makePtyPaths();
+    startStation(paths.devicePath);
+    const offline = await eventually(
+      () => central.events.find((e) => e.json.data.code === "reader_offline"),
+      8_000,
+      "reader_offline alarm",
+    );
+    expect(offline.json.data).toMatchObject({ seq: 1, device_id: "reader-1" });
+    expect(offline.json.data).not.toHaveProperty("bin_id");
+    // The rest of the station works meanwhile: the scale reports, nothing else is alarmed.
+    await sleep(1_000);
+    expect(central.events.map((e) => e.json.data.code)).toEqual(["reader_offline"]);
+
+    const late = await createPtyPair(paths); // the reader is plugged in
+    try {
+      await eventually(() => central.events.find((e) => e.json.data.code === "reader_online"), 10_000, "reader_online");
+      const before = station!.getStats().deposits;
+      const frame = encodeEm4100("13005D1DA5");
+      for (let i = 0; i < 6; i++) {
+        await late.write(frame);
+        await sleep(50);
+      }
+      await sleep(200);
+      scale.loadG += 700;
+      await eventually(() => station!.getStats().deposits > before, 8_000, "deposit after the reader came back");
+      const deposit = await eventually(() => central.events.find((e) => e.json.type === "smartbin.deposit.v1"), 5_000, "deposit event");
+      expect(deposit.json.data).toMatchObject({ card_id: "0006102437", net_g: 700, seq: 3 });
+    } finally {
+      await late.close();
+    }
   });
 });

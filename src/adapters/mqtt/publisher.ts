@@ -16,6 +16,10 @@ export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json";
 
 /** A connection that stayed up this long resets the reconnect backoff. */
 const STABLE_CONNECTION_MS = 10_000;
+/** PUBACKs marked in the database per transaction, at most. */
+const MARK_BATCH = 200;
+/** How long a PUBACK may wait to be marked with others. */
+const MARK_DELAY_MS = 25;
 /** Retry delay after the outbox could not be read or marked. */
 const STORAGE_RETRY_MS = 1000;
 
@@ -289,12 +293,16 @@ export class Publisher {
     }
     this.counters.acked++;
     this.toMark.push(event.seq);
-    if (!this.markScheduled) {
+    // Each mark is a flushed transaction (several ms on SD cards): batch them. A mark lost to a power
+    // cut only means the event is sent again, which at-least-once delivery allows.
+    if (this.toMark.length >= MARK_BATCH) {
+      this.flushMarks();
+    } else if (!this.markScheduled) {
       this.markScheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.markScheduled = false;
         this.flushMarks();
-      });
+      }, MARK_DELAY_MS);
     }
     this.pump(conn);
   }

@@ -20,10 +20,10 @@ import type { BufferedFramer, ReaderFrame } from "../types.js";
  * - `wiegand26`: "facility,card", the third data byte and the last two bytes in decimal
  *   (`134,62532`); this form drops a byte, so two tags can share it.
  */
-export type Em4100CardFormat = "dec10" | "hex10" | "wiegand26";
+export const EM4100_CARD_FORMATS = ["dec10", "hex10", "wiegand26"] as const;
 
-/** The card id forms, for configuration. */
-export const EM4100_CARD_FORMATS: readonly Em4100CardFormat[] = ["dec10", "hex10", "wiegand26"];
+/** One of {@link EM4100_CARD_FORMATS} (config `readers[].card_id_format`). */
+export type Em4100CardFormat = (typeof EM4100_CARD_FORMATS)[number];
 
 /** Length of the standard frame (two hex checksum characters). */
 export const EM4100_FRAME_BYTES = 14;
