@@ -20,7 +20,7 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/", "coverage/", "node_modules/", "bin/", "scripts/**/*.mjs", "eslint.config.js"] },
+  { ignores: ["dist/", "coverage/", "node_modules/", ".bench/", "bin/", "scripts/**/*.mjs", "eslint.config.js"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
