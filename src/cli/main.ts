@@ -1,9 +1,15 @@
+import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { runConfigCheck, runConfigSchema, resolveConfigPath } from "../config/commands.js";
 import { runOutboxStatusCommand } from "./outbox-status.js";
 import { runDaemon } from "./run.js";
 import { runDemoCommand } from "./demo.js";
 import { EXIT } from "./exit-codes.js";
+
+/** The package version (package.json sits two folders up from both src/cli and dist/cli). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+}
 
 /** Writes one line to stdout / stderr. */
 const out = (line: string): void => void process.stdout.write(line + "\n");
@@ -16,9 +22,10 @@ const err = (line: string): void => void process.stderr.write(line + "\n");
 function buildProgram(result: { code: number }): Command {
   const program = new Command("smartbin")
     .description("smartbin-edge: the controller of a smart garbage-sorting station")
+    .version(packageVersion(), "-V, --version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError(false);
+    .showHelpAfterError("(smartbin --help lists the commands)");
   const configOption = () =>
     new Option("-c, --config <file>", "config file (else $SMARTBIN_CONFIG, else /etc/smartbin/config.yaml)");
 
@@ -59,10 +66,6 @@ function buildProgram(result: { code: number }): Command {
     .action(() => {
       result.code = runConfigSchema(out);
     });
-  config.action(() => {
-    config.outputHelp({ error: true });
-    result.code = EXIT.USAGE;
-  });
 
   const outbox = program.command("outbox").description("inspect the event outbox");
   outbox
@@ -73,15 +76,7 @@ function buildProgram(result: { code: number }): Command {
     .action((opts: { config?: string; json?: boolean }) => {
       result.code = runOutboxStatusCommand(resolveConfigPath(opts.config), opts.json === true, out, err);
     });
-  outbox.action(() => {
-    outbox.outputHelp({ error: true });
-    result.code = EXIT.USAGE;
-  });
 
-  program.action(() => {
-    program.outputHelp({ error: true });
-    result.code = EXIT.USAGE;
-  });
   return program;
 }
 
@@ -97,8 +92,9 @@ export async function main(argv: string[]): Promise<number> {
     return result.code;
   } catch (e) {
     if (e instanceof CommanderError) {
+      // --help, -V and `help` exit 0; help shown because a subcommand is missing is a usage error.
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.OK;
-      if (e.code === "commander.help") return EXIT.OK;
+      if (e.code === "commander.help" && e.exitCode === 0) return EXIT.OK;
       return EXIT.USAGE;
     }
     err(`smartbin: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -110,9 +110,53 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
     for (const extra of crossFieldIssues(data)) {
       if (!seen.has(`${extra.path.join(".")}\n${extra.message}`)) issues.push({ code: "custom", ...extra });
     }
-    return fail(issuesToProblems(issues, { file: fileLabel, doc, lineCounter, data }));
+    return fail([
+      ...issuesToProblems(issues, { file: fileLabel, doc, lineCounter, data }),
+      ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
+    ]);
   }
+  const unreadable = unreadableFiles(data, baseDir, fileLabel, doc, lineCounter);
+  if (unreadable.length > 0) return fail(unreadable);
   return { ok: true, config: deepFreeze(resolvePaths(parsed.data, baseDir)), file: fileLabel };
+}
+
+/** Keys whose value names a file the daemon reads at start: a missing one is a config problem (exit 78). */
+const READ_AT_START = [
+  ["mqtt", "ca_file"],
+  ["mqtt", "cert_file"],
+  ["mqtt", "key_file"],
+] as const;
+
+/**
+ * Files the config names and the daemon must read (TLS material): each must be a readable file, or
+ * `smartbin run` would fail later with a restart loop instead of exit 78.
+ */
+function unreadableFiles(
+  data: unknown,
+  baseDir: string,
+  file: string,
+  doc: Document,
+  lineCounter: LineCounter,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [section, key] of READ_AT_START) {
+    const given = (data as Record<string, Record<string, unknown> | undefined> | null)?.[section]?.[key];
+    // A value of the wrong type is the schema's problem, reported already.
+    if (typeof given !== "string" || given === "") continue;
+    const value = path.resolve(baseDir, given);
+    try {
+      readFileSync(value);
+    } catch (err) {
+      const node = doc.getIn([section, key], true) as Parameters<typeof nodePosition>[0] | undefined;
+      problems.push({
+        file,
+        ...((node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 }),
+        path: `${section}.${key}`,
+        message: `expected a readable file, found ${JSON.stringify(value)}: ${readFailure(err)}`,
+      });
+    }
+  }
+  return problems;
 }
 
 function rootProblem(file: string, at: { line: number; col: number }, found: string): ConfigProblem {

@@ -167,7 +167,7 @@ const scaleSchema = z.strictObject({
   baud_rate: baudRate(),
   protocol: z
     .enum(SCALE_PROTOCOLS)
-    .describe(`Indicator protocol: ${SCALE_PROTOCOLS.join(", ")} (contract section 5).`)
+    .describe(`Indicator protocol: ${SCALE_PROTOCOLS.join(", ")}; see the README, Connecting real hardware.`)
     .meta({ examples: ["yaohua-a9"] }),
   unit: z
     .enum(WEIGHT_UNITS)
@@ -214,7 +214,7 @@ const readerSchema = z
     baud_rate: baudRate(),
     protocol: z
       .enum(READER_PROTOCOLS)
-      .describe(`Reader protocol: ${READER_PROTOCOLS.join(", ")} (contract section 5).`)
+      .describe(`Reader protocol: ${READER_PROTOCOLS.join(", ")}; see the README, Connecting real hardware.`)
       .meta({ examples: ["em4100-ascii"] }),
     repeat_gap_ms: z
       .number()
@@ -318,7 +318,7 @@ const pointsSchema = z
       ),
   })
   .optional()
-  .describe("Points rules (contract section 3); without them every deposit is no_rule.");
+  .describe("Points rules (README, How a deposit is weighed); without them every deposit is no_rule.");
 
 const sessionSchema = z
   .strictObject({
@@ -336,7 +336,7 @@ const sessionSchema = z
       .describe("Seconds after identification after which a session with no weight change closes."),
     max_session_s: z.number().positive().default(300).describe("Seconds after which any session closes."),
   })
-  .describe("Deposit sessions of bins without door hardware (contract section 2, Sessions).");
+  .describe("Deposit sessions of bins without door hardware (README, How a deposit is weighed).");
 
 const logSchema = z
   .strictObject({

@@ -321,28 +321,27 @@ describe("Outbox (SQLite file on disk)", () => {
     it("runOutboxStatus prints one JSON object with the path, or a human summary", () => {
       const outbox = openOutbox();
       outbox.append("deposit", "kitchen", deposit);
-      let text = "";
-      expect(runOutboxStatus(path, true, (s) => (text += s))).toBe(0);
-      expect(text.endsWith("\n")).toBe(true);
-      expect(text.trim().split("\n")).toHaveLength(1);
-      const doc = JSON.parse(text);
+      const lines: string[] = [];
+      expect(runOutboxStatus(path, true, (line) => lines.push(line))).toBe(0);
+      expect(lines).toHaveLength(1);
+      const doc = JSON.parse(lines[0]!);
       expect(doc).toMatchObject({ pending: 1, published: 0, last_seq: 1, path });
       expect(typeof doc.oldest_pending_age_s).toBe("number");
 
-      text = "";
-      expect(runOutboxStatus(path, false, (s) => (text += s))).toBe(0);
+      let text = "";
+      expect(runOutboxStatus(path, false, (s) => (text += s + "\n"))).toBe(0);
       expect(text).toContain("pending:   1");
       expect(text).toContain("last seq:  1");
 
       text = "";
       const missing = join(dir, "missing.db");
-      expect(runOutboxStatus(missing, true, (s) => (text += s))).toBe(0);
+      expect(runOutboxStatus(missing, true, (s) => (text += s + "\n"))).toBe(0);
       expect(JSON.parse(text)).toEqual({ ...EMPTY, path: missing });
       expect(existsSync(missing)).toBe(false);
 
       let err = "";
       writeFileSync(join(dir, "junk.db"), "not a database".repeat(100));
-      expect(runOutboxStatus(join(dir, "junk.db"), true, () => undefined, (s) => (err += s))).toBe(1);
+      expect(runOutboxStatus(join(dir, "junk.db"), true, () => undefined, (s) => (err += s + "\n"))).toBe(1);
       expect(err).toContain("junk.db");
     });
   });

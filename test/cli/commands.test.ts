@@ -1,6 +1,6 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -41,7 +41,11 @@ function tmp(): string {
 describe("usage and exit codes", () => {
   it("no subcommand is a usage error (2); --help exits 0", () => {
     expect(smartbin([]).code).toBe(2);
-    expect(smartbin(["frobnicate"]).code).toBe(2);
+    const unknown = smartbin(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(smartbin(["--version"])).toMatchObject({ code: 0, stdout: `${version}\n` });
     const help = smartbin(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("demo");
@@ -96,6 +100,7 @@ describe("usage and exit codes", () => {
     writeFileSync(file, `station:\n  id: st-1\nstorage:\n  path: ./data/s.db\nmqtt:\n  url: mqtt://127.0.0.1:1\n`);
     const r = smartbin(["outbox", "status", "--json", "-c", file]);
     expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")).toHaveLength(2); // one object, one line
     expect(JSON.parse(r.stdout)).toMatchObject({ pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 });
     expect(existsSync(join(dir, "data/s.db"))).toBe(false);
     expect(existsSync(join(dir, "data"))).toBe(false);
@@ -115,7 +120,8 @@ describe("demo", () => {
     expect(events.every((e) => e.source === "smartbin/demo-station")).toBe(true);
     expect(events.map((e) => e.data.seq)).toEqual(events.map((_, i) => i + 1));
     const points = deposits.reduce((s, e) => s + e.data.points, 0);
-    expect(r.stderr).toContain(`demo summary: ${deposits.length} deposits, ${points} points`);
+    const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+    expect(r.stderr).toContain(`demo summary: ${plural(deposits.length, "deposit")}, ${plural(points, "point")}`);
   }, 40_000);
 
   it("exits 0 on SIGTERM", async () => {

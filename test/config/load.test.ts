@@ -77,17 +77,27 @@ describe("loadConfigFile", () => {
   });
 
   it("resolves the TLS files against the config file's folder", () => {
+    write("tls/certs/ca.pem", "ca");
+    write("tls/c.key", "key");
+    const crt = write("pki/c.crt", "crt");
     const file = write(
       "tls/config.yaml",
-      `station: { id: st-001 }\nmqtt:\n  url: mqtts://broker:8883\n  ca_file: certs/ca.pem\n  cert_file: /pki/c.crt\n  key_file: c.key\n`,
+      `station: { id: st-001 }\nmqtt:\n  url: mqtts://broker:8883\n  ca_file: certs/ca.pem\n  cert_file: ${crt}\n  key_file: c.key\n`,
     );
     const result = loadConfigFile(file);
     expect(lines(result)).toEqual([]);
     expect(result.ok && result.config.mqtt).toMatchObject({
       ca_file: path.join(dir, "tls/certs/ca.pem"),
-      cert_file: "/pki/c.crt",
+      cert_file: crt,
       key_file: path.join(dir, "tls/c.key"),
     });
+  });
+
+  it("reports a TLS file that cannot be read at its key, so run exits 78 rather than restart-looping", () => {
+    const file = write("tls2/config.yaml", `station: { id: st-001 }\nmqtt:\n  url: mqtts://broker:8883\n  ca_file: ca.pem\n`);
+    expect(lines(loadConfigFile(file))).toEqual([
+      `${file}:4:12: mqtt.ca_file: expected a readable file, found ${JSON.stringify(path.join(dir, "tls2/ca.pem"))}: no such file or directory (ENOENT)`,
+    ]);
   });
 
   it("returns a deep-frozen config", () => {
@@ -218,6 +228,7 @@ describe("checkConfigText problems", () => {
     expect(check(`station: { id: st-001 }\nmqtt:\n  url: mqtt://h\n  cert_file: c.pem\n`)).toEqual([
       "c.yaml:3:3: mqtt.key_file: required key missing (required when mqtt.cert_file is given)",
       'c.yaml:4:14: mqtt.cert_file: only used with an mqtts:// or wss:// url, found mqtt.url "mqtt://h"',
+      'c.yaml:4:14: mqtt.cert_file: expected a readable file, found "/etc/smartbin/c.pem": no such file or directory (ENOENT)',
     ]);
   });
 

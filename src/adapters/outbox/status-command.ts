@@ -9,7 +9,7 @@ import { Outbox } from "./outbox.js";
  * `{pending, published, oldest_pending_age_s, last_seq, path}` (ages in seconds, `null` when
  * nothing is pending). Otherwise a few human-readable lines.
  *
- * @param out receives stdout text (each call one or more whole lines, with their newline).
+ * @param out receives stdout lines, one per call, without their newline (like the other commands).
  * @param err receives the error line when the database cannot be read; default stderr.
  * @returns the exit code: 0 on success, 1 when the database exists but cannot be read.
  */
@@ -17,31 +17,26 @@ export function runOutboxStatus(
   dbPath: string,
   json: boolean,
   out: (s: string) => void,
-  err: (s: string) => void = (s) => process.stderr.write(s),
+  err: (line: string) => void = (line) => void process.stderr.write(line + "\n"),
 ): number {
   let status;
   try {
     status = Outbox.readStatus(dbPath);
   } catch (e) {
     const reason = e instanceof SmartbinError && e.cause instanceof Error ? `: ${e.cause.message}` : "";
-    err(`smartbin outbox status: ${e instanceof Error ? e.message : String(e)}${reason}\n`);
+    err(`smartbin outbox status: ${e instanceof Error ? e.message : String(e)}${reason}`);
     return 1;
   }
   if (json) {
-    out(`${JSON.stringify({ ...status, path: dbPath })}\n`);
+    out(JSON.stringify({ ...status, path: dbPath }));
     return 0;
   }
   const age = status.oldest_pending_age_s;
   const oldest = age === null ? "" : ` (oldest ${formatAge(age)} old)`;
-  out(
-    [
-      `outbox ${dbPath}`,
-      `  pending:   ${status.pending}${oldest}`,
-      `  published: ${status.published}`,
-      `  last seq:  ${status.last_seq}`,
-      "",
-    ].join("\n"),
-  );
+  out(`outbox ${dbPath}`);
+  out(`  pending:   ${status.pending}${oldest}`);
+  out(`  published: ${status.published}`);
+  out(`  last seq:  ${status.last_seq}`);
   return 0;
 }
 

@@ -163,7 +163,10 @@ async function waitUntil(done: () => boolean, limitMs: number): Promise<void> {
 
 /** The closing summary lines (stderr). */
 export function formatSummary(s: DemoSummary): string[] {
-  const lines = [`demo summary: ${s.deposits} deposits, ${s.points} points, ${s.alarms} alarms, ${s.events} events`];
+  const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+  const lines = [
+    `demo summary: ${n(s.deposits, "deposit")}, ${n(s.points, "point")}, ${n(s.alarms, "alarm")}, ${n(s.events, "event")}`,
+  ];
   for (const [category, kg] of Object.entries(s.kgByCategory).sort()) {
     lines.push(`  ${category}: ${kg.toFixed(3)} kg`);
   }
