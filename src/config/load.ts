@@ -3,7 +3,7 @@
  * report every problem with its place in the file, resolve relative paths, freeze.
  * Never throws for bad input; a bad file is a list of problems (contract.md section 1).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
@@ -14,6 +14,9 @@ import { issuesToProblems, sortProblems, type ConfigProblem } from "./problems.j
 import { isEmptyValue, nodesAlong, nodePosition } from "./yaml-position.js";
 
 export { formatProblem, type ConfigProblem } from "./problems.js";
+
+/** A config file is a page of YAML; anything past this is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * The outcome of loading a config. `config` is deep-frozen, with defaults filled in and relative
@@ -31,6 +34,20 @@ export type ConfigLoadResult =
 export function loadConfigFile(file: string): ConfigLoadResult {
   let text: string;
   try {
+    // A FIFO or a device (/dev/zero) would block or never end: only a regular file of sane size is read.
+    const stat = statSync(file);
+    if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!stat.isFile()) {
+      return { ok: false, problems: [{ file, line: 1, col: 1, path: "(file)", message: "cannot read: not a regular file" }] };
+    }
+    if (stat.size > MAX_CONFIG_BYTES) {
+      return {
+        ok: false,
+        problems: [
+          { file, line: 1, col: 1, path: "(file)", message: `cannot read: larger than ${MAX_CONFIG_BYTES} bytes (${stat.size})` },
+        ],
+      };
+    }
     text = readFileSync(file, "utf8");
   } catch (err) {
     return {

@@ -49,7 +49,17 @@ type Segment = string | number;
 
 /** Turns every zod issue into problems (an issue with several unknown keys gives one per key). */
 export function issuesToProblems(issues: readonly z.core.$ZodIssue[], source: IssueSource): ConfigProblem[] {
-  return issues.flatMap((issue) => issueToProblems(issue, source));
+  return issues.filter((issue) => !isShadowedSafeIntegerBound(issue, issues)).flatMap((issue) => issueToProblems(issue, source));
+}
+
+/**
+ * zod's `int()` carries its own bound at Number.MAX_SAFE_INTEGER; where the schema sets a tighter
+ * bound on the same key, that one says what the technician needs and the internal one is noise.
+ */
+function isShadowedSafeIntegerBound(issue: z.core.$ZodIssue, all: readonly z.core.$ZodIssue[]): boolean {
+  if (issue.code !== "too_big" || Number(issue.maximum) !== Number.MAX_SAFE_INTEGER) return false;
+  const key = issue.path.join(".");
+  return all.some((other) => other !== issue && other.code === "too_big" && other.path.join(".") === key);
 }
 
 function issueToProblems(issue: z.core.$ZodIssue, source: IssueSource): ConfigProblem[] {
@@ -77,7 +87,9 @@ function issueToProblems(issue: z.core.$ZodIssue, source: IssueSource): ConfigPr
         : `expected a valid key, found ${quoteFound(String(path[path.length - 1]))}`;
     return [problem(keyPosition(path, source), path, message)];
   }
-  const missing = issue.code === "invalid_type" && !hasValueAt(source.data, path);
+  // A required key that is absent: zod says invalid_type, or invalid_value for an enum.
+  const missing =
+    (issue.code === "invalid_type" || issue.code === "invalid_value") && !hasValueAt(source.data, path);
   if (missing) return [problem(parentPosition(path, source), path, "required key missing")];
   return [problem(valuePosition(path, source), path, messageFor(issue, path, source))];
 }

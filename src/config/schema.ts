@@ -12,6 +12,7 @@ import { z } from "zod";
 import { READER_PROTOCOLS, SCALE_PROTOCOLS, type WeightUnit } from "../protocol/types.js";
 import { crossFieldIssues } from "./cross-field.js";
 import { canonicalDecimal, DECIMAL_TEXT } from "./decimal.js";
+import isSafeRegex from "safe-regex2";
 import { describeFound, quoteFound } from "./found.js";
 import { EM4100_CARD_FORMATS } from "../protocol/reader/em4100-ascii.js";
 
@@ -35,7 +36,8 @@ const STATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SLUG = /^[a-z0-9][a-z0-9_-]*$/;
 // One or more topic levels separated by "/", none empty, no wildcards (MQTT 5.0 section 4.7).
-const TOPIC_PREFIX = /^[^/#+\u0000]+(\/[^/#+\u0000]+)*$/;
+// Topics starting with "$" are reserved for the broker ($SYS): a prefix must not start with one.
+const TOPIC_PREFIX = /^(?!\$)[^/#+\u0000]+(\/[^/#+\u0000]+)*$/;
 const MQTT_URL = /^(mqtts?|wss?):\/\/[^\s/?#]+/;
 
 const deviceId = () =>
@@ -44,7 +46,16 @@ const categorySlug = () =>
   matching(SLUG, 'a slug of lowercase letters, digits, "_" or "-", starting with a letter or digit');
 const nonEmpty = () => z.string().min(1);
 const port = () => nonEmpty();
-const baudRate = () => z.int().positive().default(9600).describe("Serial speed in bits per second (8N1).");
+const baudRate = () =>
+  z.int().positive().max(4_000_000).default(9600).describe("Serial speed in bits per second (8N1).");
+/** One hour and one day: bounds that keep every timer far below Node's 2^31-1 ms limit, and sane. */
+const HOUR_S = 3_600;
+const DAY_S = 86_400;
+/** MQTT strings (client id, user name, password) are at most 65,535 bytes in UTF-8 (MQTT 1.5.4). */
+const mqttString = () =>
+  z.string().refine((v) => Buffer.byteLength(v, "utf8") <= 65_535, {
+    error: (iss) => `expected at most 65535 bytes (MQTT's limit), found ${describeFound(iss.input)}`,
+  });
 
 const stationSchema = z
   .strictObject({
@@ -97,7 +108,7 @@ const mqttSchema = z
       .meta({ examples: ["mqtt://127.0.0.1:1883"] }),
     topic_prefix: matching(
       TOPIC_PREFIX,
-      'one or more MQTT topic levels separated by "/", none empty, without "+" or "#"',
+      'one or more MQTT topic levels separated by "/", none empty, without "+" or "#", not starting with "$"',
     )
       .default("smartbin")
       .describe("First topic levels: the station publishes under PREFIX/STATION_ID/..."),
@@ -105,17 +116,16 @@ const mqttSchema = z
       .literal([5, 4])
       .default(5)
       .describe("MQTT protocol version: 5, or 4 for MQTT 3.1.1 (the embedded demo broker speaks only 4)."),
-    client_id: nonEmpty()
+    client_id: mqttString()
+      .pipe(nonEmpty())
       .optional()
       .describe("MQTT client identifier. When absent the daemon derives one from station.id.")
       .meta({ examples: ["smartbin-st-001"] }),
-    username: z
-      .string()
+    username: mqttString()
       .optional()
       .describe("User name for the broker's authentication.")
       .meta({ examples: ["st-001"] }),
-    password: z
-      .string()
+    password: mqttString()
       .optional()
       .describe("Password for the broker's authentication; never logged.")
       .meta({ examples: ["change-me"] }),
@@ -178,6 +188,7 @@ const scaleSchema = z.strictObject({
   stable_window_ms: z
     .number()
     .positive()
+    .max(60_000)
     .default(1000)
     .describe(
       "Stability window in milliseconds: the weight is stable when the samples of the last window (at " +
@@ -199,6 +210,7 @@ const scaleSchema = z.strictObject({
   silence_timeout_s: z
     .number()
     .positive()
+    .max(HOUR_S)
     .default(5)
     .describe("Seconds without a frame after which a streaming indicator counts as offline."),
 });
@@ -219,6 +231,7 @@ const readerSchema = z
     repeat_gap_ms: z
       .number()
       .nonnegative()
+      .max(60_000)
       .default(500)
       .describe("Milliseconds: frames of the same id closer together than this are one presentation."),
     pattern: z
@@ -231,6 +244,17 @@ const readerSchema = z
           ctx.addIssue({
             code: "custom",
             message: `expected a regular expression, found ${quoteFound(source)} (${reason})`,
+          });
+          return;
+        }
+        // Any code shown to the scanner is matched against it: a pattern with nested repetition
+        // (`^(a+)+$`) can take exponential time on a crafted line and freeze the station.
+        if (!isSafeRegex(source)) {
+          ctx.addIssue({
+            code: "custom",
+            message:
+              `expected a regular expression without nested repetition, found ${quoteFound(source)} ` +
+              "(it can take exponential time on a crafted line; e.g. write ^(a+)$ instead of ^(a+)+$)",
           });
         }
       })
@@ -325,6 +349,7 @@ const sessionSchema = z
     idle_close_s: z
       .number()
       .positive()
+      .max(HOUR_S)
       .default(5)
       .describe(
         "Seconds after the latest weight change before the session closes (once all its scales are stable).",
@@ -332,9 +357,15 @@ const sessionSchema = z
     first_deposit_timeout_s: z
       .number()
       .positive()
+      .max(HOUR_S)
       .default(30)
       .describe("Seconds after identification after which a session with no weight change closes."),
-    max_session_s: z.number().positive().default(300).describe("Seconds after which any session closes."),
+    max_session_s: z
+      .number()
+      .positive()
+      .max(DAY_S)
+      .default(300)
+      .describe("Seconds after which any session closes."),
   })
   .describe("Deposit sessions of bins without door hardware (README, How a deposit is weighed).");
 
