@@ -1,5 +1,4 @@
 import { createRootLogger } from "../adapters/log/logger.js";
-import { formatSummary, runDemo } from "../app/demo/demo.js";
 import { EXIT } from "./exit-codes.js";
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -17,13 +16,15 @@ export async function runDemoCommand(opts: { seconds: number; logLevel: string }
     return EXIT.USAGE;
   }
   const logger = createRootLogger({ level: opts.logLevel as Level, fd: 2, name: "smartbin-demo" });
+  // Handlers stay for the whole run: a second Ctrl-C must not cut the closing summary short.
   let onSignal: (() => void) | undefined;
   const interrupted = new Promise<void>((resolve) => {
     onSignal = () => resolve();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
   try {
+    const { formatSummary, runDemo } = await import("../app/demo/demo.js");
     const summary = await runDemo({
       seconds: opts.seconds,
       logger,

@@ -1,10 +1,10 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { runConfigCheck, runConfigSchema, resolveConfigPath } from "../config/commands.js";
-import { runOutboxStatusCommand } from "./outbox-status.js";
-import { runDaemon } from "./run.js";
-import { runDemoCommand } from "./demo.js";
 import { EXIT } from "./exit-codes.js";
+
+/** A day: the demo's longest run (and far below Node's timer limit). */
+const MAX_DEMO_SECONDS = 86_400;
 
 /** The package version (package.json sits two folders up from both src/cli and dist/cli). */
 function packageVersion(): string {
@@ -34,6 +34,8 @@ function buildProgram(result: { code: number }): Command {
     .description("run the station daemon")
     .addOption(configOption())
     .action(async (opts: { config?: string }) => {
+      // Loaded on demand: `config check` should not pay for serialport, MQTT.js and SQLite.
+      const { runDaemon } = await import("./run.js");
       result.code = await runDaemon(resolveConfigPath(opts.config));
     });
 
@@ -44,11 +46,12 @@ function buildProgram(result: { code: number }): Command {
     .option("--log-level <level>", "log level on stderr (info shows every step)", "warn")
     .action(async (opts: { seconds: string; logLevel: string }) => {
       const seconds = Number(opts.seconds);
-      if (!Number.isFinite(seconds) || seconds <= 0) {
-        err(`smartbin demo: --seconds expects a positive number, found "${opts.seconds}"`);
+      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_DEMO_SECONDS) {
+        err(`smartbin demo: --seconds expects a number from 1 to ${MAX_DEMO_SECONDS}, found "${opts.seconds}"`);
         result.code = EXIT.USAGE;
         return;
       }
+      const { runDemoCommand } = await import("./demo.js");
       result.code = await runDemoCommand({ seconds, logLevel: opts.logLevel });
     });
 
@@ -73,7 +76,8 @@ function buildProgram(result: { code: number }): Command {
     .description("pending and published events, oldest pending age, last seq")
     .addOption(configOption())
     .option("--json", "one JSON object on stdout")
-    .action((opts: { config?: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const { runOutboxStatusCommand } = await import("./outbox-status.js");
       result.code = runOutboxStatusCommand(resolveConfigPath(opts.config), opts.json === true, out, err);
     });
 

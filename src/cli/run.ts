@@ -1,5 +1,4 @@
 import { createRootLogger } from "../adapters/log/logger.js";
-import { Station } from "../app/station.js";
 import { loadConfigOrReport } from "./load.js";
 import { EXIT } from "./exit-codes.js";
 
@@ -12,6 +11,20 @@ const SHUTDOWN_LIMIT_MS = 8_000;
  * Logs are JSON lines on stdout for journald.
  */
 export async function runDaemon(configFile: string): Promise<number> {
+  // Signals are caught from the first moment: a stop during start-up is still a clean exit 0, and a
+  // second signal while shutting down does not cut the shutdown short.
+  let signalled: NodeJS.Signals | undefined;
+  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (signal) => {
+      if (signalled !== undefined) return;
+      signalled = signal;
+      resolve(signal);
+    };
+  });
+  process.on("SIGTERM", onSignal!);
+  process.on("SIGINT", onSignal!);
+
   const config = loadConfigOrReport(configFile, (line) => void process.stderr.write(line + "\n"));
   if (config === null) return EXIT.CONFIG;
 
@@ -24,7 +37,12 @@ export async function runDaemon(configFile: string): Promise<number> {
     logger.fatal({ err: reason }, "unhandled rejection; exiting for systemd to restart");
     process.exit(EXIT.FAILURE);
   });
+  if (signalled !== undefined) {
+    logger.info({ signal: signalled }, "stopped before start");
+    return EXIT.OK;
+  }
 
+  const { Station } = await import("../app/station.js");
   const station = new Station({ config, logger });
   try {
     station.start();
@@ -33,10 +51,7 @@ export async function runDaemon(configFile: string): Promise<number> {
     return EXIT.FAILURE;
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
+  const signal = await stopRequested;
   logger.info({ signal }, "shutting down");
   const limit = setTimeout(() => {
     logger.error({ limit_ms: SHUTDOWN_LIMIT_MS }, "clean shutdown took too long; exiting anyway");
