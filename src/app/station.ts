@@ -213,8 +213,11 @@ export class Station {
     const tracker = new ScaleTracker({
       scaleId: scale.id,
       windowMs: scale.stable_window_ms,
-      toleranceG: scale.stable_tolerance_g,
+      minSamples: scale.stable_min_samples,
       changeThresholdG: scale.change_threshold_g,
+      ...(scale.stable_tolerance_divisions !== undefined && scale.division_g !== undefined
+        ? { toleranceDivisions: scale.stable_tolerance_divisions, divisionG: scale.division_g }
+        : { toleranceG: scale.stable_tolerance_g }),
     });
     this.trackers.set(scale.id, tracker);
     const binId = this.config.bins.find((b) => b.scale === scale.id)?.id;

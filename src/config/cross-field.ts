@@ -41,7 +41,18 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (bins && scaleIds) checkBinScales(bins, scaleIds, out);
   if (isRecord(data.points)) checkPoints(data.points, out);
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
+  entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
   return out;
+}
+
+/** A tolerance in divisions needs the division's size in grams. */
+function checkDivisions(scale: Record<string, unknown>, i: number, out: Issues): void {
+  if (scale.stable_tolerance_divisions !== undefined && scale.division_g === undefined) {
+    out.push({
+      path: ["scales", i, "division_g"],
+      message: "required key missing (required when stable_tolerance_divisions is given)",
+    });
+  }
 }
 
 /** Reports repeated ids at the repeat; returns the ids, or null when some id is not a string. */

@@ -199,6 +199,32 @@ const scaleSchema = z.strictObject({
     .nonnegative()
     .default(20)
     .describe("Largest span in grams of the samples of a stable window."),
+  stable_min_samples: z
+    .int()
+    .min(3)
+    .max(1000)
+    .default(3)
+    .describe(
+      "Fewest samples a stable window holds. 3 suits 5 Hz indicators with a 1 s window; a 25 Hz stream " +
+        "can ask for more.",
+    ),
+  division_g: z
+    .number()
+    .positive()
+    .max(1_000_000)
+    .optional()
+    .describe("The indicator's display division (e, d) in grams, e.g. 10 for a 60 kg x 10 g platform.")
+    .meta({ examples: [10] }),
+  stable_tolerance_divisions: z
+    .number()
+    .nonnegative()
+    .max(1000)
+    .optional()
+    .describe(
+      "Tolerance in divisions instead of grams: when given (with division_g), a stable window spans at " +
+        "most this many divisions, and stable_tolerance_g is not used.",
+    )
+    .meta({ examples: [2] }),
   change_threshold_g: z
     .int()
     .positive()

@@ -59,3 +59,15 @@ describe("limits that keep a valid config safe to run", () => {
     expect(lines(loadConfigFile("/dev/zero"))).toEqual(["/dev/zero:1:1: (file): cannot read: not a regular file"]);
   });
 });
+
+describe("stability tolerance in divisions", () => {
+  it("needs division_g, and is reported at the scale when it is missing", () => {
+    const scale = (extra: string) =>
+      `${head}scales:\n  - id: s1\n    port: /dev/x\n    protocol: yaohua-a9\n${extra}`;
+    expect(check(scale("    stable_tolerance_divisions: 2\n"))).toEqual([
+      "c.yaml:5:5: scales.0.division_g: required key missing (required when stable_tolerance_divisions is given)",
+    ]);
+    const ok = checkConfigText(scale("    stable_tolerance_divisions: 2\n    division_g: 10\n"), "c.yaml", "/etc");
+    expect(ok.ok && ok.config.scales[0]).toMatchObject({ stable_tolerance_divisions: 2, division_g: 10 });
+  });
+});

@@ -29,6 +29,7 @@ describe("configSchema", () => {
           unit: "kg",
           stable_window_ms: 1000,
           stable_tolerance_g: 20,
+          stable_min_samples: 3,
           change_threshold_g: 40,
           silence_timeout_s: 5,
         },
