@@ -239,7 +239,8 @@ export class SerialDevice {
     const message = describe(err);
     const error = new SmartbinError(
       "SERIAL_OPEN_FAILED",
-      `cannot open serial port ${this.opts.path}: ${message}`,
+      // pino prints the cause's message after this one (messageWithCauses): do not repeat it here.
+      `cannot open serial port ${this.opts.path}`,
       { deviceId: this.opts.id, path: this.opts.path },
       { cause: err },
     );
