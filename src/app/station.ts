@@ -13,7 +13,7 @@ import { compilePointsTable } from "../domain/points.js";
 import { initialSessionState, step, type SessionContext, type SessionState } from "../domain/session.js";
 import type { DepositData, SessionEffect, SessionInput } from "../domain/types.js";
 import { maskCardId } from "../domain/privacy.js";
-import { SmartbinError } from "../errors.js";
+import { EventRecorder, type Recordable } from "./event-recorder.js";
 import { systemClock, type Clock } from "./clock.js";
 
 /** Everything the station is built from: one named object (style.md, "Layout"). */
@@ -41,10 +41,7 @@ export interface StationStats {
 
 type DeviceKind = "scale" | "reader";
 
-/** A durable event waiting for its commit. */
-type Recordable =
-  | { kind: "deposit"; data: DepositData }
-  | { kind: "alarm"; subject: string; data: { code: string; device_id: string; bin_id?: string; message: string } };
+
 
 interface DeviceEntry {
   kind: DeviceKind;
@@ -72,13 +69,10 @@ export class Station {
   private publisher: Publisher | undefined;
   private readonly devices: DeviceEntry[] = [];
   private readonly trackers = new Map<string, ScaleTracker>();
-  private readonly filters = new Map<string, PresentationFilter>();
   private session: SessionState;
   private readonly ctx: SessionContext;
   private timers: NodeJS.Timeout[] = [];
-  /** Events whose commit failed: kept in memory, in order, and retried, never dropped. */
-  private uncommitted: Recordable[] = [];
-  private storageFault: string | null = null;
+  private recorder: EventRecorder | undefined;
   private readonly stats: StationStats = {
     scaleFrames: 0,
     readerFrames: 0,
@@ -146,6 +140,12 @@ export class Station {
       statusFields: () => this.statusFields(),
     });
     this.publisher.start();
+    this.recorder = new EventRecorder({
+      outbox: this.outbox,
+      logger: this.log,
+      onCommitted: (item, seq) => this.afterCommit(item, seq),
+      onFaultChanged: () => this.publisher?.publishStatus(),
+    });
 
     for (const scale of cfg.scales) this.addScale(scale);
     for (const reader of cfg.readers) this.addReader(reader);
@@ -153,7 +153,7 @@ export class Station {
 
     const tickMs = this.deps.tickMs ?? 100;
     this.timers.push(setInterval(() => this.feed({ type: "tick", ...this.now() }), tickMs));
-    this.timers.push(setInterval(() => this.commitWaiting(), STORAGE_RETRY_MS));
+    this.timers.push(setInterval(() => this.recorder?.commitWaiting(), STORAGE_RETRY_MS));
     this.timers.push(setInterval(() => this.prune(), PRUNE_EVERY_MS));
     this.prune();
     this.log.info(
@@ -171,9 +171,8 @@ export class Station {
     this.flushSession();
     await Promise.all(this.devices.map((d) => d.device.stop()));
     await this.publisher?.stop();
-    if (this.uncommitted.length > 0) {
-      this.log.error({ count: this.uncommitted.length }, "events could not be committed before shutdown");
-    }
+    const waiting = this.recorder?.waitingCount() ?? 0;
+    if (waiting > 0) this.log.error({ count: waiting }, "events could not be committed before shutdown");
     this.outbox?.close();
     this.log.info({ stats: this.stats }, "station stopped");
   }
@@ -250,7 +249,6 @@ export class Station {
       format: reader.card_id_format,
     });
     const filter = new PresentationFilter({ repeatGapMs: reader.repeat_gap_ms });
-    this.filters.set(reader.id, filter);
     const entry: DeviceEntry = {
       kind: "reader",
       id: reader.id,
@@ -318,10 +316,11 @@ export class Station {
 
   /** Feeds one input to the session machine and runs its effects. */
   private feed(input: SessionInput): void {
-    if (input.type === "identified" && this.storageFault !== null) {
+    const fault = this.recorder?.fault() ?? null;
+    if (input.type === "identified" && fault !== null) {
       // Fail safe at the bin: a deposit that cannot be recorded must not be taken.
       this.stats.refusedSessions++;
-      this.log.warn({ card: maskCardId(input.cardId), fault: this.storageFault }, "session refused: storage fault");
+      this.log.warn({ card: maskCardId(input.cardId), fault }, "session refused: storage fault");
       return;
     }
     const result = step(this.session, input, this.ctx);
@@ -342,43 +341,12 @@ export class Station {
         this.log.info({ card: maskCardId(effect.cardId), reason: effect.reason, deposits: effect.deposits }, "session closed");
         return;
       case "record_deposit":
-        this.record({ kind: "deposit", data: effect.data });
+        this.recorder?.record({ kind: "deposit", data: effect.data });
         return;
       default: {
         const never: never = effect;
         return never;
       }
-    }
-  }
-
-  /**
-   * Commits an event before anything else about it happens (contract section 4, last bullet). When
-   * the database cannot commit, the event waits in memory, in order, and is retried; later events
-   * queue behind it so `seq` order stays the order things happened.
-   */
-  private record(item: Recordable): void {
-    this.uncommitted.push(item);
-    this.commitWaiting();
-  }
-
-  private commitWaiting(): void {
-    while (this.uncommitted.length > 0) {
-      const item = this.uncommitted[0]!;
-      let seq: number;
-      try {
-        const subject = item.kind === "deposit" ? item.data.bin_id : item.subject;
-        seq = this.outbox!.append(item.kind, subject, { ...item.data }).seq;
-      } catch (err) {
-        this.onStorageFault(err);
-        return;
-      }
-      this.uncommitted.shift();
-      this.afterCommit(item, seq);
-    }
-    if (this.storageFault !== null) {
-      this.storageFault = null;
-      this.log.info("storage fault cleared: events commit again");
-      this.publisher?.publishStatus();
     }
   }
 
@@ -406,18 +374,8 @@ export class Station {
     this.publisher?.notify();
   }
 
-  private onStorageFault(err: unknown): void {
-    const code = err instanceof SmartbinError ? err.code : "OUTBOX_COMMIT_FAILED";
-    const message = err instanceof Error ? err.message : String(err);
-    if (this.storageFault === null) {
-      this.log.error({ code, err }, "storage fault: events cannot be committed; sessions refused until it clears");
-    }
-    this.storageFault = message;
-    this.publisher?.publishStatus();
-  }
-
   private recordAlarm(entry: DeviceEntry, code: string, message: string): void {
-    this.record({
+    this.recorder?.record({
       kind: "alarm",
       subject: entry.id,
       data: { code, device_id: entry.id, ...(entry.binId ? { bin_id: entry.binId } : {}), message },
@@ -454,10 +412,11 @@ export class Station {
 
   /** Extra fields of the retained status message (contract section 4). */
   private statusFields(): Record<string, unknown> {
+    const fault = this.recorder?.fault() ?? null;
     return {
       station_id: this.config.station.id,
       devices: Object.fromEntries(this.devices.map((d) => [d.id, d.reported === "unknown" ? "starting" : d.reported])),
-      storage: this.storageFault === null ? { state: "ok" } : { state: "fault", message: this.storageFault },
+      storage: fault === null ? { state: "ok" } : { state: "fault", message: fault },
     };
   }
 }

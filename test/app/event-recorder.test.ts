@@ -1,0 +1,73 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { EventRecorder, type Recordable } from "../../src/app/event-recorder.js";
+import { SmartbinError } from "../../src/errors.js";
+
+/** A fake outbox whose commits fail while `broken` is set. */
+function fakeOutbox() {
+  const rows: Array<{ seq: number; kind: string; subject: string; data: Record<string, unknown> }> = [];
+  const outbox = {
+    broken: false,
+    rows,
+    append(kind: string, subject: string, data: Record<string, unknown>) {
+      if (outbox.broken) throw new SmartbinError("OUTBOX_COMMIT_FAILED", "disk I/O error");
+      const seq = rows.length + 1;
+      rows.push({ seq, kind, subject, data });
+      return { seq, id: `id-${seq}`, kind, payload: "{}" };
+    },
+  };
+  return outbox;
+}
+
+const alarm = (code: string): Recordable => ({
+  kind: "alarm",
+  subject: "scale-1",
+  data: { code, device_id: "scale-1", message: code },
+});
+
+describe("EventRecorder", () => {
+  it("commits at once and acknowledges each event after its commit, in order", () => {
+    const outbox = fakeOutbox();
+    const committed: number[] = [];
+    const rec = new EventRecorder({
+      outbox,
+      logger: pino({ level: "silent" }),
+      onCommitted: (_item, seq) => committed.push(seq),
+      onFaultChanged: () => undefined,
+    });
+    rec.record(alarm("scale_offline"));
+    rec.record(alarm("scale_online"));
+    expect(committed).toEqual([1, 2]);
+    expect(outbox.rows.map((r) => r.data.code)).toEqual(["scale_offline", "scale_online"]);
+    expect(rec.fault()).toBeNull();
+  });
+
+  it("keeps events through a storage fault, in order, and clears the fault when they commit", () => {
+    const outbox = fakeOutbox();
+    const committed: string[] = [];
+    let faultChanges = 0;
+    const rec = new EventRecorder({
+      outbox,
+      logger: pino({ level: "silent" }),
+      onCommitted: (item) => committed.push(item.kind === "alarm" ? item.data.code : item.data.bin_id),
+      onFaultChanged: () => faultChanges++,
+    });
+    outbox.broken = true;
+    rec.record(alarm("scale_offline"));
+    rec.record(alarm("reader_offline"));
+    expect(committed).toEqual([]); // nothing is acknowledged before its commit
+    expect(rec.fault()).toBe("disk I/O error");
+    expect(rec.waitingCount()).toBe(2);
+
+    rec.commitWaiting(); // still broken: nothing lost, nothing reordered
+    expect(rec.waitingCount()).toBe(2);
+
+    outbox.broken = false;
+    rec.record(alarm("scale_online")); // queues behind the two that wait
+    expect(committed).toEqual(["scale_offline", "reader_offline", "scale_online"]);
+    expect(outbox.rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(rec.fault()).toBeNull();
+    expect(rec.waitingCount()).toBe(0);
+    expect(faultChanges).toBeGreaterThanOrEqual(2); // appeared, then cleared
+  });
+});
