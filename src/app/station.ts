@@ -11,7 +11,7 @@ import { ScaleTracker } from "../domain/weighing.js";
 import { PresentationFilter } from "../domain/presentation.js";
 import { compilePointsTable } from "../domain/points.js";
 import { initialSessionState, step, type SessionContext, type SessionState } from "../domain/session.js";
-import type { DepositData, SessionEffect, SessionInput } from "../domain/types.js";
+import type { DepositData, ScaleView, SessionEffect, SessionInput } from "../domain/types.js";
 import { maskCardId } from "../domain/privacy.js";
 import { EventRecorder, type Recordable } from "./event-recorder.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -34,6 +34,7 @@ export interface StationStats {
   scaleFrames: number;
   readerFrames: number;
   discardedFrames: number;
+  sessionsOpened: number;
   deposits: number;
   alarms: number;
   refusedSessions: number;
@@ -77,6 +78,7 @@ export class Station {
     scaleFrames: 0,
     readerFrames: 0,
     discardedFrames: 0,
+    sessionsOpened: 0,
     deposits: 0,
     alarms: 0,
     refusedSessions: 0,
@@ -197,7 +199,12 @@ export class Station {
     return true;
   }
 
-  /** Counters since start (frames, discarded frames, deposits, alarms). */
+  /** Each scale as the session machine sees it: online, stable, accepted weight in grams. */
+  scaleViews(): ScaleView[] {
+    return [...this.trackers.values()].map((t) => t.view());
+  }
+
+  /** Counters since start (frames, discarded frames, sessions, deposits, alarms). */
   getStats(): Readonly<StationStats> {
     return { ...this.stats };
   }
@@ -331,6 +338,7 @@ export class Station {
   private run(effect: SessionEffect): void {
     switch (effect.type) {
       case "session_opened":
+        this.stats.sessionsOpened++;
         this.log.info({ card: maskCardId(effect.cardId), reader: effect.readerId, bins: effect.binIds }, "session opened");
         return;
       case "session_refused":

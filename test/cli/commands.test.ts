@@ -220,11 +220,13 @@ describe.skipIf(tools.skip)(`smartbin run as a process${tools.reason}`, () => {
 
     await broker.stop(); // the deposit cannot be published: it stays in the outbox
     const first = startRun(cfg.file);
-    await sleep(1_500);
+    // Ready when the scale has its baseline (a debug log line), then a session opens on the card.
+    const logged = (msg: string) => () => first.output.join("").includes(`"msg":"${msg}"`);
+    await eventually(logged("weight change"), 15_000, "the scale's baseline");
     await reader.present("100086F444");
-    await sleep(200);
+    await eventually(logged("session opened"), 10_000, "session opened");
     scale.loadG += 2_500;
-    await until(async () => (await outboxStatus(cfg.file)).pending === 1, 10_000, "the deposit committed and pending");
+    await until(async () => (await outboxStatus(cfg.file)).pending === 1, 15_000, "the deposit committed and pending");
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
 

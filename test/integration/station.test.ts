@@ -53,11 +53,19 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     return { dbPath: cfg.dbPath };
   }
 
+  /** Resolves once the scale has an accepted weight: a session can cover its bin. */
+  async function scaleReady(): Promise<void> {
+    await eventually(() => station!.scaleViews()[0]?.acceptedG === scale.loadG, 10_000, "the scale's baseline");
+  }
+
   /** A resident shows a card and drops a bag of `bagG` grams; resolves when the deposit is committed. */
   async function deposit(tag: string, bagG: number): Promise<void> {
-    const before = station!.getStats().deposits;
+    const { deposits, sessionsOpened } = station!.getStats();
+    await scaleReady();
     await reader.present(tag);
-    await sleep(200);
+    // The bag goes in only once the session is open, as a resident's would after the beep.
+    await eventually(() => station!.getStats().sessionsOpened > sessionsOpened, 8_000, "session opened");
+    const before = deposits;
     scale.loadG += bagG;
     await eventually(() => station!.getStats().deposits > before, 8_000, "deposit committed");
   }
@@ -65,7 +73,6 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
   it("a card and a settled weight make one deposit event with the contract's fields", async () => {
     central = await startCentral(broker.url);
     startStation();
-    await sleep(800); // the scale's first stable window gives the baseline
     await deposit("100086F444", 25_000);
 
     const deposits = await eventually(() => {
@@ -109,7 +116,6 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
   it("deposits made while the broker is down all arrive after it returns, first copies in seq order", async () => {
     central = await startCentral(broker.url, { clientId: "central-persistent", persistent: true });
     startStation();
-    await sleep(800);
     await deposit("100086F444", 1_000);
     await eventually(() => central.events.length >= 1, 5_000, "first event");
 
@@ -135,7 +141,7 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
   it("a scale unplugged and plugged back gives scale_offline then scale_online alarms, and deposits go on", async () => {
     central = await startCentral(broker.url);
     startStation();
-    await sleep(800);
+    await scaleReady();
     await scale.pty.close(); // the USB adapter is pulled
     await eventually(
       () => central.events.find((e) => e.json.type === "smartbin.alarm.v1" && e.json.data.code === "scale_offline"),
@@ -152,7 +158,6 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     expect(alarm.topic).toBe("smartbin/st-it/events/alarm");
     expect(alarm.json.subject).toBe("scale-1");
     expect(alarm.json.data).toMatchObject({ device_id: "scale-1", bin_id: "kitchen", seq: 1 });
-    await sleep(800);
     await deposit("100086F444", 500);
     await eventually(() => central.events.find((e) => e.json.type === "smartbin.deposit.v1"), 5_000, "deposit");
   });
@@ -175,13 +180,14 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     const late = await createPtyPair(paths); // the reader is plugged in
     try {
       await eventually(() => central.events.find((e) => e.json.data.code === "reader_online"), 10_000, "reader_online");
-      const before = station!.getStats().deposits;
+      await scaleReady();
+      const { deposits: before, sessionsOpened } = station!.getStats();
       const frame = encodeEm4100("13005D1DA5");
       for (let i = 0; i < 6; i++) {
         await late.write(frame);
         await sleep(50);
       }
-      await sleep(200);
+      await eventually(() => station!.getStats().sessionsOpened > sessionsOpened, 8_000, "session opened");
       scale.loadG += 700;
       await eventually(() => station!.getStats().deposits > before, 8_000, "deposit after the reader came back");
       const deposit = await eventually(() => central.events.find((e) => e.json.type === "smartbin.deposit.v1"), 5_000, "deposit event");
