@@ -285,10 +285,13 @@ bins:
 `,
   );
   const settle = quick ? 2000 : 5000;
-  const ours = await measureIdleRss([join(ROOT, "bin/smartbin.js"), "run", "-c", config], settle);
-  const bare = await measureIdleRss([join(ROOT, "scripts/bench-baseline.mjs"), join(dir, "baseline.db"), url], settle);
-  for (const p of ptys) p.kill("SIGTERM");
-  return { oursKb: ours, bareKb: bare, ratio: ours / bare, ptys: Boolean(socat) };
+  try {
+    const ours = await measureIdleRss([join(ROOT, "bin/smartbin.js"), "run", "-c", config], settle);
+    const bare = await measureIdleRss([join(ROOT, "scripts/bench-baseline.mjs"), join(dir, "baseline.db"), url], settle);
+    return { oursKb: ours, bareKb: bare, ratio: ours / bare, ptys: Boolean(socat) };
+  } finally {
+    for (const p of ptys) p.kill("SIGTERM");
+  }
 }
 
 // ---------------------------------------------------------------- main

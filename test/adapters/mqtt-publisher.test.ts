@@ -75,7 +75,7 @@ describeWithTool("mosquitto", "Publisher against a real Mosquitto", () => {
     broker = await startMosquitto();
   });
   afterAll(async () => {
-    await broker?.stop();
+    await broker?.dispose();
   });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "smartbin-publisher-"));

@@ -325,7 +325,7 @@ describe("Outbox (SQLite file on disk)", () => {
       expect(runOutboxStatus(path, true, (line) => lines.push(line))).toBe(0);
       expect(lines).toHaveLength(1);
       const doc = JSON.parse(lines[0]!);
-      expect(doc).toMatchObject({ pending: 1, published: 0, last_seq: 1, path });
+      expect(doc).toMatchObject({ pending: 1, published: 0, last_seq: 1, path, exists: true });
       expect(typeof doc.oldest_pending_age_s).toBe("number");
 
       let text = "";
@@ -336,7 +336,7 @@ describe("Outbox (SQLite file on disk)", () => {
       text = "";
       const missing = join(dir, "missing.db");
       expect(runOutboxStatus(missing, true, (s) => (text += s + "\n"))).toBe(0);
-      expect(JSON.parse(text)).toEqual({ ...EMPTY, path: missing });
+      expect(JSON.parse(text)).toEqual({ ...EMPTY, path: missing, exists: false });
       expect(existsSync(missing)).toBe(false);
 
       let err = "";

@@ -1,9 +1,8 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import { requireTools } from "../support/require-tool.js";
@@ -11,7 +10,9 @@ import {
   FakeCardReader,
   FakeIndicator,
   eventually,
+  removeTempDirs,
   sleep,
+  tempDir,
   startCentral,
   writeStationConfig,
 } from "../integration/harness.js";
@@ -35,8 +36,10 @@ function smartbin(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), "smartbin-cli-"));
+  return tempDir("smartbin-cli-");
 }
+
+afterAll(() => removeTempDirs());
 
 describe("usage and exit codes", () => {
   it("no subcommand is a usage error (2); --help exits 0", () => {
@@ -101,7 +104,13 @@ describe("usage and exit codes", () => {
     const r = smartbin(["outbox", "status", "--json", "-c", file]);
     expect(r.code).toBe(0);
     expect(r.stdout.split("\n")).toHaveLength(2); // one object, one line
-    expect(JSON.parse(r.stdout)).toMatchObject({ pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      pending: 0,
+      published: 0,
+      oldest_pending_age_s: null,
+      last_seq: 0,
+      exists: false,
+    });
     expect(existsSync(join(dir, "data/s.db"))).toBe(false);
     expect(existsSync(join(dir, "data"))).toBe(false);
   });
@@ -183,7 +192,7 @@ describe.skipIf(tools.skip)(`smartbin run as a process${tools.reason}`, () => {
 
   it("SIGTERM shuts down cleanly with exit 0 and an offline status, broker or not", async () => {
     const broker = await startMosquitto();
-    cleanups.push(() => broker.stop());
+    cleanups.push(() => broker.dispose());
     const scale = await FakeIndicator.start(5_000);
     const reader = await FakeCardReader.start();
     cleanups.push(() => scale.stop(), () => reader.stop());
@@ -210,7 +219,7 @@ describe.skipIf(tools.skip)(`smartbin run as a process${tools.reason}`, () => {
 
   it("a deposit committed but not published survives SIGKILL and is published once after a restart", async () => {
     const broker = await startMosquitto();
-    cleanups.push(() => broker.stop());
+    cleanups.push(() => broker.dispose());
     const scale = await FakeIndicator.start(8_000);
     const reader = await FakeCardReader.start();
     cleanups.push(() => scale.stop(), () => reader.stop());

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { checkConfigText, formatProblem, loadConfigFile, type ConfigLoadResult } from "../../src/config/load.js";
 
 /** Inputs that once passed `config check` and then froze or looped the daemon: each is now a problem. */
@@ -53,6 +53,7 @@ describe("limits that keep a valid config safe to run", () => {
 
   it("does not read a FIFO or a device: one problem at 1:1 instead of hanging", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smartbin-limits-"));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const fifo = path.join(dir, "config.yaml");
     execFileSync("mkfifo", [fifo]);
     expect(lines(loadConfigFile(fifo))).toEqual([`${fifo}:1:1: (file): cannot read: not a regular file`]);

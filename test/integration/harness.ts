@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -26,7 +26,7 @@ export class FakeIndicator {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.pty.close();
+    await this.pty.dispose();
   }
 }
 
@@ -45,7 +45,7 @@ export class FakeCardReader {
     }
   }
   async stop(): Promise<void> {
-    await this.pty.close();
+    await this.pty.dispose();
   }
 }
 
@@ -62,6 +62,20 @@ export async function eventually<T>(check: () => T | undefined | false, ms = 10_
   }
 }
 
+const tempDirs: string[] = [];
+
+/** A temporary folder, removed by {@link removeTempDirs}. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder {@link tempDir} made (call from afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** Writes a station config for the test and returns its path. */
 export function writeStationConfig(opts: {
   dir?: string;
@@ -72,7 +86,7 @@ export function writeStationConfig(opts: {
   dbPath?: string;
   protocolVersion?: 4 | 5;
 }): { file: string; dir: string; dbPath: string } {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "smartbin-it-"));
+  const dir = opts.dir ?? tempDir("smartbin-it-");
   const dbPath = opts.dbPath ?? join(dir, "station.db");
   const file = join(dir, "config.yaml");
   writeFileSync(

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { loadConfigFile } from "../../src/config/load.js";
 import { Station } from "../../src/app/station.js";
@@ -10,6 +10,7 @@ import {
   FakeCardReader,
   FakeIndicator,
   eventually,
+  removeTempDirs,
   sleep,
   startCentral,
   writeStationConfig,
@@ -41,8 +42,10 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     await central?.close();
     await scale.stop();
     await reader.stop();
-    await broker.stop();
+    await broker.dispose();
   });
+
+  afterAll(() => removeTempDirs());
 
   function startStation(readerPort = reader.pty.devicePath): { dbPath: string } {
     const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort });
@@ -193,7 +196,7 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
       const deposit = await eventually(() => central.events.find((e) => e.json.type === "smartbin.deposit.v1"), 5_000, "deposit event");
       expect(deposit.json.data).toMatchObject({ card_id: "0006102437", net_g: 700, seq: 3 });
     } finally {
-      await late.close();
+      await late.dispose();
     }
   });
 });

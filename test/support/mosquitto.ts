@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,8 @@ export interface MosquittoBroker {
   stop(): Promise<void>;
   /** Stop if running, then start again on the same port with the same persistence. */
   restart(): Promise<void>;
+  /** Stop, then remove its folder (when the test made it). */
+  dispose(): Promise<void>;
 }
 
 /** A port that was free a moment ago (bind port 0 on 127.0.0.1, read it, close). */
@@ -105,6 +107,10 @@ export async function startMosquitto(opts: { dir?: string; port?: number } = {})
     async restart() {
       await stop();
       await launch();
+    },
+    async dispose() {
+      await stop();
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

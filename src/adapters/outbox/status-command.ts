@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { SmartbinError } from "../../errors.js";
 import { Outbox } from "./outbox.js";
 
@@ -6,7 +7,8 @@ import { Outbox } from "./outbox.js";
  * creating or writing it, while `smartbin run` may be writing it.
  *
  * With `json`, writes exactly one line to `out`: one JSON object
- * `{pending, published, oldest_pending_age_s, last_seq, path}` (ages in seconds, `null` when
+ * `{pending, published, oldest_pending_age_s, last_seq, path, exists}` (`exists` false when there is no
+ * database at `dbPath`, e.g. a mistyped storage.path) (ages in seconds, `null` when
  * nothing is pending). Otherwise a few human-readable lines.
  *
  * @param out receives stdout lines, one per call, without their newline (like the other commands).
@@ -27,13 +29,15 @@ export function runOutboxStatus(
     err(`smartbin outbox status: ${e instanceof Error ? e.message : String(e)}${reason}`);
     return 1;
   }
+  // A wrong storage.path must not look like a healthy, empty outbox.
+  const exists = existsSync(dbPath);
   if (json) {
-    out(JSON.stringify({ ...status, path: dbPath }));
+    out(JSON.stringify({ ...status, path: dbPath, exists }));
     return 0;
   }
   const age = status.oldest_pending_age_s;
   const oldest = age === null ? "" : ` (oldest ${formatAge(age)} old)`;
-  out(`outbox ${dbPath}`);
+  out(`outbox ${dbPath}${exists ? "" : " (no database there yet: nothing recorded)"}`);
   out(`  pending:   ${status.pending}${oldest}`);
   out(`  published: ${status.published}`);
   out(`  last seq:  ${status.last_seq}`);
