@@ -226,6 +226,9 @@ async function benchDrain(url) {
   const ours = [];
   const bare = [];
   let window = 0;
+  // Warm up both paths (JIT, broker, page cache) so that neither pays for being first.
+  const warm = await drainOurs(url, 2000);
+  await drainBare(url, 2000, warm.window);
   for (let r = 0; r < (quick ? 1 : 3); r++) {
     const o = await drainOurs(url, count);
     window = o.window;
