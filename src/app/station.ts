@@ -14,6 +14,7 @@ import { initialSessionState, step, type SessionContext, type SessionState } fro
 import type { DepositData, ScaleView, SessionEffect, SessionInput } from "../domain/types.js";
 import { maskCardId } from "../domain/privacy.js";
 import { EventRecorder, type Recordable } from "./event-recorder.js";
+import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
 
 /** Everything the station is built from: one named object (style.md, "Layout"). */
@@ -191,12 +192,9 @@ export class Station {
 
   /** Resolves when no event is waiting for a PUBACK, or after `limitMs`; true when all were published. */
   async waitForPublished(limitMs: number): Promise<boolean> {
-    const until = this.clock.mono() + limitMs;
-    while ((this.outbox?.status().pending ?? 0) > 0) {
-      if (this.clock.mono() >= until) return false;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    return true;
+    const published = () => (this.outbox?.status().pending ?? 0) === 0;
+    await until(published, limitMs);
+    return published();
   }
 
   /** Each scale as the session machine sees it: online, stable, accepted weight in grams. */

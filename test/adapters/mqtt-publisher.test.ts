@@ -20,7 +20,7 @@ import type { TcpProxy } from "./mqtt-tcp-proxy.js";
 const logger = pino({ level: "silent" });
 const STATION = "st-001";
 /** Fast reconnects: the tests break links on purpose. */
-const FAST_RECONNECT = { initialMs: 20, maxMs: 200 };
+const FAST_RECONNECT = { startMs: 20, maxMs: 200 };
 
 interface Received {
   topic: string;

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 
 import type { Outbox } from "../outbox/outbox.js";
-import type { BackoffSettings } from "./backoff.js";
+import type { BackoffSettings } from "../backoff.js";
 
 /** What the publisher needs of the outbox (an {@link Outbox} fits; tests may pass a fake). */
 export type PublisherOutbox = Pick<Outbox, "pendingAfter" | "markPublished">;

@@ -4,10 +4,10 @@ import type { Logger } from "pino";
 
 import { SmartbinError } from "../../errors.js";
 import type { StoredEvent } from "../outbox/outbox.js";
-import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs } from "./backoff.js";
-import type { BackoffSettings } from "./backoff.js";
+import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs } from "../backoff.js";
+import type { BackoffSettings } from "../backoff.js";
 import type { PublisherOptions, PublisherStats } from "./publisher-types.js";
-import { until, withTimeout } from "./waits.js";
+import { until, withTimeout } from "../../waits.js";
 
 export type { PublisherOptions, PublisherOutbox, PublisherStats } from "./publisher-types.js";
 

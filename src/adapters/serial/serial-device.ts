@@ -6,7 +6,7 @@ import { SerialPortStream } from "@serialport/stream";
 import type { Logger } from "pino";
 import { SerialPort } from "serialport";
 import { SmartbinError } from "../../errors.js";
-import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffSettings } from "./backoff.js";
+import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffSettings } from "../backoff.js";
 import { systemTimers, type TimerPort } from "./timer-port.js";
 
 /**

@@ -7,6 +7,7 @@ import { configSchema, type Config } from "../../config/schema.js";
 import { Station } from "../station.js";
 import { maskCardId } from "../../domain/privacy.js";
 import type { DepositData } from "../../domain/types.js";
+import { until } from "../../waits.js";
 import { startEmbeddedBroker } from "./broker.js";
 import { createDemoBinding } from "./binding.js";
 import { Simulator, seededRandom, type SimScale } from "./simulator.js";
@@ -145,7 +146,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     station.flushSession();
     await station.waitForPublished(3_000);
     // Give the subscriber a moment for the last PUBLISH in flight to it.
-    await waitUntil(() => summary.events >= station.lastSeq(), 2_000);
+    await until(() => summary.events >= station.lastSeq(), 2_000);
   } finally {
     simulator.stop();
     await station.stop();
@@ -156,10 +157,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   return summary;
 }
 
-async function waitUntil(done: () => boolean, limitMs: number): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
-}
 
 /** The closing summary lines (stderr). */
 export function formatSummary(s: DemoSummary): string[] {

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_BACKOFF, backoffCapMs, backoffDelayMs } from "../../src/adapters/serial/backoff.js";
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_RECONNECT_BACKOFF,
+  backoffCapMs,
+  backoffDelayMs,
+} from "../../src/adapters/backoff.js";
 
 describe("backoffCapMs", () => {
+  it("the publisher's reconnects double from 1 s up to 30 s", () => {
+    const caps = [0, 1, 2, 3, 4, 5, 6, 50].map((n) => backoffCapMs(n, DEFAULT_RECONNECT_BACKOFF));
+    expect(caps).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+  });
+
   it("doubles from startMs and stops at maxMs", () => {
     const caps = Array.from({ length: 9 }, (_, n) => backoffCapMs(n, DEFAULT_BACKOFF));
     expect(caps).toEqual([500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);

@@ -1,4 +1,4 @@
-/** Bounded waits used by the publisher's shutdown: none of them can hang. */
+/** Bounded waits (the publisher's shutdown, the demo's end): none of them can hang. */
 
 /** Resolves when `done()` is true (checked every 10 ms) or after `ms`. */
 export async function until(done: () => boolean, ms: number): Promise<void> {

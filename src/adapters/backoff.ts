@@ -1,10 +1,12 @@
 /**
- * Reopen delays for serial devices: capped exponential backoff with full jitter
+ * Retry delays for serial devices (reopen) and the MQTT publisher (reconnect): capped exponential
+ * backoff with full jitter
  * (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/, "Full Jitter").
  *
  * Not the `exponential-backoff` package: its `backOff()` wraps one promise-returning call, waits on
  * the global `setTimeout` (no injectable clock for tests) and cannot be cancelled, so a pending
- * delay would outlive `SerialDevice.stop()` and keep the process alive. The formula is the same.
+ * delay would outlive `SerialDevice.stop()` or `Publisher.stop()` and keep the process alive. The
+ * formula is the same as its `jitter: "full"`.
  */
 
 /** Backoff settings, in milliseconds. */
@@ -15,8 +17,11 @@ export interface BackoffSettings {
   maxMs: number;
 }
 
-/** The production default: first retry within 0.5 s, never more than 30 s apart. */
+/** Serial devices: first reopen within 0.5 s, never more than 30 s apart. */
 export const DEFAULT_BACKOFF: Readonly<BackoffSettings> = Object.freeze({ startMs: 500, maxMs: 30_000 });
+
+/** The publisher: first reconnect within 1 s, never more than 30 s apart. */
+export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffSettings> = Object.freeze({ startMs: 1000, maxMs: 30_000 });
 
 /**
  * The cap for retry number `attempt` (0-based): `min(maxMs, startMs * 2^attempt)`, in milliseconds.
