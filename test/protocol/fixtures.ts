@@ -85,6 +85,36 @@ export interface Pushable<T> {
   push(chunk: Uint8Array): T[];
 }
 
+/** What {@link flood} saw: the frames `expected` accepted, every other frame, the largest buffer. */
+export interface Flood<T> {
+  expected: T[];
+  odd: T[];
+  maxBuffered: number;
+}
+
+/**
+ * Pushes `times` chunks made by `chunk(i)` into `framer` (junk, for the bounded-buffer tests) and
+ * sorts the frames: those `isExpected` accepts, and the odd rest; tracks the largest buffer seen.
+ */
+export function flood<T>(
+  framer: Pushable<T> & { readonly bufferedBytes: number },
+  chunk: (i: number) => Uint8Array,
+  times: number,
+  isExpected: (frame: T) => boolean,
+): Flood<T> {
+  const result: Flood<T> = { expected: [], odd: [], maxBuffered: 0 };
+  for (let i = 0; i < times; i++) {
+    for (const f of framer.push(chunk(i))) (isExpected(f) ? result.expected : result.odd).push(f);
+    result.maxBuffered = Math.max(result.maxBuffered, framer.bufferedBytes);
+  }
+  return result;
+}
+
+/** Total bytes of discarded frames. */
+export function discardedBytes(frames: readonly { kind: string; bytes?: Uint8Array }[]): number {
+  return frames.reduce((n, f) => n + (f.bytes?.length ?? 0), 0);
+}
+
 /** Feeds `bytes` in chunks cut at `cuts` (sorted offsets) and collects every frame. */
 export function feedChunks<T>(framer: Pushable<T>, bytes: Uint8Array, cuts: readonly number[]): T[] {
   const out: T[] = [];

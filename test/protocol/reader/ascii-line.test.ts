@@ -9,7 +9,7 @@ import {
   encodeAsciiLine,
 } from "../../../src/protocol/reader/ascii-line.js";
 import type { ReaderFrame } from "../../../src/protocol/types.js";
-import { ascii, concat, hex, normalize } from "../fixtures.js";
+import { ascii, concat, discardedBytes, flood, hex, normalize } from "../fixtures.js";
 
 const id = (cardId: string): ReaderFrame => ({ kind: "id", cardId });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -181,19 +181,13 @@ describe("ascii-line framer", () => {
   it("keeps memory bounded under 1 MB without a line end", () => {
     const framer = createAsciiLineFramer();
     const chunk = ascii("x".repeat(1000));
-    let discarded = 0;
-    const odd: unknown[] = [];
-    let maxBuffered = 0;
-    for (let i = 0; i < 1000; i++) {
-      for (const f of framer.push(chunk)) {
-        if (f.kind === "discarded" && f.reason === LINE_TOO_LONG && f.bytes.length === ASCII_LINE_MAX_BYTES) {
-          discarded += f.bytes.length;
-        } else {
-          odd.push(f);
-        }
-      }
-      maxBuffered = Math.max(maxBuffered, framer.bufferedBytes);
-    }
+    const { expected, odd, maxBuffered } = flood(
+      framer,
+      () => chunk,
+      1000,
+      (f) => f.kind === "discarded" && f.reason === LINE_TOO_LONG && f.bytes.length === ASCII_LINE_MAX_BYTES,
+    );
+    const discarded = discardedBytes(expected);
     expect(odd).toEqual([]);
     expect(maxBuffered).toBeLessThanOrEqual(ASCII_LINE_MAX_BYTES);
     expect(discarded + framer.bufferedBytes).toBe(1_000_000);

@@ -9,7 +9,7 @@ import {
   type Em4100CardFormat,
 } from "../../../src/protocol/reader/em4100-ascii.js";
 import { MAX_DISCARD_BYTES, NO_START_BYTE } from "../../../src/protocol/stx-framer.js";
-import { ascii, concat, hex, normalize } from "../fixtures.js";
+import { ascii, concat, flood, hex, normalize } from "../fixtures.js";
 
 /** readers.md, em4100-ascii, Example: tag 13005D1DA5. */
 const TAG_13005D1DA5 = "02 31 33 30 30 35 44 31 44 41 35 46 36 03";
@@ -158,18 +158,17 @@ describe("em4100-ascii framer", () => {
     const framer = createEm4100Framer();
     let seed = 7;
     const junk = new Uint8Array(1000);
-    let discards = 0;
-    const odd: unknown[] = [];
-    let maxBuffered = 0;
-    for (let i = 0; i < 1000; i++) {
-      // Random bytes: candidate frames open and fail all the time.
-      for (let j = 0; j < junk.length; j++) junk[j] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
-      for (const f of framer.push(junk)) {
-        if (f.kind === "discarded" && f.bytes.length <= MAX_DISCARD_BYTES) discards++;
-        else odd.push(f);
-      }
-      maxBuffered = Math.max(maxBuffered, framer.bufferedBytes);
-    }
+    const { expected, odd, maxBuffered } = flood(
+      framer,
+      () => {
+        // Random bytes: candidate frames open and fail all the time.
+        for (let j = 0; j < junk.length; j++) junk[j] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+        return junk;
+      },
+      1000,
+      (f) => f.kind === "discarded" && f.bytes.length <= MAX_DISCARD_BYTES,
+    );
+    const discards = expected.length;
     expect(odd).toEqual([]);
     expect(maxBuffered).toBeLessThan(MAX_DISCARD_BYTES + EM4100_FRAME_BYTES);
     // Runs, not bytes: about one value per STX-opened candidate (1 in 256 bytes) or per full chunk.

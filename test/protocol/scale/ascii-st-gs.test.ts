@@ -9,7 +9,7 @@ import {
 } from "../../../src/protocol/scale/ascii-st-gs.js";
 import { LINE_TOO_LONG } from "../../../src/protocol/line-framer.js";
 import type { ScaleFrame } from "../../../src/protocol/types.js";
-import { ascii, concat, normalize } from "../fixtures.js";
+import { ascii, concat, discardedBytes, flood, normalize } from "../fixtures.js";
 
 const w = (grams: number, stable: boolean, mode: "gross" | "net" = "gross"): ScaleFrame => ({
   kind: "weight",
@@ -181,19 +181,13 @@ describe("ascii-st-gs framer", () => {
   it("keeps memory bounded under 1 MB without a line end", () => {
     const framer = createStGsFramer();
     const chunk = new Uint8Array(4096).fill(0x39);
-    let discarded = 0;
-    const odd: unknown[] = [];
-    let maxBuffered = 0;
-    for (let i = 0; i < 256; i++) {
-      for (const f of framer.push(chunk)) {
-        if (f.kind === "discarded" && f.reason === LINE_TOO_LONG && f.bytes.length === ST_GS_MAX_LINE_BYTES) {
-          discarded += f.bytes.length;
-        } else {
-          odd.push(f);
-        }
-      }
-      maxBuffered = Math.max(maxBuffered, framer.bufferedBytes);
-    }
+    const { expected, odd, maxBuffered } = flood(
+      framer,
+      () => chunk,
+      256,
+      (f) => f.kind === "discarded" && f.reason === LINE_TOO_LONG && f.bytes.length === ST_GS_MAX_LINE_BYTES,
+    );
+    const discarded = discardedBytes(expected);
     expect(odd).toEqual([]);
     expect(maxBuffered).toBeLessThanOrEqual(ST_GS_MAX_LINE_BYTES);
     expect(discarded + framer.bufferedBytes).toBe(256 * 4096);
