@@ -190,15 +190,21 @@ describe.skipIf(tools.skip)(`smartbin run as a process${tools.reason}`, () => {
     }
   }
 
-  it("SIGTERM shuts down cleanly with exit 0 and an offline status, broker or not", async () => {
+  /** A broker, a fake indicator showing `loadG`, a card reader, their config and a central subscriber. */
+  async function rig(loadG: number, centralOpts?: Parameters<typeof startCentral>[1]) {
     const broker = await startMosquitto();
     cleanups.push(() => broker.dispose());
-    const scale = await FakeIndicator.start(5_000);
+    const scale = await FakeIndicator.start(loadG);
     const reader = await FakeCardReader.start();
     cleanups.push(() => scale.stop(), () => reader.stop());
     const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
-    const central = await startCentral(broker.url);
+    const central = await startCentral(broker.url, centralOpts);
     cleanups.push(() => central.close());
+    return { broker, scale, reader, cfg, central };
+  }
+
+  it("SIGTERM shuts down cleanly with exit 0 and an offline status, broker or not", async () => {
+    const { broker, cfg, central } = await rig(5_000);
     const statuses: string[] = [];
     central.client.on("message", (topic, payload) => {
       if (topic.endsWith("/status")) statuses.push(payload.toString());
@@ -218,14 +224,7 @@ describe.skipIf(tools.skip)(`smartbin run as a process${tools.reason}`, () => {
   }, 40_000);
 
   it("a deposit committed but not published survives SIGKILL and is published once after a restart", async () => {
-    const broker = await startMosquitto();
-    cleanups.push(() => broker.dispose());
-    const scale = await FakeIndicator.start(8_000);
-    const reader = await FakeCardReader.start();
-    cleanups.push(() => scale.stop(), () => reader.stop());
-    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
-    const central = await startCentral(broker.url, { clientId: "central-kill", persistent: true });
-    cleanups.push(() => central.close());
+    const { broker, scale, reader, cfg, central } = await rig(8_000, { clientId: "central-kill", persistent: true });
 
     await broker.stop(); // the deposit cannot be published: it stays in the outbox
     const first = startRun(cfg.file);
