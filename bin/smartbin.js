@@ -5,10 +5,40 @@
 const early = () => process.exit(0);
 process.on("SIGTERM", early);
 process.on("SIGINT", early);
+
+import { readFileSync } from "node:fs";
+
+/** package.json: the version, and the supported Node floor in `engines.node` (">=22.12"). */
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+const args = process.argv.slice(2);
+const found = process.versions.node;
+
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  // Answered here, before anything is loaded: it works on any Node, and says which one runs it.
+  process.stdout.write(`${pkg.name} ${pkg.version} (Node ${found})\n`);
+  process.exit(0);
+}
+
+const wantsHelp = args.includes("--help") || args.includes("-h") || args[0] === "help";
+const floor = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(pkg.engines.node);
+if (!wantsHelp && floor) {
+  const need = floor.slice(1).map((part) => Number(part ?? 0));
+  const have = found.split(".").map(Number);
+  const i = need.findIndex((n, k) => have[k] !== n);
+  const older = i >= 0 && have[i] < need[i];
+  if (older) {
+    // One line, before any dependency (better-sqlite3 13 crashes on Node 20) is loaded.
+    process.stderr.write(
+      `smartbin: Node ${found} is too old: smartbin-edge ${pkg.version} needs Node ${need.join(".")} or newer (24 or 26 recommended)\n`,
+    );
+    process.exit(1);
+  }
+}
+
 const { main } = await import("../dist/cli/main.js");
 process.off("SIGTERM", early);
 process.off("SIGINT", early);
 
 // Exits explicitly so that a stray handle can never keep a finished command alive; on Linux, stdout
 // and stderr writes to pipes, files and terminals are synchronous, so nothing is cut off.
-process.exit(await main(process.argv.slice(2)));
+process.exit(await main(args));

@@ -6,9 +6,14 @@ import { EXIT } from "./exit-codes.js";
 /** A day: the demo's longest run (and far below Node's timer limit). */
 const MAX_DEMO_SECONDS = 86_400;
 
-/** The package version (package.json sits two folders up from both src/cli and dist/cli). */
-function packageVersion(): string {
-  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+/**
+ * What `--version` prints: `smartbin-edge 0.2.0 (Node 24.22.3)`, the product and the Node that runs it
+ * (package.json sits two folders up from both src/cli and dist/cli). The launcher answers a bare
+ * `--version` itself, in the same form, before anything is loaded.
+ */
+function versionLine(): string {
+  const pkg = createRequire(import.meta.url)("../../package.json") as { name: string; version: string };
+  return `${pkg.name} ${pkg.version} (Node ${process.versions.node})`;
 }
 
 /** Writes one line to stdout / stderr. */
@@ -22,7 +27,7 @@ const err = (line: string): void => void process.stderr.write(line + "\n");
 function buildProgram(result: { code: number }): Command {
   const program = new Command("smartbin")
     .description("smartbin-edge: the controller of a smart garbage-sorting station")
-    .version(packageVersion(), "-V, --version")
+    .version(versionLine(), "-V, --version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError("(smartbin --help lists the commands)");

@@ -249,7 +249,7 @@ console.log("stopped");
 /**
  * Transpiles `entries` and every relative module they import into a temporary directory (same
  * layout, `.js`), next to a `node_modules` link to the repository's, so a plain `node` child can run
- * them: Node 20 cannot run TypeScript itself and the full build needs the whole project to compile.
+ * them: Node 22.12 (the floor) cannot run TypeScript itself and the full build needs the whole project to compile.
  */
 async function transpileForNode(entries: string[]): Promise<string> {
   const work = await mkdtemp(join(tmpdir(), "smartbin-serial-exit-"));

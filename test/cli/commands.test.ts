@@ -48,7 +48,7 @@ describe("usage and exit codes", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
     const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-    expect(smartbin(["--version"])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    expect(smartbin(["--version"])).toMatchObject({ code: 0, stdout: `smartbin-edge ${version} (Node ${process.versions.node})\n` });
     const help = smartbin(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("demo");
