@@ -4,14 +4,12 @@
  * one); a bin with `net_g >= change_threshold_g` yields one deposit, a bin whose weight fell none.
  * A net of 0 g is never a deposit, even with a `change_threshold_g` of 0.
  */
+import { isoTime } from "./iso-time.js";
 import { computePoints } from "./points.js";
 import type { OpenSession, SessionContext } from "./session.js";
 import type { CloseReason, DepositData, ScaleView, SessionEffect } from "./types.js";
 
-/** RFC 3339 UTC with milliseconds for a wall-clock time in ms since the epoch. */
-export function isoTime(wallMs: number): string {
-  return new Date(wallMs).toISOString();
-}
+export { isoTime } from "./iso-time.js";
 
 /**
  * The effects of closing `session` at `at`: one `record_deposit` per bin with enough net weight,
