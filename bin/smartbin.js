@@ -1,12 +1,31 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through the `prepare` script).
-// A SIGTERM or SIGINT that arrives while the code is still loading is a clean stop: nothing has been
-// opened yet. The commands install their own handlers once they run.
-const early = () => process.exit(0);
-process.on("SIGTERM", early);
-process.on("SIGINT", early);
+//
+// Signals are caught from this first line and never let go of (src/cli/signals.ts says why: removing
+// a listener drops a pending signal, which lost a SIGTERM in the daemon's first half second). Until
+// a command claims them, SIGTERM and SIGINT are a clean stop, exit 0, since nothing has been opened
+// yet; SIGHUP (which would end the process) and SIGUSR1 (which would open the Node inspector) are
+// kept for the command. `main` gets the hand-over as its `signals` argument.
+/** @type {string[]} */
+const kept = [];
+/** @type {((signal: string) => void) | undefined} */
+let claimant;
+/** @param {string} signal */
+const caught = (signal) => {
+  if (claimant !== undefined) claimant(signal);
+  else if (signal === "SIGTERM" || signal === "SIGINT") process.exit(0);
+  else if (kept.length < 16) kept.push(signal);
+};
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1"]) process.on(signal, caught);
+const signals = {
+  /** @param {(signal: string) => void} handler */
+  claim(handler) {
+    claimant = handler;
+    for (const signal of kept.splice(0)) handler(signal);
+  },
+};
 
-import { readFileSync } from "node:fs";
+const { readFileSync } = await import("node:fs");
 
 /** package.json: the version, and the supported Node floor in `engines.node` (">=22.12"). */
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
@@ -36,9 +55,7 @@ if (!wantsHelp && floor) {
 }
 
 const { main } = await import("../dist/cli/main.js");
-process.off("SIGTERM", early);
-process.off("SIGINT", early);
 
 // Exits explicitly so that a stray handle can never keep a finished command alive; on Linux, stdout
 // and stderr writes to pipes, files and terminals are synchronous, so nothing is cut off.
-process.exit(await main(args));
+process.exit(await main(args, signals));

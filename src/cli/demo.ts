@@ -1,5 +1,6 @@
 import { createRootLogger } from "../adapters/log/logger.js";
 import { EXIT } from "./exit-codes.js";
+import type { Signals } from "./signals.js";
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 type Level = (typeof LEVELS)[number];
@@ -7,21 +8,20 @@ type Level = (typeof LEVELS)[number];
 /**
  * `smartbin demo [--seconds N]`: stdout carries only the events a central subscriber receives, one
  * CloudEvents JSON document per line; logs, progress and the closing summary go to stderr. Exits 0 at
- * the end of its time, on SIGINT and on SIGTERM.
+ * the end of its time, on SIGINT and on SIGTERM, and on SIGHUP (its terminal closed); SIGUSR1 is ignored.
  */
-export async function runDemoCommand(opts: { seconds: number; logLevel: string }): Promise<number> {
+export async function runDemoCommand(opts: { seconds: number; logLevel: string; signals: Signals }): Promise<number> {
   const err = (line: string): void => void process.stderr.write(line + "\n");
   if (!(LEVELS as readonly string[]).includes(opts.logLevel)) {
     err(`smartbin demo: --log-level expects one of ${LEVELS.join(", ")}, found "${opts.logLevel}"`);
     return EXIT.USAGE;
   }
   const logger = createRootLogger({ level: opts.logLevel as Level, fd: 2, name: "smartbin-demo" });
-  // Handlers stay for the whole run: a second Ctrl-C must not cut the closing summary short.
-  let onSignal: (() => void) | undefined;
-  const interrupted = new Promise<void>((resolve) => {
-    onSignal = () => resolve();
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+  // The handler stays for the whole run: a second Ctrl-C must not cut the closing summary short.
+  let stop!: () => void;
+  const interrupted = new Promise<void>((resolve) => (stop = resolve));
+  opts.signals.claim((signal) => {
+    if (signal !== "SIGUSR1") stop();
   });
   try {
     const { formatSummary, runDemo } = await import("../app/demo/demo.js");
@@ -37,10 +37,5 @@ export async function runDemoCommand(opts: { seconds: number; logLevel: string }
   } catch (error) {
     logger.fatal({ err: error }, "demo failed");
     return EXIT.FAILURE;
-  } finally {
-    if (onSignal) {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    }
   }
 }

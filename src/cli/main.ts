@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
-import { runConfigCheck, runConfigSchema, resolveConfigPath } from "../config/commands.js";
+import { runConfigCheck, runConfigSchema, resolveConfigPath } from "./config-commands.js";
 import { EXIT } from "./exit-codes.js";
+import type { Signals } from "./signals.js";
 
 /** A day: the demo's longest run (and far below Node's timer limit). */
 const MAX_DEMO_SECONDS = 86_400;
@@ -24,7 +25,7 @@ const err = (line: string): void => void process.stderr.write(line + "\n");
  * Builds the `smartbin` command tree (contract.md section 1). Each action stores its exit code in
  * `result.code`; commander's own usage errors become exit 2, `--help` exit 0.
  */
-function buildProgram(result: { code: number }): Command {
+function buildProgram(result: { code: number }, signals: Signals): Command {
   const program = new Command("smartbin")
     .description("smartbin-edge: the controller of a smart garbage-sorting station")
     .version(versionLine(), "-V, --version")
@@ -41,7 +42,7 @@ function buildProgram(result: { code: number }): Command {
     .action(async (opts: { config?: string }) => {
       // Loaded on demand: `config check` should not pay for serialport, MQTT.js and SQLite.
       const { runDaemon } = await import("./run.js");
-      result.code = await runDaemon(resolveConfigPath(opts.config));
+      result.code = await runDaemon(resolveConfigPath(opts.config), signals);
     });
 
   program
@@ -57,7 +58,7 @@ function buildProgram(result: { code: number }): Command {
         return;
       }
       const { runDemoCommand } = await import("./demo.js");
-      result.code = await runDemoCommand({ seconds, logLevel: opts.logLevel });
+      result.code = await runDemoCommand({ seconds, logLevel: opts.logLevel, signals });
     });
 
   const config = program.command("config").description("check the config file or print its JSON Schema");
@@ -90,12 +91,13 @@ function buildProgram(result: { code: number }): Command {
 }
 
 /**
- * Runs `smartbin` with `argv` (without node and script). Resolves to the exit code:
- * 0 success, 1 runtime failure, 2 usage error, 78 invalid or missing configuration.
+ * Runs `smartbin` with `argv` (without node and script) and the signals the launcher has caught
+ * since its first line. Resolves to the exit code: 0 success, 1 runtime failure, 2 usage error,
+ * 78 invalid or missing configuration.
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], signals: Signals): Promise<number> {
   const result = { code: EXIT.OK as number };
-  const program = buildProgram(result);
+  const program = buildProgram(result, signals);
   try {
     await program.parseAsync(argv, { from: "user" });
     return result.code;

@@ -239,6 +239,12 @@ const scaleSchema = z.strictObject({
     .max(HOUR_S)
     .default(5)
     .describe("Seconds without a frame after which a streaming indicator counts as offline."),
+  capacity_g: z
+    .int()
+    .positive()
+    .optional()
+    .describe("The indicator's capacity in grams: a reading above it is no valid weight. No default.")
+    .meta({ examples: [60000] }),
 });
 
 const readerSchema = z
@@ -260,6 +266,18 @@ const readerSchema = z
       .max(60_000)
       .default(500)
       .describe("Milliseconds: frames of the same id closer together than this are one presentation."),
+    min_reads: z
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Identical frames (each within repeat_gap_ms of the one before) before a tag counts; default 2 for em4100-ascii, 1 for ascii-line."),
+    no_valid_frames_s: z
+      .number()
+      .positive()
+      .max(HOUR_S)
+      .default(30)
+      .describe("Seconds: a reader that delivers at least 64 bytes and no valid frame over this long is offline (no valid frames)."),
     pattern: z
       .string()
       .superRefine((source, ctx) => {
@@ -313,6 +331,11 @@ const binSchema = z.strictObject({
   scale: deviceId()
     .describe("Id of the scale the bin stands on; a scale serves one bin.")
     .meta({ examples: ["scale-1"] }),
+  max_net_g: z
+    .int()
+    .positive()
+    .optional()
+    .describe("A deposit above this is implausible: recorded with 0 points and an alarm. Default 50000, or the scale's capacity_g if lower."),
 });
 
 /** Largest `points_per_kg`: keeps the points of any real deposit a safe integer. */
@@ -392,6 +415,12 @@ const sessionSchema = z
       .max(DAY_S)
       .default(300)
       .describe("Seconds after which any session closes."),
+    recover_timeout_s: z
+      .number()
+      .positive()
+      .max(DAY_S)
+      .default(60)
+      .describe("After a restart, how long a recovered session waits for its scales."),
   })
   .describe("Deposit sessions of bins without door hardware (README, How a deposit is weighed).");
 

@@ -1,57 +1,118 @@
 /**
- * Closing a session into deposits (contract.md section 2 "Sessions", section 3 "Points"): each
- * covered bin's after weight is its scale's accepted weight (an offline scale counts with its last
- * one); a bin with `net_g >= change_threshold_g` yields one deposit, a bin whose weight fell none.
- * A net of 0 g is never a deposit, even with a `change_threshold_g` of 0.
+ * Closing a session into durable events (contract.md section 2 "Sessions", "Weights", "Restart
+ * mid-session"; section 3 "Points"). Pure.
+ *
+ * Per covered bin, `net_g` = after - baseline, where after is its scale's accepted weight:
+ * - `net_g >= change_threshold_g` (and > 0): one deposit; above the bin's `max_net_g` it earns 0
+ *   points with `points_reason: "implausible"` and an `implausible_weight` alarm follows it;
+ * - a fall of at least `change_threshold_g`: no deposit, a `negative_net` alarm with the grams;
+ * - anything between: nothing (noise).
+ * A recovered session's bins whose scales are not back yield one `session_interrupted` alarm.
  */
 import { isoTime } from "./iso-time.js";
-import { computePoints } from "./points.js";
-import type { OpenSession, SessionContext } from "./session.js";
-import type { CloseReason, DepositData, ScaleView, SessionEffect } from "./types.js";
+import { computePoints, type PointsResult } from "./points.js";
+import type {
+  BinSpec,
+  CloseReason,
+  CoveredBin,
+  DepositEventData,
+  DurableEvent,
+  StationContext,
+} from "./station-types.js";
 
 export { isoTime } from "./iso-time.js";
 
-/**
- * The effects of closing `session` at `at`: one `record_deposit` per bin with enough net weight,
- * in config order, then `session_closed` with the deposit count.
- */
-export function closeSession(
-  session: OpenSession,
-  scales: ReadonlyMap<string, ScaleView>,
-  ctx: Pick<SessionContext, "points" | "changeThresholdG">,
+/** The session being closed, as far as its events need it. */
+export interface ClosingSession {
+  readonly id: string;
+  readonly cardId: string;
+  readonly readerId: string;
+  readonly startedWall: number;
+}
+
+/** The events of one covered bin at close: a deposit (and its implausible alarm), a negative_net alarm, or none. */
+export function measureBin(
+  session: ClosingSession,
+  covered: CoveredBin,
+  afterG: number,
   reason: CloseReason,
-  at: { mono: number; wall: number },
-): SessionEffect[] {
-  const startedAt = isoTime(session.startedWall);
-  const endedAt = isoTime(at.wall);
-  const rulesVersion = ctx.points?.rulesVersion ?? null;
-  const effects: SessionEffect[] = [];
-  for (const { bin, baselineG } of session.bins) {
-    const afterG = scales.get(bin.scaleId)?.acceptedG ?? baselineG;
-    const netG = afterG - baselineG;
-    if (netG <= 0 || netG < ctx.changeThresholdG(bin.scaleId)) continue;
-    const { points, reason: pointsReason } = computePoints({
-      netG,
-      category: bin.category,
-      table: ctx.points,
-    });
-    const data: DepositData = {
-      bin_id: bin.binId,
-      category: bin.category,
-      card_id: session.cardId,
-      reader_id: session.readerId,
-      gross_before_g: baselineG,
-      gross_after_g: afterG,
-      net_g: netG,
-      points,
-      points_reason: pointsReason,
-      rules_version: rulesVersion,
-      started_at: startedAt,
-      ended_at: endedAt,
-    };
-    effects.push({ type: "record_deposit", data });
+  endedWall: number,
+  ctx: StationContext,
+): DurableEvent[] {
+  const bin = ctx.bins.find((b) => b.binId === covered.binId);
+  if (bin === undefined) return [];
+  const thresholdG = ctx.scales.find((s) => s.id === bin.scaleId)?.changeThresholdG ?? 0;
+  const netG = afterG - covered.baselineG;
+  if (netG < 0 && -netG >= thresholdG) {
+    return [
+      alarm(bin.binId, {
+        code: "negative_net",
+        bin_id: bin.binId,
+        session_id: session.id,
+        net_g: netG,
+        message: `bin ${bin.binId}: weight fell by ${-netG} g during a session; no deposit`,
+      }),
+    ];
   }
-  const deposits = effects.length;
-  effects.push({ type: "session_closed", cardId: session.cardId, reason, deposits });
-  return effects;
+  if (netG <= 0 || netG < thresholdG) return [];
+  const { points, reason: pointsReason } = pointsFor(netG, bin, ctx);
+  const data: DepositEventData = {
+    bin_id: bin.binId,
+    category: bin.category,
+    card_id: session.cardId,
+    reader_id: session.readerId,
+    gross_before_g: covered.baselineG,
+    gross_after_g: afterG,
+    net_g: netG,
+    points,
+    points_reason: pointsReason,
+    rules_version: ctx.points?.rulesVersion ?? null,
+    started_at: isoTime(session.startedWall),
+    ended_at: isoTime(endedWall),
+    session_id: session.id,
+    close_reason: reason,
+  };
+  const events: DurableEvent[] = [{ kind: "deposit", subject: bin.binId, data }];
+  if (pointsReason === "implausible") {
+    events.push(
+      alarm(bin.binId, {
+        code: "implausible_weight",
+        bin_id: bin.binId,
+        session_id: session.id,
+        net_g: netG,
+        max_net_g: bin.maxNetG,
+        message: `bin ${bin.binId}: a deposit of ${netG} g is above max_net_g ${bin.maxNetG} g; recorded with 0 points`,
+      }),
+    );
+  }
+  return events;
+}
+
+/**
+ * Points with the plausibility bound. A weight the rule table cannot turn into a safe integer of
+ * points (a config that slipped past validation) earns nothing rather than throwing.
+ */
+function pointsFor(netG: number, bin: BinSpec, ctx: StationContext): PointsResult {
+  try {
+    return computePoints({ netG, category: bin.category, table: ctx.points, maxNetG: bin.maxNetG });
+  } catch {
+    return { points: 0, reason: "implausible" };
+  }
+}
+
+/** The `session_interrupted` alarm of a recovered session for the bins whose scales did not come back. */
+export function interruptedAlarm(session: ClosingSession, missing: readonly CoveredBin[], stationId: string): DurableEvent {
+  const binIds = missing.map((b) => b.binId);
+  return alarm(stationId, {
+    code: "session_interrupted",
+    session_id: session.id,
+    card_id: session.cardId,
+    bin_ids: binIds,
+    baselines_g: Object.fromEntries(missing.map((b) => [b.binId, b.baselineG])),
+    message: `session interrupted by a restart: the scales of ${binIds.join(", ")} did not come back in time; no deposit measured there`,
+  });
+}
+
+function alarm(subject: string, data: Extract<DurableEvent, { kind: "alarm" }>["data"]): DurableEvent {
+  return { kind: "alarm", subject, data };
 }

@@ -84,7 +84,8 @@ export function compilePointsTable(table: PointsTable): CompiledPointsTable {
 
 /**
  * Points for `netG` grams (a non-negative integer) into a bin of `category`. Reasons, the first
- * that applies: `no_rule` (no table, or no rule for the category), `below_minimum`
+ * that applies (contract.md section 3): `implausible` (`netG` above the bin's `maxNetG`, 0 points,
+ * contract section 2 "Weights"), `no_rule` (no table, or no rule for the category), `below_minimum`
  * (`netG < minNetG`, 0 points), `awarded` (possibly 0 points, e.g. with a rate of 0).
  * `blocked_card` and `daily_cap` are decided outside (later issue).
  * @throws RangeError when `netG` is not a non-negative safe integer, or when the points would not be
@@ -94,11 +95,14 @@ export function computePoints(args: {
   netG: number;
   category: string;
   table: CompiledPointsTable | null;
+  /** The bin's `max_net_g`: a heavier deposit earns nothing (omitted: no bound). */
+  maxNetG?: number;
 }): PointsResult {
-  const { netG, category, table } = args;
+  const { netG, category, table, maxNetG } = args;
   if (!(Number.isSafeInteger(netG) && netG >= 0)) {
     throw new RangeError(`netG must be a non-negative integer of grams, got ${netG}`);
   }
+  if (maxNetG !== undefined && netG > maxNetG) return { points: 0, reason: "implausible" };
   const rule = table?.rules.get(category);
   if (rule === undefined) return { points: 0, reason: "no_rule" };
   if (netG < rule.minNetG) return { points: 0, reason: "below_minimum" };

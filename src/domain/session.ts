@@ -1,173 +1,276 @@
 /**
- * The deposit-session state machine for bins without door hardware, exactly contract.md section 2
- * "Sessions". Pure: `step(state, input, ctx) -> { state, effects }`; time comes in with every input
- * (`mono` for every timer, `wall` only for `started_at`/`ended_at`), effects are data for the runner.
+ * The deposit session of bins without door hardware (contract.md section 2 "Sessions" and
+ * "Restart mid-session"), as pure functions over the station's state. The station machine
+ * (station-machine.ts) calls them; they push effects onto the list they are given.
  *
- * On every input the machine first closes a session whose timer is due at the input's `mono` (as if
- * a tick had come exactly then), then applies the input, then closes again if that made a close due
- * (e.g. the last scale of a session settling after `idle_close_s`). So the result does not depend on
- * how often the runner ticks, only on when it observes.
+ * Timers, on the monotonic clock:
+ * - `idle`: `idle_close_s` after the latest weight change, closing at the first moment after that
+ *   when all the session's scales are stable or offline;
+ * - `first_deposit_timeout`: `first_deposit_timeout_s` after identification (restarted by the
+ *   same card) while no weight change happened;
+ * - `max_session`: `max_session_s` after identification.
+ * A recovered session closes (`restart`) once every one of its bins' scales has an accepted weight
+ * again, or at its deadline (`recover_timeout_s` after the start).
  */
-import { closeSession } from "./deposits.js";
-import { unreachable } from "./exhaustive.js";
-import type { CompiledPointsTable } from "./points.js";
-import { dueTimer, pendingDeadlines } from "./session-timers.js";
-import type { BinSpec, ScaleView, SessionEffect, SessionInput, SessionSettings } from "./types.js";
+import { interruptedAlarm, measureBin } from "./deposits.js";
+import { maskCardId } from "./privacy.js";
+import { noValidWeight, scaleView } from "./scale-state.js";
+import type {
+  CloseReason,
+  CoveredBin,
+  DurableEvent,
+  OpenSession,
+  PersistedSession,
+  RecoveringSession,
+  SessionTimings,
+  StationContext,
+  StationEffect,
+  StationState,
+} from "./station-types.js";
 
-/** A bin covered by the open session, with its baseline (accepted grams at identification). */
-export interface CoveredBin {
-  readonly bin: BinSpec;
-  readonly baselineG: number;
+/** A close reason that comes from a timer. */
+export type TimerReason = "idle" | "first_deposit_timeout" | "max_session";
+
+/** A running timer: it fires at `atMono` (ms). */
+export interface SessionTimer {
+  reason: TimerReason;
+  atMono: number;
 }
 
-/** The open session. Times are `mono`/`wall` milliseconds of the inputs that set them. */
-export interface OpenSession {
-  readonly cardId: string;
-  readonly readerId: string;
-  /** The identification that opened it. */
-  readonly startedMono: number;
-  readonly startedWall: number;
-  /** Bins in config order whose scale was online with an accepted weight at identification. */
-  readonly bins: readonly CoveredBin[];
-  /** Start of the `first_deposit_timeout_s` timer: identification, or the same card shown again. */
-  readonly firstDepositFromMono: number;
-  /** The latest weight change on one of the session's scales, `null` while none happened. */
-  readonly lastChangeMono: number | null;
+interface At {
+  mono: number;
+  wall: number;
 }
 
-/** The machine's whole state. Treat as immutable: `step` returns a new one. */
-export interface SessionState {
-  /** The latest view of every scale, by scale id (from `scale` inputs). */
-  readonly scales: ReadonlyMap<string, ScaleView>;
-  readonly session: OpenSession | null;
+const IDLE = { phase: "idle" } as const;
+
+/** Seconds (config, fractions allowed) to whole milliseconds, so 1.1 s is 1100 ms, not 1100.0000000000002. */
+export function secondsToMs(seconds: number): number {
+  return Math.round(seconds * 1000);
 }
 
-/** What `step` needs besides the state: the validated config, passed as one object. */
-export interface SessionContext {
-  /** Config `bins[]`, in config order (deposit effects follow it). */
-  readonly bins: readonly BinSpec[];
-  readonly settings: SessionSettings;
-  /** The compiled rule table; `null` without `points.categories` (every deposit `no_rule`). */
-  readonly points: CompiledPointsTable | null;
-  /** The scale's `change_threshold_g`: a bin's net weight below it is no deposit. */
-  readonly changeThresholdG: (scaleId: string) => number;
+/** True when every scale of the session is stable or offline (a scale never seen counts as offline). */
+export function scalesSettled(session: { bins: readonly CoveredBin[] }, state: StationState, ctx: StationContext): boolean {
+  return session.bins.every(({ binId }) => {
+    const scaleId = ctx.bins.find((b) => b.binId === binId)?.scaleId;
+    const scale = scaleId === undefined ? undefined : state.scales[scaleId];
+    if (scale === undefined || scaleId === undefined) return true;
+    const view = scaleView(scaleId, scale);
+    return !view.online || view.stable;
+  });
 }
 
-/** The result of one transition. */
-export interface StepResult {
-  state: SessionState;
-  /** In the order the runner must execute them. */
-  effects: SessionEffect[];
+/** The open session's running timers. */
+export function sessionTimers(session: OpenSession, timings: SessionTimings): SessionTimer[] {
+  const first: SessionTimer =
+    session.lastChangeMono === null
+      ? { reason: "first_deposit_timeout", atMono: session.firstDepositFromMono + timings.firstDepositTimeoutMs }
+      : { reason: "idle", atMono: session.lastChangeMono + timings.idleCloseMs };
+  return [first, { reason: "max_session", atMono: session.startedMono + timings.maxSessionMs }];
 }
 
-/** The state at start: no session, every bin's scale offline with no accepted weight. */
-export function initialSessionState(bins: readonly BinSpec[]): SessionState {
-  const scales = new Map<string, ScaleView>();
-  for (const { scaleId } of bins) {
-    scales.set(scaleId, { scaleId, online: false, stable: false, acceptedG: null });
+/** The timers time alone can fire: all, except `idle` while a scale is unsettled (a scale input decides that). */
+export function pendingTimers(session: OpenSession, state: StationState, ctx: StationContext): SessionTimer[] {
+  const settled = scalesSettled(session, state, ctx);
+  return sessionTimers(session, ctx.session).filter((t) => t.reason !== "idle" || settled);
+}
+
+/** Of the timers that can fire and are due at `mono`, the one due earliest; `null` when none. */
+export function dueTimer(session: OpenSession, state: StationState, ctx: StationContext, mono: number): TimerReason | null {
+  let due: SessionTimer | null = null;
+  for (const timer of pendingTimers(session, state, ctx)) {
+    if (mono >= timer.atMono && (due === null || timer.atMono < due.atMono)) due = timer;
   }
-  return { scales, session: null };
+  return due?.reason ?? null;
 }
 
-/**
- * One transition. Effects, by input:
- * - `identified`: with a different card's session open, its close effects first; then
- *   `session_opened` (bins whose scale is online with an accepted weight) or `session_refused`
- *   (none). The same card again restarts the first-deposit timer if no weight change happened yet,
- *   else changes nothing.
- * - `scale`: records the view; a new accepted weight on a covered scale is a weight change.
- * - `tick`: only the timers.
- * - `flush`: closes an open session now (reason `flush`).
- * A close yields `record_deposit` per bin with `net_g >= change_threshold_g` (config order), then
- * `session_closed`. Timer closes have reasons `idle`, `first_deposit_timeout`, `max_session`.
- */
-export function step(state: SessionState, input: SessionInput, ctx: SessionContext): StepResult {
-  const effects: SessionEffect[] = [];
-  let next = closeIfDue(state, input, ctx, effects);
-  switch (input.type) {
-    case "tick":
-      break;
-    case "flush":
-      if (next.session !== null) {
-        effects.push(...closeSession(next.session, next.scales, ctx, "flush", input));
-        next = { ...next, session: null };
-      }
-      break;
-    case "scale":
-      next = applyScale(next, input);
-      break;
-    case "identified":
-      next = identify(next, input, ctx, effects);
-      break;
-    default:
-      return unreachable(input);
+/** The stored form of an open session. */
+export function persisted(session: OpenSession): PersistedSession {
+  return {
+    version: 1,
+    session_id: session.id,
+    card_id: session.cardId,
+    reader_id: session.readerId,
+    started_wall: session.startedWall,
+    bins: session.bins.map((b) => ({ bin_id: b.binId, baseline_g: b.baselineG })),
+    last_change_wall: session.lastChangeWall,
+  };
+}
+
+/** The accepted weight of a bin's scale now, `null` when the scale has none (or the bin is unknown). */
+function acceptedOf(binId: string, state: StationState, ctx: StationContext): number | null {
+  const scaleId = ctx.bins.find((b) => b.binId === binId)?.scaleId;
+  return scaleId === undefined ? null : (state.scales[scaleId]?.acceptedG ?? null);
+}
+
+/** Closes the open session: its events and the deletion of its stored row in one record effect. */
+export function closeOpen(
+  state: StationState,
+  session: OpenSession,
+  reason: CloseReason,
+  at: At,
+  ctx: StationContext,
+  effects: StationEffect[],
+): StationState {
+  const events: DurableEvent[] = [];
+  for (const covered of session.bins) {
+    // An offline scale counts with its last accepted weight (kept while offline).
+    const afterG = acceptedOf(covered.binId, state, ctx) ?? covered.baselineG;
+    events.push(...measureBin(session, covered, afterG, reason, at.wall, ctx));
   }
-  next = closeIfDue(next, input, ctx, effects);
-  return { state: next, effects };
+  effects.push({ type: "record", events, session: { op: "delete", id: session.id } });
+  const deposits = events.filter((e) => e.kind === "deposit").length;
+  effects.push({
+    type: "notice",
+    level: "info",
+    msg: "session closed",
+    fields: { session: session.id, card: maskCardId(session.cardId), reason, deposits },
+  });
+  return { ...state, session: IDLE };
 }
 
-/**
- * The earliest `mono` at which a tick could change something, or `null` without a session. It is
- * the earliest running timer of the open session, leaving out an idle close that waits for a scale
- * to settle (a `scale` input decides that one). A runner may schedule its next tick exactly then.
- */
-export function nextDeadline(state: SessionState, ctx: SessionContext): number | null {
-  if (state.session === null) return null;
-  const deadlines = pendingDeadlines(state.session, state.scales, ctx.settings).map((t) => t.atMono);
-  return deadlines.length === 0 ? null : Math.min(...deadlines);
-}
-
-function closeIfDue(
-  state: SessionState,
-  at: { mono: number; wall: number },
-  ctx: SessionContext,
-  effects: SessionEffect[],
-): SessionState {
-  if (state.session === null) return state;
-  const reason = dueTimer(state.session, state.scales, ctx.settings, at.mono);
-  if (reason === null) return state;
-  effects.push(...closeSession(state.session, state.scales, ctx, reason, at));
-  return { ...state, session: null };
-}
-
-function applyScale(state: SessionState, input: Extract<SessionInput, { type: "scale" }>): SessionState {
-  const { scaleId, online, stable, acceptedG } = input.view;
-  const previous = state.scales.get(scaleId);
-  const scales = new Map(state.scales);
-  scales.set(scaleId, { scaleId, online, stable, acceptedG });
-  const weightChange = acceptedG !== null && acceptedG !== (previous?.acceptedG ?? null);
-  const session = state.session;
-  if (session === null || !weightChange || !session.bins.some((c) => c.bin.scaleId === scaleId)) {
-    return { ...state, scales };
+/** Closes a recovered session: deposits for the bins whose scales are back, one alarm for the others. */
+export function closeRecovered(
+  state: StationState,
+  session: RecoveringSession,
+  at: At,
+  ctx: StationContext,
+  effects: StationEffect[],
+): StationState {
+  const events: DurableEvent[] = [];
+  const missing: CoveredBin[] = [];
+  for (const covered of session.bins) {
+    const afterG = acceptedOf(covered.binId, state, ctx);
+    if (afterG === null) missing.push(covered);
+    else events.push(...measureBin(session, covered, afterG, "restart", at.wall, ctx));
   }
-  return { scales, session: { ...session, lastChangeMono: input.mono } };
+  if (missing.length > 0) events.push(interruptedAlarm(session, missing, ctx.stationId));
+  effects.push({ type: "record", events, session: { op: "delete", id: session.id } });
+  effects.push({
+    type: "notice",
+    level: missing.length > 0 ? "warn" : "info",
+    msg: "recovered session closed",
+    fields: {
+      session: session.id,
+      card: maskCardId(session.cardId),
+      reason: "restart",
+      deposits: events.filter((e) => e.kind === "deposit").length,
+      interrupted_bins: missing.map((b) => b.binId),
+    },
+  });
+  const [next, ...rest] = state.recoveredQueue;
+  return { ...state, session: next ?? IDLE, recoveredQueue: rest };
 }
 
-function identify(
-  state: SessionState,
-  input: Extract<SessionInput, { type: "identified" }>,
-  ctx: SessionContext,
-  effects: SessionEffect[],
-): SessionState {
-  const open = state.session;
-  if (open !== null && open.cardId === input.cardId) {
+/** Closes whatever is due at `at`: an open session's timer, or a recovered session that is complete or late. */
+export function closeIfDue(state: StationState, at: At, ctx: StationContext, effects: StationEffect[]): StationState {
+  let s = state;
+  // A loop, because a recovered session closing may bring the next one from the queue.
+  for (let guard = 0; guard <= state.recoveredQueue.length + 1; guard++) {
+    const session = s.session;
+    if (session.phase === "open") {
+      const reason = dueTimer(session, s, ctx, at.mono);
+      return reason === null ? s : closeOpen(s, session, reason, at, ctx, effects);
+    }
+    if (session.phase !== "recovering") return s;
+    const allBack = session.bins.every((b) => acceptedOf(b.binId, s, ctx) !== null);
+    if (!allBack && at.mono < session.deadlineMono) return s;
+    s = closeRecovered(s, session, at, ctx, effects);
+  }
+  return s;
+}
+
+/** The sessions found in the database at start become recovered sessions (the first one current). */
+export function recover(
+  state: StationState,
+  sessions: readonly PersistedSession[],
+  at: At,
+  ctx: StationContext,
+  effects: StationEffect[],
+): StationState {
+  if (sessions.length === 0) return state;
+  const recovered: RecoveringSession[] = sessions.map((p) => ({
+    phase: "recovering",
+    id: p.session_id,
+    cardId: p.card_id,
+    readerId: p.reader_id,
+    startedWall: p.started_wall,
+    bins: p.bins.map((b) => ({ binId: b.bin_id, baselineG: b.baseline_g })),
+    deadlineMono: at.mono + ctx.session.recoverTimeoutMs,
+  }));
+  for (const r of recovered) {
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "session recovered after a restart: it closes once its scales are back",
+      fields: { session: r.id, card: maskCardId(r.cardId), bins: r.bins.map((b) => b.binId) },
+    });
+  }
+  if (state.session.phase === "idle") {
+    const [first, ...rest] = recovered;
+    return { ...state, session: first!, recoveredQueue: [...state.recoveredQueue, ...rest] };
+  }
+  return { ...state, recoveredQueue: [...state.recoveredQueue, ...recovered] };
+}
+
+/** A presentation (from any reader): open, restart the first-deposit timer, or refuse. */
+export function identify(
+  state: StationState,
+  input: { cardId: string; readerId: string; sessionId: string } & At,
+  ctx: StationContext,
+  effects: StationEffect[],
+): StationState {
+  const { cardId, readerId } = input;
+  const card = maskCardId(cardId);
+  const counters = state.counters;
+  if (state.session.phase === "recovering") {
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "identification refused: a session recovered after a restart is still open",
+      fields: { card, reader: readerId, recovered_session: state.session.id },
+    });
+    return { ...state, counters: { ...counters, identificationsRefused: counters.identificationsRefused + 1 } };
+  }
+  const open = state.session.phase === "open" ? state.session : null;
+  if (open !== null && open.cardId === cardId) {
     if (open.lastChangeMono !== null) return state;
     return { ...state, session: { ...open, firstDepositFromMono: input.mono } };
   }
-  if (open !== null) effects.push(...closeSession(open, state.scales, ctx, "other_identification", input));
+  if (state.storage.state === "fault") {
+    // Fail safe at the bin: a deposit that cannot be recorded must not be taken.
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "session refused: storage fault",
+      fields: { card, reader: readerId, fault: state.storage.message },
+    });
+    return { ...state, counters: { ...counters, sessionsRefused: counters.sessionsRefused + 1 } };
+  }
+  let s = state;
+  if (open !== null) s = closeOpen(s, open, "other_identification", input, ctx, effects);
 
-  const { cardId, readerId } = input;
   const bins: CoveredBin[] = [];
   for (const bin of ctx.bins) {
-    const view = state.scales.get(bin.scaleId);
-    if (view?.online === true && view.acceptedG !== null) bins.push({ bin, baselineG: view.acceptedG });
+    const scale = s.scales[bin.scaleId];
+    if (scale === undefined) continue;
+    const view = scaleView(bin.scaleId, scale);
+    if (view.online && view.acceptedG !== null && !noValidWeight(scale.condition)) {
+      bins.push({ binId: bin.binId, baselineG: view.acceptedG });
+    }
   }
   if (bins.length === 0) {
-    effects.push({ type: "session_refused", cardId, readerId, reason: "no_ready_bin" });
-    return { ...state, session: null };
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "session refused: no bin ready",
+      fields: { card, reader: readerId },
+    });
+    return { ...s, counters: { ...s.counters, sessionsRefused: s.counters.sessionsRefused + 1 } };
   }
-  effects.push({ type: "session_opened", cardId, readerId, binIds: bins.map((c) => c.bin.binId) });
   const session: OpenSession = {
+    phase: "open",
+    id: input.sessionId,
     cardId,
     readerId,
     startedMono: input.mono,
@@ -175,6 +278,40 @@ function identify(
     bins,
     firstDepositFromMono: input.mono,
     lastChangeMono: null,
+    lastChangeWall: null,
   };
-  return { ...state, session };
+  effects.push({ type: "record", events: [], session: { op: "put", id: session.id, state: persisted(session) } });
+  effects.push({
+    type: "notice",
+    level: "info",
+    msg: "session opened",
+    fields: { session: session.id, card, reader: readerId, bins: bins.map((b) => b.binId) },
+  });
+  return { ...s, session, counters: { ...s.counters, sessionsOpened: s.counters.sessionsOpened + 1 } };
+}
+
+/** A weight change on `scaleId` at `at`: when it is one of the open session's scales, the idle timer restarts. */
+export function weightChanged(
+  state: StationState,
+  scaleId: string,
+  at: At,
+  ctx: StationContext,
+  effects: StationEffect[],
+): StationState {
+  const session = state.session;
+  if (session.phase !== "open") return state;
+  const covered = session.bins.some((c) => ctx.bins.find((b) => b.binId === c.binId)?.scaleId === scaleId);
+  if (!covered) return state;
+  const next: OpenSession = { ...session, lastChangeMono: at.mono, lastChangeWall: at.wall };
+  effects.push({ type: "record", events: [], session: { op: "put", id: next.id, state: persisted(next) } });
+  return { ...state, session: next };
+}
+
+/** The earliest `mono` at which a tick could change the session, or `null`. */
+export function sessionDeadline(state: StationState, ctx: StationContext): number | null {
+  const session = state.session;
+  if (session.phase === "recovering") return session.deadlineMono;
+  if (session.phase !== "open") return null;
+  const deadlines = pendingTimers(session, state, ctx).map((t) => t.atMono);
+  return deadlines.length === 0 ? null : Math.min(...deadlines);
 }

@@ -98,7 +98,7 @@ export function resolveStabilityOptions(options: StabilityOptions = {}): Resolve
  */
 export class StabilityDetector {
   readonly options: ResolvedStabilityOptions;
-  private samples: WeightSample[] = [];
+  private samples: readonly WeightSample[] = [];
 
   /** @throws RangeError on out-of-range options (see {@link resolveStabilityOptions}). */
   constructor(options: StabilityOptions = {}) {
@@ -110,42 +110,57 @@ export class StabilityDetector {
    * previous one (a clock that went back) or whose weight is not a finite number starts a new window.
    */
   push(sample: WeightSample): StabilityResult {
-    const last = this.samples[this.samples.length - 1];
-    if (!Number.isFinite(sample.grams) || !Number.isFinite(sample.mono)) {
-      this.reset();
-      return NOT_STABLE;
-    }
-    if (last !== undefined && sample.mono < last.mono) this.reset();
-    this.samples.push({ ...sample });
-    const windowStart = sample.mono - this.options.windowMs;
-    let drop = 0;
-    while (drop < this.samples.length && this.samples[drop]!.mono < windowStart) drop++;
-    if (drop > 0) this.samples.splice(0, drop);
-    return this.judge();
+    const { samples, result } = pushSample(this.samples, sample, this.options);
+    this.samples = samples;
+    return result;
   }
 
   /** Forgets the window (port reopened, or a frame saying there is no valid weight). */
   reset(): void {
     this.samples = [];
   }
+}
 
-  private judge(): StabilityResult {
-    const { minSamples, windowMs, toleranceG } = this.options;
-    const window = this.samples;
-    const oldest = window[0];
-    const newest = window[window.length - 1];
-    if (oldest === undefined || newest === undefined || window.length < minSamples) return NOT_STABLE;
-    if (newest.mono - oldest.mono < windowMs * STABLE_WINDOW_COVERAGE) return NOT_STABLE;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const s of window) {
-      if (s.indicatorStable === false) return NOT_STABLE;
-      if (s.grams < min) min = s.grams;
-      if (s.grams > max) max = s.grams;
-    }
-    if (max - min > toleranceG) return NOT_STABLE;
-    return { stable: true, valueG: lowerMedian(window.map((s) => s.grams)) };
+/**
+ * The pure form of {@link StabilityDetector.push}: the window after `sample` (a new array; the
+ * input is not changed) and its verdict. The station machine keeps `samples` in its plain state.
+ * A sample whose `mono` is earlier than the previous one (a clock that went back) or whose weight
+ * is not a finite number starts a new window.
+ */
+export function pushSample(
+  samples: readonly WeightSample[],
+  sample: WeightSample,
+  options: ResolvedStabilityOptions,
+): { samples: WeightSample[]; result: StabilityResult } {
+  if (!Number.isFinite(sample.grams) || !Number.isFinite(sample.mono)) return { samples: [], result: NOT_STABLE };
+  const last = samples[samples.length - 1];
+  const kept = last !== undefined && sample.mono < last.mono ? [] : samples;
+  const windowStart = sample.mono - options.windowMs;
+  let drop = 0;
+  while (drop < kept.length && kept[drop]!.mono < windowStart) drop++;
+  const window = kept.slice(drop);
+  window.push({ grams: sample.grams, indicatorStable: sample.indicatorStable, mono: sample.mono });
+  return { samples: window, result: judgeWindow(window, options) };
+}
+
+/** The verdict on one window (see {@link StabilityDetector}). */
+export function judgeWindow(window: readonly WeightSample[], options: ResolvedStabilityOptions): StabilityResult {
+  const { minSamples, windowMs, toleranceG } = options;
+  const oldest = window[0];
+  const newest = window[window.length - 1];
+  if (oldest === undefined || newest === undefined || window.length < minSamples) return NOT_STABLE;
+  if (newest.mono - oldest.mono < windowMs * STABLE_WINDOW_COVERAGE) return NOT_STABLE;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of window) {
+    if (s.indicatorStable === false) return NOT_STABLE;
+    if (s.grams < min) min = s.grams;
+    if (s.grams > max) max = s.grams;
   }
+  if (max - min > toleranceG) return NOT_STABLE;
+  // A steady display (every sample the same) is the common case: its median needs no sort.
+  if (max === min) return { stable: true, valueG: Math.round(min) };
+  return { stable: true, valueG: lowerMedian(window.map((s) => s.grams)) };
 }
 
 /** The lower median of a non-empty list, rounded to an integer. */

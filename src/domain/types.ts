@@ -17,31 +17,6 @@ export interface ScaleView {
   acceptedG: number | null;
 }
 
-/** A bin as the session machine sees it (config `bins[]`). */
-export interface BinSpec {
-  binId: string;
-  category: string;
-  scaleId: string;
-}
-
-/** Session timing settings (config `session`), in seconds, fractions allowed. */
-export interface SessionSettings {
-  idleCloseS: number;
-  firstDepositTimeoutS: number;
-  maxSessionS: number;
-}
-
-/** Inputs of the session machine. */
-export type SessionInput =
-  /** A presentation (already de-duplicated by repeat_gap_ms) from any reader. */
-  | { type: "identified"; cardId: string; readerId: string; mono: number; wall: number }
-  /** A scale's view changed (new accepted weight, stability or online state). */
-  | { type: "scale"; view: ScaleView; mono: number; wall: number }
-  /** Time passes; the runner sends ticks often (every 100 ms or so). */
-  | { type: "tick"; mono: number; wall: number }
-  /** Close any open session now (shutdown, end of the demo). */
-  | { type: "flush"; mono: number; wall: number };
-
 /** The data of one deposit, before the outbox adds station_id, seq, id and time. */
 export interface DepositData {
   bin_id: string;
@@ -60,16 +35,4 @@ export interface DepositData {
 }
 
 /** contract.md section 3: the first that applies. */
-export type PointsReason = "blocked_card" | "no_rule" | "below_minimum" | "daily_cap" | "awarded";
-
-/** Why a session closed (for logs). */
-export type CloseReason = "idle" | "first_deposit_timeout" | "max_session" | "other_identification" | "flush";
-
-/** Effects of the session machine, executed by the app's runner. */
-export type SessionEffect =
-  | { type: "session_opened"; cardId: string; readerId: string; binIds: string[] }
-  /** No bin could be served (no online scale with an accepted weight). */
-  | { type: "session_refused"; cardId: string; readerId: string; reason: "no_ready_bin" }
-  | { type: "session_closed"; cardId: string; reason: CloseReason; deposits: number }
-  /** Record one durable deposit event; the runner commits it before anything else about it. */
-  | { type: "record_deposit"; data: DepositData };
+export type PointsReason = "blocked_card" | "implausible" | "no_rule" | "below_minimum" | "daily_cap" | "awarded";

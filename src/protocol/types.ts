@@ -24,6 +24,8 @@ export type ScaleFrame =
 /** A value decoded from one identification-reader frame. */
 export type ReaderFrame =
   | { kind: "id"; cardId: string }
+  /** A well-formed frame that is known noise (an EM4100 tag whose data bytes are all 00 or all FF). */
+  | { kind: "noise"; bytes: Uint8Array; reason: string }
   | { kind: "discarded"; bytes: Uint8Array; reason: string };
 
 /**

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createClockSyncCheck } from "../../src/adapters/clock-sync.js";
 import { Outbox } from "../../src/adapters/outbox/outbox.js";
 import type { OutboxOptions } from "../../src/adapters/outbox/outbox.js";
-import { runOutboxStatus } from "../../src/adapters/outbox/status-command.js";
+import { runOutboxStatus } from "../../src/cli/outbox-status.js";
 import { SmartbinError } from "../../src/errors.js";
 
 const logger = pino({ level: "silent" });

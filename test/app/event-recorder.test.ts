@@ -1,28 +1,33 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { EventRecorder, type Recordable } from "../../src/app/event-recorder.js";
+import { EventRecorder, type RecordBatch } from "../../src/app/event-recorder.js";
+import type { SessionWrite } from "../../src/domain/station-types.js";
 import { SmartbinError } from "../../src/errors.js";
 
 /** A fake outbox whose commits fail while `broken` is set. */
 function fakeOutbox() {
   const rows: Array<{ seq: number; kind: string; subject: string; data: Record<string, unknown> }> = [];
+  const sessions: SessionWrite[] = [];
   const outbox = {
     broken: false,
     rows,
-    append(kind: string, subject: string, data: Record<string, unknown>) {
+    sessions,
+    commit(batch: { events: Array<{ kind: string; subject: string; data: Record<string, unknown> }>; session?: SessionWrite }) {
       if (outbox.broken) throw new SmartbinError("OUTBOX_COMMIT_FAILED", "disk I/O error");
-      const seq = rows.length + 1;
-      rows.push({ seq, kind, subject, data });
-      return { seq, id: `id-${seq}`, kind, payload: "{}" };
+      const out = batch.events.map((e) => {
+        const seq = rows.length + 1;
+        rows.push({ seq, ...e });
+        return { seq };
+      });
+      if (batch.session) sessions.push(batch.session);
+      return out;
     },
   };
   return outbox;
 }
 
-const alarm = (code: string): Recordable => ({
-  kind: "alarm",
-  subject: "scale-1",
-  data: { code, device_id: "scale-1", message: code },
+const alarm = (code: "scale_offline" | "scale_online" | "reader_offline"): RecordBatch => ({
+  events: [{ kind: "alarm", subject: "scale-1", data: { code, device_id: "scale-1", message: code } }],
 });
 
 describe("EventRecorder", () => {
@@ -69,5 +74,18 @@ describe("EventRecorder", () => {
     expect(rec.fault()).toBeNull();
     expect(rec.waitingCount()).toBe(0);
     expect(faultChanges).toBeGreaterThanOrEqual(2); // appeared, then cleared
+  });
+
+  it("commits a batch's events and its session write together; a session-only batch is fine", () => {
+    const outbox = fakeOutbox();
+    const rec = new EventRecorder({ outbox, logger: pino({ level: "silent" }), onCommitted: () => undefined, onFaultChanged: () => undefined });
+    rec.record({ events: [], session: { op: "put", id: "s1", state: { version: 1, session_id: "s1", card_id: "c", reader_id: "r", started_wall: 0, bins: [], last_change_wall: null } } });
+    rec.record({ ...alarm("scale_offline"), session: { op: "delete", id: "s1" } });
+    expect(outbox.sessions.map((s) => s.op)).toEqual(["put", "delete"]);
+    expect(outbox.rows).toHaveLength(1);
+    outbox.broken = true;
+    rec.record({ events: [], session: { op: "put", id: "s2", state: { version: 1, session_id: "s2", card_id: "c", reader_id: "r", started_wall: 0, bins: [], last_change_wall: null } } });
+    expect(rec.waitingBatches()).toBe(1);
+    expect(rec.waitingCount()).toBe(0);
   });
 });

@@ -18,8 +18,8 @@ import {
 } from "../integration/harness.js";
 
 /**
- * Process tests: the built `smartbin`, started and signalled as systemd and technicians do. All tests
- * that spawn the binary live in this one file so the build runs once, before any of them.
+ * Process tests: the built `smartbin`, started and signalled as systemd and technicians do (the
+ * signals themselves: signals.test.ts). Each file that spawns the binary builds it once, first.
  */
 beforeAll(() => buildOnce(), 120_000);
 

@@ -8,6 +8,8 @@ import { createPtyPair } from "../support/socat.js";
 /** A simulated indicator behind a socat pseudo-terminal: streams its display every 50 ms. */
 export class FakeIndicator {
   loadG: number;
+  /** How the display is encoded: yaohua-a9 with 3 decimals unless a test says otherwise. */
+  encode: (grams: number) => Uint8Array = (grams) => encodeYaohuaA9({ grams, unit: "kg", decimals: 3 });
   private timer: NodeJS.Timeout | undefined;
   private constructor(
     readonly pty: Awaited<ReturnType<typeof createPtyPair>>,
@@ -19,7 +21,7 @@ export class FakeIndicator {
   static async start(initialG: number): Promise<FakeIndicator> {
     const ind = new FakeIndicator(await createPtyPair(), initialG);
     ind.timer = setInterval(() => {
-      void ind.pty.write(encodeYaohuaA9({ grams: ind.loadG, unit: "kg", decimals: 3 })).catch(() => undefined);
+      void ind.pty.write(ind.encode(ind.loadG)).catch(() => undefined);
     }, 50);
     return ind;
   }
@@ -85,6 +87,16 @@ export function writeStationConfig(opts: {
   readerPort: string;
   dbPath?: string;
   protocolVersion?: 4 | 5;
+  /** Extra YAML lines for the scale entry (indented by the caller as `    key: value`). */
+  scaleExtra?: string;
+  /** The scale's protocol (default yaohua-a9). */
+  scaleProtocol?: string;
+  /** Extra YAML lines for the bin entry. */
+  binExtra?: string;
+  /** Extra YAML lines for the session section. */
+  sessionExtra?: string;
+  /** `session.idle_close_s` (default 0.5). */
+  idleCloseS?: number;
 }): { file: string; dir: string; dbPath: string } {
   const dir = opts.dir ?? tempDir("smartbin-it-");
   const dbPath = opts.dbPath ?? join(dir, "station.db");
@@ -101,11 +113,11 @@ mqtt:
 scales:
   - id: scale-1
     port: ${opts.scalePort}
-    protocol: yaohua-a9
+    protocol: ${opts.scaleProtocol ?? "yaohua-a9"}
     unit: kg
     stable_window_ms: 300
     silence_timeout_s: 2
-readers:
+${opts.scaleExtra ?? ""}readers:
   - id: reader-1
     port: ${opts.readerPort}
     protocol: em4100-ascii
@@ -113,15 +125,15 @@ bins:
   - id: kitchen
     category: food_waste
     scale: scale-1
-points:
+${opts.binExtra ?? ""}points:
   rules_version: "2026-11"
   categories:
     food_waste: { points_per_kg: 1.16, min_net_g: 0 }
 session:
-  idle_close_s: 0.5
+  idle_close_s: ${opts.idleCloseS ?? 0.5}
   first_deposit_timeout_s: 5
   max_session_s: 60
-log:
+${opts.sessionExtra ?? ""}log:
   level: debug
 `,
   );

@@ -51,14 +51,14 @@ describe.skipIf(tools.skip)(`station end to end${tools.reason}`, () => {
     const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort });
     const loaded = loadConfigFile(cfg.file);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-    station = new Station({ config: loaded.config, logger: pino({ level: "silent" }), tickMs: 20 });
+    station = new Station({ config: loaded.config, logger: pino({ level: "silent" }) });
     station.start();
     return { dbPath: cfg.dbPath };
   }
 
   /** Resolves once the scale has an accepted weight: a session can cover its bin. */
   async function scaleReady(): Promise<void> {
-    await eventually(() => station!.scaleViews()[0]?.acceptedG === scale.loadG, 10_000, "the scale's baseline");
+    await eventually(() => station!.snapshot()?.scales["scale-1"]?.acceptedG === scale.loadG, 10_000, "the scale's baseline");
   }
 
   /** A resident shows a card and drops a bag of `bagG` grams; resolves when the deposit is committed. */

@@ -55,6 +55,12 @@ export interface OutboxOptions {
 
 const EMPTY_STATUS: OutboxStatus = { pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 };
 
+/** One transaction's worth for {@link Outbox.commit}. */
+export interface CommitBatch {
+  events: ReadonlyArray<{ kind: string; subject: string; data: Record<string, unknown> }>;
+  session?: { op: "put"; id: string; state: unknown } | { op: "delete"; id: string };
+}
+
 /** Keys the outbox sets in `data` itself; a caller's data may not contain them. */
 const RESERVED_DATA_KEYS = ["station_id", "seq", "clock_synced"] as const;
 
@@ -81,11 +87,12 @@ export class Outbox {
     pendingAfter: Statement<[number, number], StoredEvent>;
     markPublished: Statement<[string, number]>;
     prune: Statement<[string]>;
+    putSession: Statement<[string, string, string, string]>;
+    deleteSession: Statement<[string]>;
+    openSessions: Statement<[], { id: string; state: string }>;
   };
   private readonly statusQuery: (now: Date) => OutboxStatus;
-  private readonly appendTx: Transaction<
-    (kind: string, subject: string, data: Record<string, unknown>) => StoredEvent
-  >;
+  private readonly commitTx: Transaction<(batch: CommitBatch) => StoredEvent[]>;
   private readonly markTx: Transaction<(seqs: number[], at: string) => number>;
   private closed = false;
 
@@ -112,11 +119,24 @@ export class Outbox {
         "UPDATE events SET published_at = ? WHERE seq = ? AND published_at IS NULL",
       ),
       prune: db.prepare<[string]>("DELETE FROM events WHERE published_at IS NOT NULL AND published_at < ?"),
+      putSession: db.prepare<[string, string, string, string]>(
+        "INSERT INTO open_sessions (id, state, created_at, updated_at) VALUES (?, ?, ?, ?)" +
+          " ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+      ),
+      deleteSession: db.prepare<[string]>("DELETE FROM open_sessions WHERE id = ?"),
+      openSessions: db.prepare<[], { id: string; state: string }>(
+        "SELECT id, state FROM open_sessions ORDER BY created_at, rowid",
+      ),
     };
     this.statusQuery = prepareStatusQuery(db);
-    this.appendTx = db.transaction((kind: string, subject: string, data: Record<string, unknown>) =>
-      this.insertEvent(kind, subject, data),
-    );
+    this.commitTx = db.transaction((batch: CommitBatch) => {
+      const time = batch.events.length > 0 || batch.session ? this.now().toISOString() : "";
+      const stored = batch.events.map((e) => this.insertEvent(e.kind, e.subject, e.data, time));
+      const session = batch.session;
+      if (session?.op === "put") this.stmts.putSession.run(session.id, JSON.stringify(session.state), time, time);
+      else if (session?.op === "delete") this.stmts.deleteSession.run(session.id);
+      return stored;
+    });
     this.markTx = db.transaction((seqs: number[], at: string) => {
       let changed = 0;
       for (const seq of seqs) changed += this.stmts.markPublished.run(at, seq).changes;
@@ -225,22 +245,47 @@ export class Outbox {
    *   signal the deposit.
    */
   append(kind: string, subject: string, data: Record<string, unknown>): StoredEvent {
+    return this.commit({ events: [{ kind, subject, data }] })[0]!;
+  }
+
+  /**
+   * Commits a batch in ONE `BEGIN IMMEDIATE` transaction: its events in order, with consecutive
+   * `seq`s, and the change of the stored open session (`put`: insert or replace its state as
+   * JSON; `delete`: remove it). All or nothing: when it fails, no event is stored, no `seq` is
+   * used and the session row is as before. A batch with only a session change is valid.
+   *
+   * @returns the stored events, in the batch's order.
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` as {@link append}.
+   */
+  commit(batch: CommitBatch): StoredEvent[] {
     try {
-      if (!KIND_PATTERN.test(kind)) throw new Error(`invalid event kind ${JSON.stringify(kind)}`);
-      for (const key of RESERVED_DATA_KEYS) {
-        if (Object.hasOwn(data, key)) throw new Error(`event data may not set "${key}", the outbox sets it`);
-      }
-      const event = this.appendTx.immediate(kind, subject, data);
-      this.logger.debug({ seq: event.seq, id: event.id, kind }, "event recorded");
-      return event;
+      for (const e of batch.events) checkEvent(e.kind, e.data);
+      const stored = this.commitTx.immediate(batch);
+      for (const event of stored) this.logger.debug({ seq: event.seq, id: event.id, kind: event.kind }, "event recorded");
+      return stored;
     } catch (err) {
+      const first = batch.events[0];
       throw new SmartbinError(
         "OUTBOX_COMMIT_FAILED",
-        `cannot commit ${kind} event to the outbox`,
-        { path: this.path, kind, subject },
+        first ? `cannot commit ${first.kind} event to the outbox` : "cannot commit the open session to the outbox",
+        { path: this.path, ...(first ? { kind: first.kind, subject: first.subject } : {}), events: batch.events.length },
         { cause: err },
       );
     }
+  }
+
+  /**
+   * The open sessions stored in the database, oldest first, each with its state parsed from JSON
+   * (what start-up recovery reads). A row whose text is not JSON comes back with `state: null`.
+   */
+  openSessions(): Array<{ id: string; state: unknown }> {
+    return this.stmts.openSessions.all().map((row) => {
+      try {
+        return { id: row.id, state: JSON.parse(row.state) as unknown };
+      } catch {
+        return { id: row.id, state: null };
+      }
+    });
   }
 
   /**
@@ -307,8 +352,8 @@ export class Outbox {
     this.logger.debug({ path: this.path }, "outbox closed");
   }
 
-  /** Runs inside the append transaction. */
-  private insertEvent(kind: string, subject: string, data: Record<string, unknown>): StoredEvent {
+  /** Runs inside the commit transaction; `time` is the batch's recording time. */
+  private insertEvent(kind: string, subject: string, data: Record<string, unknown>, time: string): StoredEvent {
     const counter = this.stmts.nextSeq.get();
     if (counter === undefined) throw new Error("outbox counter row is missing");
     const seq = counter.value;
@@ -318,7 +363,7 @@ export class Outbox {
       id,
       source: `smartbin/${this.stationId}`,
       type: `smartbin.${kind}.v1`,
-      time: this.now().toISOString(),
+      time,
       subject,
       datacontenttype: "application/json",
       data: { station_id: this.stationId, seq, ...data, clock_synced: this.clockSynced() },
@@ -326,6 +371,14 @@ export class Outbox {
     const payload = JSON.stringify(envelope);
     this.stmts.insert.run(seq, id, kind, subject, envelope.time, payload);
     return { seq, id, kind, payload };
+  }
+}
+
+/** Refuses an invalid kind and data that sets a key the outbox owns. */
+function checkEvent(kind: string, data: Record<string, unknown>): void {
+  if (!KIND_PATTERN.test(kind)) throw new Error(`invalid event kind ${JSON.stringify(kind)}`);
+  for (const key of RESERVED_DATA_KEYS) {
+    if (Object.hasOwn(data, key)) throw new Error(`event data may not set "${key}", the outbox sets it`);
   }
 }
 

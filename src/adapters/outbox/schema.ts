@@ -11,6 +11,10 @@ import { SmartbinError } from "../../errors.js";
  *   event rows so that pruning never lowers it: `seq` is never reused (contract.md section 4).
  * - `events`: one row per durable event; `payload` is the exact CloudEvents JSON text that is sent,
  *   `published_at` is set when the broker has acknowledged it (PUBACK), NULL before.
+ * - `open_sessions` (v2): the station's open session, one row per session id, its state as JSON
+ *   text (the domain's `PersistedSession`; opaque here). Written when a session opens or changes
+ *   and deleted in the same transaction that records its deposits (contract.md section 2,
+ *   "Restart mid-session").
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -33,6 +37,14 @@ const MIGRATIONS: readonly string[] = [
     published_at TEXT NULL
   ) STRICT;
   CREATE INDEX events_unpublished ON events (seq) WHERE published_at IS NULL;
+  `,
+  `
+  CREATE TABLE open_sessions (
+    id         TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) STRICT;
   `,
 ];
 

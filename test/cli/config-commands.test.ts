@@ -4,12 +4,12 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   DEFAULT_CONFIG_PATH,
-  EXIT_CONFIG,
   resolveConfigPath,
   runConfigCheck,
   runConfigSchema,
-} from "../../src/config/commands.js";
-import { MINIMAL } from "./contract-example.js";
+} from "../../src/cli/config-commands.js";
+import { EXIT } from "../../src/cli/exit-codes.js";
+import { MINIMAL } from "../config/contract-example.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smartbin-config-cmd-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -31,13 +31,13 @@ describe("runConfigCheck", () => {
     const file = path.join(dir, "bad.yaml");
     fs.writeFileSync(file, "station:\n  id: x\n  name: y\nmqtt:\n  url: 1\n");
     expect(run(file)).toEqual({
-      code: EXIT_CONFIG,
+      code: EXIT.CONFIG,
       out: [
         `${file}:3:3: station.name: unknown key (expected one of: id)`,
         `${file}:5:8: mqtt.url: expected string, found 1`,
       ],
     });
-    expect(EXIT_CONFIG).toBe(78);
+    expect(EXIT.CONFIG).toBe(78);
   });
 
   it("prints a missing file as given, at 1:1, and returns 78", () => {

@@ -2,11 +2,9 @@
  * The `smartbin config …` commands and the choice of config file (contract.md section 1). Output
  * goes through `out`, one line per call, so the CLI decides the stream.
  */
-import { configJsonSchema } from "./json-schema.js";
-import { formatProblem, loadConfigFile } from "./load.js";
-
-/** Exit code for an invalid or missing configuration (sysexits EX_CONFIG; systemd does not restart-loop). */
-export const EXIT_CONFIG = 78;
+import { configJsonSchema } from "../config/json-schema.js";
+import { formatProblem, loadConfigFile } from "../config/load.js";
+import { EXIT } from "./exit-codes.js";
 
 /** The config file used when neither `-c/--config` nor `$SMARTBIN_CONFIG` names one. */
 export const DEFAULT_CONFIG_PATH = "/etc/smartbin/config.yaml";
@@ -19,16 +17,16 @@ export function runConfigCheck(file: string, out: (line: string) => void): numbe
   const result = loadConfigFile(file);
   if (result.ok) {
     out(`${file}: ok`);
-    return 0;
+    return EXIT.OK;
   }
   for (const problem of result.problems) out(formatProblem(problem));
-  return EXIT_CONFIG;
+  return EXIT.CONFIG;
 }
 
 /** `smartbin config schema`: prints the config's JSON Schema (draft 2020-12, pretty JSON). Returns 0. */
 export function runConfigSchema(out: (line: string) => void): number {
   out(JSON.stringify(configJsonSchema(), null, 2));
-  return 0;
+  return EXIT.OK;
 }
 
 /**

@@ -1,0 +1,23 @@
+/**
+ * Reading back a stored open session (contract.md section 2 "Restart mid-session"). The row was
+ * written by this program, but a database is an input like any other: a row that does not have
+ * the shape is reported, never trusted.
+ */
+import { z } from "zod";
+import type { PersistedSession } from "../domain/station-types.js";
+
+const persistedSessionSchema = z.strictObject({
+  version: z.literal(1),
+  session_id: z.string().min(1),
+  card_id: z.string().min(1),
+  reader_id: z.string().min(1),
+  started_wall: z.number().finite(),
+  bins: z.array(z.strictObject({ bin_id: z.string().min(1), baseline_g: z.number().int() })),
+  last_change_wall: z.number().finite().nullable(),
+});
+
+/** The session stored as `state`, or `null` when it does not have the shape of one. */
+export function parsePersistedSession(state: unknown): PersistedSession | null {
+  const parsed = persistedSessionSchema.safeParse(state);
+  return parsed.success ? parsed.data : null;
+}

@@ -1,0 +1,350 @@
+/**
+ * The station runner (architecture.md, "The runner"): wires ports to the station machine and runs
+ * its effects. It decides nothing: bytes go through each device's framer into a `scale_data` or
+ * `reader_data` input, port changes and storage faults become inputs, time becomes `tick` inputs;
+ * the machine's effects are executed in order (record: one outbox transaction per effect; notice:
+ * a log line; status_changed: the retained status is published again).
+ *
+ * Inputs are queued: an input that arrives while another one's effects run (a storage fault
+ * reported by a commit, say) is stepped after them, never inside them.
+ *
+ * Every adapter comes in one object ({@link RunnerAdapters}) and time in one port ({@link Clock}),
+ * so a unit test drives the whole station with fakes and a manual clock.
+ */
+import type { Logger } from "../adapters/log/logger.js";
+import { initialState, nextDeadline, statusOf, step, type StationStatus } from "../domain/station-machine.js";
+import { maskCardId } from "../domain/privacy.js";
+import type {
+  DepositEventData,
+  DurableEvent,
+  PersistedSession,
+  StationContext,
+  StationEffect,
+  StationInput,
+  StationState,
+} from "../domain/station-types.js";
+import type { BufferedFramer, ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { Clock } from "./clock.js";
+import { EventRecorder, type CommitPort } from "./event-recorder.js";
+import { parsePersistedSession } from "./persisted-session.js";
+
+/** What the runner needs of the outbox. */
+export interface OutboxPort extends CommitPort {
+  /** The open sessions stored in the database (restart recovery). */
+  openSessions(): Array<{ id: string; state: unknown }>;
+}
+
+/** What the runner needs of the publisher. */
+export interface PublisherPort {
+  /** New events were committed: publish them. */
+  notify(): void;
+  /** Publish the retained status again (its fields come from {@link StationRunner.statusFields}). */
+  publishStatus(): void;
+}
+
+/** The callbacks a device port calls. */
+export interface DeviceHandlers {
+  /** Bytes as they arrive, split anywhere. The chunk may be reused after the call returns. */
+  onData(chunk: Uint8Array): void;
+  /** The port opened. */
+  onOpen(): void;
+  /** The port closed, failed to open, or a streaming device went silent. */
+  onClose(reason: string): void;
+}
+
+/** One device port: started once, stopped once. */
+export interface DevicePort {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** A device as the runner drives it: its kind, id, framer, and how to open its port. */
+export type RunnerDevice =
+  | { kind: "scale"; id: string; framer: BufferedFramer<ScaleFrame>; open(handlers: DeviceHandlers): DevicePort }
+  | { kind: "reader"; id: string; framer: BufferedFramer<ReaderFrame>; open(handlers: DeviceHandlers): DevicePort };
+
+/** Every adapter of the station, in one object. */
+export interface RunnerAdapters {
+  outbox: OutboxPort;
+  publisher: PublisherPort;
+  logger: Logger;
+  /** A fresh UUID (session ids). */
+  newId(): string;
+}
+
+/** Options of a {@link StationRunner}. */
+export interface RunnerOptions {
+  context: StationContext;
+  devices: readonly RunnerDevice[];
+  adapters: RunnerAdapters;
+  clock: Clock;
+  /** How often a storage fault is retried, in ms (default 5000). */
+  storageRetryMs?: number;
+  /** Called after each deposit event is committed (the demo prints a human line). */
+  onDepositCommitted?: (data: DepositEventData, seq: number) => void;
+}
+
+/** Counters a technician (and the tests) can read. */
+export interface RunnerStats {
+  scaleFrames: number;
+  readerFrames: number;
+  discardedFrames: number;
+  noiseFrames: number;
+  sessionsOpened: number;
+  refusedSessions: number;
+  deposits: number;
+  alarms: number;
+}
+
+const DEFAULT_STORAGE_RETRY_MS = 5_000;
+
+/** Runs the station machine against its ports. */
+export class StationRunner {
+  private state: StationState;
+  private readonly queue: StationInput[] = [];
+  private stepping = false;
+  private readonly recorder: EventRecorder;
+  private readonly ports: DevicePort[] = [];
+  private readonly cancels: Array<() => void> = [];
+  private deposits = 0;
+  private alarms = 0;
+  private running = false;
+  private readonly log: Logger;
+  /** The one timer armed for the machine's next deadline, and that deadline (mono ms). */
+  private deadline: { at: number; cancel: () => void } | null = null;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.state = initialState(opts.context);
+    this.log = opts.adapters.logger;
+    this.recorder = new EventRecorder({
+      outbox: opts.adapters.outbox,
+      logger: this.log,
+      onCommitted: (event, seq) => this.afterCommit(event, seq),
+      onFaultChanged: (fault) =>
+        this.feed({
+          type: "storage",
+          state: fault === null ? "ok" : "fault",
+          ...(fault === null ? {} : { message: fault }),
+          ...this.now(),
+        }),
+    });
+  }
+
+  /** Recovers stored sessions, starts the timers, then opens every device. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.feed({ type: "recover", sessions: this.storedSessions(), ...this.now() });
+    const { clock } = this.opts;
+    this.cancels.push(clock.every(this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS, () => this.recorder.commitWaiting()));
+    for (const device of this.opts.devices) {
+      const port = this.openDevice(device);
+      this.ports.push(port);
+      port.start();
+    }
+  }
+
+  /** Closes any open session (reason `shutdown`, its deposits recorded), then stops the devices. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const cancel of this.cancels.splice(0)) cancel();
+    this.feed({ type: "flush", ...this.now() });
+    this.deadline?.cancel();
+    this.deadline = null;
+    await Promise.all(this.ports.map((p) => p.stop()));
+    const waiting = this.recorder.waitingCount();
+    if (waiting > 0) this.log.error({ count: waiting }, "events could not be committed before shutdown");
+  }
+
+  /** Closes the open session now, recording its deposits (end of the demo). */
+  flushSession(): void {
+    this.feed({ type: "flush", ...this.now() });
+  }
+
+  /** The machine's state (plain data; for tests and diagnostics). */
+  snapshot(): StationState {
+    return this.state;
+  }
+
+  /** The machine's status fields for the retained status. */
+  statusFields(): StationStatus {
+    return statusOf(this.state, this.opts.context);
+  }
+
+  /** Counters since start. */
+  stats(): RunnerStats {
+    const c = this.state.counters;
+    let scaleFrames = 0;
+    let readerFrames = 0;
+    let discardedFrames = 0;
+    let noiseFrames = 0;
+    for (const d of this.opts.devices) {
+      const dc = c.devices[d.id];
+      if (dc === undefined) continue;
+      if (d.kind === "scale") scaleFrames += dc.frames;
+      else readerFrames += dc.frames;
+      discardedFrames += dc.discarded;
+      noiseFrames += dc.noise;
+    }
+    return {
+      scaleFrames,
+      readerFrames,
+      discardedFrames,
+      noiseFrames,
+      sessionsOpened: c.sessionsOpened,
+      refusedSessions: c.sessionsRefused + c.identificationsRefused,
+      deposits: this.deposits,
+      alarms: this.alarms,
+    };
+  }
+
+  /** Events or session changes waiting for a commit. */
+  waitingBatches(): number {
+    return this.recorder.waitingBatches();
+  }
+
+  /** Steps one input (queued behind any input being stepped) and runs its effects. */
+  feed(input: StationInput): void {
+    this.queue.push(input);
+    if (this.stepping) return;
+    this.stepping = true;
+    try {
+      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+        const result = step(this.state, next, this.opts.context);
+        this.state = result.state;
+        for (const effect of result.effects) this.run(effect);
+      }
+    } finally {
+      this.stepping = false;
+    }
+    this.armDeadline();
+  }
+
+  private now(): { mono: number; wall: number } {
+    return { mono: this.opts.clock.mono(), wall: this.opts.clock.wall() };
+  }
+
+  /**
+   * Time is an input only when something is due (a session timer, a recovered session's deadline, a
+   * reader's gap): one timeout is armed for the machine's next deadline, none while nothing waits, so
+   * an idle station wakes only for its devices.
+   */
+  private armDeadline(): void {
+    if (!this.running) return;
+    const at = nextDeadline(this.state, this.opts.context);
+    if (this.deadline !== null && this.deadline.at === at) return;
+    this.deadline?.cancel();
+    this.deadline = null;
+    if (at === null) return;
+    const delay = Math.max(0, at - this.opts.clock.mono());
+    this.deadline = {
+      at,
+      cancel: this.opts.clock.after(delay, () => {
+        this.deadline = null;
+        this.feed({ type: "tick", ...this.now() });
+      }),
+    };
+  }
+
+  private openDevice(device: RunnerDevice): DevicePort {
+    const id = device.id;
+    const onOpen = () => this.feed({ type: "port", deviceId: id, state: "open", ...this.now() });
+    const onClose = (reason: string) => this.feed({ type: "port", deviceId: id, state: "closed", reason, ...this.now() });
+    if (device.kind === "scale") {
+      const framer = device.framer;
+      return device.open({
+        onData: (chunk) =>
+          this.feed({ type: "scale_data", scaleId: id, bytes: chunk.length, frames: framer.push(chunk), ...this.now() }),
+        onOpen,
+        onClose,
+      });
+    }
+    const framer = device.framer;
+    return device.open({
+      onData: (chunk) =>
+        this.feed({
+          type: "reader_data",
+          readerId: id,
+          bytes: chunk.length,
+          frames: framer.push(chunk),
+          sessionId: this.opts.adapters.newId(),
+          ...this.now(),
+        }),
+      onOpen,
+      onClose,
+    });
+  }
+
+  private storedSessions(): PersistedSession[] {
+    let rows: Array<{ id: string; state: unknown }>;
+    try {
+      rows = this.opts.adapters.outbox.openSessions();
+    } catch (err) {
+      this.log.error({ err }, "stored open sessions could not be read; none recovered");
+      return [];
+    }
+    const sessions: PersistedSession[] = [];
+    for (const row of rows) {
+      const session = parsePersistedSession(row.state);
+      if (session === null || session.session_id !== row.id) {
+        // Never dropped silently: the row stays in the database for a technician to read.
+        this.log.error({ session: row.id }, "a stored open session is unreadable; it is left in the database, not recovered");
+        continue;
+      }
+      sessions.push(session);
+    }
+    return sessions;
+  }
+
+  private run(effect: StationEffect): void {
+    switch (effect.type) {
+      case "record":
+        this.recorder.record(effect.session ? { events: effect.events, session: effect.session } : { events: effect.events });
+        return;
+      case "status_changed":
+        this.opts.adapters.publisher.publishStatus();
+        return;
+      case "notice":
+        this.log[effect.level](effect.fields, effect.msg);
+        return;
+      default: {
+        const never: never = effect;
+        return never;
+      }
+    }
+  }
+
+  private afterCommit(event: DurableEvent, seq: number): void {
+    switch (event.kind) {
+      case "deposit": {
+        const d = event.data;
+        this.deposits++;
+        this.log.info(
+          {
+            seq,
+            bin: d.bin_id,
+            net_g: d.net_g,
+            points: d.points,
+            reason: d.points_reason,
+            card: maskCardId(d.card_id),
+            session: d.session_id,
+            close_reason: d.close_reason,
+          },
+          "deposit recorded",
+        );
+        this.opts.onDepositCommitted?.(d, seq);
+        break;
+      }
+      case "alarm":
+        this.alarms++;
+        this.log.info({ seq, code: event.data.code, subject: event.subject }, "alarm recorded");
+        break;
+      default: {
+        const never: never = event;
+        return never;
+      }
+    }
+    this.opts.adapters.publisher.notify();
+  }
+}

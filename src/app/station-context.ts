@@ -1,0 +1,64 @@
+/**
+ * The config mapped to the station machine's context, in one pure function. Every default is the
+ * schema's (src/config/schema.ts and the protocol modules): nothing here invents a value.
+ */
+import type { Config } from "../config/schema.js";
+import { compilePointsTable } from "../domain/points.js";
+import { resolveStabilityOptions } from "../domain/stability.js";
+import { secondsToMs } from "../domain/session.js";
+import type { StationContext } from "../domain/station-types.js";
+
+/** Reader noise is logged at most once a minute per reader. */
+export const NOISE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * @throws RangeError only for values the schema already refuses (a config that was not validated)
+ */
+export function contextFromConfig(config: Readonly<Config>): StationContext {
+  const binOfScale = new Map(config.bins.map((b) => [b.scale, b.id]));
+  const points = config.points;
+  return {
+    stationId: config.station.id,
+    scales: config.scales.map((s) => ({
+      id: s.id,
+      binId: binOfScale.get(s.id) ?? null,
+      stability: resolveStabilityOptions({
+        windowMs: s.stable_window_ms,
+        minSamples: s.stable_min_samples,
+        ...(s.stable_tolerance_divisions !== undefined && s.division_g !== undefined
+          ? { toleranceDivisions: s.stable_tolerance_divisions, divisionG: s.division_g }
+          : { toleranceG: s.stable_tolerance_g }),
+      }),
+      changeThresholdG: s.change_threshold_g,
+      capacityG: s.capacity_g ?? null,
+      noValidFramesMs: secondsToMs(s.silence_timeout_s),
+    })),
+    readers: config.readers.map((r) => ({
+      id: r.id,
+      repeatGapMs: r.repeat_gap_ms,
+      minReads: r.min_reads ?? (r.protocol === "em4100-ascii" ? 2 : 1),
+      noValidFramesMs: secondsToMs(r.no_valid_frames_s),
+    })),
+    bins: config.bins.map((b) => ({
+      binId: b.id,
+      category: b.category,
+      scaleId: b.scale,
+      maxNetG: b.max_net_g ?? Math.min(50_000, config.scales.find((s) => s.id === b.scale)?.capacity_g ?? 50_000),
+    })),
+    session: {
+      idleCloseMs: secondsToMs(config.session.idle_close_s),
+      firstDepositTimeoutMs: secondsToMs(config.session.first_deposit_timeout_s),
+      maxSessionMs: secondsToMs(config.session.max_session_s),
+      recoverTimeoutMs: secondsToMs(config.session.recover_timeout_s),
+    },
+    points: points?.categories
+      ? compilePointsTable({
+          rulesVersion: points.rules_version ?? "",
+          categories: Object.fromEntries(
+            Object.entries(points.categories).map(([c, r]) => [c, { pointsPerKg: r.points_per_kg, minNetG: r.min_net_g }]),
+          ),
+        })
+      : null,
+    noiseLogIntervalMs: NOISE_LOG_INTERVAL_MS,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * A device's link as the station judges it (contract.md section 4, the alarm rules and
+ * "No valid frames"): the port adapter says whether the port is open; the bytes say whether the
+ * right device speaks the configured protocol. Pure functions over {@link DeviceLink}.
+ *
+ * - A device is `starting` until its port first opens or fails, `offline` while its port is
+ *   closed or by the "no valid frames" rule, `online` otherwise.
+ * - "No valid frames": offline with reason `no valid frames` when, over the last window
+ *   (`silence_timeout_s` for scales, `no_valid_frames_s` for readers), it delivered at least
+ *   {@link NO_VALID_FRAMES_MIN_BYTES} bytes and not one valid frame. The window is judged only
+ *   once the device has been open, or valid, for a whole window (a boot banner right after the
+ *   port opens is not a verdict). Online again at its next valid frame.
+ * - Alarms mark changes of the reported state: a clean start (starting -> online) is none; a
+ *   device missing at start is `…_offline`; `…_online` follows an `…_offline`.
+ */
+import type { DeviceLink, DeviceState, InvalidBytes } from "./station-types.js";
+
+/** Contract section 4: at least this many bytes over the window, and not one valid frame. */
+export const NO_VALID_FRAMES_MIN_BYTES = 64;
+
+/** The reason text of the rule (contract section 4). */
+export const NO_VALID_FRAMES_REASON = "no valid frames";
+
+/** A link before anything is known. */
+export const initialLink: DeviceLink = {
+  port: "unknown",
+  portReason: null,
+  noValidFrames: false,
+  openedMono: null,
+  lastValidMono: null,
+  invalid: [],
+  discardedBytes: 0,
+  reported: "unknown",
+};
+
+/** The state the status reports. */
+export function linkState(link: DeviceLink): DeviceState {
+  if (link.port === "unknown") return "starting";
+  if (link.port === "closed" || link.noValidFrames) return "offline";
+  return "online";
+}
+
+/** True when frames may be used (the port is open and the rule does not hold it offline). */
+export function linkOnline(link: DeviceLink): boolean {
+  return linkState(link) === "online";
+}
+
+/** Why the link is offline (for the alarm's `reason`), `null` when it is not. */
+export function offlineReason(link: DeviceLink): string | null {
+  if (link.port === "closed") return link.portReason ?? "port closed";
+  if (link.noValidFrames) return NO_VALID_FRAMES_REASON;
+  return null;
+}
+
+/** The port opened (`open`) or closed/failed/went silent (`closed`, with the adapter's reason). */
+export function portChanged(link: DeviceLink, state: "open" | "closed", mono: number, reason?: string): DeviceLink {
+  if (state === "open") {
+    return { ...link, port: "open", portReason: null, openedMono: mono, invalid: [], discardedBytes: 0 };
+  }
+  return { ...link, port: "closed", portReason: reason ?? "port closed", invalid: [], discardedBytes: 0 };
+}
+
+/** The outcome of one chunk for the link. */
+export interface ChunkVerdict {
+  link: DeviceLink;
+  /** The rule has just taken the device offline: warn once, with `discardedBytes`. */
+  wentInvalid: boolean;
+}
+
+/**
+ * One chunk of `bytes` bytes arrived at `mono`, of which `validFrames` frames were valid and
+ * `discardedBytes` bytes were discarded (noise and undecodable frames).
+ */
+export function chunkArrived(
+  link: DeviceLink,
+  chunk: { bytes: number; validFrames: number; discardedBytes: number; mono: number },
+  windowMs: number,
+): ChunkVerdict {
+  if (chunk.validFrames > 0) {
+    if (
+      link.lastValidMono === chunk.mono &&
+      !link.noValidFrames &&
+      link.invalid.length === 0 &&
+      link.discardedBytes === 0
+    ) {
+      return { link, wentInvalid: false };
+    }
+    return {
+      link: { ...link, noValidFrames: false, lastValidMono: chunk.mono, invalid: [], discardedBytes: 0 },
+      wentInvalid: false,
+    };
+  }
+  const second = Math.floor(chunk.mono / 1000);
+  const oldest = Math.floor((chunk.mono - windowMs) / 1000);
+  const invalid: InvalidBytes[] = [];
+  for (const b of link.invalid) if (b.second > oldest) invalid.push(b);
+  const last = invalid[invalid.length - 1];
+  if (last !== undefined && last.second === second) invalid[invalid.length - 1] = { second, bytes: last.bytes + chunk.bytes };
+  else invalid.push({ second, bytes: chunk.bytes });
+  const discardedBytes = link.discardedBytes + chunk.discardedBytes;
+  let noValidFrames = link.noValidFrames;
+  let wentInvalid = false;
+  if (!noValidFrames) {
+    const since = Math.max(link.openedMono ?? chunk.mono, link.lastValidMono ?? -Infinity);
+    let total = 0;
+    for (const b of invalid) total += b.bytes;
+    if (chunk.mono - since >= windowMs && total >= NO_VALID_FRAMES_MIN_BYTES) {
+      noValidFrames = true;
+      wentInvalid = true;
+    }
+  }
+  return { link: { ...link, invalid, discardedBytes, noValidFrames }, wentInvalid };
+}
+
+/** An alarm to raise for a change of the reported state, if any. */
+export type LinkAlarm = { state: "offline"; reason: string } | { state: "online" } | null;
+
+/**
+ * Compares the link's state with what was last reported; returns the link with the new report and
+ * the alarm it calls for. `starting` is never reported.
+ */
+export function reportLink(link: DeviceLink): { link: DeviceLink; alarm: LinkAlarm } {
+  const state = linkState(link);
+  if (state === "starting" || state === link.reported) return { link, alarm: null };
+  const was = link.reported;
+  const next = { ...link, reported: state };
+  if (state === "offline") return { link: next, alarm: { state: "offline", reason: offlineReason(link) ?? "offline" } };
+  return { link: next, alarm: was === "offline" ? { state: "online" } : null };
+}

@@ -1,0 +1,95 @@
+/**
+ * One scale's weighing state (contract.md section 2 "Sessions" and "Weights"), as pure functions
+ * over plain data: stability over the window, the accepted weight, and the plausibility bounds.
+ *
+ * - A reading above `capacity_g`, or an indicator's overload / underload frame, is no valid
+ *   weight: the window starts again, the scale is not stable and its accepted weight does not
+ *   move while it lasts.
+ * - The accepted weight changes only when a new stable value differs from it by at least
+ *   `change_threshold_g` (a weight change); it is kept while the scale is offline.
+ * - Going offline or coming back forgets the window.
+ */
+import type { ScaleFrame } from "../protocol/types.js";
+import { unreachable } from "./exhaustive.js";
+import { initialLink, linkOnline } from "./device-link.js";
+import { pushSample } from "./stability.js";
+import type { ScaleSpec, ScaleState } from "./station-types.js";
+import type { ScaleView } from "./types.js";
+
+/** A scale before its port opened. */
+export const initialScale: ScaleState = {
+  link: initialLink,
+  condition: "offline",
+  samples: [],
+  stable: false,
+  acceptedG: null,
+};
+
+/** What one frame did to the scale. */
+export interface ScaleFrameResult {
+  scale: ScaleState;
+  /** The frame was valid (a weight, a no-weight report, or a frame that carries nothing for us). */
+  valid: boolean;
+  /** The accepted weight moved (the first stable value counts). */
+  weightChanged: boolean;
+}
+
+/**
+ * Applies one decoded frame read at `mono`. Frames are used only while the link is online; the
+ * caller counts `discarded` frames.
+ */
+export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: number, spec: ScaleSpec): ScaleFrameResult {
+  switch (frame.kind) {
+    case "weight": {
+      if (!linkOnline(scale.link)) return { scale, valid: true, weightChanged: false };
+      if (spec.capacityG !== null && frame.grams > spec.capacityG) {
+        return { scale: withoutValidWeight(scale, "above_capacity"), valid: true, weightChanged: false };
+      }
+      const { samples, result } = pushSample(
+        scale.samples,
+        { grams: frame.grams, indicatorStable: frame.stable, mono },
+        spec.stability,
+      );
+      let acceptedG = scale.acceptedG;
+      if (result.stable && (acceptedG === null || Math.abs(result.valueG - acceptedG) >= spec.changeThresholdG)) {
+        acceptedG = result.valueG;
+      }
+      return {
+        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG },
+        valid: true,
+        weightChanged: acceptedG !== scale.acceptedG,
+      };
+    }
+    case "no_weight":
+      if (!linkOnline(scale.link)) return { scale, valid: true, weightChanged: false };
+      return { scale: withoutValidWeight(scale, frame.reason), valid: true, weightChanged: false };
+    case "ignored":
+      return { scale, valid: true, weightChanged: false };
+    case "discarded":
+      return { scale, valid: false, weightChanged: false };
+    default:
+      return unreachable(frame);
+  }
+}
+
+function withoutValidWeight(scale: ScaleState, condition: "overload" | "underload" | "above_capacity"): ScaleState {
+  if (scale.condition === condition && scale.samples.length === 0 && !scale.stable) return scale;
+  return { ...scale, condition, samples: [], stable: false };
+}
+
+/** The link changed online state: the window starts again; the accepted weight is kept. */
+export function scaleLinkChanged(scale: ScaleState): ScaleState {
+  const online = linkOnline(scale.link);
+  return { ...scale, condition: online ? "no_reading" : "offline", samples: [], stable: false };
+}
+
+/** Overload, underload and above capacity: "no valid weight" (contract section 2 "Weights"); no session opens on it. */
+export function noValidWeight(condition: ScaleState["condition"]): boolean {
+  return condition === "overload" || condition === "underload" || condition === "above_capacity";
+}
+
+/** The scale as the session rules see it: online, stable, accepted weight. Never stable while offline. */
+export function scaleView(scaleId: string, scale: ScaleState): ScaleView {
+  const online = linkOnline(scale.link);
+  return { scaleId, online, stable: online && scale.stable, acceptedG: scale.acceptedG };
+}

@@ -1,0 +1,425 @@
+/**
+ * The station machine (architecture.md, "The station machine"): every decision of the station in
+ * one pure function, `step(state, input, ctx) -> { state, effects }`. The state is plain data
+ * (`JSON.stringify` round-trips it); time comes in with every input; effects are data the runner
+ * (app/station.ts) executes in order: record events (with the open session's stored row in the
+ * same transaction), publish the status, write notices to the log.
+ *
+ * On every input the machine first closes what is due at the input's `mono` (as if a tick had come
+ * exactly then), then applies the input, then closes again if that made a close due (e.g. the last
+ * scale of a session settling after `idle_close_s`). So results depend on when the runner
+ * observes, not on how often it ticks.
+ *
+ * Rules that live here: sessions (session.ts), deposits and plausibility (deposits.ts), weighing
+ * (scale-state.ts), presentations and reader noise (reader-state.ts), device links, alarms and
+ * "no valid frames" (device-link.ts), the fail-safe rule (no session while storage is at fault),
+ * and the status payload ({@link statusOf}).
+ */
+import type { ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import { chunkArrived, linkOnline, linkState, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
+import { unreachable } from "./exhaustive.js";
+import { maskCardId } from "./privacy.js";
+import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
+import { applyScaleFrame, initialScale, scaleLinkChanged } from "./scale-state.js";
+import { closeIfDue, closeOpen, identify, recover, sessionDeadline, weightChanged } from "./session.js";
+import type {
+  DeviceCounters,
+  DeviceLink,
+  ReaderSpec,
+  ReaderState,
+  ScaleCondition,
+  ScaleSpec,
+  ScaleState,
+  StationContext,
+  StationEffect,
+  StationInput,
+  StationState,
+  StepResult,
+} from "./station-types.js";
+
+const ZERO_COUNTERS: DeviceCounters = { bytes: 0, frames: 0, discarded: 0, noise: 0 };
+
+/** The state at start: no session, every device `starting`, storage ok. */
+export function initialState(ctx: StationContext): StationState {
+  const scales: Record<string, ScaleState> = {};
+  const readers: Record<string, ReaderState> = {};
+  const devices: Record<string, DeviceCounters> = {};
+  for (const s of ctx.scales) {
+    scales[s.id] = initialScale;
+    devices[s.id] = ZERO_COUNTERS;
+  }
+  for (const r of ctx.readers) {
+    readers[r.id] = initialReader;
+    devices[r.id] = ZERO_COUNTERS;
+  }
+  return {
+    scales,
+    readers,
+    storage: { state: "ok", message: null },
+    session: { phase: "idle" },
+    recoveredQueue: [],
+    counters: { sessionsOpened: 0, sessionsRefused: 0, identificationsRefused: 0, devices },
+  };
+}
+
+/**
+ * One transition. Never throws for any input sequence; inputs naming an unknown device are
+ * ignored with a notice.
+ */
+export function step(state: StationState, input: StationInput, ctx: StationContext): StepResult {
+  const effects: StationEffect[] = [];
+  let next = closeIfDue(state, input, ctx, effects);
+  switch (input.type) {
+    case "tick":
+      next = tickReaders(next, input.mono, ctx, effects);
+      break;
+    case "flush":
+      next = flush(next, input, ctx, effects);
+      break;
+    case "scale_data":
+      next = scaleData(next, input, ctx, effects);
+      break;
+    case "reader_data":
+      next = readerData(next, input, ctx, effects);
+      break;
+    case "identified":
+      next = identify(next, input, ctx, effects);
+      break;
+    case "port":
+      next = port(next, input, ctx, effects);
+      break;
+    case "storage":
+      next = storage(next, input, effects);
+      break;
+    case "recover":
+      next = recover(next, input.sessions, input, ctx, effects);
+      break;
+    default:
+      return unreachable(input);
+  }
+  next = closeIfDue(next, input, ctx, effects);
+  return { state: next, effects };
+}
+
+/**
+ * The earliest `mono` at which a tick could change something, or `null`: a session timer, a
+ * recovered session's deadline, or a reader candidate's gap running out. A runner may schedule its
+ * next tick exactly then.
+ */
+export function nextDeadline(state: StationState, ctx: StationContext): number | null {
+  let at = sessionDeadline(state, ctx);
+  for (const spec of ctx.readers) {
+    for (const c of state.readers[spec.id]?.candidates ?? []) {
+      const due = c.lastMono + spec.repeatGapMs;
+      if (at === null || due < at) at = due;
+    }
+  }
+  return at;
+}
+
+/** The machine's part of the retained status (contract section 4): devices, scale conditions, storage. */
+export interface StationStatus {
+  devices: Record<string, "starting" | "online" | "offline">;
+  scales: Record<string, ScaleCondition>;
+  storage: { state: "ok" | "busy" | "fault"; message?: string };
+  session: "idle" | "open" | "recovering";
+}
+
+/** The status fields the machine decides. */
+export function statusOf(state: StationState, ctx: StationContext): StationStatus {
+  const devices: StationStatus["devices"] = {};
+  const scales: StationStatus["scales"] = {};
+  for (const s of ctx.scales) {
+    const scale = state.scales[s.id] ?? initialScale;
+    devices[s.id] = linkState(scale.link);
+    scales[s.id] = scale.condition;
+  }
+  for (const r of ctx.readers) devices[r.id] = linkState((state.readers[r.id] ?? initialReader).link);
+  const { state: storageState, message } = state.storage;
+  return {
+    devices,
+    scales,
+    storage: message === null ? { state: storageState } : { state: storageState, message },
+    session: state.session.phase,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Input<T extends StationInput["type"]> = Extract<StationInput, { type: T }>;
+
+function unknownDevice(id: string, effects: StationEffect[]): void {
+  effects.push({ type: "notice", level: "error", msg: "input for an unknown device ignored", fields: { device: id } });
+}
+
+function bumpCounters(state: StationState, id: string, add: Partial<DeviceCounters>): StationState {
+  const c = state.counters.devices[id] ?? ZERO_COUNTERS;
+  const next: DeviceCounters = {
+    bytes: c.bytes + (add.bytes ?? 0),
+    frames: c.frames + (add.frames ?? 0),
+    discarded: c.discarded + (add.discarded ?? 0),
+    noise: c.noise + (add.noise ?? 0),
+  };
+  return { ...state, counters: { ...state.counters, devices: { ...state.counters.devices, [id]: next } } };
+}
+
+/** Raises the alarm a link change calls for, and the status change. */
+function reportLinkChange(
+  kind: "scale" | "reader",
+  id: string,
+  link: DeviceLink,
+  binId: string | null,
+  effects: StationEffect[],
+): DeviceLink {
+  const { link: reported, alarm } = reportLink(link);
+  if (alarm !== null) recordLinkAlarm(kind, id, binId, alarm, effects);
+  return reported;
+}
+
+function recordLinkAlarm(kind: "scale" | "reader", id: string, binId: string | null, alarm: NonNullable<LinkAlarm>, effects: StationEffect[]): void {
+  const bin = binId === null ? {} : { bin_id: binId };
+  if (alarm.state === "offline") {
+    effects.push({ type: "notice", level: "warn", msg: `${kind} offline`, fields: { device: id, reason: alarm.reason } });
+    effects.push({
+      type: "record",
+      events: [
+        {
+          kind: "alarm",
+          subject: id,
+          data: {
+            code: kind === "scale" ? "scale_offline" : "reader_offline",
+            device_id: id,
+            ...bin,
+            reason: alarm.reason,
+            message: `${kind} ${id} offline: ${alarm.reason}`,
+          },
+        },
+      ],
+    });
+  } else {
+    effects.push({ type: "notice", level: "info", msg: `${kind} back online`, fields: { device: id } });
+    effects.push({
+      type: "record",
+      events: [
+        {
+          kind: "alarm",
+          subject: id,
+          data: {
+            code: kind === "scale" ? "scale_online" : "reader_online",
+            device_id: id,
+            ...bin,
+            message: `${kind} ${id} back online`,
+          },
+        },
+      ],
+    });
+  }
+}
+
+function port(state: StationState, input: Input<"port">, ctx: StationContext, effects: StationEffect[]): StationState {
+  const scaleSpec = ctx.scales.find((s) => s.id === input.deviceId);
+  if (scaleSpec !== undefined) {
+    const scale = state.scales[scaleSpec.id] ?? initialScale;
+    const before = linkState(scale.link);
+    let link = portChanged(scale.link, input.state, input.mono, input.reason);
+    link = reportLinkChange("scale", scaleSpec.id, link, scaleSpec.binId, effects);
+    const next = scaleLinkChanged({ ...scale, link });
+    if (linkState(link) !== before || next.condition !== scale.condition) effects.push({ type: "status_changed" });
+    return { ...state, scales: { ...state.scales, [scaleSpec.id]: next } };
+  }
+  const readerSpec = ctx.readers.find((r) => r.id === input.deviceId);
+  if (readerSpec !== undefined) {
+    const reader = state.readers[readerSpec.id] ?? initialReader;
+    const before = linkState(reader.link);
+    let link = portChanged(reader.link, input.state, input.mono, input.reason);
+    link = reportLinkChange("reader", readerSpec.id, link, null, effects);
+    if (linkState(link) !== before) effects.push({ type: "status_changed" });
+    return { ...state, readers: { ...state.readers, [readerSpec.id]: resetTags({ ...reader, link }) } };
+  }
+  unknownDevice(input.deviceId, effects);
+  return state;
+}
+
+function storage(state: StationState, input: Input<"storage">, effects: StationEffect[]): StationState {
+  const message = input.state === "ok" ? null : (input.message ?? null);
+  if (state.storage.state === input.state && state.storage.message === message) return state;
+  effects.push({ type: "status_changed" });
+  return { ...state, storage: { state: input.state, message } };
+}
+
+function flush(state: StationState, at: Input<"flush">, ctx: StationContext, effects: StationEffect[]): StationState {
+  const session = state.session;
+  if (session.phase === "open") return closeOpen(state, session, "shutdown", at, ctx, effects);
+  if (session.phase === "recovering") {
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "shutdown while a recovered session waits for its scales: it stays stored for the next start",
+      fields: { session: session.id, card: maskCardId(session.cardId) },
+    });
+  }
+  return state;
+}
+
+/** Counts and checks one chunk's link verdict; returns the link and whether its online state changed. */
+function judgeChunk(
+  kind: "scale" | "reader",
+  id: string,
+  binId: string | null,
+  link0: DeviceLink,
+  chunk: { bytes: number; validFrames: number; discardedBytes: number; mono: number },
+  windowMs: number,
+  effects: StationEffect[],
+): { link: DeviceLink; changed: boolean } {
+  const before = linkOnline(link0);
+  const { link: judged, wentInvalid } = chunkArrived(link0, chunk, windowMs);
+  if (wentInvalid) {
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: `${kind} sends bytes that never form a valid frame: check its protocol and baud rate`,
+      fields: { device: id, discarded_bytes: judged.discardedBytes, window_s: windowMs / 1000 },
+    });
+  }
+  const link = reportLinkChange(kind, id, judged, binId, effects);
+  const changed = linkOnline(link) !== before;
+  if (changed) effects.push({ type: "status_changed" });
+  return { link, changed };
+}
+
+function scaleData(state0: StationState, input: Input<"scale_data">, ctx: StationContext, effects: StationEffect[]): StationState {
+  const spec: ScaleSpec | undefined = ctx.scales.find((s) => s.id === input.scaleId);
+  if (spec === undefined) {
+    unknownDevice(input.scaleId, effects);
+    return state0;
+  }
+  const scale0 = state0.scales[spec.id] ?? initialScale;
+  let valid = 0;
+  let discarded = 0;
+  let discardedBytes = 0;
+  for (const f of input.frames) {
+    if (f.kind === "discarded") {
+      discarded++;
+      discardedBytes += f.bytes.length;
+    } else valid++;
+  }
+  const { link, changed } = judgeChunk(
+    "scale",
+    spec.id,
+    spec.binId,
+    scale0.link,
+    { bytes: input.bytes, validFrames: valid, discardedBytes, mono: input.mono },
+    spec.noValidFramesMs,
+    effects,
+  );
+  let scale: ScaleState = { ...scale0, link };
+  if (changed) scale = scaleLinkChanged(scale);
+  let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
+  const conditionBefore = scale.condition;
+  for (const frame of input.frames) {
+    if (frame.kind === "discarded") {
+      effects.push(discardedNotice(spec.id, frame));
+      continue;
+    }
+    const result = applyScaleFrame(scale, frame, input.mono, spec);
+    scale = result.scale;
+    if (result.weightChanged) {
+      state = { ...state, scales: { ...state.scales, [spec.id]: scale } };
+      effects.push({ type: "notice", level: "debug", msg: "weight change", fields: { scale: spec.id, accepted_g: scale.acceptedG } });
+      state = weightChanged(state, spec.id, input, ctx, effects);
+    }
+  }
+  if (scale.condition !== conditionBefore && !changed) effects.push({ type: "status_changed" });
+  return { ...state, scales: { ...state.scales, [spec.id]: scale } };
+}
+
+function discardedNotice(deviceId: string, frame: Extract<ScaleFrame | ReaderFrame, { kind: "discarded" }>): StationEffect {
+  return { type: "notice", level: "debug", msg: "frame discarded", fields: { device: deviceId, reason: frame.reason, length: frame.bytes.length } };
+}
+
+function readerData(state0: StationState, input: Input<"reader_data">, ctx: StationContext, effects: StationEffect[]): StationState {
+  const spec: ReaderSpec | undefined = ctx.readers.find((r) => r.id === input.readerId);
+  if (spec === undefined) {
+    unknownDevice(input.readerId, effects);
+    return state0;
+  }
+  const reader0 = state0.readers[spec.id] ?? initialReader;
+  let valid = 0;
+  let discarded = 0;
+  let noise = 0;
+  let discardedBytes = 0;
+  for (const f of input.frames) {
+    if (f.kind === "id") valid++;
+    else {
+      discardedBytes += f.bytes.length;
+      if (f.kind === "noise") noise++;
+      else discarded++;
+    }
+  }
+  const { link } = judgeChunk(
+    "reader",
+    spec.id,
+    null,
+    reader0.link,
+    { bytes: input.bytes, validFrames: valid, discardedBytes, mono: input.mono },
+    spec.noValidFramesMs,
+    effects,
+  );
+  let reader: ReaderState = { ...reader0, link };
+  let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
+  for (const frame of input.frames) {
+    switch (frame.kind) {
+      case "discarded":
+        effects.push(discardedNotice(spec.id, frame));
+        break;
+      case "noise":
+        reader = noteNoise(reader, 1, input.mono, spec.id, ctx, effects);
+        break;
+      case "id": {
+        if (!linkOnline(reader.link)) break;
+        const read = readTag(reader, frame.cardId, input.mono, spec);
+        noise += read.noise;
+        reader = noteNoise(read.reader, read.noise, input.mono, spec.id, ctx, effects);
+        if (read.presented) {
+          state = { ...state, readers: { ...state.readers, [spec.id]: reader } };
+          effects.push({ type: "notice", level: "info", msg: "identification", fields: { card: maskCardId(frame.cardId), reader: spec.id } });
+          state = identify(state, { cardId: frame.cardId, readerId: spec.id, sessionId: input.sessionId, mono: input.mono, wall: input.wall }, ctx, effects);
+        }
+        break;
+      }
+      default:
+        unreachable(frame);
+    }
+  }
+  state = bumpCounters(state, spec.id, { noise });
+  return { ...state, readers: { ...state.readers, [spec.id]: reader } };
+}
+
+/** Counts noise and writes the rate-limited log line (at most one per `noiseLogIntervalMs` per reader). */
+function noteNoise(reader: ReaderState, n: number, mono: number, readerId: string, ctx: StationContext, effects: StationEffect[]): ReaderState {
+  if (n === 0) return reader;
+  const unlogged = reader.noiseUnlogged + n;
+  if (reader.noiseLoggedMono !== null && mono - reader.noiseLoggedMono < ctx.noiseLogIntervalMs) {
+    return { ...reader, noiseUnlogged: unlogged };
+  }
+  effects.push({
+    type: "notice",
+    level: "warn",
+    msg: "reader noise discarded (all-zero or all-F tags, or reads below min_reads)",
+    fields: { device: readerId, count: unlogged },
+  });
+  return { ...reader, noiseUnlogged: 0, noiseLoggedMono: mono };
+}
+
+function tickReaders(state: StationState, mono: number, ctx: StationContext, effects: StationEffect[]): StationState {
+  let s = state;
+  for (const spec of ctx.readers) {
+    const reader = s.readers[spec.id];
+    if (reader === undefined || (reader.candidates.length === 0 && Object.keys(reader.presented).length === 0)) continue;
+    const expired = expireTags(reader, mono, spec);
+    if (expired.reader === reader) continue;
+    const noted = noteNoise(expired.reader, expired.noise, mono, spec.id, ctx, effects);
+    s = bumpCounters({ ...s, readers: { ...s.readers, [spec.id]: noted } }, spec.id, { noise: expired.noise });
+  }
+  return s;
+}

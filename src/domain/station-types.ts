@@ -1,0 +1,335 @@
+/**
+ * The shapes of the station machine (architecture.md, "The station machine"): its context (the
+ * config, mapped once), its state (plain, JSON-serialisable data), its inputs and its effects.
+ * Pure data: nothing here does I/O or reads a clock.
+ *
+ * Time: every input carries `mono` (milliseconds on a monotonic clock; every timer uses it) and
+ * `wall` (milliseconds since the Unix epoch; used only to stamp events).
+ */
+import type { ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { CompiledPointsTable } from "./points.js";
+import type { ResolvedStabilityOptions, WeightSample } from "./stability.js";
+import type { DepositData } from "./types.js";
+
+// ---------------------------------------------------------------------------------------------
+// Context: what the machine needs from the config (built by one pure function in app/).
+
+/** One scale (config `scales[]`). */
+export interface ScaleSpec {
+  readonly id: string;
+  /** The bin standing on it (config `bins[].scale`), `null` when no bin uses the scale. */
+  readonly binId: string | null;
+  readonly stability: ResolvedStabilityOptions;
+  /** `change_threshold_g`: stable values closer than this to the accepted weight are noise. */
+  readonly changeThresholdG: number;
+  /** `capacity_g`: a reading above it is no valid weight; `null` when not configured. */
+  readonly capacityG: number | null;
+  /** `silence_timeout_s` in ms: the window of the "no valid frames" rule (contract section 4). */
+  readonly noValidFramesMs: number;
+}
+
+/** One reader (config `readers[]`). */
+export interface ReaderSpec {
+  readonly id: string;
+  /** `repeat_gap_ms`: frames of one id closer than this belong to one presentation. */
+  readonly repeatGapMs: number;
+  /** `min_reads`: identical frames, each within the gap of the one before, before a tag counts. */
+  readonly minReads: number;
+  /** `no_valid_frames_s` in ms. */
+  readonly noValidFramesMs: number;
+}
+
+/** One bin (config `bins[]`). */
+export interface BinSpec {
+  readonly binId: string;
+  readonly category: string;
+  readonly scaleId: string;
+  /** The effective `max_net_g`: a heavier deposit is implausible (0 points, alarm). */
+  readonly maxNetG: number;
+}
+
+/** Session timers (config `session`), in milliseconds. */
+export interface SessionTimings {
+  readonly idleCloseMs: number;
+  readonly firstDepositTimeoutMs: number;
+  readonly maxSessionMs: number;
+  readonly recoverTimeoutMs: number;
+}
+
+/** Everything the machine reads besides its state and the input. Built once from the config. */
+export interface StationContext {
+  readonly stationId: string;
+  /** In config order. */
+  readonly scales: readonly ScaleSpec[];
+  readonly readers: readonly ReaderSpec[];
+  /** In config order: deposits of one session follow it. */
+  readonly bins: readonly BinSpec[];
+  readonly session: SessionTimings;
+  /** `null` without `points.categories` (every deposit `no_rule`). */
+  readonly points: CompiledPointsTable | null;
+  /** Reader noise is logged at most once per this many ms per reader (the count in between is summed). */
+  readonly noiseLogIntervalMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State.
+
+/** What the port adapter last said about a device's port. */
+export type PortState = "unknown" | "open" | "closed";
+
+/** A device as the status reports it (contract section 4: `devices` maps each id to one of these). */
+export type DeviceState = "starting" | "online" | "offline";
+
+/** Bytes that formed no valid frame, summed per second of `mono`, for the "no valid frames" rule. */
+export interface InvalidBytes {
+  /** `floor(mono / 1000)`. */
+  readonly second: number;
+  readonly bytes: number;
+}
+
+/** One device's link: port state, the "no valid frames" judgement, and what was last reported. */
+export interface DeviceLink {
+  readonly port: PortState;
+  /** Why the port closed (adapter text), `null` otherwise. */
+  readonly portReason: string | null;
+  /** Offline by the "no valid frames" rule until the next valid frame. */
+  readonly noValidFrames: boolean;
+  /** When the port last opened (ms, mono), `null` before. */
+  readonly openedMono: number | null;
+  /** The latest valid frame (ms, mono), `null` before the first. */
+  readonly lastValidMono: number | null;
+  /** Invalid bytes since the latest valid frame, only the seconds inside the rule's window. */
+  readonly invalid: readonly InvalidBytes[];
+  /** Bytes discarded since the latest valid frame (for the warn line). */
+  readonly discardedBytes: number;
+  /** The state last reported by an alarm (`unknown` before the first report: a clean start is no alarm). */
+  readonly reported: "unknown" | "online" | "offline";
+}
+
+/**
+ * A scale's condition (the status reports it): `ok` (valid readings), `overload` / `underload`
+ * (the indicator says so), `above_capacity` (a reading above `capacity_g`), `no_reading` (open but
+ * nothing valid yet), `offline`. Overload, underload and above capacity are "no valid weight".
+ */
+export type ScaleCondition = "ok" | "overload" | "underload" | "above_capacity" | "no_reading" | "offline";
+
+/** One scale's weighing state. */
+export interface ScaleState {
+  readonly link: DeviceLink;
+  readonly condition: ScaleCondition;
+  /** The stability window (samples of the last `stable_window_ms`). */
+  readonly samples: readonly WeightSample[];
+  /** The last window was stable (never while offline or without a valid weight). */
+  readonly stable: boolean;
+  /** The accepted weight in integer grams, `null` until the first stable value (kept while offline). */
+  readonly acceptedG: number | null;
+}
+
+/** A tag seen fewer than `min_reads` times so far. */
+export interface Candidate {
+  readonly cardId: string;
+  readonly reads: number;
+  readonly lastMono: number;
+}
+
+/** One reader's state. */
+export interface ReaderState {
+  readonly link: DeviceLink;
+  /** Presented tags by id -> mono of their latest frame (pruned after `repeat_gap_ms`). */
+  readonly presented: Readonly<Record<string, number>>;
+  /** Tags not yet presented (fewer than `min_reads` frames). */
+  readonly candidates: readonly Candidate[];
+  /** Noise since the last noise log line, and when that line was written (`null`: never). */
+  readonly noiseUnlogged: number;
+  readonly noiseLoggedMono: number | null;
+}
+
+/** Storage as the outbox reports it (contract section 4, status `storage`). */
+export interface StorageState {
+  readonly state: "ok" | "busy" | "fault";
+  readonly message: string | null;
+}
+
+/** A bin of a session with its baseline (accepted grams at identification). */
+export interface CoveredBin {
+  readonly binId: string;
+  readonly baselineG: number;
+}
+
+/** The session, tagged by phase. */
+export type SessionPhase =
+  | { readonly phase: "idle" }
+  | {
+      readonly phase: "open";
+      /** A UUID, minted by the runner and passed in with the identification. */
+      readonly id: string;
+      readonly cardId: string;
+      readonly readerId: string;
+      readonly startedMono: number;
+      readonly startedWall: number;
+      /** Bins in config order whose scale was online with an accepted weight at identification. */
+      readonly bins: readonly CoveredBin[];
+      /** Start of the `first_deposit_timeout_s` timer: identification, or the same card again. */
+      readonly firstDepositFromMono: number;
+      /** The latest weight change on one of its scales, `null` while none happened. */
+      readonly lastChangeMono: number | null;
+      readonly lastChangeWall: number | null;
+    }
+  | RecoveringSession;
+
+/** A session recovered after a restart: closes once with `close_reason: "restart"` (contract section 2). */
+export interface RecoveringSession {
+  readonly phase: "recovering";
+  readonly id: string;
+  readonly cardId: string;
+  readonly readerId: string;
+  readonly startedWall: number;
+  readonly bins: readonly CoveredBin[];
+  /** `session.recover_timeout_s` after the start. */
+  readonly deadlineMono: number;
+}
+
+/** The open session of a resident. */
+export type OpenSession = Extract<SessionPhase, { phase: "open" }>;
+
+/** Counters per device (the station's counters; publishing them is a later issue). */
+export interface DeviceCounters {
+  readonly bytes: number;
+  readonly frames: number;
+  readonly discarded: number;
+  readonly noise: number;
+}
+
+/** The station's counters. */
+export interface StationCounters {
+  readonly sessionsOpened: number;
+  readonly sessionsRefused: number;
+  readonly identificationsRefused: number;
+  readonly devices: Readonly<Record<string, DeviceCounters>>;
+}
+
+/** The machine's whole state: plain data (`JSON.stringify` round-trips it). Treat as immutable. */
+export interface StationState {
+  readonly scales: Readonly<Record<string, ScaleState>>;
+  readonly readers: Readonly<Record<string, ReaderState>>;
+  readonly storage: StorageState;
+  readonly session: SessionPhase;
+  /** Sessions recovered at start that wait behind the current one (normally none). */
+  readonly recoveredQueue: readonly RecoveringSession[];
+  readonly counters: StationCounters;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The persisted open session (stored by the outbox as JSON, read back at start).
+
+/** An open session as stored in the database (contract section 2 "Restart mid-session"). */
+export interface PersistedSession {
+  readonly version: 1;
+  readonly session_id: string;
+  readonly card_id: string;
+  readonly reader_id: string;
+  /** Epoch ms of the identification. */
+  readonly started_wall: number;
+  readonly bins: readonly { readonly bin_id: string; readonly baseline_g: number }[];
+  /** Epoch ms of the latest weight change, `null` while none. */
+  readonly last_change_wall: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs.
+
+interface At {
+  mono: number;
+  wall: number;
+}
+
+/** Inputs of the machine. Doors, buttons and commands join this union later. */
+export type StationInput =
+  /** One chunk from a scale's port: its size and the frames the protocol's framer completed. */
+  | ({ type: "scale_data"; scaleId: string; bytes: number; frames: readonly ScaleFrame[] } & At)
+  /**
+   * One chunk from a reader's port. `sessionId` is a fresh UUID the runner mints for the session
+   * this chunk may open (the machine cannot mint ids).
+   */
+  | ({ type: "reader_data"; readerId: string; bytes: number; frames: readonly ReaderFrame[]; sessionId: string } & At)
+  /** A presentation decided outside the readers (tests; later, commands). */
+  | ({ type: "identified"; cardId: string; readerId: string; sessionId: string } & At)
+  /** The port adapter opened or lost a device's port (`reason`: why it closed). */
+  | ({ type: "port"; deviceId: string; state: "open" | "closed"; reason?: string } & At)
+  /** The outbox's state: ok, busy (another process holds the lock), fault (commits fail). */
+  | ({ type: "storage"; state: StorageState["state"]; message?: string } & At)
+  /** At start: the open sessions found in the database. */
+  | ({ type: "recover"; sessions: readonly PersistedSession[] } & At)
+  /** Time passes; the runner ticks often (every 100 ms or so). */
+  | ({ type: "tick" } & At)
+  /** Shutdown (SIGTERM/SIGINT, end of the demo): close an open session now. */
+  | ({ type: "flush" } & At);
+
+// ---------------------------------------------------------------------------------------------
+// Effects.
+
+/** Alarm codes this machine raises (contract section 4; later issues add theirs). */
+export const ALARM_CODES = [
+  "scale_offline",
+  "scale_online",
+  "reader_offline",
+  "reader_online",
+  "implausible_weight",
+  "negative_net",
+  "session_interrupted",
+] as const;
+export type AlarmCode = (typeof ALARM_CODES)[number];
+
+/** Why a session closed (contract section 2). */
+export const CLOSE_REASONS = [
+  "idle",
+  "first_deposit_timeout",
+  "max_session",
+  "other_identification",
+  "shutdown",
+  "restart",
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** The data of a deposit event as the machine makes it (the outbox adds station_id, seq, clock_synced). */
+export interface DepositEventData extends DepositData {
+  session_id: string;
+  close_reason: CloseReason;
+}
+
+/** The data of an alarm event. */
+export interface AlarmEventData {
+  code: AlarmCode;
+  device_id?: string;
+  bin_id?: string;
+  message: string;
+  [detail: string]: unknown;
+}
+
+/** A durable event to record. `subject` is the CloudEvents subject. */
+export type DurableEvent =
+  | { kind: "deposit"; subject: string; data: DepositEventData }
+  | { kind: "alarm"; subject: string; data: AlarmEventData };
+
+/** A change of the stored open session, committed in the same transaction as the batch's events. */
+export type SessionWrite =
+  | { op: "put"; id: string; state: PersistedSession }
+  | { op: "delete"; id: string };
+
+/** Log levels of notices. */
+export type NoticeLevel = "debug" | "info" | "warn" | "error";
+
+/** Effects, in the order the runner must execute them. */
+export type StationEffect =
+  /** Commit these events (in order) and the session write, all in one transaction. */
+  | { type: "record"; events: readonly DurableEvent[]; session?: SessionWrite }
+  /** The retained status changed (see `statusOf`). */
+  | { type: "status_changed" }
+  /** A line for the log. Card ids in `fields.card` are already masked. */
+  | { type: "notice"; level: NoticeLevel; msg: string; fields: Readonly<Record<string, unknown>> };
+
+/** The result of one transition. */
+export interface StepResult {
+  state: StationState;
+  effects: StationEffect[];
+}

@@ -1,0 +1,195 @@
+/**
+ * The whole station, driven through its runner with fakes for every adapter and a manual clock:
+ * real framers and the real machine, no sleeps, no ports, no database.
+ */
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { StationRunner, type DeviceHandlers, type OutboxPort, type RunnerDevice } from "../../src/app/runner.js";
+import type { SessionWrite } from "../../src/domain/station-types.js";
+import { createReaderFramer, createScaleFramer, encodeEm4100, encodeStGs } from "../../src/protocol/index.js";
+import { ManualClock } from "../support/manual-clock.js";
+import { testContext } from "../support/machine.js";
+
+type Committed = { kind: string; subject: string; data: Record<string, unknown> };
+
+/** An outbox in memory: events with seqs, the stored sessions, and a switch that makes commits fail. */
+class FakeOutbox implements OutboxPort {
+  events: Array<Committed & { seq: number }> = [];
+  sessions = new Map<string, unknown>();
+  failing = false;
+  commit(batch: { events: Committed[]; session?: SessionWrite }) {
+    if (this.failing) throw new Error("disk I/O error");
+    const out = batch.events.map((e) => ({ ...e, seq: this.events.length + 1 }));
+    for (const e of out) this.events.push(e);
+    if (batch.session?.op === "put") this.sessions.set(batch.session.id, JSON.parse(JSON.stringify(batch.session.state)));
+    if (batch.session?.op === "delete") this.sessions.delete(batch.session.id);
+    return out.map((e) => ({ seq: e.seq }));
+  }
+  openSessions() {
+    return [...this.sessions].map(([id, state]) => ({ id, state }));
+  }
+}
+
+class FakePort {
+  handlers: DeviceHandlers | undefined;
+  started = false;
+  stopped = false;
+}
+
+function station(outbox = new FakeOutbox()) {
+  const clock = new ManualClock();
+  const ports = { "scale-1": new FakePort(), "scale-2": new FakePort(), "reader-1": new FakePort(), "reader-2": new FakePort() };
+  const open = (id: keyof typeof ports) => (handlers: DeviceHandlers) => {
+    const port = ports[id];
+    port.handlers = handlers;
+    return {
+      start: () => {
+        port.started = true;
+      },
+      stop: () => {
+        port.stopped = true;
+        return Promise.resolve();
+      },
+    };
+  };
+  const devices: RunnerDevice[] = [
+    { kind: "scale", id: "scale-1", framer: createScaleFramer("ascii-st-gs", { unit: "kg" }), open: open("scale-1") },
+    { kind: "scale", id: "scale-2", framer: createScaleFramer("ascii-st-gs", { unit: "kg" }), open: open("scale-2") },
+    { kind: "reader", id: "reader-1", framer: createReaderFramer("em4100-ascii", {}), open: open("reader-1") },
+    { kind: "reader", id: "reader-2", framer: createReaderFramer("em4100-ascii", {}), open: open("reader-2") },
+  ];
+  let statusPublishes = 0;
+  let notified = 0;
+  let n = 0;
+  const base = testContext();
+  // Indicators stream at 20 Hz here: the config's default stability window (1 s, 3 samples).
+  const stability = { windowMs: 1000, minSamples: 3, toleranceG: 20 };
+  const runner = new StationRunner({
+    context: { ...base, scales: base.scales.map((sc) => ({ ...sc, stability })) },
+    devices,
+    adapters: {
+      outbox,
+      publisher: {
+        notify: () => void notified++,
+        publishStatus: () => void statusPublishes++,
+      },
+      logger: pino({ level: "silent" }),
+      newId: () => `0190f1a2-0000-7000-8000-${String(++n).padStart(12, "0")}`,
+    },
+    clock,
+  });
+  /** The indicator on `id` shows `grams` for `ms`, a frame every 50 ms. */
+  const show = (id: "scale-1" | "scale-2", grams: number, ms: number) => {
+    for (let t = 0; t < ms; t += 50) {
+      ports[id].handlers!.onData(encodeStGs({ stable: true, mode: "gross", grams }));
+      clock.advance(50);
+    }
+  };
+  /** A tag in reader-1's field for `ms` (a frame every 50 ms). */
+  const present = (tagHex: string, ms: number) => {
+    for (let t = 0; t < ms; t += 50) {
+      ports["reader-1"].handlers!.onData(encodeEm4100(tagHex));
+      clock.advance(50);
+    }
+  };
+  const openAll = () => {
+    for (const p of Object.values(ports)) p.handlers!.onOpen();
+  };
+  return { runner, clock, ports, outbox, show, present, openAll, counts: () => ({ statusPublishes, notified }) };
+}
+
+describe("StationRunner with fakes and a manual clock", () => {
+  it("turns serial bytes into a committed deposit, its session row put and then deleted in the same commit", () => {
+    const s = station();
+    s.runner.start();
+    expect(Object.values(s.ports).every((p) => p.started)).toBe(true);
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.show("scale-2", 3000, 1200);
+    s.present("100086F444", 300);
+    expect(s.runner.snapshot().session.phase).toBe("open");
+    expect(s.outbox.sessions.size).toBe(1);
+    s.show("scale-1", 13_250, 1500);
+    s.clock.advance(6000);
+    expect(s.outbox.events.map((e) => [e.kind, e.data.net_g, e.data.points, e.data.close_reason])).toEqual([["deposit", 1250, 2, "idle"]]);
+    expect(s.outbox.events[0]!.data.card_id).toBe("0008844356");
+    expect(s.outbox.sessions.size).toBe(0);
+    expect(s.counts().notified).toBe(1);
+  });
+
+  it("an all-zero tag is noise: no session, counted", () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.present("0000000000", 500);
+    s.present("FFFFFFFFFF", 500);
+    expect(s.runner.snapshot().session.phase).toBe("idle");
+    expect(s.runner.stats().noiseFrames).toBeGreaterThan(10);
+  });
+
+  it("a storage fault refuses new sessions, keeps the deposit in order, and commits it when storage is back", () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.present("100086F444", 300);
+    s.show("scale-1", 13_250, 1500);
+    s.outbox.failing = true;
+    s.clock.advance(6000);
+    expect(s.outbox.events).toEqual([]);
+    expect(s.runner.statusFields().storage.state).toBe("fault");
+    s.clock.advance(1000);
+    s.present("13005D1DA5", 300);
+    expect(s.runner.snapshot().session.phase).toBe("idle");
+    s.outbox.failing = false;
+    s.clock.advance(5000);
+    expect(s.outbox.events.map((e) => e.kind)).toEqual(["deposit"]);
+    expect(s.outbox.sessions.size).toBe(0);
+    expect(s.runner.statusFields().storage.state).toBe("ok");
+  });
+
+  it("recovers a session stored by a crash and closes it once its scales are back", () => {
+    const first = station();
+    first.runner.start();
+    first.openAll();
+    first.show("scale-1", 12_000, 1200);
+    first.show("scale-2", 3000, 1200);
+    first.present("100086F444", 300);
+    first.show("scale-1", 13_250, 1500);
+    // SIGKILL here: no stop(), the stored row stays.
+    const again = station(first.outbox);
+    again.runner.start();
+    expect(again.runner.snapshot().session.phase).toBe("recovering");
+    again.openAll();
+    again.show("scale-1", 13_250, 1200);
+    again.present("13005D1DA5", 300); // refused while recovering
+    again.show("scale-2", 3000, 1200);
+    expect(first.outbox.events.map((e) => [e.kind, e.data.net_g, e.data.close_reason])).toEqual([["deposit", 1250, "restart"]]);
+    expect(first.outbox.sessions.size).toBe(0);
+    expect(again.runner.snapshot().session.phase).toBe("idle");
+  });
+
+  it("stop() closes the open session with reason shutdown, stops every port and cancels its timers", async () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.present("100086F444", 300);
+    s.show("scale-1", 12_500, 1500);
+    await s.runner.stop();
+    expect(s.outbox.events.map((e) => [e.data.net_g, e.data.close_reason])).toEqual([[500, "shutdown"]]);
+    expect(Object.values(s.ports).every((p) => p.stopped)).toBe(true);
+    expect(s.clock.liveTimers()).toBe(0);
+  });
+
+  it("publishes the status when a device changes state, not for every frame", () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    const afterOpen = s.counts().statusPublishes;
+    expect(afterOpen).toBeGreaterThanOrEqual(4);
+    s.show("scale-1", 12_000, 3000);
+    expect(s.counts().statusPublishes - afterOpen).toBe(1); // no_reading -> ok
+  });
+});

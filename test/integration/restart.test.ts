@@ -1,0 +1,95 @@
+/**
+ * A restart mid-deposit loses nothing (contract section 2 "Restart mid-session"), with the built
+ * `smartbin run` as a process: SIGKILL between the weight change and the close, restart, exactly
+ * one deposit for that card, with `close_reason: "restart"`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, SMARTBIN, buildOnce } from "../support/build.js";
+import { startMosquitto } from "../support/mosquitto.js";
+import { requireTools } from "../support/require-tool.js";
+import { FakeCardReader, FakeIndicator, eventually, removeTempDirs, sleep, startCentral, writeStationConfig } from "./harness.js";
+
+const tools = requireTools(["mosquitto", "socat"]);
+
+type Run = ChildProcess & { lines: string[] };
+
+function startRun(file: string): Run {
+  const child = spawn(process.execPath, [SMARTBIN, "run", "-c", file], { cwd: ROOT, stdio: "pipe" }) as Run;
+  child.lines = [];
+  let rest = "";
+  child.stdout!.on("data", (b: Buffer) => {
+    const parts = (rest + b.toString()).split("\n");
+    rest = parts.pop() ?? "";
+    child.lines.push(...parts);
+  });
+  child.stderr!.on("data", (b: Buffer) => child.lines.push(b.toString()));
+  return child;
+}
+
+const logged = (run: Run, msg: string) => run.lines.some((l) => l.includes(`"msg":"${msg}"`));
+const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
+
+describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(() => buildOnce());
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  });
+  afterAll(() => removeTempDirs());
+
+  it("SIGKILL after the bag was weighed and before the close: one deposit after the restart, never two", async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.dispose());
+    const scale = await FakeIndicator.start(12_000);
+    const reader = await FakeCardReader.start();
+    cleanups.push(() => scale.stop(), () => reader.stop());
+    const central = await startCentral(broker.url);
+    cleanups.push(() => central.close());
+    // A long idle close: the kill always lands while the session is open.
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, idleCloseS: 30 });
+
+    const first = startRun(cfg.file);
+    cleanups.push(() => {
+      first.kill("SIGKILL");
+      return Promise.resolve();
+    });
+    await eventually(() => logged(first, "station started"), 10_000, "start");
+    await sleep(1000); // the scale's baseline
+    await reader.present("100086F444");
+    await eventually(() => logged(first, "session opened"), 5000, "the session");
+    scale.loadG = 13_250;
+    await eventually(() => first.lines.some((l) => l.includes('"msg":"weight change"') && l.includes("13250")), 5000, "the weight change");
+    first.kill("SIGKILL");
+    await exited(first);
+    expect(central.events.filter((e) => e.json.type === "smartbin.deposit.v1")).toEqual([]);
+
+    const second = startRun(cfg.file);
+    cleanups.push(async () => {
+      if (second.exitCode === null) second.kill("SIGKILL");
+      await exited(second);
+    });
+    await eventually(() => logged(second, "session recovered after a restart: it closes once its scales are back"), 10_000, "recovery");
+    await eventually(() => central.events.some((e) => e.json.type === "smartbin.deposit.v1"), 10_000, "the deposit");
+    await sleep(1500);
+    second.kill("SIGTERM");
+    await exited(second);
+    const deposits = central.events.filter((e) => e.json.type === "smartbin.deposit.v1").map((e) => e.json.data);
+    expect(deposits).toHaveLength(1);
+    expect(deposits[0]).toMatchObject({ card_id: "0008844356", net_g: 1250, close_reason: "restart", gross_before_g: 12_000 });
+
+    // A third start finds nothing left to recover.
+    const third = startRun(cfg.file);
+    cleanups.push(async () => {
+      if (third.exitCode === null) third.kill("SIGKILL");
+      await exited(third);
+    });
+    await eventually(() => logged(third, "station started"), 10_000, "third start");
+    await sleep(1000);
+    expect(logged(third, "session recovered after a restart: it closes once its scales are back")).toBe(false);
+    third.kill("SIGTERM");
+    await exited(third);
+    expect(central.events.filter((e) => e.json.type === "smartbin.deposit.v1")).toHaveLength(1);
+  });
+});
