@@ -126,7 +126,13 @@ export function closeOpen(
     msg: "session closed",
     fields: { session: session.id, card: maskCardId(session.cardId), reason, deposits },
   });
-  return { ...state, session: IDLE };
+  return afterClose(state);
+}
+
+/** The state after the current session closed: the next recovered session waiting, else idle. */
+function afterClose(state: StationState): StationState {
+  const [next, ...rest] = state.recoveredQueue;
+  return { ...state, session: next ?? IDLE, recoveredQueue: rest };
 }
 
 /** Closes a recovered session: deposits for the bins whose scales are back, one alarm for the others. */
@@ -158,8 +164,7 @@ export function closeRecovered(
       interrupted_bins: missing.map((b) => b.binId),
     },
   });
-  const [next, ...rest] = state.recoveredQueue;
-  return { ...state, session: next ?? IDLE, recoveredQueue: rest };
+  return afterClose(state);
 }
 
 /** Closes whatever is due at `at`: an open session's timer, or a recovered session that is complete or late. */
@@ -170,7 +175,9 @@ export function closeIfDue(state: StationState, at: At, ctx: StationContext, eff
     const session = s.session;
     if (session.phase === "open") {
       const reason = dueTimer(session, s, ctx, at.mono);
-      return reason === null ? s : closeOpen(s, session, reason, at, ctx, effects);
+      if (reason === null) return s;
+      s = closeOpen(s, session, reason, at, ctx, effects);
+      continue;
     }
     if (session.phase !== "recovering") return s;
     const allBack = session.bins.every((b) => acceptedOf(b.binId, s, ctx) !== null);
@@ -188,8 +195,15 @@ export function recover(
   ctx: StationContext,
   effects: StationEffect[],
 ): StationState {
-  if (sessions.length === 0) return state;
-  const recovered: RecoveringSession[] = sessions.map((p) => ({
+  // A session already current or waiting is never taken twice (it would be credited twice).
+  const known = new Set([...state.recoveredQueue.map((r) => r.id), ...(state.session.phase === "idle" ? [] : [state.session.id])]);
+  const fresh = sessions.filter((p) => {
+    if (known.has(p.session_id)) return false;
+    known.add(p.session_id);
+    return true;
+  });
+  if (fresh.length === 0) return state;
+  const recovered: RecoveringSession[] = fresh.map((p) => ({
     phase: "recovering",
     id: p.session_id,
     cardId: p.card_id,
@@ -248,7 +262,11 @@ export function identify(
     return { ...state, counters: { ...counters, sessionsRefused: counters.sessionsRefused + 1 } };
   }
   let s = state;
-  if (open !== null) s = closeOpen(s, open, "other_identification", input, ctx, effects);
+  if (open !== null) {
+    s = closeOpen(s, open, "other_identification", input, ctx, effects);
+    // A recovered session waiting behind the closed one is served first (restart recovery).
+    if (s.session.phase === "recovering") return identify(s, input, ctx, effects);
+  }
 
   const bins: CoveredBin[] = [];
   for (const bin of ctx.bins) {

@@ -1,12 +1,13 @@
 /**
  * Properties of the station machine over random input sequences (issue "One pure station
  * machine", item 10): no exception, never two deposits for one bin in one session, never a
- * negative or implausible award, never a deposit without an identification.
+ * negative or implausible award, never a deposit without an identification (a recovered session was identified before the
+ * restart), and a recovered session is credited once however often it is found.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { initialState, step } from "../../src/domain/station-machine.js";
-import type { StationEffect, StationInput } from "../../src/domain/station-types.js";
+import type { PersistedSession, StationEffect, StationInput } from "../../src/domain/station-types.js";
 import type { ReaderFrame, ScaleFrame } from "../../src/protocol/types.js";
 import { WALL0, testContext } from "../support/machine.js";
 
@@ -32,6 +33,20 @@ const readerFrame: fc.Arbitrary<ReaderFrame> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<ReaderFrame>({ kind: "discarded", bytes: new Uint8Array(14), reason: "checksum" }) },
 );
 
+/** Sessions a crash left in the database. */
+const STORED: PersistedSession[] = ["stored-1", "stored-2"].map((id, i) => ({
+  version: 1,
+  session_id: id,
+  card_id: CARDS[i]!,
+  reader_id: "reader-1",
+  started_wall: WALL0 - 10_000,
+  bins: [
+    { bin_id: "kitchen", baseline_g: 10_000 },
+    { bin_id: "recycle", baseline_g: 2000 },
+  ],
+  last_change_wall: null,
+}));
+
 type Draft = { dt: number; make: (mono: number, n: number) => StationInput | StationInput[] };
 const weighFrames = (s: string, g: number, mono: number): StationInput[] =>
   [mono, mono + 10].map((t) => ({ type: "scale_data", scaleId: s, bytes: 18, frames: [{ kind: "weight", grams: g, stable: true, mode: "gross" }], mono: t, wall: WALL0 + t }));
@@ -47,12 +62,16 @@ const draft: fc.Arbitrary<Draft> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 1000 }).map((dt) => ({ dt, make: (mono: number) => ({ type: "flush" as const, mono, wall: WALL0 + mono }) })) },
 );
 
-/** Starts with every port open so that sessions happen often. */
-function runDrafts(drafts: Draft[]): StationEffect[] {
+/**
+ * Starts as the runner does: the sessions found in the database (each listed twice, which must not
+ * credit it twice), then every port open so that sessions happen often.
+ */
+function runDrafts(drafts: Draft[], stored: PersistedSession[] = []): StationEffect[] {
   let state = initialState(ctx);
   const effects: StationEffect[] = [];
   let mono = 0;
-  const inputs: StationInput[] = [...SCALES, ...READERS].map((d) => ({ type: "port", deviceId: d, state: "open", mono: 0, wall: WALL0 }));
+  const inputs: StationInput[] = [{ type: "recover", sessions: [...stored, ...stored], mono: 0, wall: WALL0 }];
+  inputs.push(...[...SCALES, ...READERS].map((d): StationInput => ({ type: "port", deviceId: d, state: "open", mono: 0, wall: WALL0 })));
   drafts.forEach((d, n) => {
     mono += d.dt;
     const made = d.make(mono, n);
@@ -74,11 +93,12 @@ function runDrafts(drafts: Draft[]): StationEffect[] {
 describe("station machine properties (fast-check)", () => {
   let deposits = 0;
   let implausible = 0;
+  let restarted = 0;
   it("never throws; one deposit per bin per session; awards plausible; every deposit belongs to an opened session", () => {
     fc.assert(
-      fc.property(fc.array(draft, { minLength: 20, maxLength: 300, size: "max" }), (drafts) => {
-        const effects = runDrafts(drafts);
-        const opened = new Set<string>();
+      fc.property(fc.array(draft, { minLength: 20, maxLength: 300, size: "max" }), fc.subarray(STORED), (drafts, stored) => {
+        const effects = runDrafts(drafts, stored);
+        const opened = new Set<string>(STORED.map((p) => p.session_id));
         const seen = new Set<string>();
         for (const e of effects) {
           if (e.type !== "record") continue;
@@ -88,6 +108,7 @@ describe("station machine properties (fast-check)", () => {
             const d = ev.data;
             deposits++;
             if (d.points_reason === "implausible") implausible++;
+            if (d.close_reason === "restart") restarted++;
             expect(opened.has(d.session_id)).toBe(true);
             const key = `${d.session_id}/${d.bin_id}`;
             expect(seen.has(key)).toBe(false);
@@ -107,6 +128,7 @@ describe("station machine properties (fast-check)", () => {
     // The property is not vacuous: the random stations do make deposits, implausible ones too.
     expect(deposits).toBeGreaterThan(50);
     expect(implausible).toBeGreaterThan(0);
+    expect(restarted).toBeGreaterThan(0);
   });
 
   it("a scale with capacity_g never yields an accepted weight above it", () => {
