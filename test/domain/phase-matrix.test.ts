@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { step } from "../../src/domain/station-machine.js";
-import type { PersistedSession, StationInput, StationState } from "../../src/domain/station-types.js";
+import type { StationInput, StationState } from "../../src/domain/station-types.js";
 import {
   ANNA,
   BORIS,
   READY,
-  WALL0,
+  STORED_SESSION,
   card,
   close,
   eventSummary,
@@ -33,19 +33,7 @@ import {
 
 const ctx = testContext();
 
-/** A session stored by a crash: Anna over both bins. */
-const STORED: PersistedSession = {
-  version: 1,
-  session_id: "0190f1a2-0000-7000-8000-00000000abcd",
-  card_id: ANNA,
-  reader_id: "reader-1",
-  started_wall: WALL0 - 10_000,
-  bins: [
-    { bin_id: "kitchen", baseline_g: 12_000 },
-    { bin_id: "recycle", baseline_g: 3000 },
-  ],
-  last_change_wall: WALL0 - 8000,
-};
+const STORED = STORED_SESSION;
 
 /** The three phases, each reached the way the station reaches it; the clock stands at 2 s. */
 const PHASES: Record<StationState["session"]["phase"], StationInput[]> = {

@@ -1,21 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { persisted } from "../../src/domain/session.js";
 import type { PersistedSession } from "../../src/domain/station-types.js";
-import { ANNA, BORIS, WALL0, card, eventSummary, flush, notices, open, recorded, recoverInput, run, sessionWrites, tick, weigh } from "../support/machine.js";
+import { ANNA, BORIS, STORED_SESSION, card, eventSummary, flush, notices, open, recorded, recoverInput, run, sessionWrites, tick, weigh } from "../support/machine.js";
 
-/** What a crash left in the database: Anna's session over both bins, opened 10 s before the restart's epoch. */
-const STORED: PersistedSession = {
-  version: 1,
-  session_id: "0190f1a2-0000-7000-8000-000000000001",
-  card_id: ANNA,
-  reader_id: "reader-1",
-  started_wall: WALL0 - 10_000,
-  bins: [
-    { bin_id: "kitchen", baseline_g: 12_000 },
-    { bin_id: "recycle", baseline_g: 3000 },
-  ],
-  last_change_wall: WALL0 - 8000,
-};
+const STORED = STORED_SESSION;
 
 const START = [recoverInput([STORED], 0), open("scale-1", 10), open("scale-2", 10), open("reader-1", 10)];
 

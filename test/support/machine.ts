@@ -103,6 +103,20 @@ export const storage = (state: "ok" | "busy" | "fault", mono: number): StationIn
   ...(state === "ok" ? {} : { message: "disk I/O error" }),
   ...at(mono),
 });
+/** What a crash left in the database: Anna's session over both bins, opened 10 s before WALL0, a change at -8 s. */
+export const STORED_SESSION: PersistedSession = {
+  version: 1,
+  session_id: "0190f1a2-0000-7000-8000-000000000001",
+  card_id: ANNA,
+  reader_id: "reader-1",
+  started_wall: WALL0 - 10_000,
+  bins: [
+    { bin_id: "kitchen", baseline_g: 12_000 },
+    { bin_id: "recycle", baseline_g: 3000 },
+  ],
+  last_change_wall: WALL0 - 8000,
+};
+
 export const recoverInput = (sessions: PersistedSession[], mono: number): StationInput => ({ type: "recover", sessions, ...at(mono) });
 
 /** All ports open at 0, kitchen at 12 kg and recycle at 3 kg by 100 ms. */
