@@ -1,8 +1,9 @@
 /**
  * The config mapped to the station machine's context, in one pure function. Every default is the
- * schema's (src/config/schema.ts and the protocol modules): nothing here invents a value.
+ * schema's (src/config/schema.ts, with the per-protocol ones such as `min_reads` from the protocol
+ * modules of the device registry): nothing here invents a value.
  */
-import type { Config } from "../config/schema.js";
+import { DEFAULT_MAX_NET_G, type Config } from "../config/schema.js";
 import { compilePointsTable } from "../domain/points.js";
 import { resolveStabilityOptions } from "../domain/stability.js";
 import { secondsToMs } from "../domain/session.js";
@@ -12,6 +13,9 @@ import type { StationContext } from "../domain/station-types.js";
 export const NOISE_LOG_INTERVAL_MS = 60_000;
 
 /**
+ * The station machine's context of a validated config. A bin without `max_net_g` gets the lower of
+ * {@link DEFAULT_MAX_NET_G} and its scale's `capacity_g` (contract.md section 2).
+ *
  * @throws RangeError only for values the schema already refuses (a config that was not validated)
  */
 export function contextFromConfig(config: Readonly<Config>): StationContext {
@@ -36,14 +40,17 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
     readers: config.readers.map((r) => ({
       id: r.id,
       repeatGapMs: r.repeat_gap_ms,
-      minReads: r.min_reads ?? (r.protocol === "em4100-ascii" ? 2 : 1),
+      // Filled in by the schema with the protocol module's default when the file has none.
+      minReads: r.min_reads,
       noValidFramesMs: secondsToMs(r.no_valid_frames_s),
     })),
     bins: config.bins.map((b) => ({
       binId: b.id,
       category: b.category,
       scaleId: b.scale,
-      maxNetG: b.max_net_g ?? Math.min(50_000, config.scales.find((s) => s.id === b.scale)?.capacity_g ?? 50_000),
+      maxNetG:
+        b.max_net_g ??
+        Math.min(DEFAULT_MAX_NET_G, config.scales.find((s) => s.id === b.scale)?.capacity_g ?? DEFAULT_MAX_NET_G),
     })),
     session: {
       idleCloseMs: secondsToMs(config.session.idle_close_s),

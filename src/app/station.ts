@@ -14,7 +14,7 @@ import type { Logger } from "../adapters/log/logger.js";
 import { Outbox } from "../adapters/outbox/outbox.js";
 import { Publisher } from "../adapters/mqtt/publisher.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
-import { createReaderFramer, createScaleFramer } from "../protocol/index.js";
+import { findProtocol, type SerialSettings } from "../protocol/index.js";
 import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
@@ -149,14 +149,23 @@ export class Station {
     );
   }
 
+  /** Every configured device, its framer made by its protocol module (the device registry). */
   private devices(): RunnerDevice[] {
-    const serial = (id: string, port: string, baudRate: number, module: string, silenceTimeoutMs?: number) =>
+    const serial = (
+      device: { id: string; port: string; baud_rate: number },
+      settings: SerialSettings,
+      module: string,
+      silenceTimeoutMs?: number,
+    ) =>
       (handlers: DeviceHandlers) =>
         new SerialDevice({
-          id,
-          path: port,
-          baudRate,
-          logger: this.deps.logger.child({ module, device: id }),
+          id: device.id,
+          path: device.port,
+          baudRate: device.baud_rate,
+          dataBits: settings.dataBits,
+          parity: settings.parity,
+          stopBits: settings.stopBits,
+          logger: this.deps.logger.child({ module, device: device.id }),
           ...(silenceTimeoutMs !== undefined ? { silenceTimeoutMs } : {}),
           ...(this.deps.binding ? { binding: this.deps.binding } : {}),
           onData: (chunk: Uint8Array) => handlers.onData(chunk),
@@ -165,22 +174,21 @@ export class Station {
         });
     const devices: RunnerDevice[] = [];
     for (const s of this.config.scales) {
+      const protocol = findProtocol("scale", s.protocol);
       devices.push({
         kind: "scale",
         id: s.id,
-        framer: createScaleFramer(s.protocol, { unit: s.unit }),
-        open: serial(s.id, s.port, s.baud_rate, "scale", s.silence_timeout_s * 1000),
+        framer: protocol.configure(s).createFramer(),
+        open: serial(s, protocol.port.serial, "scale", s.silence_timeout_s * 1000),
       });
     }
     for (const r of this.config.readers) {
+      const protocol = findProtocol("reader", r.protocol);
       devices.push({
         kind: "reader",
         id: r.id,
-        framer: createReaderFramer(r.protocol, {
-          ...(r.pattern !== undefined ? { pattern: r.pattern } : {}),
-          format: r.card_id_format,
-        }),
-        open: serial(r.id, r.port, r.baud_rate, "reader"),
+        framer: protocol.configure(r).createFramer(),
+        open: serial(r, protocol.port.serial, "reader"),
       });
     }
     return devices;

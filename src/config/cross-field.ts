@@ -1,7 +1,8 @@
 /**
  * The config checks that involve more than one key (contract.md section 2: ids unique within their
- * list, a scale serves one bin, rules_version required with categories; and TLS files only with a
- * TLS url). Messages are complete: what was expected and what was found.
+ * list, a scale serves one bin, rules_version required with categories; issue 6: a bin's max_net_g
+ * at most its scale's capacity_g; and TLS files only with a TLS url). Messages are complete: what
+ * was expected and what was found.
  */
 import { quoteFound } from "./found.js";
 
@@ -24,8 +25,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * The checks between keys (unique ids, bins on existing and distinct scales, rules_version with
- * categories, TLS files with a TLS url), on YAML-decoded data that may be invalid elsewhere: it
+ * The checks between keys (unique ids, bins on existing and distinct scales, max_net_g within the
+ * scale's capacity_g, rules_version with categories, TLS files with a TLS url), on YAML-decoded data that may be invalid elsewhere: it
  * reads defensively and skips checks whose inputs are themselves invalid (their own issues say
  * why). The schema runs it as a refinement; load.ts also runs it directly, because zod skips
  * refinements after some issues (a non-integer where an integer is expected aborts the parse),
@@ -34,11 +35,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   const out: Issues = [];
   if (!isRecord(data)) return out;
-  const scaleIds = uniqueIds("scales", entries(data.scales), out);
+  const scales = entries(data.scales);
+  const scaleIds = uniqueIds("scales", scales, out);
   uniqueIds("readers", entries(data.readers), out);
   const bins = entries(data.bins);
   uniqueIds("bins", bins, out);
   if (bins && scaleIds) checkBinScales(bins, scaleIds, out);
+  if (bins && scales) checkMaxNetG(bins, scales, out);
   if (isRecord(data.points)) checkPoints(data.points, out);
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
   entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
@@ -100,6 +103,23 @@ function checkBinScales(bins: Record<string, unknown>[], scaleIds: Set<string>, 
         path: ["bins", i, "scale"],
         message: `expected a scale no other bin uses, found ${quoteFound(scale)} (already under bins.${other}; a scale serves one bin)`,
       });
+  });
+}
+
+/**
+ * A written max_net_g above the bin's scale's capacity_g is an error: such a deposit could never be
+ * weighed. (An unwritten one takes the lower of the two and is never an error: station-context.ts.)
+ */
+function checkMaxNetG(bins: Record<string, unknown>[], scales: Record<string, unknown>[], out: Issues): void {
+  const capacityOf = new Map<unknown, number>();
+  for (const scale of scales) if (typeof scale.capacity_g === "number") capacityOf.set(scale.id, scale.capacity_g);
+  bins.forEach((bin, i) => {
+    const capacity = capacityOf.get(bin.scale);
+    if (typeof bin.max_net_g !== "number" || capacity === undefined || bin.max_net_g <= capacity) return;
+    out.push({
+      path: ["bins", i, "max_net_g"],
+      message: `expected at most the capacity_g of scale ${quoteFound(String(bin.scale))} (${capacity}), found ${bin.max_net_g}`,
+    });
   });
 }
 

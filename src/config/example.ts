@@ -6,7 +6,7 @@
 import { stringify } from "yaml";
 import { z } from "zod";
 import { configSchema } from "./schema.js";
-import { childSchema, objectKeys, unwrap } from "./schema-walk.js";
+import { childSchema, objectKeys, unionMembers, unwrap, type UnionMember } from "./schema-walk.js";
 
 const WIDTH = 100;
 
@@ -73,7 +73,13 @@ function renderKey(
   } else if (core instanceof z.ZodArray) {
     lines.push(`${pad}${key}:`);
     const item: string[] = [];
-    renderObjectBody(core.element as z.ZodType, indent + 4, item, indent + 2, nested);
+    const element = core.element as z.ZodType;
+    const union = unionMembers(element);
+    const [shown, ...others] = union?.members ?? [];
+    renderObjectBody(shown?.schema ?? element, indent + 4, item, indent + 2, nested);
+    if (union && shown) {
+      for (const other of others) renderOtherMember(union.discriminator, shown, other, indent + 4, item, nested);
+    }
     const first = item.findIndex((l) => !l.trimStart().startsWith("#"));
     item[first] = `${pad}  - ${item[first]?.trimStart() ?? ""}`;
     lines.push(...item);
@@ -102,6 +108,30 @@ function renderObjectBody(
     const child = childSchema(schema, key) as z.ZodType;
     renderKey(key, child, indent, lines, i === 0 ? firstCommentIndent : indent, inOptional);
   });
+}
+
+/**
+ * A list whose items are a discriminated union (`scales`, `readers`, by `protocol`) shows a sample of
+ * its first member; the keys only another member has (its protocol's options) follow it, commented
+ * out, under a line saying which `protocol` they go with.
+ */
+function renderOtherMember(
+  discriminator: string,
+  shown: UnionMember,
+  other: UnionMember,
+  indent: number,
+  lines: string[],
+  inOptional: boolean,
+): void {
+  const keys = (objectKeys(other.schema) ?? []).filter((key) => !Object.hasOwn(shown.schema.shape, key));
+  if (keys.length === 0) return;
+  pushComment(lines, indent, `With ${discriminator}: ${other.value}, instead of ${shown.value}'s options:`);
+  for (const key of keys) {
+    const part: string[] = [];
+    renderKey(key, childSchema(other.schema, key) as z.ZodType, indent, part, indent, inOptional);
+    const pad = " ".repeat(indent);
+    for (const line of part) lines.push(line.slice(indent).startsWith("#") ? line : `${pad}# ${line.slice(indent)}`);
+  }
 }
 
 /** Appends `text` as `# ` comment lines wrapped at WIDTH columns. */

@@ -6,7 +6,7 @@ import { isScalar, type Document, type LineCounter, type Node } from "yaml";
 import type { z } from "zod";
 import { describeFound, quoteFound } from "./found.js";
 import { configSchema } from "./schema.js";
-import { isIntegerSchema, objectKeys, schemaAt } from "./schema-walk.js";
+import { isIntegerSchema, isNoMatchingMember, objectKeys, schemaAt, selectedMember, unionMembers } from "./schema-walk.js";
 import { isEmptyValue, nodesAlong, stepPosition, type Position } from "./yaml-position.js";
 
 /**
@@ -73,10 +73,13 @@ function issueToProblems(issue: z.core.$ZodIssue, source: IssueSource): ConfigPr
   });
 
   if (issue.code === "unrecognized_keys") {
-    const allowed = objectKeys(schemaAt(configSchema, path) ?? configSchema) ?? [];
+    const schema = schemaAt(configSchema, path, source.data) ?? configSchema;
+    const value = valueAt(source.data, path);
+    const allowed = objectKeys(schema, value) ?? [];
     return issue.keys.map((key) => {
       const keyPath = [...path, key];
-      return problem(keyPosition(keyPath, source), keyPath, unknownKeyMessage(key, allowed));
+      const message = otherMemberKeyMessage(schema, value, key) ?? unknownKeyMessage(key, allowed);
+      return problem(keyPosition(keyPath, source), keyPath, message);
     });
   }
   if (issue.code === "invalid_key") {
@@ -87,17 +90,21 @@ function issueToProblems(issue: z.core.$ZodIssue, source: IssueSource): ConfigPr
         : `expected a valid key, found ${quoteFound(String(path[path.length - 1]))}`;
     return [problem(keyPosition(path, source), path, message)];
   }
-  // A required key that is absent: zod says invalid_type, or invalid_value for an enum.
+  // A required key that is absent: zod says invalid_type, invalid_value for an enum, or invalid_union
+  // for the discriminator (`protocol`) of a union.
   const missing =
-    (issue.code === "invalid_type" || issue.code === "invalid_value") && !hasValueAt(source.data, path);
+    (issue.code === "invalid_type" || issue.code === "invalid_value" || isNoMatchingMember(issue)) &&
+    !hasValueAt(source.data, path);
   if (missing) return [problem(parentPosition(path, source), path, "required key missing")];
   return [problem(valuePosition(path, source), path, messageFor(issue, path, source))];
 }
 
 function messageFor(issue: z.core.$ZodIssue, path: readonly Segment[], source: IssueSource): string {
   const found = () => foundText(path, source);
-  const leaf = schemaAt(configSchema, path);
+  const leaf = schemaAt(configSchema, path, source.data);
   const numberWord = leaf && isIntegerSchema(leaf) ? "integer" : "number";
+  // An unknown `protocol`: the names the registry knows.
+  if (isNoMatchingMember(issue)) return `expected one of ${issue.options.map(String).join(", ")}, found ${found()}`;
   switch (issue.code) {
     case "invalid_type":
       return `expected ${typeWord(issue.expected, numberWord)}, found ${found()}`;
@@ -144,6 +151,18 @@ function typeWord(expected: string, numberWord: string): string {
     default:
       return expected;
   }
+}
+
+/**
+ * For a key that another member of a discriminated union has (another protocol's option):
+ * `pattern is an option of ascii-line, not of em4100-ascii`. Undefined for any other key.
+ */
+function otherMemberKeyMessage(schema: z.ZodType, value: unknown, key: string): string | undefined {
+  const selected = selectedMember(schema, value);
+  const owners = (unionMembers(schema)?.members ?? []).filter((m) => Object.hasOwn(m.schema.shape, key)).map((m) => m.value);
+  if (selected === undefined || owners.length === 0) return undefined;
+  const listed = owners.length === 1 ? owners[0] : `${owners.slice(0, -1).join(", ")} and ${owners[owners.length - 1]}`;
+  return `${key} is an option of ${listed}, not of ${selected.value}`;
 }
 
 function unknownKeyMessage(key: string, allowed: readonly string[]): string {

@@ -54,8 +54,67 @@ export function unwrap(schema: z.ZodType): Unwrapped {
   }
 }
 
-/** The schema of one key (object), element (array, any index) or value (record) of `schema`. */
-export function childSchema(schema: z.ZodType, key: string | number): z.ZodType | undefined {
+/** One member of a discriminated union, with the discriminator value that selects it. */
+export interface UnionMember {
+  value: string;
+  schema: z.ZodObject;
+}
+
+/**
+ * The members of a union discriminated by a key (the `scales[]` and `readers[]` items, by
+ * `protocol`), or undefined when `schema` is no such union.
+ */
+export function unionMembers(schema: z.ZodType): { discriminator: string; members: UnionMember[] } | undefined {
+  const { core } = unwrap(schema);
+  if (!(core instanceof z.ZodDiscriminatedUnion)) return undefined;
+  const discriminator = core.def.discriminator;
+  const members = (core.options as z.ZodType[]).flatMap((option): UnionMember[] => {
+    const member = unwrap(option).core;
+    if (!(member instanceof z.ZodObject)) return [];
+    const key = unwrap((member.shape as Record<string, z.ZodType>)[discriminator] ?? member).core;
+    const value = key instanceof z.ZodLiteral ? [...key.values][0] : undefined;
+    return typeof value === "string" ? [{ value, schema: member }] : [];
+  });
+  return { discriminator, members };
+}
+
+/** zod's issue of a discriminated union whose discriminator (`protocol`) matched no member. */
+export type NoMatchingMember = { code: "invalid_union"; discriminator: string; options: readonly unknown[] };
+
+/** True for a {@link NoMatchingMember} issue (raw, as refinements see it, or final). */
+export function isNoMatchingMember<I extends { readonly code?: string }>(issue: I): issue is I & NoMatchingMember {
+  return (
+    issue.code === "invalid_union" &&
+    "discriminator" in issue &&
+    typeof issue.discriminator === "string" &&
+    "options" in issue &&
+    Array.isArray(issue.options)
+  );
+}
+
+/**
+ * The member of a discriminated union that `data` (the value at the union's place) selects by its
+ * discriminator; undefined when `schema` is no such union or `data` selects none.
+ */
+export function selectedMember(schema: z.ZodType, data: unknown): UnionMember | undefined {
+  const union = unionMembers(schema);
+  if (union === undefined || typeof data !== "object" || data === null) return undefined;
+  const value = (data as Record<string, unknown>)[union.discriminator];
+  return union.members.find((m) => m.value === value);
+}
+
+/**
+ * The schema of one key (object), element (array, any index) or value (record) of `schema`. For a
+ * discriminated union, the key of the member `data` (the value at `schema`'s place) selects, else
+ * of the first member that has the key.
+ */
+export function childSchema(schema: z.ZodType, key: string | number, data?: unknown): z.ZodType | undefined {
+  const union = unionMembers(schema);
+  if (union !== undefined) {
+    const member =
+      selectedMember(schema, data) ?? union.members.find((m) => typeof key === "string" && Object.hasOwn(m.schema.shape, key));
+    return member && childSchema(member.schema, key);
+  }
   const { core } = unwrap(schema);
   if (core instanceof z.ZodObject) {
     const shape = core.shape as Record<string, z.ZodType>;
@@ -66,19 +125,28 @@ export function childSchema(schema: z.ZodType, key: string | number): z.ZodType 
   return undefined;
 }
 
-/** The schema at a dotted path's segments, or undefined where the path leaves the schema. */
-export function schemaAt(root: z.ZodType, path: readonly (string | number)[]): z.ZodType | undefined {
+/**
+ * The schema at a dotted path's segments, or undefined where the path leaves the schema. `data`, the
+ * value at `root`'s place, selects the members of discriminated unions along the path.
+ */
+export function schemaAt(root: z.ZodType, path: readonly (string | number)[], data?: unknown): z.ZodType | undefined {
   let current: z.ZodType | undefined = root;
+  let value = data;
   for (const key of path) {
     if (!current) return undefined;
-    current = childSchema(current, key);
+    current = childSchema(current, key, value);
+    value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
   }
   return current;
 }
 
-/** The keys an object schema allows, in schema order; undefined when `schema` is no object. */
-export function objectKeys(schema: z.ZodType): string[] | undefined {
-  const { core } = unwrap(schema);
+/**
+ * The keys an object schema allows, in schema order; for a discriminated union, those of the member
+ * `data` selects. Undefined when `schema` is no object, or a union `data` selects no member of.
+ */
+export function objectKeys(schema: z.ZodType, data?: unknown): string[] | undefined {
+  const member = selectedMember(schema, data);
+  const { core } = unwrap(member?.schema ?? schema);
   return core instanceof z.ZodObject ? Object.keys(core.shape) : undefined;
 }
 

@@ -9,48 +9,31 @@
  * (wrong type, bad enum value, unknown or missing key, out of range).
  */
 import { z } from "zod";
-import { READER_PROTOCOLS, SCALE_PROTOCOLS, type WeightUnit } from "../protocol/types.js";
 import { crossFieldIssues } from "./cross-field.js";
 import { canonicalDecimal, DECIMAL_TEXT } from "./decimal.js";
-import isSafeRegex from "safe-regex2";
-import { describeFound, quoteFound } from "./found.js";
-import { EM4100_CARD_FORMATS } from "../protocol/reader/em4100-ascii.js";
+import { readerItemSchema, scaleItemSchema } from "./device-schema.js";
+import { describeFound } from "./found.js";
+import { DAY_S, HOUR_S, deviceId, matching, nonEmpty } from "./schema-parts.js";
 
-/** The weight units a scale may be configured with; the same set as the protocol layer's `WeightUnit`. */
-export const WEIGHT_UNITS = ["g", "kg", "lb"] as const satisfies readonly WeightUnit[];
-// Fails to compile when WeightUnit gains a unit that WEIGHT_UNITS lacks.
-type MissingUnit = Exclude<WeightUnit, (typeof WEIGHT_UNITS)[number]>;
-const _everyUnitListed: [MissingUnit] extends [never] ? true : never = true;
+/**
+ * A bin's `max_net_g` when none is written: this, or its scale's `capacity_g` if lower (contract.md
+ * section 2).
+ */
+export const DEFAULT_MAX_NET_G = 50_000;
 
-/** How an em4100-ascii reader's tag is written as `card_id` (shared/protocols/readers.md). */
-export const CARD_ID_FORMATS = EM4100_CARD_FORMATS;
 /** Log levels of the daemon's pino logger, most to least severe. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
-/** A string that must match `re`; the error says what was expected in words, and what was found. */
-function matching(re: RegExp, expected: string) {
-  return z.string().regex(re, { error: (iss) => `expected ${expected}, found ${describeFound(iss.input)}` });
-}
 
 const STATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SLUG = /^[a-z0-9][a-z0-9_-]*$/;
 // One or more topic levels separated by "/", none empty, no wildcards (MQTT 5.0 section 4.7).
 // Topics starting with "$" are reserved for the broker ($SYS): a prefix must not start with one.
 const TOPIC_PREFIX = /^(?!\$)[^/#+\u0000]+(\/[^/#+\u0000]+)*$/;
 const MQTT_URL = /^(mqtts?|wss?):\/\/[^\s/?#]+/;
 
-const deviceId = () =>
-  matching(DEVICE_ID, 'an id of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit');
 const categorySlug = () =>
   matching(SLUG, 'a slug of lowercase letters, digits, "_" or "-", starting with a letter or digit');
-const nonEmpty = () => z.string().min(1);
-const port = () => nonEmpty();
-const baudRate = () =>
-  z.int().positive().max(4_000_000).default(9600).describe("Serial speed in bits per second (8N1).");
-/** One hour and one day: bounds that keep every timer far below Node's 2^31-1 ms limit, and sane. */
-const HOUR_S = 3_600;
-const DAY_S = 86_400;
 /** MQTT strings (client id, user name, password) are at most 65,535 bytes in UTF-8 (MQTT 1.5.4). */
 const mqttString = () =>
   z.string().refine((v) => Buffer.byteLength(v, "utf8") <= 65_535, {
@@ -165,159 +148,6 @@ const mqttSchema = z
   })
   .describe("Connection to the operator's MQTT broker.");
 
-const scaleSchema = z.strictObject({
-  id: deviceId()
-    .describe("Scale id, unique among the scales; bins refer to it and alarms name it.")
-    .meta({ examples: ["scale-1"] }),
-  port: port()
-    .describe(
-      "Serial port of the weighing indicator; prefer the stable /dev/serial/by-id/... name in the field.",
-    )
-    .meta({ examples: ["/dev/ttyUSB0"] }),
-  baud_rate: baudRate(),
-  protocol: z
-    .enum(SCALE_PROTOCOLS)
-    .describe(`Indicator protocol: ${SCALE_PROTOCOLS.join(", ")}; see the README, Connecting real hardware.`)
-    .meta({ examples: ["yaohua-a9"] }),
-  unit: z
-    .enum(WEIGHT_UNITS)
-    .default("kg")
-    .describe(
-      "Unit of the weight in the frames (g, kg or lb), used only by protocols whose frames carry no unit.",
-    ),
-  stable_window_ms: z
-    .number()
-    .positive()
-    .max(60_000)
-    .default(1000)
-    .describe(
-      "Stability window in milliseconds: the weight is stable when the samples of the last window (at " +
-        'least 3) span at most stable_tolerance_g and the indicator does not say "unstable".',
-    ),
-  stable_tolerance_g: z
-    .int()
-    .nonnegative()
-    .default(20)
-    .describe("Largest span in grams of the samples of a stable window."),
-  stable_min_samples: z
-    .int()
-    .min(3)
-    .max(1000)
-    .default(3)
-    .describe(
-      "Fewest samples a stable window holds. 3 suits 5 Hz indicators with a 1 s window; a 25 Hz stream " +
-        "can ask for more.",
-    ),
-  division_g: z
-    .number()
-    .positive()
-    .max(1_000_000)
-    .optional()
-    .describe("The indicator's display division (e, d) in grams, e.g. 10 for a 60 kg x 10 g platform.")
-    .meta({ examples: [10] }),
-  stable_tolerance_divisions: z
-    .number()
-    .nonnegative()
-    .max(1000)
-    .optional()
-    .describe(
-      "Tolerance in divisions instead of grams: when given (with division_g), a stable window spans at " +
-        "most this many divisions, and stable_tolerance_g is not used.",
-    )
-    .meta({ examples: [2] }),
-  change_threshold_g: z
-    .int()
-    .positive()
-    .default(40)
-    .describe(
-      "Grams: a stable value closer than this to the last accepted weight is noise; a bin's deposit needs a " +
-        "net weight of at least this.",
-    ),
-  silence_timeout_s: z
-    .number()
-    .positive()
-    .max(HOUR_S)
-    .default(5)
-    .describe("Seconds without a frame after which a streaming indicator counts as offline."),
-  capacity_g: z
-    .int()
-    .positive()
-    .optional()
-    .describe("The indicator's capacity in grams: a reading above it is no valid weight. No default.")
-    .meta({ examples: [60000] }),
-});
-
-const readerSchema = z
-  .strictObject({
-    id: deviceId()
-      .describe("Reader id, unique among the readers; events carry it as reader_id.")
-      .meta({ examples: ["reader-1"] }),
-    port: port()
-      .describe("Serial port of the reader; prefer the stable /dev/serial/by-id/... name in the field.")
-      .meta({ examples: ["/dev/ttyUSB1"] }),
-    baud_rate: baudRate(),
-    protocol: z
-      .enum(READER_PROTOCOLS)
-      .describe(`Reader protocol: ${READER_PROTOCOLS.join(", ")}; see the README, Connecting real hardware.`)
-      .meta({ examples: ["em4100-ascii"] }),
-    repeat_gap_ms: z
-      .number()
-      .nonnegative()
-      .max(60_000)
-      .default(500)
-      .describe("Milliseconds: frames of the same id closer together than this are one presentation."),
-    min_reads: z
-      .int()
-      .min(1)
-      .max(100)
-      .optional()
-      .describe("Identical frames (each within repeat_gap_ms of the one before) before a tag counts; default 2 for em4100-ascii, 1 for ascii-line."),
-    no_valid_frames_s: z
-      .number()
-      .positive()
-      .max(HOUR_S)
-      .default(30)
-      .describe("Seconds: a reader that delivers at least 64 bytes and no valid frame over this long is offline (no valid frames)."),
-    pattern: z
-      .string()
-      .superRefine((source, ctx) => {
-        try {
-          new RegExp(source);
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
-          ctx.addIssue({
-            code: "custom",
-            message: `expected a regular expression, found ${quoteFound(source)} (${reason})`,
-          });
-          return;
-        }
-        // Any code shown to the scanner is matched against it: a pattern with nested repetition
-        // (`^(a+)+$`) can take exponential time on a crafted line and freeze the station.
-        if (!isSafeRegex(source)) {
-          ctx.addIssue({
-            code: "custom",
-            message:
-              `expected a regular expression without nested repetition, found ${quoteFound(source)} ` +
-              "(it can take exponential time on a crafted line; e.g. write ^(a+)$ instead of ^(a+)+$)",
-          });
-        }
-      })
-      .optional()
-      .describe(
-        "JavaScript regular expression (no flags) a valid identifier line must match; other lines are " +
-          "discarded, and the first capture group, if any, is the card id.",
-      )
-      .meta({ examples: ["^QR:([0-9]{6,20})$"] }),
-    card_id_format: z
-      .enum(CARD_ID_FORMATS)
-      .default("dec10")
-      .describe(
-        "How em4100-ascii tags are written as card_id: dec10 = last four bytes as 10-digit decimal " +
-          "(0008844356), hex10 = the five bytes in hex (100086F444), wiegand26 = facility,card (134,62532). " +
-          "Used only by em4100-ascii.",
-      ),
-  });
-
 const binSchema = z.strictObject({
   id: deviceId()
     .describe("Bin id, unique among the bins; deposit events carry it as bin_id and subject.")
@@ -335,7 +165,11 @@ const binSchema = z.strictObject({
     .int()
     .positive()
     .optional()
-    .describe("A deposit above this is implausible: recorded with 0 points and an alarm. Default 50000, or the scale's capacity_g if lower."),
+    .describe(
+      `Grams: a deposit above this is implausible (recorded with 0 points and an alarm). Default ${DEFAULT_MAX_NET_G}, ` +
+        "or the scale's capacity_g if lower; at most that capacity_g.",
+    )
+    .meta({ examples: [DEFAULT_MAX_NET_G] }),
 });
 
 /** Largest `points_per_kg`: keeps the points of any real deposit a safe integer. */
@@ -444,11 +278,11 @@ export const configSchema = z
     storage: storageSchema.prefault({}),
     mqtt: mqttSchema,
     scales: z
-      .array(scaleSchema)
+      .array(scaleItemSchema)
       .default([])
       .describe("Weighing indicators, one per bin. Default: none."),
     readers: z
-      .array(readerSchema)
+      .array(readerItemSchema)
       .default([])
       .describe("Identification readers (cards, QR codes); any reader opens a session. Default: none."),
     bins: z.array(binSchema).default([]).describe("Bins, each on its own scale. Default: none."),

@@ -37,16 +37,13 @@ export interface Framer<T> {
   push(chunk: Uint8Array): T[];
 }
 
-/** Weight units a scale may be configured with for protocols whose frames carry no unit. */
-export type WeightUnit = "g" | "kg" | "lb";
-
-/** Scale protocol names (contract.md section 5); layouts in shared/protocols/scales.md. */
-export const SCALE_PROTOCOLS = ["yaohua-a9", "ascii-st-gs"] as const;
-export type ScaleProtocol = (typeof SCALE_PROTOCOLS)[number];
-
-/** Reader protocol names (contract.md section 5); layouts in shared/protocols/readers.md. */
-export const READER_PROTOCOLS = ["em4100-ascii", "ascii-line"] as const;
-export type ReaderProtocol = (typeof READER_PROTOCOLS)[number];
+/**
+ * Weight units a scale may be configured with (config `scales[].unit`, contract.md section 2:
+ * `g | kg | lb`), for frames that carry no unit.
+ */
+export const WEIGHT_UNITS = ["g", "kg", "lb"] as const;
+/** One of {@link WEIGHT_UNITS}. */
+export type WeightUnit = (typeof WEIGHT_UNITS)[number];
 
 /** The `discarded` member shared by every frame union: unusable bytes and why. */
 export type Discarded = { kind: "discarded"; bytes: Uint8Array; reason: string };

@@ -62,6 +62,38 @@ describe("SerialDevice with serialport's MockBinding (the demo's wiring)", () =>
     expect(opened.get(path)!.isOpen).toBe(false);
   });
 
+  it("opens the port with the character format the device's protocol asks for (default 8N1)", async () => {
+    const seen: OpenOptions[] = [];
+    const binding: BindingInterface = {
+      list: () => MockBinding.list(),
+      open: (options: OpenOptions) => {
+        seen.push(options);
+        return MockBinding.open(options);
+      },
+    };
+    const open = async (path: string, format: { dataBits?: 7 | 8; parity?: "none" | "even" | "odd"; stopBits?: 1 | 2 }) => {
+      MockBinding.createPort(path, { echo: false, record: false });
+      const device = new SerialDevice({
+        id: path,
+        path,
+        baudRate: 1200,
+        ...format,
+        logger: pino({ level: "silent" }),
+        binding,
+        onData: () => undefined,
+      });
+      device.start();
+      await until(() => device.state() === "online");
+      await device.stop();
+    };
+    await open("/dev/mock-8n1", {});
+    await open("/dev/mock-7e1", { dataBits: 7, parity: "even", stopBits: 1 });
+    expect(seen.map(({ path, baudRate, dataBits, parity, stopBits }) => ({ path, baudRate, dataBits, parity, stopBits }))).toEqual([
+      { path: "/dev/mock-8n1", baudRate: 1200, dataBits: 8, parity: "none", stopBits: 1 },
+      { path: "/dev/mock-7e1", baudRate: 1200, dataBits: 7, parity: "even", stopBits: 1 },
+    ]);
+  });
+
   it("a path never created is an open failure: offline, retried with backoff", async () => {
     const { binding } = capturingBinding();
     const events: string[] = [];

@@ -6,7 +6,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { StationRunner, type DeviceHandlers, type OutboxPort, type RunnerDevice } from "../../src/app/runner.js";
 import type { SessionWrite } from "../../src/domain/station-types.js";
-import { createReaderFramer, createScaleFramer, encodeEm4100, encodeStGs } from "../../src/protocol/index.js";
+import { encodeEm4100, encodeStGs, findProtocol } from "../../src/protocol/index.js";
 import { ManualClock } from "../support/manual-clock.js";
 import { testContext } from "../support/machine.js";
 
@@ -52,11 +52,13 @@ function station(outbox = new FakeOutbox()) {
       },
     };
   };
+  const scaleFramer = () => findProtocol("scale", "ascii-st-gs").configure().createFramer();
+  const readerFramer = () => findProtocol("reader", "em4100-ascii").configure().createFramer();
   const devices: RunnerDevice[] = [
-    { kind: "scale", id: "scale-1", framer: createScaleFramer("ascii-st-gs", { unit: "kg" }), open: open("scale-1") },
-    { kind: "scale", id: "scale-2", framer: createScaleFramer("ascii-st-gs", { unit: "kg" }), open: open("scale-2") },
-    { kind: "reader", id: "reader-1", framer: createReaderFramer("em4100-ascii", {}), open: open("reader-1") },
-    { kind: "reader", id: "reader-2", framer: createReaderFramer("em4100-ascii", {}), open: open("reader-2") },
+    { kind: "scale", id: "scale-1", framer: scaleFramer(), open: open("scale-1") },
+    { kind: "scale", id: "scale-2", framer: scaleFramer(), open: open("scale-2") },
+    { kind: "reader", id: "reader-1", framer: readerFramer(), open: open("reader-1") },
+    { kind: "reader", id: "reader-2", framer: readerFramer(), open: open("reader-2") },
   ];
   let statusPublishes = 0;
   let notified = 0;

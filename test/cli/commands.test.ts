@@ -76,6 +76,22 @@ describe("usage and exit codes", () => {
     expect(missing.stdout).toMatch(/nope\.yaml:1:1: \(file\): cannot read: /);
   });
 
+  it("config check refuses a reader pattern with look-around or a back-reference (exit 78), naming it", () => {
+    const file = join(tmp(), "pattern.yaml");
+    const config = (pattern: string) =>
+      `station:\n  id: st-001\nmqtt:\n  url: mqtt://x\nreaders:\n  - id: qr\n    port: /dev/x\n    protocol: ascii-line\n    pattern: '${pattern}'\n`;
+    writeFileSync(file, config("^(?<=SB:)([0-9]+)$"));
+    const lookBehind = smartbin(["config", "check", "-c", file]);
+    expect(lookBehind.code).toBe(78);
+    expect(lookBehind.stdout).toMatch(new RegExp(`^${file}:9:14: readers\\.0\\.pattern: .*look-behind "\\(\\?<=" cannot be matched in linear time`));
+    writeFileSync(file, config("^(a)\\1$"));
+    const backReference = smartbin(["config", "check", "-c", file]);
+    expect(backReference.code).toBe(78);
+    expect(backReference.stdout).toContain('back-reference "\\1" cannot be matched in linear time');
+    writeFileSync(file, config("^(a|a)*$"));
+    expect(smartbin(["config", "check", "-c", file])).toMatchObject({ code: 0, stdout: `${file}: ok\n` });
+  });
+
   it("config schema prints a draft 2020-12 JSON Schema and nothing else", () => {
     const r = smartbin(["config", "schema"]);
     expect(r.code).toBe(0);

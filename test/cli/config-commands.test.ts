@@ -40,6 +40,40 @@ describe("runConfigCheck", () => {
     expect(EXIT.CONFIG).toBe(78);
   });
 
+  it.each([
+    ["^(?=SB:)SB:([0-9]+)$", 'look-ahead "(?="'],
+    ["^(?!X)([0-9]+)$", 'negative look-ahead "(?!"'],
+    ["(?<=SB:)([0-9]+)", 'look-behind "(?<="'],
+    ["(?<!X)([0-9]+)", 'negative look-behind "(?<!"'],
+    ["^([0-9])\\1+$", 'back-reference "\\1"'],
+    ["^(?<d>[0-9])\\k<d>$", 'back-reference "\\k"'],
+  ])("refuses the reader pattern %s with 78, naming the feature (%s)", (pattern, feature) => {
+    const file = path.join(dir, "pattern.yaml");
+    fs.writeFileSync(file, `${MINIMAL}readers:\n  - id: qr\n    port: /dev/ttyUSB1\n    protocol: ascii-line\n    pattern: '${pattern}'\n`);
+    const { code, out } = run(file);
+    expect(code).toBe(78);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain(`${file}:9:14: readers.0.pattern: expected a regular expression without look-around or back-references`);
+    expect(out[0]).toContain(`(${feature} cannot be matched in linear time)`);
+  });
+
+  it("accepts reader patterns that backtracking engines take exponential time on", () => {
+    const file = path.join(dir, "redos.yaml");
+    for (const pattern of ["^(a+)+$", "^(a|a)*$", "(x+x+)+y"]) {
+      fs.writeFileSync(file, `${MINIMAL}readers:\n  - id: qr\n    port: /dev/ttyUSB1\n    protocol: ascii-line\n    pattern: '${pattern}'\n`);
+      expect(run(file)).toEqual({ code: 0, out: [`${file}: ok`] });
+    }
+  });
+
+  it("refuses another protocol's option with 78, naming the protocol it belongs to", () => {
+    const file = path.join(dir, "foreign.yaml");
+    fs.writeFileSync(file, `${MINIMAL}readers:\n  - id: card\n    port: /dev/ttyUSB1\n    protocol: em4100-ascii\n    pattern: '^x$'\n`);
+    expect(run(file)).toEqual({
+      code: 78,
+      out: [`${file}:9:5: readers.0.pattern: pattern is an option of ascii-line, not of em4100-ascii`],
+    });
+  });
+
   it("prints a missing file as given, at 1:1, and returns 78", () => {
     expect(run("./no/such.yaml")).toEqual({
       code: 78,

@@ -1,4 +1,8 @@
-/** The configuration example of contract.md section 2, verbatim: it must always validate. */
+/**
+ * The configuration example of contract.md section 2, verbatim for the keys implemented so far
+ * (storage sizes, MQTT TLS and session keys, telemetry and level sensors come with later issues):
+ * it must always validate.
+ */
 export const CONTRACT_EXAMPLE = `station:
   id: st-001                  # required; ^[a-z0-9][a-z0-9_-]{0,63}$; appears in MQTT topics
 storage:
@@ -17,16 +21,20 @@ scales:
     stable_tolerance_g: 20    #   span at most this, and the indicator does not say "unstable"
     change_threshold_g: 40    # stable values closer than this to the last accepted one are noise
     silence_timeout_s: 5      # a streaming indicator silent this long is offline
+    capacity_g: 60000         # optional, no default (example value): the indicator's capacity; a reading above it is no valid weight
 readers:
   - id: reader-1
     port: /dev/ttyUSB1        # required
     baud_rate: 9600
     protocol: em4100-ascii    # required; see section 5
     repeat_gap_ms: 500        # frames of the same id closer than this are one presentation
+    min_reads: 2              # identical frames (within repeat_gap_ms) before a tag counts; default 2 for em4100-ascii, 1 for ascii-line
+    no_valid_frames_s: 30     # see "no valid frames" (section 4)
 bins:
   - id: kitchen
     category: food_waste      # required; slug; standard: food_waste, recyclable, hazardous, residual
     scale: scale-1            # required; a scale serves one bin
+    max_net_g: 50000          # a deposit above this is implausible: recorded, 0 points, alarm; default 50000, or the scale's capacity_g if lower
 points:
   rules_version: "2026-11"    # required when categories are given
   categories:
@@ -35,6 +43,7 @@ session:
   idle_close_s: 5
   first_deposit_timeout_s: 30
   max_session_s: 300
+  recover_timeout_s: 60       # after a restart, how long a recovered session waits for its scales
 `;
 
 /** The smallest valid config: only the required keys. */

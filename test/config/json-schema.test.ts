@@ -5,6 +5,8 @@ type JsonObject = Record<string, unknown>;
 const schema = configJsonSchema();
 const properties = schema.properties as Record<string, JsonObject>;
 const props = (s: JsonObject | undefined) => s?.properties as Record<string, JsonObject>;
+/** The branches of a list whose items are one object per protocol (`oneOf`). */
+const branches = (list: JsonObject | undefined) => ((list?.items as JsonObject).oneOf ?? []) as JsonObject[];
 
 describe("configJsonSchema", () => {
   it("is a draft 2020-12 schema with an id and a title", () => {
@@ -33,8 +35,9 @@ describe("configJsonSchema", () => {
   it("requires the required keys of nested objects and lists", () => {
     expect(properties.station?.required).toEqual(["id"]);
     expect(properties.mqtt?.required).toEqual(["url"]);
-    expect((properties.scales?.items as JsonObject).required).toEqual(["id", "port", "protocol"]);
-    expect((properties.readers?.items as JsonObject).required).toEqual(["id", "port", "protocol"]);
+    for (const list of [properties.scales, properties.readers]) {
+      for (const branch of branches(list)) expect(branch.required).toEqual(["id", "port", "protocol"]);
+    }
     expect((properties.bins?.items as JsonObject).required).toEqual(["id", "category", "scale"]);
     const rule = props(properties.points)?.categories?.additionalProperties as JsonObject;
     expect(rule.required).toEqual(["points_per_kg"]);
@@ -44,12 +47,28 @@ describe("configJsonSchema", () => {
     expect(props(properties.storage)?.path?.default).toBe("/var/lib/smartbin/smartbin.db");
     expect(props(properties.mqtt)?.protocol_version).toMatchObject({ default: 5, enum: [5, 4] });
     expect(props(properties.station)?.id?.pattern).toBe("^[a-z0-9][a-z0-9_-]{0,63}$");
-    const scale = props(properties.scales?.items as JsonObject);
-    expect(scale?.protocol?.enum).toEqual(["yaohua-a9", "ascii-st-gs"]);
+    const scale = props(branches(properties.scales)[0]);
     expect(scale?.baud_rate).toMatchObject({ type: "integer", default: 9600 });
     expect(properties.scales?.default).toEqual([]);
     for (const [key, value] of Object.entries(properties)) {
       expect(value.description, key).toEqual(expect.any(String));
+    }
+  });
+
+  it("has one branch per protocol of the registry, each with its own options and defaults", () => {
+    const constOf = (b: JsonObject) => props(b)?.protocol?.const;
+    expect(branches(properties.scales).map(constOf)).toEqual(["yaohua-a9", "ascii-st-gs"]);
+    expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line"]);
+    const [em4100, asciiLine] = branches(properties.readers).map(props);
+    expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26"], default: "dec10" });
+    expect(em4100?.pattern).toBeUndefined();
+    expect(asciiLine?.pattern).toMatchObject({ type: "string" });
+    expect(asciiLine?.card_id_format).toBeUndefined();
+    expect(em4100?.min_reads).toMatchObject({ type: "integer", default: 2 });
+    expect(asciiLine?.min_reads).toMatchObject({ type: "integer", default: 1 });
+    for (const branch of [...branches(properties.scales), ...branches(properties.readers)]) {
+      expect(branch.additionalProperties).toBe(false);
+      expect(branch.description).toEqual(expect.any(String));
     }
   });
 

@@ -6,6 +6,15 @@ import { configSchema, type Config } from "../../src/config/schema.js";
 import { CONTRACT_EXAMPLE, MINIMAL } from "./contract-example.js";
 
 const base = { station: { id: "st-001" }, mqtt: { url: "mqtt://127.0.0.1:1883" } };
+/** The defaults of the keys every scale has. */
+const SCALE_DEFAULTS = {
+  baud_rate: 9600,
+  stable_window_ms: 1000,
+  stable_tolerance_g: 20,
+  stable_min_samples: 3,
+  change_threshold_g: 40,
+  silence_timeout_s: 5,
+};
 
 describe("configSchema", () => {
   it("validates the contract example and fills in the defaults", () => {
@@ -24,14 +33,10 @@ describe("configSchema", () => {
         {
           id: "scale-1",
           port: "/dev/ttyUSB0",
-          baud_rate: 9600,
           protocol: "yaohua-a9",
           unit: "kg",
-          stable_window_ms: 1000,
-          stable_tolerance_g: 20,
-          stable_min_samples: 3,
-          change_threshold_g: 40,
-          silence_timeout_s: 5,
+          ...SCALE_DEFAULTS,
+          capacity_g: 60000,
         },
       ],
       readers: [
@@ -41,12 +46,14 @@ describe("configSchema", () => {
           baud_rate: 9600,
           protocol: "em4100-ascii",
           repeat_gap_ms: 500,
+          min_reads: 2,
+          no_valid_frames_s: 30,
           card_id_format: "dec10",
         },
       ],
-      bins: [{ id: "kitchen", category: "food_waste", scale: "scale-1" }],
+      bins: [{ id: "kitchen", category: "food_waste", scale: "scale-1", max_net_g: 50000 }],
       points: { rules_version: "2026-11", categories: { food_waste: { points_per_kg: "2", min_net_g: 0 } } },
-      session: { idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300 },
+      session: { idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300, recover_timeout_s: 60 },
       log: { level: "info" },
     });
   });
@@ -59,18 +66,32 @@ describe("configSchema", () => {
     expect(config.readers).toEqual([]);
     expect(config.bins).toEqual([]);
     expect(config.points).toBeUndefined();
-    expect(config.session).toEqual({ idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300 });
+    expect(config.session).toEqual({ idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300, recover_timeout_s: 60 });
     expect(config.log.level).toBe("info");
   });
 
-  it("fills the defaults of a scale and a reader", () => {
+  it("fills the defaults of a scale and a reader, the protocol's own ones included", () => {
     const config = configSchema.parse({
       ...base,
       scales: [{ id: "s", port: "/dev/ttyUSB0", protocol: "ascii-st-gs" }],
-      readers: [{ id: "r", port: "/dev/ttyUSB1", protocol: "ascii-line", pattern: "^([0-9]+)$" }],
+      readers: [
+        { id: "r", port: "/dev/ttyUSB1", protocol: "ascii-line", pattern: "^([0-9]+)$" },
+        { id: "c", port: "/dev/ttyUSB2", protocol: "em4100-ascii" },
+      ],
     });
-    expect(config.scales[0]).toMatchObject({ baud_rate: 9600, unit: "kg", silence_timeout_s: 5 });
-    expect(config.readers[0]).toMatchObject({ repeat_gap_ms: 500, card_id_format: "dec10", pattern: "^([0-9]+)$" });
+    expect(config.scales[0]).toEqual({ id: "s", port: "/dev/ttyUSB0", protocol: "ascii-st-gs", unit: "kg", ...SCALE_DEFAULTS });
+    expect(config.readers[0]).toEqual({
+      id: "r",
+      port: "/dev/ttyUSB1",
+      protocol: "ascii-line",
+      baud_rate: 9600,
+      pattern: "^([0-9]+)$",
+      repeat_gap_ms: 500,
+      min_reads: 1,
+      no_valid_frames_s: 30,
+    });
+    expect(config.readers[1]).toMatchObject({ card_id_format: "dec10", min_reads: 2 });
+    expect(config.readers[1]).not.toHaveProperty("pattern");
   });
 
   it.each([

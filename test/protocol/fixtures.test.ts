@@ -1,24 +1,13 @@
 import { describe, expect, it } from "vitest";
-import {
-  READER_PROTOCOLS,
-  SCALE_PROTOCOLS,
-  createReaderFramer,
-  createScaleFramer,
-  type BufferedFramer,
-  type ReaderProtocol,
-  type ScaleProtocol,
-  type WeightUnit,
-} from "../../src/protocol/index.js";
+import { PROTOCOLS, type BufferedFramer } from "../../src/protocol/index.js";
 import { feedChunks, feedEveryWay, listFixtures, loadFixture, normalize, parseFixture } from "./fixtures.js";
 
+/** The fixture's protocol from the device registry, configured with the fixture's options. */
 function framerFor(protocol: string, options: Record<string, unknown>): () => BufferedFramer<object> {
-  if ((SCALE_PROTOCOLS as readonly string[]).includes(protocol)) {
-    return () => createScaleFramer(protocol as ScaleProtocol, { unit: (options.unit ?? "kg") as WeightUnit });
-  }
-  if ((READER_PROTOCOLS as readonly string[]).includes(protocol)) {
-    return () => createReaderFramer(protocol as ReaderProtocol, options);
-  }
-  throw new Error(`fixture names an unknown protocol: ${protocol}`);
+  const module = [...PROTOCOLS.scale, ...PROTOCOLS.reader].find((p) => p.name === protocol);
+  if (module === undefined) throw new Error(`fixture names an unknown protocol: ${protocol}`);
+  const codec = module.configure(options);
+  return () => codec.createFramer();
 }
 
 const names = listFixtures();
@@ -38,6 +27,11 @@ describe("fixture files", () => {
         "em4100-100086F444-wiegand26.txt",
       ]),
     );
+  });
+
+  it("cover every protocol of the registry", () => {
+    const covered = new Set(names.map((n) => loadFixture(n).protocol));
+    for (const p of [...PROTOCOLS.scale, ...PROTOCOLS.reader]) expect(covered.has(p.name), p.name).toBe(true);
   });
 
   it("loader reads headers and hex, and rejects a fixture without a source", () => {

@@ -4,8 +4,8 @@
  *
  * Format, one item per line:
  * - `# source: TEXT` where the bytes came from (required), continued by `#   TEXT` lines;
- * - `# protocol: NAME` a name from SCALE_PROTOCOLS or READER_PROTOCOLS (required);
- * - `# options: JSON` the framer options (default `{}`);
+ * - `# protocol: NAME` the name of a protocol of the device registry (required);
+ * - `# options: JSON` the protocol's config options, e.g. `{"unit":"lb"}` (default `{}`: their defaults);
  * - `# expect: JSON` one line per expected frame, in order; a discarded frame's `bytes` are written
  *   as hex ("02 2B 30");
  * - other lines: hex bytes separated by spaces, optionally followed by `# comment`.

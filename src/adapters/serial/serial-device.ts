@@ -34,8 +34,15 @@ export interface SerialDeviceOptions {
    * (re)open, so a symlink that udev re-points after a re-plug is followed.
    */
   path: string;
-  /** Line speed in baud (8N1, no flow control: serialport's defaults). */
+  /** Line speed in baud. */
   baudRate: number;
+  /**
+   * Character format, as the device's protocol says (src/protocol, `port.serial`); default 8N1, no
+   * flow control (serialport's defaults).
+   */
+  dataBits?: 7 | 8;
+  parity?: "none" | "even" | "odd";
+  stopBits?: 1 | 2;
   /** A child logger (`{ module, device }`); the device adds `path` to its lines. */
   logger: Logger;
   /**
@@ -188,10 +195,9 @@ export class SerialDevice {
     if (this.counters.openAttempts > 1) this.counters.reopenAttempts++;
     let port: SerialPortStream;
     try {
-      const { path, baudRate, binding } = this.opts;
-      port = binding
-        ? new SerialPortStream({ binding, path, baudRate, autoOpen: false })
-        : new SerialPort({ path, baudRate, autoOpen: false });
+      const { path, baudRate, binding, dataBits = 8, parity = "none", stopBits = 1 } = this.opts;
+      const settings = { path, baudRate, dataBits, parity, stopBits, autoOpen: false };
+      port = binding ? new SerialPortStream({ binding, ...settings }) : new SerialPort(settings);
     } catch (err) {
       // Invalid options (e.g. a baud rate that is not a number); retrying is harmless and keeps the
       // device reported offline instead of crashing the station.

@@ -6,6 +6,7 @@ import type { Logger } from "../../adapters/log/logger.js";
 import { configSchema, type Config } from "../../config/schema.js";
 import { Station } from "../station.js";
 import { maskCardId } from "../../domain/privacy.js";
+import { findProtocol, type DeviceCodec, type DeviceKind } from "../../protocol/index.js";
 import type { DepositData } from "../../domain/types.js";
 import { until } from "../../waits.js";
 import { startEmbeddedBroker } from "./broker.js";
@@ -113,15 +114,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
           `${d.points} points (${d.points_reason})`,
       ),
   });
+  // Each simulated device speaks what the station is configured to read, encoded by the same
+  // protocol module (the device registry).
+  const codec = <K extends DeviceKind>(kind: K, list: readonly { port: string; protocol: string }[], port: string): DeviceCodec<K> => {
+    const device = list.find((d) => d.port === port);
+    if (device === undefined) throw new Error(`demo: no device on ${port}`);
+    return findProtocol(kind, device.protocol).configure(device);
+  };
   const scales: SimScale[] = [
-    { path: PORTS.kitchenScale, protocol: "yaohua-a9", loadG: 3_200, settleTicks: 0 },
-    { path: PORTS.recycleScale, protocol: "ascii-st-gs", loadG: 5_400, settleTicks: 0 },
+    { path: PORTS.kitchenScale, codec: codec("scale", config.scales, PORTS.kitchenScale), loadG: 3_200, settleTicks: 0 },
+    { path: PORTS.recycleScale, codec: codec("scale", config.scales, PORTS.recycleScale), loadG: 5_400, settleTicks: 0 },
   ];
   const simulator = new Simulator({
     demo,
     scales,
-    cardReaderPath: PORTS.cardReader,
-    qrReaderPath: PORTS.qrReader,
+    cardReader: { path: PORTS.cardReader, codec: codec("reader", config.readers, PORTS.cardReader) },
+    qrReader: { path: PORTS.qrReader, codec: codec("reader", config.readers, PORTS.qrReader) },
     residents: [
       { cardTag: "100086F444" },
       { qr: "SB:0000424242" },

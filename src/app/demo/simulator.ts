@@ -1,4 +1,4 @@
-import { encodeAsciiLine, encodeEm4100, encodeStGs, encodeYaohuaA9 } from "../../protocol/index.js";
+import type { DeviceCodec } from "../../protocol/index.js";
 import type { DemoBinding } from "./binding.js";
 
 /** A small seeded PRNG (mulberry32) so that every demo run tells the same story. */
@@ -16,7 +16,8 @@ export function seededRandom(seed: number): () => number {
 /** A simulated weighing indicator streaming its display at 10 Hz into a mock port. */
 export interface SimScale {
   path: string;
-  protocol: "yaohua-a9" | "ascii-st-gs";
+  /** Its protocol bound to its config (the device registry): how its display is encoded. */
+  codec: DeviceCodec<"scale">;
   /** What lies on the platform, in grams. */
   loadG: number;
   /** While > 0 the platform swings (a bag was just dropped): values wander and the flag says unstable. */
@@ -29,11 +30,17 @@ export interface Resident {
   qr?: string; // a line, shown on the QR scanner
 }
 
+/** A simulated reader: its mock port and its protocol bound to its config (the device registry). */
+export interface SimReader {
+  path: string;
+  codec: DeviceCodec<"reader">;
+}
+
 export interface SimulatorOptions {
   demo: DemoBinding;
   scales: SimScale[];
-  cardReaderPath: string;
-  qrReaderPath: string;
+  cardReader: SimReader;
+  qrReader: SimReader;
   residents: Resident[];
   random: () => number;
 }
@@ -68,11 +75,7 @@ export class Simulator {
       if (swinging) scale.settleTicks--;
       const noise = swinging ? Math.round((rnd() - 0.5) * 600) : Math.round((rnd() - 0.5) * 8);
       const grams = Math.max(0, scale.loadG + noise);
-      const frame =
-        scale.protocol === "yaohua-a9"
-          ? encodeYaohuaA9({ grams, unit: "kg", decimals: 3 })
-          : encodeStGs({ stable: !swinging, mode: "gross", grams, unit: "kg", decimals: 3 });
-      this.opts.demo.emit(scale.path, frame);
+      this.opts.demo.emit(scale.path, scale.codec.encode({ grams, stable: !swinging, decimals: 3 }));
     }
   }
 
@@ -83,12 +86,14 @@ export class Simulator {
     if (resident === undefined) return;
     if (resident.cardTag !== undefined) {
       // A card held in the field for about 0.8 s: the module repeats its frame every 50 ms.
-      const frame = encodeEm4100(resident.cardTag);
+      const { path, codec } = this.opts.cardReader;
+      const frame = codec.encode({ tag: resident.cardTag });
       for (let i = 0; i < 16; i++) {
-        this.timers.push(setTimeout(() => this.opts.demo.emit(this.opts.cardReaderPath, frame), i * 50));
+        this.timers.push(setTimeout(() => this.opts.demo.emit(path, frame), i * 50));
       }
     } else if (resident.qr !== undefined) {
-      this.opts.demo.emit(this.opts.qrReaderPath, encodeAsciiLine(resident.qr));
+      const { path, codec } = this.opts.qrReader;
+      this.opts.demo.emit(path, codec.encode({ tag: resident.qr }));
     }
     // One bag, sometimes two bags into two bins.
     const bins = this.opts.scales;

@@ -6,9 +6,13 @@
  * 14 bytes: `02` STX, ten ASCII hex characters (one version/customer byte, then four tag bytes), two
  * ASCII hex characters of the XOR of those five bytes, `03` ETX. Variant: 13 bytes, the checksum one
  * raw byte. A tag held in the field repeats its frame about every 50 ms; collapsing the repeats
- * into one presentation is the app's job (`repeat_gap_ms`), not the framer's.
+ * into one presentation is the machine's job (`repeat_gap_ms`, `min_reads`), not the framer's.
+ * Noise can produce frames that pass the checksum (readers.md); those whose five data bytes are all
+ * `00` or all `FF` are decoded as `noise` (contract.md section 4, "Readers").
  */
-import { ETX, STX, hexDigitByte, hexDigitValue, isHexDigit } from "../bytes.js";
+import { z } from "zod";
+import { ETX, STX, hexDigitByte, hexDigitValue, isHexDigit, toHex } from "../bytes.js";
+import { defineProtocol, serial8N1 } from "../device-protocol.js";
 import { StxFramer, type LayoutVerdict } from "../stx-framer.js";
 import type { BufferedFramer, ReaderFrame } from "../types.js";
 
@@ -33,6 +37,9 @@ const DATA_CHARS = 10;
 const FIRST_DATA = 1;
 const LAST_DATA = FIRST_DATA + DATA_CHARS - 1;
 const CHECK = LAST_DATA + 1;
+
+/** Data bytes that, repeated five times, are noise rather than a tag (contract.md section 4). */
+const NOISE_FILLS = [0x00, 0xff] as const;
 
 /** Which frame layout an encoder writes: 14 bytes with a hex checksum, or 13 with a raw one. */
 export type Em4100Variant = "hex" | "raw";
@@ -94,9 +101,11 @@ function checkLayout(frame: Uint8Array, length: number): LayoutVerdict {
  *
  * @param frame the frame, STX to ETX
  * @param format how to write `cardId` (default `dec10`, the contract's form)
- * @returns `{kind: "id", cardId}`; or `discarded` with the frame and the reason (wrong length,
- *   framing, non-hex character, bad checksum). A frame that passes the checksum may still be noise
- *   (readers.md); the app's repeat handling deals with that. Never throws.
+ * @returns `{kind: "id", cardId}`; `noise` with the frame and the reason when the checksum is right
+ *   but the five data bytes are all `00` or all `FF` (contract.md section 4, "Readers": such frames are
+ *   noise, never an id); or `discarded` with the frame and the reason (wrong length, framing, non-hex
+ *   character, bad checksum). Other one-off frames that pass the checksum are left to `min_reads`.
+ *   Never throws.
  */
 export function decodeEm4100(frame: Uint8Array, format: Em4100CardFormat = "dec10"): ReaderFrame {
   const discard = (reason: string): ReaderFrame => ({ kind: "discarded", bytes: frame.slice(), reason });
@@ -117,6 +126,10 @@ export function decodeEm4100(frame: Uint8Array, format: Em4100CardFormat = "dec1
     checksum = frame[CHECK] ?? -1;
   }
   if (checksum !== xorOf(data)) return discard("bad checksum");
+  const fill = NOISE_FILLS.find((b) => data.every((d) => d === b));
+  if (fill !== undefined) {
+    return { kind: "noise", bytes: frame.slice(), reason: `tag data all ${toHex(Uint8Array.of(fill))}` };
+  }
   return { kind: "id", cardId: formatCardId(data, format) };
 }
 
@@ -162,3 +175,31 @@ export function createEm4100Framer(opts: { format?: Em4100CardFormat } = {}): Bu
     decode: (frame) => decodeEm4100(frame, format),
   });
 }
+
+/**
+ * The em4100-ascii registry entry (shared/protocols/readers.md, "em4100-ascii"): option
+ * `card_id_format` (default `dec10`, the contract's `card_id` form); 9600 8N1; `min_reads` 2 by
+ * default, since the modules repeat the frame about every 50 ms while a tag is in the field and a
+ * one-off frame is noise (contract.md section 2). Its encoder writes the 14-byte frame of `tag`
+ * (10 hex characters).
+ */
+export const em4100Ascii = defineProtocol({
+  name: "em4100-ascii",
+  kind: "reader",
+  summary: "125 kHz EM4100 readers (RDM6300/RDM630 and clones), 14-byte STX/ETX frames",
+  source: "shared/protocols/readers.md, em4100-ascii",
+  port: serial8N1(9600),
+  defaults: { minReads: 2 },
+  options: z.object({
+    card_id_format: z
+      .enum(EM4100_CARD_FORMATS)
+      .default("dec10")
+      .describe(
+        "How em4100-ascii tags are written as card_id: dec10 = last four bytes as 10-digit decimal " +
+          "(0008844356), hex10 = the five bytes in hex (100086F444), wiegand26 = facility,card (134,62532).",
+      ),
+  }),
+  createFramer: (options) => createEm4100Framer({ format: options.card_id_format }),
+  decode: (frame, options) => decodeEm4100(frame, options.card_id_format),
+  encode: (sample) => encodeEm4100(sample.tag),
+});

@@ -8,12 +8,16 @@
  * `LO` out of range. H2: `GS` gross, `NT` net, `TR` tare. Weight: 7 to 9 characters including sign
  * and decimal point, padded with zeros or spaces, the sign possibly separated from the digits by
  * spaces; a space may follow a comma; unit `kg`, `g`, `lb`, `t` or `oz`, possibly padded with
- * spaces before or after. Overload frames may fill the digits with spaces or 9s.
+ * spaces before or after. Overload frames may fill the digits with spaces or 9s. A frame without a
+ * unit takes the scale's configured `unit` (contract.md section 5).
  */
+import { z } from "zod";
 import { CR, LF, asciiBytes, latin1 } from "../bytes.js";
+import { defineProtocol, serial8N1 } from "../device-protocol.js";
 import { type DisplayUnit, displayedToGrams, gramsToDisplayed, parseDisplayUnit } from "../grams.js";
 import { LineFramer } from "../line-framer.js";
-import type { BufferedFramer, ScaleFrame } from "../types.js";
+import type { BufferedFramer, ScaleFrame, WeightUnit } from "../types.js";
+import { weightUnitOption } from "./unit-option.js";
 
 /**
  * Longest line kept, terminator excluded. A normal line is 16 to 20 bytes; the margin admits
@@ -37,13 +41,15 @@ const NO_WEIGHT_FIELD = /^[ +\-0-9.]*$/;
  * Decodes one ST,GS line.
  *
  * @param line the line's bytes without its terminator (CR, LF or CR LF)
+ * @param unitless the unit of a frame that carries none (the scale's configured `unit`, contract.md
+ *   section 5); undefined: such a frame is discarded (`missing unit`)
  * @returns `weight` (`ST` stable / `US` unstable; `GS` gross / `NT` net) in integer grams, converted
  *   exactly from the line's unit and rounded half away from zero (1 lb = 453.59237 g,
  *   1 oz = 28.349523125 g, 1 t = 1,000,000 g); `no_weight` for `OL` (overload) and `LO`
  *   (underload); `ignored` for `QT` (counting) and `TR` (tare) lines; `discarded` with the line and
  *   the reason for anything else. Never throws.
  */
-export function decodeStGs(line: Uint8Array): ScaleFrame {
+export function decodeStGs(line: Uint8Array, unitless?: WeightUnit): ScaleFrame {
   const discard = (reason: string): ScaleFrame => ({ kind: "discarded", bytes: line.slice(), reason });
   if (!line.every((b) => b >= 0x20 && b <= 0x7e)) return discard("non-printable byte in line");
   const m = LINE.exec(latin1(line));
@@ -59,7 +65,7 @@ export function decodeStGs(line: Uint8Array): ScaleFrame {
   const unitMatch = UNIT.exec(rest);
   const unitText = unitMatch?.[1];
   const field = (unitMatch === null ? rest : rest.slice(0, unitMatch.index)).trim();
-  const unit = unitText === undefined ? undefined : parseDisplayUnit(unitText);
+  const unit = unitText === undefined ? unitless : parseDisplayUnit(unitText);
 
   switch (h1) {
     case "OL":
@@ -78,8 +84,9 @@ export function decodeStGs(line: Uint8Array): ScaleFrame {
       break;
   }
 
-  if (unitText === undefined) return discard("missing unit");
-  if (unit === undefined) return discard(`unknown unit ${JSON.stringify(unitText)}`);
+  if (unit === undefined) {
+    return discard(unitText === undefined ? "missing unit" : `unknown unit ${JSON.stringify(unitText)}`);
+  }
   const n = NUMBER.exec(field);
   if (n === null || field.length > MAX_WEIGHT_CHARS) return discard("bad weight field");
   const fraction = n[3] ?? "";
@@ -141,13 +148,40 @@ export function encodeStGs(reading: StGsReading): Uint8Array {
  * A framer for an ST,GS stream: lines ended by CR, LF or CR LF, each decoded with `decodeStGs`.
  * A line cut by opening the port fails to decode and is discarded; empty lines yield nothing; a
  * line longer than `ST_GS_MAX_LINE_BYTES` is discarded in bounded pieces.
+ *
+ * @param opts.unit the unit of frames that carry none (undefined: they are discarded)
  */
-export function createStGsFramer(): BufferedFramer<ScaleFrame> {
+export function createStGsFramer(opts: { unit?: WeightUnit } = {}): BufferedFramer<ScaleFrame> {
+  const { unit } = opts;
   return new LineFramer<ScaleFrame>({
     maxLineBytes: ST_GS_MAX_LINE_BYTES,
     isTerminator: (b) => b === CR || b === LF,
     keepsTerminator: () => false,
     startByte: undefined,
-    decode: decodeStGs,
+    decode: (line) => decodeStGs(line, unit),
   });
 }
+
+/**
+ * The ascii-st-gs registry entry (shared/protocols/scales.md, "ascii-st-gs"; contract.md section 5):
+ * option `unit`, used only by frames without a unit; 9600 baud by default (contract.md section 2;
+ * scales.md gives no line settings for this family) and 8N1. Its encoder writes a gross frame in
+ * the configured unit with `decimals` (default 2), `ST` when stable, else `US`.
+ */
+export const asciiStGs = defineProtocol({
+  name: "ascii-st-gs",
+  kind: "scale",
+  summary: "the ST,GS,+0012.34kg line family (A&D, CAS, T-Scale, Liden and many others)",
+  source: "shared/protocols/scales.md, ascii-st-gs",
+  port: serial8N1(9600),
+  defaults: {},
+  options: z.object({
+    unit: weightUnitOption(
+      "Unit (g, kg or lb) of the ascii-st-gs frames that carry none; a frame's own unit always wins.",
+    ),
+  }),
+  createFramer: (options) => createStGsFramer(options),
+  decode: (line, options) => decodeStGs(line, options.unit),
+  encode: (sample, options) =>
+    encodeStGs({ stable: sample.stable, mode: "gross", grams: sample.grams, unit: options.unit, decimals: sample.decimals ?? 2 }),
+});

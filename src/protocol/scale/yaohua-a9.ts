@@ -7,10 +7,13 @@
  * 2..9 (high nibble first; nibble + 0x30 if <= 9, else + 0x37), `03` ETX. No unit (it is configured
  * on the indicator, and given to us by configuration) and no stability flag.
  */
+import { z } from "zod";
 import { ETX, SPACE, STX, hexDigitByte, isDecimalDigit } from "../bytes.js";
+import { defineProtocol, serial8N1 } from "../device-protocol.js";
 import { displayedToGrams, gramsToDisplayed } from "../grams.js";
 import { StxFramer, type LayoutVerdict } from "../stx-framer.js";
 import type { BufferedFramer, ScaleFrame, WeightUnit } from "../types.js";
+import { weightUnitOption } from "./unit-option.js";
 
 /** Length of one frame, STX and ETX included. */
 export const A9_FRAME_BYTES = 12;
@@ -159,3 +162,27 @@ export function createYaohuaA9Framer(opts: { unit: WeightUnit }): BufferedFramer
     decode: (frame) => decodeYaohuaA9(frame, unit),
   });
 }
+
+/**
+ * The yaohua-a9 registry entry (shared/protocols/scales.md, "yaohua-a9"): option `unit`, the unit
+ * the indicator displays (the frame carries none); 8N1 at 9600 baud by default (the manual allows
+ * 600 to 9600 set on the indicator; 1200 and 9600 are common). Its encoder writes `decimals`
+ * (default 2) and ignores `stable` (the frame has no stability flag).
+ */
+export const yaohuaA9 = defineProtocol({
+  name: "yaohua-a9",
+  kind: "scale",
+  summary: "Yaohua XK3190-A9/A9+/A26 and clones, continuous output tf=0 (12-byte STX frames, no unit)",
+  source: "shared/protocols/scales.md, yaohua-a9",
+  port: serial8N1(9600),
+  defaults: {},
+  options: z.object({
+    unit: weightUnitOption(
+      "Unit the indicator displays (g, kg or lb): the yaohua-a9 frame carries none, so the weight is read in this unit.",
+    ),
+  }),
+  createFramer: (options) => createYaohuaA9Framer(options),
+  decode: (frame, options) => decodeYaohuaA9(frame, options.unit),
+  encode: (sample, options) =>
+    encodeYaohuaA9({ grams: sample.grams, unit: options.unit, decimals: sample.decimals ?? 2 }),
+});

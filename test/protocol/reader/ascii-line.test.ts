@@ -7,6 +7,7 @@ import {
   createAsciiLineFramer,
   decodeAsciiLine,
   encodeAsciiLine,
+  idPatternProblem,
 } from "../../../src/protocol/reader/ascii-line.js";
 import type { ReaderFrame } from "../../../src/protocol/types.js";
 import { ascii, concat, discardedBytes, flood, hex, normalize } from "../fixtures.js";
@@ -68,16 +69,58 @@ describe("decodeAsciiLine", () => {
     });
   });
 
-  it("is not fooled by a global or sticky RegExp's lastIndex", () => {
-    const pattern = compileIdPattern(/^ID:(\d+)$/gy);
-    expect(pattern.flags).toBe("");
+  it("keeps no state between lines (no lastIndex)", () => {
+    const pattern = compileIdPattern("^ID:(\\d+)$");
     for (let i = 0; i < 3; i++) expect(decodeAsciiLine(ascii("ID:42"), pattern)).toEqual(id("42"));
-    expect(compileIdPattern(/abc/im).flags).toBe("im");
   });
 
   it("rejects a pattern string that is not a regular expression", () => {
     expect(() => compileIdPattern("([0-9]")).toThrow(SyntaxError);
     expect(() => createAsciiLineFramer({ pattern: "([0-9]" })).toThrow(SyntaxError);
+    expect(idPatternProblem("([0-9]")).toEqual({
+      expected: "a regular expression",
+      reason: 'missing closing ): "([0-9]"',
+    });
+  });
+});
+
+describe("id patterns run in linear time (re2js)", () => {
+  // Patterns that take exponential time in a backtracking engine on a line that almost matches.
+  const catastrophic = ["^(a+)+$", "^(a|a)*$", "(x+x+)+y"];
+
+  it.each(catastrophic)("accepts %s", (source) => {
+    expect(idPatternProblem(source)).toBeUndefined();
+    expect(() => createAsciiLineFramer({ pattern: source })).not.toThrow();
+  });
+
+  it.each([
+    ["^(a+)+$", "a"],
+    ["^(a|a)*$", "a"],
+    ["(x+x+)+y", "x"],
+  ])("matches %s against a 100 kB adversarial line at once (no backtracking)", (source, letter) => {
+    // A backtracking engine needs about 2^100000 steps for these; this finishes within the test's
+    // timeout only because matching is linear in the line's length.
+    const pattern = compileIdPattern(source);
+    const adversarial = ascii(`${letter.repeat(100_000)}!`);
+    expect(decodeAsciiLine(adversarial, pattern)).toMatchObject({ kind: "discarded", reason: "does not match pattern" });
+    expect(decodeAsciiLine(ascii(letter.repeat(100_000) + (source.endsWith("y") ? "y" : "")), pattern)).toMatchObject({
+      kind: "id",
+    });
+  });
+
+  it.each([
+    ["^QR:(?=[0-9])([0-9]+)$", 'look-ahead "(?="'],
+    ["^(?![0-9])(.+)$", 'negative look-ahead "(?!"'],
+    ["(?<=QR:)([0-9]+)", 'look-behind "(?<="'],
+    ["(?<!x)([0-9]+)", 'negative look-behind "(?<!"'],
+    ["^(a)\\1$", 'back-reference "\\1"'],
+    ["^(?<d>[0-9])\\k<d>$", 'back-reference "\\k"'],
+  ])("refuses %s, naming the feature", (source, feature) => {
+    expect(idPatternProblem(source)).toEqual({
+      expected: "a regular expression without look-around or back-references",
+      reason: `${feature} cannot be matched in linear time`,
+    });
+    expect(() => compileIdPattern(source)).toThrow(SyntaxError);
   });
 });
 
@@ -156,24 +199,37 @@ describe("ascii-line framer", () => {
     ]);
   });
 
+  it("keeps a line of 512 bytes, and discards one of 513 whole: never truncated to an id", () => {
+    expect(ASCII_LINE_MAX_BYTES).toBe(512);
+    const framer = createAsciiLineFramer();
+    const longest = "9".repeat(512);
+    expect(framer.push(ascii(`${longest}\r\n`))).toEqual([id(longest)]);
+    // With a pattern that its first 512 bytes would match: still no id.
+    const guarded = createAsciiLineFramer({ pattern: "^([0-9]+)$" });
+    const out = guarded.push(ascii(`${longest}9\r\n`));
+    expect(out.map((f) => f.kind)).toEqual(["discarded", "discarded"]);
+    expect(out.every((f) => f.kind === "discarded" && f.reason === LINE_TOO_LONG)).toBe(true);
+    expect(discardedBytes(out)).toBe(513);
+  });
+
   it("discards an overlong line in bounded pieces without buffering it, then decodes the next", () => {
     const framer = createAsciiLineFramer();
-    const long = "7".repeat(600);
+    const long = "7".repeat(1200);
     const out = normalize(framer.push(ascii(`${long}\r\n0008844356\r\n`)));
     expect(out).toEqual([
-      { kind: "discarded", bytes: toHex(ascii(long.slice(0, 256))), reason: LINE_TOO_LONG },
-      { kind: "discarded", bytes: toHex(ascii(long.slice(256, 512))), reason: LINE_TOO_LONG },
-      { kind: "discarded", bytes: toHex(ascii(long.slice(512))), reason: LINE_TOO_LONG },
+      { kind: "discarded", bytes: toHex(ascii(long.slice(0, 512))), reason: LINE_TOO_LONG },
+      { kind: "discarded", bytes: toHex(ascii(long.slice(512, 1024))), reason: LINE_TOO_LONG },
+      { kind: "discarded", bytes: toHex(ascii(long.slice(1024))), reason: LINE_TOO_LONG },
       id("0008844356"),
     ]);
   });
 
   it("lets a STX end an overlong line", () => {
     const framer = createAsciiLineFramer();
-    const long = "7".repeat(300);
+    const long = "7".repeat(600);
     expect(normalize(framer.push(ascii(`${long}\x020008844356\x03`)))).toEqual([
-      { kind: "discarded", bytes: toHex(ascii(long.slice(0, 256))), reason: LINE_TOO_LONG },
-      { kind: "discarded", bytes: toHex(ascii(long.slice(256))), reason: LINE_TOO_LONG },
+      { kind: "discarded", bytes: toHex(ascii(long.slice(0, 512))), reason: LINE_TOO_LONG },
+      { kind: "discarded", bytes: toHex(ascii(long.slice(512))), reason: LINE_TOO_LONG },
       id("0008844356"),
     ]);
   });

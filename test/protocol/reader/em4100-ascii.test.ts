@@ -48,6 +48,39 @@ describe("decodeEm4100", () => {
   });
 });
 
+describe("EM4100 noise (contract.md section 4, Readers)", () => {
+  it.each([
+    ["0000000000", "tag data all 00"],
+    ["FFFFFFFFFF", "tag data all FF"],
+    ["ffffffffff", "tag data all FF"],
+  ])("decodes the checksum-valid tag %s as noise, in both variants", (tag, reason) => {
+    for (const variant of ["hex", "raw"] as const) {
+      const frame = encodeEm4100(tag, variant);
+      expect(decodeEm4100(frame)).toEqual({ kind: "noise", bytes: frame, reason });
+    }
+    // The 14-byte frames: all-zero data has checksum 00, all-F data checksum FF.
+    expect(toHex(encodeEm4100(tag))).toMatch(/^02( 30){12} 03$|^02( 46){12} 03$/);
+  });
+
+  it("still decodes real tags, and tags that are almost all 00 or all FF", () => {
+    expect(decodeEm4100(hex(TAG_100086F444))).toEqual(id("0008844356"));
+    expect(decodeEm4100(encodeEm4100("0000000001"), "hex10")).toEqual(id("0000000001"));
+    expect(decodeEm4100(encodeEm4100("00FFFFFFFF"), "hex10")).toEqual(id("00FFFFFFFF"));
+    expect(decodeEm4100(encodeEm4100("FFFFFFFFFE"), "hex10")).toEqual(id("FFFFFFFFFE"));
+  });
+
+  it("judges the checksum first: an all-zero frame with a wrong checksum is discarded, not noise", () => {
+    const frame = ascii("\x02000000000001\x03");
+    expect(decodeEm4100(frame)).toEqual({ kind: "discarded", bytes: frame, reason: "bad checksum" });
+  });
+
+  it("the framer passes noise frames on, between ids", () => {
+    const framer = createEm4100Framer();
+    const stream = concat(encodeEm4100("0000000000"), hex(TAG_100086F444), encodeEm4100("FFFFFFFFFF", "raw"));
+    expect(framer.push(stream).map((f) => (f.kind === "id" ? f.cardId : f.kind))).toEqual(["noise", "0008844356", "noise"]);
+  });
+});
+
 describe("formatCardId", () => {
   it("writes the extremes", () => {
     const max = hex("FF FF FF FF FF");
@@ -98,7 +131,7 @@ describe("em4100-ascii framer", () => {
   };
 
   it("decodes many frames, of both variants, in one chunk", () => {
-    const tags = ["13005D1DA5", "100086F444", "0000000002", "0000000003", "FFFFFFFFFF"];
+    const tags = ["13005D1DA5", "100086F444", "0000000002", "0000000003", "FFFFFFFFFE"];
     const stream = concat(...tags.flatMap((t) => [encodeEm4100(t), encodeEm4100(t, "raw")]));
     expect(frames([stream], "hex10")).toEqual(tags.flatMap((t) => [id(t), id(t)]));
   });

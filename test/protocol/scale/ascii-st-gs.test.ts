@@ -84,6 +84,23 @@ describe("decodeStGs", () => {
   });
 });
 
+describe("frames without a unit (contract.md section 5: they take the scale's unit)", () => {
+  it.each([
+    ["ST,GS,+0012.34", "kg", w(12340, true)],
+    ["US,NT,-0000.20", "kg", w(-200, false, "net")],
+    ["ST,GS,+0001234", "g", w(1234, true)],
+    ["ST,GS,+0013.00 ", "lb", w(5897, true)],
+  ] as const)("%j in %s", (line, unit, frame) => {
+    expect(decodeStGs(ascii(line), unit)).toEqual(frame);
+    expect(createStGsFramer({ unit }).push(ascii(`${line}\r\n`))).toEqual([frame]);
+  });
+
+  it("a frame's own unit wins over the configured one; an unknown unit is still discarded", () => {
+    expect(decodeStGs(ascii("ST,GS,+0012.34kg"), "lb")).toEqual(w(12340, true));
+    expect(decodeStGs(ascii("ST,GS,+0012.34N"), "kg")).toMatchObject({ kind: "discarded", reason: 'unknown unit "N"' });
+  });
+});
+
 describe("encodeStGs", () => {
   it("writes the examples' layout", () => {
     expect(latin1(encodeStGs({ stable: true, mode: "gross", grams: 12340 }))).toBe("ST,GS,+0012.34kg\r\n");

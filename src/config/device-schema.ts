@@ -1,0 +1,198 @@
+/**
+ * The `scales[]` and `readers[]` items of the config schema (contract.md section 2), built from the
+ * device registry (src/protocol/registry.ts): for each protocol, the keys every device of its kind
+ * has, `protocol`, and the protocol's own options, with the protocol's defaults (`baud_rate`,
+ * `min_reads`). The items are a union discriminated by `protocol`, so an option of another protocol
+ * is an unknown key there (problems.ts names the protocols it belongs to) and the JSON Schema has
+ * one branch per protocol. No protocol name appears in this file.
+ */
+import { z } from "zod";
+import { PROTOCOLS, type DeviceKind, type NonEmpty, type ProtocolModule } from "../protocol/index.js";
+import { HOUR_S, deviceId, nonEmpty } from "./schema-parts.js";
+import { isNoMatchingMember } from "./schema-walk.js";
+
+/** "yaohua-a9 9600, ascii-st-gs 9600": a value that differs by protocol, for descriptions. */
+function perProtocol<K extends DeviceKind>(kind: K, value: (p: ProtocolModule<K>) => string | number): string {
+  const list: readonly ProtocolModule<K>[] = PROTOCOLS[kind];
+  return list.map((p) => `${p.name} ${value(p)}`).join(", ");
+}
+
+function baudRate(kind: DeviceKind, p: ProtocolModule) {
+  return z
+    .int()
+    .positive()
+    .max(4_000_000)
+    .default(p.port.serial.baudRate)
+    .describe(
+      "Serial speed in bits per second (the character format, 8N1 so far, is the protocol's). Default per " +
+        `protocol: ${perProtocol(kind, (q) => q.port.serial.baudRate)}.`,
+    );
+}
+
+function protocolKey(kind: DeviceKind, p: ProtocolModule) {
+  const list: readonly ProtocolModule[] = PROTOCOLS[kind];
+  return z
+    .literal(p.name)
+    .describe(
+      `Protocol (see the README, Connecting real hardware), one of: ${list.map((q) => `${q.name}: ${q.summary}`).join("; ")}. ` +
+        "Each has its own options.",
+    )
+    .meta({ examples: [p.name] });
+}
+
+/** How a kind's `id` and `port` keys are documented. */
+interface HeadDocs {
+  id: string;
+  port: string;
+  examples: [id: string, port: string];
+}
+
+/** The keys before `protocol` in every device item. */
+function headKeys(kind: DeviceKind, p: ProtocolModule, docs: HeadDocs) {
+  return {
+    id: deviceId().describe(docs.id).meta({ examples: [docs.examples[0]] }),
+    port: nonEmpty().describe(docs.port).meta({ examples: [docs.examples[1]] }),
+    baud_rate: baudRate(kind, p),
+  };
+}
+
+/** The scale keys after `protocol` and the protocol's options. */
+function scaleKeys() {
+  return {
+    stable_window_ms: z
+      .number()
+      .positive()
+      .max(60_000)
+      .default(1000)
+      .describe(
+        "Stability window in milliseconds: the weight is stable when the samples of the last window (at " +
+          'least 3) span at most stable_tolerance_g and the indicator does not say "unstable".',
+      ),
+    stable_tolerance_g: z
+      .int()
+      .nonnegative()
+      .default(20)
+      .describe("Largest span in grams of the samples of a stable window."),
+    stable_min_samples: z
+      .int()
+      .min(3)
+      .max(1000)
+      .default(3)
+      .describe(
+        "Fewest samples a stable window holds. 3 suits 5 Hz indicators with a 1 s window; a 25 Hz stream " +
+          "can ask for more.",
+      ),
+    division_g: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .optional()
+      .describe("The indicator's display division (e, d) in grams, e.g. 10 for a 60 kg x 10 g platform.")
+      .meta({ examples: [10] }),
+    stable_tolerance_divisions: z
+      .number()
+      .nonnegative()
+      .max(1000)
+      .optional()
+      .describe(
+        "Tolerance in divisions instead of grams: when given (with division_g), a stable window spans at " +
+          "most this many divisions, and stable_tolerance_g is not used.",
+      )
+      .meta({ examples: [2] }),
+    change_threshold_g: z
+      .int()
+      .positive()
+      .default(40)
+      .describe(
+        "Grams: a stable value closer than this to the last accepted weight is noise; a bin's deposit needs a " +
+          "net weight of at least this.",
+      ),
+    silence_timeout_s: z
+      .number()
+      .positive()
+      .max(HOUR_S)
+      .default(5)
+      .describe("Seconds without a frame after which a streaming indicator counts as offline."),
+    capacity_g: z
+      .int()
+      .positive()
+      .optional()
+      .describe("The indicator's capacity in grams: a reading above it is no valid weight. No default.")
+      .meta({ examples: [60000] }),
+  };
+}
+
+/** The reader keys after `protocol` and the protocol's options. */
+function readerKeys(p: ProtocolModule<"reader">) {
+  return {
+    repeat_gap_ms: z
+      .number()
+      .nonnegative()
+      .max(60_000)
+      .default(500)
+      .describe("Milliseconds: frames of the same id closer together than this are one presentation."),
+    min_reads: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(p.defaults.minReads)
+      .describe(
+        "Identical valid frames, each within repeat_gap_ms of the one before, before a tag counts (a one-off " +
+          `frame is noise). Default per protocol: ${perProtocol("reader", (q) => q.defaults.minReads)}.`,
+      ),
+    no_valid_frames_s: z
+      .number()
+      .positive()
+      .max(HOUR_S)
+      .default(30)
+      .describe(
+        "Seconds: a reader that delivers at least 64 bytes and no valid frame over this long is offline " +
+          "(no valid frames).",
+      ),
+  };
+}
+
+/**
+ * The item schema of one device kind: a union over the kind's protocols, discriminated by
+ * `protocol`. When `protocol` is missing or unknown, the keys every protocol shares are still
+ * checked, so that every problem of the item is reported at once.
+ */
+function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape>(
+  kind: K,
+  docs: HeadDocs,
+  tail: (p: ProtocolModule<K>) => T,
+) {
+  const member = (p: ProtocolModule<K>) =>
+    z
+      .strictObject({ ...headKeys(kind, p, docs), protocol: protocolKey(kind, p), ...p.options.shape, ...tail(p) })
+      .describe(`A ${kind} speaking ${p.name}: ${p.summary}.`);
+  const [first, ...rest]: NonEmpty<ProtocolModule<K>> = PROTOCOLS[kind];
+  const common = z.object({ ...headKeys(kind, first, docs), ...tail(first) });
+  return z.discriminatedUnion("protocol", [member(first), ...rest.map(member)]).superRefine(
+    (item, ctx) => {
+      for (const issue of common.safeParse(item).error?.issues ?? []) ctx.addIssue({ ...issue });
+    },
+    { when: (payload) => payload.issues.some(isNoMatchingMember) },
+  );
+}
+
+/** One item of `scales[]`: the common scale keys and its protocol's options. */
+export const scaleItemSchema = deviceItemSchema(
+  "scale",
+  {
+    id: "Scale id, unique among the scales; bins refer to it and alarms name it.",
+    port: "Serial port of the weighing indicator; prefer the stable /dev/serial/by-id/... name in the field.",
+    examples: ["scale-1", "/dev/ttyUSB0"],
+  },
+  scaleKeys,
+);
+/** One item of `readers[]`: the common reader keys and its protocol's options. */
+export const readerItemSchema = deviceItemSchema(
+  "reader",
+  {
+    id: "Reader id, unique among the readers; events carry it as reader_id.",
+    port: "Serial port of the reader; prefer the stable /dev/serial/by-id/... name in the field.",
+    examples: ["reader-1", "/dev/ttyUSB1"],
+  },
+  readerKeys,
+);

@@ -1,0 +1,154 @@
+/**
+ * The shape of one device protocol module (architecture.md, "Layers": "Each protocol is one module
+ * of a registry: its name, its config options (a zod schema), framer, decoder, encoder (simulator
+ * and tests), and what it needs from the port"). A module describes itself once with
+ * {@link defineProtocol}; the registry (registry.ts) lists the modules, and the config schema, the
+ * station and the demo simulator all go through it, so adding a protocol touches only its module,
+ * its fixtures and tests, and the registry's list.
+ *
+ * zod is used here only as data (a schema of the protocol's options); it does no I/O.
+ */
+import type { z } from "zod";
+import type { BufferedFramer, ReaderFrame, ScaleFrame } from "./types.js";
+
+/**
+ * Serial line settings a protocol's devices use out of the box. `baudRate` is the default of the
+ * config's `baud_rate` (which may override it); the character format is the protocol's.
+ */
+export interface SerialSettings {
+  /** Bits per second, the default of `baud_rate`. */
+  readonly baudRate: number;
+  /** Data bits per character (7 for e.g. toledo-continuous's 7E1, 8 for the protocols so far). */
+  readonly dataBits: 7 | 8;
+  readonly parity: "none" | "even" | "odd";
+  readonly stopBits: 1 | 2;
+}
+
+/**
+ * What a protocol needs from its port. Only serial settings so far; request/response protocols
+ * (MT-SICS, Modbus RTU) will add polling and writes here.
+ */
+export interface PortNeeds {
+  readonly serial: SerialSettings;
+}
+
+/** What a scale encoder writes: one displayed weight (simulators and tests). */
+export interface ScaleSample {
+  /** Integer grams, negative allowed; shown rounded to the display step. */
+  grams: number;
+  /** Whether the display is settled; protocols without a stability flag ignore it. */
+  stable: boolean;
+  /** Digits after the decimal point (default 2), where the protocol shows any. */
+  decimals?: number;
+}
+
+/** What a reader encoder writes: one identifier as the device carries it. */
+export interface ReaderSample {
+  /** em4100-ascii: the five data bytes as 10 hex characters; ascii-line: the line's text. */
+  tag: string;
+}
+
+/** Defaults that differ by scale protocol (none yet). */
+export type ScaleDefaults = Readonly<Record<never, never>>;
+
+/** Defaults that differ by reader protocol. */
+export interface ReaderDefaults {
+  /** The default of `readers[].min_reads` (contract.md section 2). */
+  readonly minReads: number;
+}
+
+/** Per device kind: the frames its framers produce, what its encoders take, its defaults. */
+interface KindTypes {
+  scale: { frame: ScaleFrame; sample: ScaleSample; defaults: ScaleDefaults };
+  reader: { frame: ReaderFrame; sample: ReaderSample; defaults: ReaderDefaults };
+}
+
+/** The kinds of serial device a protocol can drive. */
+export type DeviceKind = keyof KindTypes;
+/** The frame union of a kind's framers and decoders. */
+export type FrameOf<K extends DeviceKind> = KindTypes[K]["frame"];
+/** What a kind's encoders take. */
+export type SampleOf<K extends DeviceKind> = KindTypes[K]["sample"];
+/** The per-protocol defaults of a kind. */
+export type DefaultsOf<K extends DeviceKind> = KindTypes[K]["defaults"];
+
+/**
+ * The schema of a protocol's own config keys: a plain (stripping) `z.object`, so that a whole config
+ * item (common keys included) parses to just the protocol's options.
+ */
+export type OptionsSchema = z.ZodObject<z.core.$ZodShape, z.core.$strip>;
+
+/** What a protocol is, as data: the same in its spec and in its registry entry. */
+export interface ProtocolFacts<K extends DeviceKind> {
+  /** The config's `protocol` value (contract.md section 5). */
+  readonly name: string;
+  readonly kind: K;
+  /** One line for the config's documentation: which devices speak it. */
+  readonly summary: string;
+  /** Where the frame layout comes from (a section of shared/protocols/). */
+  readonly source: string;
+  readonly port: PortNeeds;
+  readonly defaults: DefaultsOf<K>;
+}
+
+/** What a protocol module writes once, with its options typed. */
+export interface ProtocolSpec<K extends DeviceKind, S extends OptionsSchema> extends ProtocolFacts<K> {
+  /** The protocol's own config keys, documented with `.describe()`, defaults by `.default()`. */
+  readonly options: S;
+  /** A fresh framer for one device's byte stream. Must not throw on any input. */
+  createFramer(options: z.output<S>): BufferedFramer<FrameOf<K>>;
+  /** Decodes one whole frame (as the framer delimits it). Never throws. */
+  decode(frame: Uint8Array, options: z.output<S>): FrameOf<K>;
+  /** Encodes a sample as the device sends it. May throw RangeError for a sample it cannot show. */
+  encode(sample: SampleOf<K>, options: z.output<S>): Uint8Array;
+}
+
+/** A protocol bound to one device's options: its framer, decoder and encoder. */
+export interface DeviceCodec<K extends DeviceKind> {
+  /** A fresh framer for the device's byte stream (one per device, never shared). */
+  createFramer(): BufferedFramer<FrameOf<K>>;
+  /** Decodes one whole frame, as the framer delimits it (a line without its CR/LF). Never throws. */
+  decode(frame: Uint8Array): FrameOf<K>;
+  /** The bytes the device sends for `sample` (simulators and tests). @throws RangeError if it cannot show it */
+  encode(sample: SampleOf<K>): Uint8Array;
+}
+
+/** A protocol as the registry lists it: its facts, and {@link ProtocolModule.configure}. */
+export interface ProtocolModule<K extends DeviceKind = DeviceKind> extends ProtocolFacts<K> {
+  /** The protocol's own config keys (merged into the config's item schema by src/config). */
+  readonly options: z.ZodObject<Readonly<Record<never, never>>, z.core.$strip>;
+  /**
+   * Binds the protocol to one device's options.
+   *
+   * @param config a config item (`scales[i]`, `readers[i]`) or just the options; keys that are not
+   *   the protocol's options are ignored, missing options take their defaults
+   * @throws z.ZodError when an option is invalid (the config schema refuses such a file first)
+   */
+  configure(config?: Readonly<Record<string, unknown>>): DeviceCodec<K>;
+}
+
+/** Turns a protocol's spec into its registry entry. */
+export function defineProtocol<K extends DeviceKind, S extends OptionsSchema>(spec: ProtocolSpec<K, S>): ProtocolModule<K> {
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    summary: spec.summary,
+    source: spec.source,
+    port: spec.port,
+    defaults: spec.defaults,
+    options: spec.options,
+    configure(config = {}) {
+      const options = spec.options.parse(config);
+      return {
+        createFramer: () => spec.createFramer(options),
+        decode: (frame) => spec.decode(frame, options),
+        encode: (sample) => spec.encode(sample, options),
+      };
+    },
+  };
+}
+
+/** 8 data bits, no parity, 1 stop bit at `baudRate`: the format of every protocol so far. */
+export function serial8N1(baudRate: number): PortNeeds {
+  return { serial: { baudRate, dataBits: 8, parity: "none", stopBits: 1 } };
+}

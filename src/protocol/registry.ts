@@ -1,0 +1,46 @@
+/**
+ * The device registry (architecture.md, "Data flow": "device registry: framer + decoder per
+ * protocol"): every protocol module, by kind. The config schema builds its `scales[]` and
+ * `readers[]` items from these lists, the station creates framers through them, and the demo
+ * simulator encodes through them.
+ *
+ * Adding a protocol: write its module (layout facts with their source, `defineProtocol` with its
+ * options, port needs, defaults, framer, decoder and encoder), its fixtures and tests, and add it to
+ * the list of its kind below; nothing else changes.
+ */
+import type { DeviceKind, ProtocolModule } from "./device-protocol.js";
+import { asciiLine } from "./reader/ascii-line.js";
+import { em4100Ascii } from "./reader/em4100-ascii.js";
+import { asciiStGs } from "./scale/ascii-st-gs.js";
+import { yaohuaA9 } from "./scale/yaohua-a9.js";
+
+/** A list with at least one entry. */
+export type NonEmpty<T> = readonly [T, ...T[]];
+
+/** Every protocol module, by kind, in the order the config's documentation lists them. */
+export const PROTOCOLS: { readonly [K in DeviceKind]: NonEmpty<ProtocolModule<K>> } = {
+  // contract.md section 5; layouts in shared/protocols/scales.md
+  scale: [yaohuaA9, asciiStGs],
+  // contract.md section 5; layouts in shared/protocols/readers.md
+  reader: [em4100Ascii, asciiLine],
+};
+
+/** The names of a kind's protocols (the config's `protocol` values). */
+export function protocolNames(kind: DeviceKind): string[] {
+  return PROTOCOLS[kind].map((p) => p.name);
+}
+
+/**
+ * The module of a protocol.
+ *
+ * @throws RangeError naming the known protocols of that kind, when `name` is none of them (the
+ *   config schema refuses such a file first)
+ */
+export function findProtocol<K extends DeviceKind>(kind: K, name: string): ProtocolModule<K> {
+  const list: NonEmpty<ProtocolModule<K>> = PROTOCOLS[kind];
+  const found = list.find((p) => p.name === name);
+  if (found === undefined) {
+    throw new RangeError(`unknown ${kind} protocol ${JSON.stringify(name)} (known: ${protocolNames(kind).join(", ")})`);
+  }
+  return found;
+}

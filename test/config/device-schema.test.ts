@@ -1,0 +1,104 @@
+/**
+ * The scales[] and readers[] items built from the device registry (src/config/device-schema.ts):
+ * each protocol's own options, its defaults, and the problems `config check` reports for them.
+ */
+import { describe, expect, it } from "vitest";
+import { problemLines as check, validConfig as load } from "../support/config-text.js";
+
+const head = `station: { id: st-1 }
+mqtt:
+  url: mqtt://127.0.0.1:1883
+`;
+/** A config with one reader: `protocol` and extra lines of its item. */
+const reader = (protocol: string, extra = "") => `${head}readers:\n  - id: r1\n    port: /dev/ttyUSB1\n    protocol: ${protocol}\n${extra}`;
+/** A config with one scale. */
+const scale = (protocol: string, extra = "") => `${head}scales:\n  - id: s1\n    port: /dev/ttyUSB0\n    protocol: ${protocol}\n${extra}`;
+
+describe("per-protocol options", () => {
+  it("accepts each protocol's own options", () => {
+    expect(check(reader("em4100-ascii", "    card_id_format: hex10\n"))).toEqual([]);
+    expect(check(reader("ascii-line", "    pattern: '^QR:([0-9]+)$'\n"))).toEqual([]);
+    expect(check(scale("yaohua-a9", "    unit: lb\n"))).toEqual([]);
+    // contract.md section 5: ST,GS frames without a unit take the scale's unit.
+    expect(check(scale("ascii-st-gs", "    unit: g\n"))).toEqual([]);
+  });
+
+  it("refuses another protocol's option at its key, naming the protocol it belongs to", () => {
+    expect(check(reader("em4100-ascii", "    pattern: '^QR:([0-9]+)$'\n"))).toEqual([
+      "c.yaml:8:5: readers.0.pattern: pattern is an option of ascii-line, not of em4100-ascii",
+    ]);
+    expect(check(reader("ascii-line", "    card_id_format: hex10\n"))).toEqual([
+      "c.yaml:8:5: readers.0.card_id_format: card_id_format is an option of em4100-ascii, not of ascii-line",
+    ]);
+  });
+
+  it("still names the keys a protocol allows for a key no protocol has", () => {
+    expect(check(reader("ascii-line", "    patern: x\n"))).toEqual([
+      "c.yaml:8:5: readers.0.patern: unknown key (expected one of: id, port, baud_rate, protocol, pattern, " +
+        "repeat_gap_ms, min_reads, no_valid_frames_s); did you mean pattern?",
+    ]);
+  });
+
+  it("checks a protocol's option values with its own schema", () => {
+    expect(check(reader("em4100-ascii", "    card_id_format: octal\n"))).toEqual([
+      'c.yaml:8:21: readers.0.card_id_format: expected one of dec10, hex10, wiegand26, found "octal"',
+    ]);
+    expect(check(scale("yaohua-a9", "    unit: t\n"))).toEqual(['c.yaml:8:11: scales.0.unit: expected one of g, kg, lb, found "t"']);
+  });
+});
+
+describe("the protocol key", () => {
+  it("refuses an unknown protocol, listing the known ones, and still checks the keys every protocol has", () => {
+    expect(check(reader("wiegand", "    baud_rate: fast\n    pattern: x\n"))).toEqual([
+      'c.yaml:7:15: readers.0.protocol: expected one of em4100-ascii, ascii-line, found "wiegand"',
+      'c.yaml:8:16: readers.0.baud_rate: expected integer, found "fast"',
+    ]);
+    expect(check(scale("toledo"))).toEqual([
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, found "toledo"',
+    ]);
+    // A reader protocol on a scale is no scale protocol.
+    expect(check(scale("em4100-ascii"))).toEqual([
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, found "em4100-ascii"',
+    ]);
+  });
+
+  it("reports a missing protocol as a required key, at the item", () => {
+    expect(check(`${head}readers:\n  - id: r1\n    port: /dev/ttyUSB1\n    repeat_gap_ms: -1\n`)).toEqual([
+      "c.yaml:5:5: readers.0.protocol: required key missing",
+      "c.yaml:7:20: readers.0.repeat_gap_ms: expected number >= 0, found -1",
+    ]);
+  });
+});
+
+describe("per-protocol defaults", () => {
+  it("fills min_reads from the protocol's module: 2 for em4100-ascii, 1 for ascii-line; a written one wins", () => {
+    expect(load(reader("em4100-ascii")).readers[0]?.min_reads).toBe(2);
+    expect(load(reader("ascii-line")).readers[0]?.min_reads).toBe(1);
+    expect(load(reader("em4100-ascii", "    min_reads: 3\n")).readers[0]?.min_reads).toBe(3);
+    expect(check(reader("ascii-line", "    min_reads: 0\n"))).toEqual([
+      "c.yaml:8:16: readers.0.min_reads: expected integer >= 1, found 0",
+    ]);
+  });
+
+  it("fills baud_rate from the protocol's serial settings", () => {
+    expect(load(scale("ascii-st-gs")).scales[0]?.baud_rate).toBe(9600);
+    expect(load(reader("ascii-line", "    baud_rate: 115200\n")).readers[0]?.baud_rate).toBe(115200);
+  });
+});
+
+describe("max_net_g and capacity_g (contract.md section 2)", () => {
+  const bins = (scaleExtra: string, binExtra: string) =>
+    `${scale("yaohua-a9", scaleExtra)}bins:\n  - id: kitchen\n    category: food_waste\n    scale: s1\n${binExtra}`;
+
+  it("refuses a written max_net_g above its scale's capacity_g, at bins.N.max_net_g", () => {
+    expect(check(bins("    capacity_g: 30000\n", "    max_net_g: 40000\n"))).toEqual([
+      'c.yaml:13:16: bins.0.max_net_g: expected at most the capacity_g of scale "s1" (30000), found 40000',
+    ]);
+  });
+
+  it("accepts max_net_g up to the capacity, and either one alone", () => {
+    expect(check(bins("    capacity_g: 30000\n", "    max_net_g: 30000\n"))).toEqual([]);
+    expect(check(bins("", "    max_net_g: 80000\n"))).toEqual([]);
+    expect(check(bins("    capacity_g: 30000\n", ""))).toEqual([]);
+  });
+});
