@@ -3,7 +3,7 @@
  * report every problem with its place in the file, resolve relative paths, freeze.
  * Never throws for bad input; a bad file is a list of problems (contract.md section 1).
  */
-import { readFileSync, statSync } from "node:fs";
+import { accessSync, constants as fsConstants, readFileSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
@@ -132,7 +132,10 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
       ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
     ]);
   }
-  const unreadable = unreadableFiles(data, baseDir, fileLabel, doc, lineCounter);
+  const unreadable = [
+    ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
+    ...unusableStorage(parsed.data.storage.path, baseDir, fileLabel, doc, lineCounter),
+  ];
   if (unreadable.length > 0) return fail(unreadable);
   return { ok: true, config: deepFreeze(resolvePaths(parsed.data, baseDir)), file: fileLabel };
 }
@@ -174,6 +177,77 @@ function unreadableFiles(
     }
   }
   return problems;
+}
+
+/** What a file-system entry is, in words, for a storage problem. */
+function entryKind(stat: Stats): string {
+  if (stat.isDirectory()) return "a directory";
+  if (stat.isFIFO()) return "a FIFO";
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return "a device";
+  if (stat.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * `storage.path` must be a place the daemon can keep its database (issue "An outbox that survives
+ * anything", item 5), or `smartbin run` would fail at start and restart-loop instead of exit 78:
+ * an existing entry must be a regular file (after symbolic links) the user can read and write; the
+ * folder, or where it does not exist yet its nearest existing ancestor (the station creates the
+ * missing folders, 0700), must be a directory the user can write to, on a writable file system.
+ * SQLite's in-memory name is not checked. Checked as the user running the command: run the check
+ * as the service's user.
+ */
+function unusableStorage(given: string, baseDir: string, file: string, doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+  if (given === IN_MEMORY) return [];
+  const value = path.resolve(baseDir, given);
+  const problem = (message: string): ConfigProblem[] => {
+    const node = doc.getIn(["storage", "path"], true) as Parameters<typeof nodePosition>[0] | undefined;
+    const at = (node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 };
+    return [{ file, ...at, path: "storage.path", message }];
+  };
+  const access = (p: string, mode: number): string | null => {
+    try {
+      accessSync(p, mode);
+      return null;
+    } catch (err) {
+      return storageFailure(err);
+    }
+  };
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(value);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return problem(`expected a database file, found ${JSON.stringify(value)}: ${storageFailure(err)}`);
+  }
+  if (stat !== undefined) {
+    if (!stat.isFile()) return problem(`expected a database file, found ${JSON.stringify(value)}: ${entryKind(stat)}`);
+    const denied = access(value, fsConstants.R_OK | fsConstants.W_OK);
+    if (denied !== null) return problem(`expected a database file this user can read and write, found ${JSON.stringify(value)}: ${denied}`);
+  }
+  let folder = path.dirname(value);
+  for (;;) {
+    let folderStat: Stats | undefined;
+    try {
+      folderStat = statSync(folder);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || path.dirname(folder) === folder) {
+        return problem(`expected a folder this user can write to, found ${JSON.stringify(folder)}: ${storageFailure(err)}`);
+      }
+      folder = path.dirname(folder);
+      continue;
+    }
+    if (!folderStat.isDirectory()) return problem(`expected a folder for the database, found ${JSON.stringify(folder)}: ${entryKind(folderStat)}`);
+    const denied = access(folder, fsConstants.W_OK | fsConstants.X_OK);
+    if (denied !== null) return problem(`expected a folder this user can write to, found ${JSON.stringify(folder)}: ${denied}`);
+    return [];
+  }
+}
+
+/** {@link readFailure}, plus the reasons a database place can have. */
+function storageFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EROFS") return "on a read-only file system (EROFS)";
+  return readFailure(err);
 }
 
 function rootProblem(file: string, at: { line: number; col: number }, found: string): ConfigProblem {
