@@ -7,6 +7,8 @@ export type SmartbinErrorCode =
   | "SERIAL_OPEN_FAILED"
   | "SERIAL_DISCONNECTED"
   | "OUTBOX_OPEN_FAILED"
+  /** Another process holds the station lock of the outbox database (a second `smartbin run`). */
+  | "OUTBOX_LOCKED"
   | "OUTBOX_COMMIT_FAILED"
   | "MQTT_PUBLISH_FAILED"
   | "USAGE";

@@ -1,4 +1,5 @@
 import type * as Inspector from "node:inspector";
+import { SmartbinError } from "../errors.js";
 import { createRootLogger, type Logger } from "../adapters/log/logger.js";
 import { claimDaemonSignals } from "./daemon-signals.js";
 import { loadConfigOrReport } from "./load.js";
@@ -34,6 +35,8 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
     station.start();
   } catch (error) {
     log.fatal({ err: error, config: configFile }, "station cannot start");
+    // Said plainly too, for the technician who started a second station by hand (the log is JSON).
+    if (error instanceof SmartbinError && error.code === "OUTBOX_LOCKED") process.stderr.write(`smartbin run: ${error.message}\n`);
     return EXIT.FAILURE;
   }
 

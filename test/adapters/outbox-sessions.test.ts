@@ -10,7 +10,6 @@ import Database from "better-sqlite3";
 import { pino } from "pino";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Outbox } from "../../src/adapters/outbox/outbox.js";
-import { SCHEMA_VERSION } from "../../src/adapters/outbox/schema.js";
 import { ROOT, buildOnce } from "../support/build.js";
 
 const logger = pino({ level: "silent" });
@@ -61,20 +60,6 @@ describe("Outbox.commit and open sessions", () => {
     outbox.close();
     outbox = Outbox.open({ path, stationId: "st-001", logger });
     expect(outbox.openSessions().map((s) => s.id)).toEqual(["s1", "s2"]);
-  });
-
-  it("migrates a v1 database forward, keeping its events and counter", () => {
-    outbox.commit({ events: [alarm("a")] });
-    outbox.close();
-    const db = new Database(path);
-    db.exec("DROP TABLE open_sessions");
-    db.pragma("user_version = 1");
-    db.close();
-    outbox = Outbox.open({ path, stationId: "st-001", logger });
-    expect(SCHEMA_VERSION).toBe(2);
-    expect(outbox.status().last_seq).toBe(1);
-    outbox.commit({ events: [], session: { op: "put", id: "s1", state: state("s1") } });
-    expect(outbox.openSessions()).toHaveLength(1);
   });
 
   it("a row that is not JSON comes back with state null (the runner reports it, never trusts it)", () => {

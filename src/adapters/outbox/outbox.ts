@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
 
 import Database from "better-sqlite3";
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
@@ -8,10 +7,15 @@ import { v7 as uuidv7 } from "uuid";
 
 import { SmartbinError } from "../../errors.js";
 import { createClockSyncCheck } from "../clock-sync.js";
-import { SCHEMA_VERSION, migrate, newerSchemaError, userVersion } from "./schema.js";
+import { envelopeJson } from "./envelope.js";
+import type { StationLock } from "./lock.js";
+import { OUTBOX_BUSY_TIMEOUT_MS, openOutboxDatabase, type OpenedDatabase } from "./open.js";
+import type { SalvageReport } from "./salvage.js";
+import { checkReadable } from "./schema.js";
+import type { SideFile } from "./side-file.js";
 
-/** SQLite busy timeout, in milliseconds, for writers and for the status reader. */
-export const OUTBOX_BUSY_TIMEOUT_MS = 5000;
+export { OUTBOX_BUSY_TIMEOUT_MS };
+export type { SalvageReport };
 
 /** One durable event as stored; `payload` is the exact CloudEvents JSON text that is published. */
 export interface StoredEvent {
@@ -51,6 +55,8 @@ export interface OutboxOptions {
   now?: () => Date;
   /** The `clock_synced` field; default a cached check of systemd-timesyncd's marker file. */
   clockSynced?: () => boolean;
+  /** The start-up integrity check's time limit in milliseconds (tests); default 3000. */
+  integrityLimitMs?: number;
 }
 
 const EMPTY_STATUS: OutboxStatus = { pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 };
@@ -78,7 +84,10 @@ const DAY_MS = 86_400_000;
  * The database runs in WAL mode with `synchronous=FULL` (a committed event survives power loss on
  * storage that honours flushes), a busy timeout of {@link OUTBOX_BUSY_TIMEOUT_MS} and normal
  * (non-exclusive) locking, so `smartbin outbox status` can read it while `smartbin run` writes.
- * All calls are synchronous (better-sqlite3).
+ * One station per database: the outbox holds the station lock (lock.ts) from open to close. Beside
+ * the database it keeps the side file (side-file.ts): the seq high-water mark, written inside the
+ * commit that passes it, and whether the station stopped cleanly. All calls are synchronous
+ * (better-sqlite3).
  */
 export class Outbox {
   private readonly stmts: {
@@ -94,16 +103,27 @@ export class Outbox {
   private readonly statusQuery: (now: Date) => OutboxStatus;
   private readonly commitTx: Transaction<(batch: CommitBatch) => StoredEvent[]>;
   private readonly markTx: Transaction<(seqs: number[], at: string) => number>;
+  private readonly db: Db;
+  private readonly path: string;
+  private readonly lock: StationLock;
+  private readonly side: SideFile;
   private closed = false;
+  /** The salvage done when this outbox was opened (a damaged database), `null` when there was none. */
+  readonly recovered: SalvageReport | null;
 
   private constructor(
-    private readonly db: Db,
-    private readonly path: string,
+    opened: OpenedDatabase,
     private readonly stationId: string,
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly clockSynced: () => boolean,
   ) {
+    const db = opened.db;
+    this.db = db;
+    this.path = opened.path;
+    this.lock = opened.lock;
+    this.side = opened.side;
+    this.recovered = opened.recovered;
     this.stmts = {
       nextSeq: db.prepare<[], { value: number }>(
         "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value",
@@ -132,6 +152,8 @@ export class Outbox {
     this.commitTx = db.transaction((batch: CommitBatch) => {
       const time = batch.events.length > 0 || batch.session ? this.now().toISOString() : "";
       const stored = batch.events.map((e) => this.insertEvent(e.kind, e.subject, e.data, time));
+      // Before the COMMIT: the side file's mark never lags behind a committed seq.
+      if (stored.length > 0) this.side.reserve(stored[stored.length - 1]!.seq, this.stationId);
       const session = batch.session;
       if (session?.op === "put") this.stmts.putSession.run(session.id, JSON.stringify(session.state), time, time);
       else if (session?.op === "delete") this.stmts.deleteSession.run(session.id);
@@ -145,51 +167,41 @@ export class Outbox {
   }
 
   /**
-   * Opens (creating folder and file when missing) and migrates the outbox database.
+   * Opens the outbox database for the station: takes the station lock, checks the files, salvages a
+   * damaged database, migrates the schema (see `openOutboxDatabase` in open.ts for the steps). A
+   * missing database and folder are created (folder 0700, files 0600). When a damaged database was
+   * salvaged, the new database already holds the `storage_recovered` alarm (pending, published like
+   * any event), {@link recovered} says what was done, and it is logged at warn.
    *
-   * @throws SmartbinError `OUTBOX_OPEN_FAILED` when the file cannot be created, opened or
-   *   migrated, when it was written by a newer schema version, or when it belongs to another
-   *   station (its `seq` stream would be mixed with this one's).
+   * @throws SmartbinError `OUTBOX_LOCKED` at once when another station (process) holds this
+   *   database; its message names that process. `OUTBOX_OPEN_FAILED` when the files cannot be
+   *   created, opened or migrated, when the path is not a regular file, when the database was written
+   *   by a newer version that does not say this one can use it, or when it belongs to another station
+   *   (its `seq` stream would be mixed with this one's) or another program.
    */
   static open(opts: OutboxOptions): Outbox {
     const { path, stationId, logger } = opts;
-    let db: Db | undefined;
+    const now = opts.now ?? (() => new Date());
+    const clockSynced = opts.clockSynced ?? createClockSyncCheck();
+    const opened = openOutboxDatabase({
+      path,
+      stationId,
+      logger,
+      now,
+      clockSynced,
+      ...(opts.integrityLimitMs !== undefined ? { integrityLimitMs: opts.integrityLimitMs } : {}),
+    });
+    let outbox: Outbox;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { timeout: OUTBOX_BUSY_TIMEOUT_MS });
-      db.pragma(`busy_timeout = ${OUTBOX_BUSY_TIMEOUT_MS}`);
-      db.pragma("locking_mode = NORMAL");
-      const mode = db.pragma("journal_mode = WAL", { simple: true }) as string;
-      if (mode.toLowerCase() !== "wal") {
-        logger.warn(
-          { path, journal_mode: mode },
-          "outbox database cannot use WAL; status reads may wait for writers",
-        );
-      }
-      db.pragma("synchronous = FULL");
-      migrate(db, path);
-      claimStation(db, path, stationId);
-      const outbox = new Outbox(
-        db,
-        path,
-        stationId,
-        logger,
-        opts.now ?? (() => new Date()),
-        opts.clockSynced ?? createClockSyncCheck(),
-      );
-      const status = outbox.status();
-      logger.info({ path, last_seq: status.last_seq, pending: status.pending }, "outbox opened");
-      return outbox;
+      outbox = new Outbox(opened, stationId, logger, now, clockSynced);
     } catch (err) {
-      db?.close();
-      if (err instanceof SmartbinError) throw err;
-      throw new SmartbinError(
-        "OUTBOX_OPEN_FAILED",
-        `cannot open outbox database ${path}`,
-        { path },
-        { cause: err },
-      );
+      opened.db.close();
+      opened.lock.release();
+      throw new SmartbinError("OUTBOX_OPEN_FAILED", `cannot open outbox database ${path}`, { path }, { cause: err });
     }
+    const status = outbox.status();
+    logger.info({ path: opened.path, last_seq: status.last_seq, pending: status.pending }, "outbox opened");
+    return outbox;
   }
 
   /**
@@ -198,18 +210,19 @@ export class Outbox {
    * and reports zeros and `null` for a database that does not exist (it is not created) or is
    * created but not yet migrated.
    *
+   * It takes no station lock and never salvages: it reads beside a running station.
+   *
    * @param now the wall clock for `oldest_pending_age_s`; default the current time.
    * @throws SmartbinError `OUTBOX_OPEN_FAILED` when the file exists but cannot be read as an
-   *   outbox (permissions, corruption, a newer schema version).
+   *   outbox (permissions, corruption, a newer schema version that does not admit this one).
    */
   static readStatus(path: string, now: Date = new Date()): OutboxStatus {
     if (!existsSync(path)) return { ...EMPTY_STATUS };
     let db: Db | undefined;
     try {
       db = new Database(path, { readonly: true, fileMustExist: true, timeout: OUTBOX_BUSY_TIMEOUT_MS });
-      const version = userVersion(db);
-      if (version === 0) return { ...EMPTY_STATUS };
-      if (version > SCHEMA_VERSION) throw newerSchemaError(path, version);
+      // A newer database is read when it says this version can (its columns are a superset).
+      if (checkReadable(db, path) === 0) return { ...EMPTY_STATUS };
       const query = prepareStatusQuery(db);
       // One read transaction: all counts come from the same snapshot.
       return db.transaction(() => query(now))();
@@ -344,11 +357,28 @@ export class Outbox {
     }
   }
 
-  /** Closes the database; idempotent. Later calls fail (append with `OUTBOX_COMMIT_FAILED`). */
+  /**
+   * Closes the database and releases the station lock; idempotent. Later calls fail (append with
+   * `OUTBOX_COMMIT_FAILED`). The side file says `closing` while SQLite checkpoints and removes the
+   * WAL, then `stopped`: the next start then skips the integrity check.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.db.close();
+    const mark = (run: "closing" | "stopped") => {
+      try {
+        this.side.write({ station_id: this.stationId, run });
+      } catch (err) {
+        this.logger.warn({ err, file: this.side.path }, "cannot record the clean stop; the next start checks the database");
+      }
+    };
+    try {
+      mark("closing");
+      this.db.close();
+      mark("stopped");
+    } finally {
+      this.lock.release();
+    }
     this.logger.debug({ path: this.path }, "outbox closed");
   }
 
@@ -358,18 +388,8 @@ export class Outbox {
     if (counter === undefined) throw new Error("outbox counter row is missing");
     const seq = counter.value;
     const id = uuidv7();
-    const envelope = {
-      specversion: "1.0",
-      id,
-      source: `smartbin/${this.stationId}`,
-      type: `smartbin.${kind}.v1`,
-      time,
-      subject,
-      datacontenttype: "application/json",
-      data: { station_id: this.stationId, seq, ...data, clock_synced: this.clockSynced() },
-    };
-    const payload = JSON.stringify(envelope);
-    this.stmts.insert.run(seq, id, kind, subject, envelope.time, payload);
+    const payload = envelopeJson({ id, stationId: this.stationId, seq, kind, subject, time, data, clockSynced: this.clockSynced() });
+    this.stmts.insert.run(seq, id, kind, subject, time, payload);
     return { seq, id, kind, payload };
   }
 }
@@ -379,19 +399,6 @@ function checkEvent(kind: string, data: Record<string, unknown>): void {
   if (!KIND_PATTERN.test(kind)) throw new Error(`invalid event kind ${JSON.stringify(kind)}`);
   for (const key of RESERVED_DATA_KEYS) {
     if (Object.hasOwn(data, key)) throw new Error(`event data may not set "${key}", the outbox sets it`);
-  }
-}
-
-/** Records the station a new database belongs to, and refuses a database of another station. */
-function claimStation(db: Db, path: string, stationId: string): void {
-  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('station_id', ?)").run(stationId);
-  const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'station_id'").get();
-  if (row !== undefined && row.value !== stationId) {
-    throw new SmartbinError(
-      "OUTBOX_OPEN_FAILED",
-      `outbox database ${path} belongs to station ${row.value}, not ${stationId}; use another storage.path`,
-      { path, found: row.value, expected: stationId },
-    );
   }
 }
 
