@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { runConfigCheck, runConfigSchema, resolveConfigPath } from "./config-commands.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
@@ -20,6 +20,13 @@ function versionLine(): string {
 /** Writes one line to stdout / stderr. */
 const out = (line: string): void => void process.stdout.write(line + "\n");
 const err = (line: string): void => void process.stderr.write(line + "\n");
+
+/** `--since SEQ`: a whole number; anything else is a usage error (exit 2). */
+function parseSeq(value: string): number {
+  const seq = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(seq)) throw new InvalidArgumentError("expected a whole number (a seq).");
+  return seq;
+}
 
 /**
  * Builds the `smartbin` command tree (contract.md section 1). Each action stores its exit code in
@@ -85,6 +92,28 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
     .action(async (opts: { config?: string; json?: boolean }) => {
       const { runOutboxStatusCommand } = await import("./outbox-status.js");
       result.code = runOutboxStatusCommand(resolveConfigPath(opts.config), opts.json === true, out, err);
+    });
+  outbox
+    .command("list")
+    .description("the events held in the database, oldest first, one line each")
+    .addOption(configOption())
+    .option("--pending", "only events not yet acknowledged by the broker")
+    .addOption(new Option("--since <seq>", "only events from this seq on (inclusive)").argParser(parseSeq))
+    .option("--json", "each event's CloudEvents JSON exactly as it is sent, one per line")
+    .action(async (opts: { config?: string; pending?: boolean; since?: number; json?: boolean }) => {
+      const { runOutboxListCommand } = await import("./outbox-list.js");
+      const list = { pendingOnly: opts.pending === true, json: opts.json === true, ...(opts.since !== undefined ? { sinceSeq: opts.since } : {}) };
+      result.code = await runOutboxListCommand(resolveConfigPath(opts.config), list, process.stdout, err);
+    });
+  outbox
+    .command("export")
+    .description("write every held event, as JSON lines, to FILE")
+    .argument("<file>", "the file to write; an existing one is refused without --force")
+    .addOption(configOption())
+    .option("--force", "overwrite an existing FILE")
+    .action(async (file: string, opts: { config?: string; force?: boolean }) => {
+      const { runOutboxExportCommand } = await import("./outbox-export.js");
+      result.code = runOutboxExportCommand(resolveConfigPath(opts.config), file, opts.force === true, err);
     });
 
   return program;

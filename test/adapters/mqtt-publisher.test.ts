@@ -202,6 +202,62 @@ describeWithTool("mosquitto", "Publisher against a real Mosquitto", () => {
     expect(maxInflight).toBeLessThanOrEqual(8);
   });
 
+  /**
+   * The outbox as the publisher sees it, with a probe: how many events the publisher has read and not
+   * yet seen acknowledged (what it holds in memory) at each page read, and marks that fail on demand.
+   */
+  function probedOutbox(p: () => Publisher | undefined, marksFail: () => boolean) {
+    const probe = { reads: 0, maxLimit: 0, maxHeld: 0, read: 0 };
+    const wrapped: PublisherOptions["outbox"] = {
+      pendingAfter(afterSeq, limit) {
+        const rows = outbox.pendingAfter(afterSeq, limit);
+        probe.reads++;
+        probe.maxLimit = Math.max(probe.maxLimit, limit);
+        probe.read += rows.length;
+        probe.maxHeld = Math.max(probe.maxHeld, probe.read - (p()?.stats().acked ?? 0));
+        return rows;
+      },
+      markPublished(seqs) {
+        if (marksFail()) throw new Error("disk I/O error");
+        outbox.markPublished(seqs);
+      },
+    };
+    return { probe, wrapped };
+  }
+
+  it("drains a backlog a page at a time: never holds more than a page waiting plus a window in flight", async () => {
+    const sub = await subscribe(`${prefix}/${STATION}/events/#`);
+    append(1500);
+    const ref: { p?: Publisher } = {};
+    const { probe, wrapped } = probedOutbox(() => ref.p, () => false);
+    const p = (ref.p = publisher({ outbox: wrapped, inflight: 8 }));
+    p.start();
+    await eventually(() => outbox.status().pending === 0, "the backlog drained", 15_000);
+    await eventually(() => sub.events().length >= 1500, "all received");
+    expect(probe.maxLimit).toBe(4 * 8);
+    expect(probe.maxHeld).toBeLessThanOrEqual(4 * 8 + 8);
+    expect(probe.reads).toBeGreaterThanOrEqual(1500 / 32);
+    expect(firstCopies(sub.events())).toEqual(range(1, 1500));
+  }, 20_000);
+
+  it("pauses sending while acknowledged events cannot be marked, and resumes once they can", async () => {
+    const sub = await subscribe(`${prefix}/${STATION}/events/#`);
+    append(1500);
+    let failing = true;
+    const ref: { p?: Publisher } = {};
+    const { wrapped } = probedOutbox(() => ref.p, () => failing);
+    const p = (ref.p = publisher({ outbox: wrapped, inflight: 8 }));
+    p.start();
+    await eventually(() => p.stats().acked >= 800, "acks up to the unmarked bound");
+    await settle(300);
+    // 800 acked seqs wait to be marked (4 mark batches); nothing more is sent meanwhile.
+    expect(p.stats().sent).toBeLessThanOrEqual(800 + 8);
+    expect(outbox.status().pending).toBe(1500);
+    failing = false;
+    await eventually(() => outbox.status().pending === 0, "drained once marks work again", 15_000);
+    expect(new Set(sub.events().map((e) => e.id)).size).toBe(1500);
+  }, 25_000);
+
   it("works with MQTT 3.1.1 (protocol 4)", async () => {
     const sub = await subscribe(`${prefix}/${STATION}/#`, { protocolVersion: 4 });
     const stored = append(3);

@@ -20,6 +20,12 @@ const STABLE_CONNECTION_MS = 10_000;
 const MARK_BATCH = 200;
 /** How long a PUBACK may wait to be marked with others. */
 const MARK_DELAY_MS = 25;
+/**
+ * PUBACKs not yet marked in the database, at most, before sending pauses: while marks fail (storage
+ * fault), the drain would otherwise go on through the whole backlog and hold every acked seq in
+ * memory, for events that will be sent again anyway. Sending resumes once marks are written.
+ */
+const MAX_UNMARKED = MARK_BATCH * 4;
 /** Retry delay after the outbox could not be read or marked. */
 const STORAGE_RETRY_MS = 1000;
 
@@ -240,13 +246,17 @@ export class Publisher {
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
-  /** Fills the window from the database, in seq order. */
+  /**
+   * Fills the window from the database, in seq order. Memory stays flat whatever the backlog: at
+   * most one page (4 x window events, read with `pendingAfter`) waits to be sent, at most a window
+   * awaits PUBACK, and at most {@link MAX_UNMARKED} acked seqs wait to be marked.
+   */
   private pump(conn: Connection): void {
     // Re-entrancy guard: a publish callback may run synchronously when the client fails.
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (conn.connected && !this.stopping && conn.inflight.size < conn.window) {
+      while (conn.connected && !this.stopping && conn.inflight.size < conn.window && this.toMark.length < MAX_UNMARKED) {
         if (conn.buffer.length === 0) {
           conn.buffer = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
           if (conn.buffer.length === 0) break;
