@@ -103,7 +103,8 @@ function checkLayout(frame: Uint8Array, length: number): LayoutVerdict {
  * @param format how to write `cardId` (default `dec10`, the contract's form)
  * @returns `{kind: "id", cardId}`; `noise` with the frame and the reason when the checksum is right
  *   but the five data bytes are all `00` or all `FF` (contract.md section 4, "Readers": such frames are
- *   noise, never an id); or `discarded` with the frame and the reason (wrong length, framing, non-hex
+ *   noise, never an id), or the card number (data bytes 2 to 5) is (no card carries number 0 or
+ *   4294967295; a module's noise can pass the checksum with any version byte); or `discarded` with the frame and the reason (wrong length, framing, non-hex
  *   character, bad checksum). Other one-off frames that pass the checksum are left to `min_reads`.
  *   Never throws.
  */
@@ -129,6 +130,13 @@ export function decodeEm4100(frame: Uint8Array, format: Em4100CardFormat = "dec1
   const fill = NOISE_FILLS.find((b) => data.every((d) => d === b));
   if (fill !== undefined) {
     return { kind: "noise", bytes: frame.slice(), reason: `tag data all ${toHex(Uint8Array.of(fill))}` };
+  }
+  // The card number alone (the four bytes after the version byte, printed on the card as dec10)
+  // all 00 or all FF is no issued card either: it would reach the events as 0000000000 or
+  // 4294967295 whatever the version byte says.
+  const numberFill = NOISE_FILLS.find((b) => data.subarray(1).every((d) => d === b));
+  if (numberFill !== undefined) {
+    return { kind: "noise", bytes: frame.slice(), reason: `card number all ${toHex(Uint8Array.of(numberFill))}` };
   }
   return { kind: "id", cardId: formatCardId(data, format) };
 }
