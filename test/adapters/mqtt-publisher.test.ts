@@ -303,6 +303,30 @@ describeWithTool("mosquitto", "Publisher against a real Mosquitto", () => {
     expect(statusOf(after)).toEqual([{ state: "offline", reason: "shutdown" }]);
   });
 
+  it("a flapping status is sent at most once per interval, the latest fields at its end", async () => {
+    let n = 0;
+    const p = publisher({ statusFields: () => ({ flap: n }), statusMinIntervalMs: 300 });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    const sub = await subscribe(`${prefix}/${STATION}/status`);
+    await eventually(() => sub.messages.length >= 1, "retained status");
+    // 50 changes 5 ms apart, as an indicator flapping between overload and ok at 200 Hz.
+    const from = performance.now();
+    for (let i = 1; i <= 50; i++) {
+      n = i;
+      p.publishStatus();
+      await settle(5);
+    }
+    const burstMs = performance.now() - from;
+    await settle(700);
+    const flaps = statusOf(sub).map((m) => m.flap);
+    // The connect status, then at most one per 300 ms over the burst (and one at its end), ending with the latest.
+    expect(flaps.length).toBeGreaterThanOrEqual(2);
+    expect(flaps.length).toBeLessThanOrEqual(2 + Math.ceil(burstMs / 300));
+    expect(flaps.length).toBeLessThan(20);
+    expect(flaps.at(-1)).toBe(50);
+  });
+
   it('leaves the will {"state":"offline"} when the link dies without DISCONNECT, then comes back online', async () => {
     const proxy: TcpProxy = await startTcpProxy(broker.port);
     cleanups.push(() => proxy.close());

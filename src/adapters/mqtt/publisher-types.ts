@@ -44,6 +44,12 @@ export interface PublisherOptions {
   connectTimeoutMs?: number;
   /** Upper bound of {@link Publisher.stop}; default 2500. */
   stopTimeoutMs?: number;
+  /**
+   * Status changes closer together than this (ms) are sent as one, the latest, at the end of the
+   * interval: a flapping indicator (overload / ok at 25 Hz) must not cost 25 retained QoS 1
+   * messages a second over a metered link. Default 1000.
+   */
+  statusMinIntervalMs?: number;
 }
 
 /** Counters and state for tests and diagnostics. */

@@ -79,6 +79,10 @@ export class Publisher {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private storageRetryTimer: NodeJS.Timeout | undefined;
+  /** A status change waiting for the end of the status interval. */
+  private statusTimer: NodeJS.Timeout | undefined;
+  /** When the online status was last sent (performance.now() ms), -Infinity before. */
+  private statusSentAt = -Infinity;
   private link: "unknown" | "up" | "down" = "unknown";
   private toMark: number[] = [];
   private markScheduled = false;
@@ -109,11 +113,22 @@ export class Publisher {
 
   /**
    * Re-publishes the retained online status with the current `statusFields()` (after a device or
-   * storage change). Dropped while disconnected: the next connection publishes a fresh one.
+   * storage change), at most once per `statusMinIntervalMs`: a change within the interval is sent
+   * at its end, with the fields as they are then. Dropped while disconnected: the next connection
+   * publishes a fresh one.
    */
   publishStatus(): void {
+    if (this.statusTimer !== undefined || this.stopping) return;
+    const wait = this.statusSentAt + (this.opts.statusMinIntervalMs ?? 1000) - performance.now();
+    if (wait > 0) {
+      this.statusTimer = setTimeout(() => {
+        this.statusTimer = undefined;
+        this.publishStatus();
+      }, wait);
+      return;
+    }
     const conn = this.conn;
-    if (conn?.connected && !this.stopping) this.sendOnlineStatus(conn);
+    if (conn?.connected) this.sendOnlineStatus(conn);
   }
 
   /**
@@ -344,6 +359,7 @@ export class Publisher {
   }
 
   private sendOnlineStatus(conn: Connection): void {
+    this.statusSentAt = performance.now();
     let fields: Record<string, unknown> = {};
     try {
       fields = this.opts.statusFields?.() ?? {};
@@ -363,8 +379,10 @@ export class Publisher {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.storageRetryTimer);
+    clearTimeout(this.statusTimer);
     this.reconnectTimer = undefined;
     this.storageRetryTimer = undefined;
+    this.statusTimer = undefined;
     const deadline = performance.now() + (this.opts.stopTimeoutMs ?? 2500);
     const left = (cap: number) => Math.max(0, Math.min(cap, deadline - performance.now()));
     const conn = this.conn;
