@@ -4,6 +4,8 @@
  * at most its scale's capacity_g; and TLS files only with a TLS url). Messages are complete: what
  * was expected and what was found.
  */
+import { findProtocol, protocolNames } from "../protocol/registry.js";
+import { DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
 import { quoteFound } from "./found.js";
 
 /** A problem between keys: where (path segments) and the complete message. */
@@ -45,7 +47,28 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (isRecord(data.points)) checkPoints(data.points, out);
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
   entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
+  entries(data.readers)?.forEach((reader, i) => checkRepeatGap(reader, i, out));
   return out;
+}
+
+/**
+ * A reader that needs several reads must let them be `repeat_gap_ms` apart: with a gap of 0, or
+ * shorter than twice the interval at which the device repeats a held tag's frame, no tag is ever
+ * presented, and nothing but a noise line in the log would say why.
+ */
+function checkRepeatGap(reader: Record<string, unknown>, i: number, out: Issues): void {
+  if (typeof reader.protocol !== "string" || !protocolNames("reader").includes(reader.protocol)) return;
+  const defaults = findProtocol("reader", reader.protocol).defaults;
+  const minReads = reader.min_reads ?? defaults.minReads;
+  const gap = reader.repeat_gap_ms ?? DEFAULT_REPEAT_GAP_MS;
+  if (typeof minReads !== "number" || typeof gap !== "number" || minReads < 2) return;
+  const floor = 2 * (defaults.heldTagRepeatMs ?? 0);
+  if (gap > 0 && gap >= floor) return;
+  const why =
+    floor > 0
+      ? `${reader.protocol} readers repeat a held tag about every ${defaults.heldTagRepeatMs} ms, so with min_reads ${minReads} the gap must be at least ${floor}`
+      : `with min_reads ${minReads}, frames of one tag must be allowed some time apart`;
+  out.push({ path: ["readers", i, "repeat_gap_ms"], message: `expected a gap in which ${minReads} reads can arrive (${why}), found ${gap}` });
 }
 
 /** A tolerance in divisions needs the division's size in grams. */

@@ -123,13 +123,16 @@ function scaleKeys() {
 }
 
 /** The reader keys after `protocol` and the protocol's options. */
+/** The default of `readers[].repeat_gap_ms` (contract.md section 2). */
+export const DEFAULT_REPEAT_GAP_MS = 500;
+
 function readerKeys(p: ProtocolModule<"reader">) {
   return {
     repeat_gap_ms: z
       .number()
       .nonnegative()
       .max(60_000)
-      .default(500)
+      .default(DEFAULT_REPEAT_GAP_MS)
       .describe("Milliseconds: frames of the same id closer together than this are one presentation."),
     min_reads: z
       .int()

@@ -55,6 +55,12 @@ export type ScaleDefaults = Readonly<Record<never, never>>;
 export interface ReaderDefaults {
   /** The default of `readers[].min_reads` (contract.md section 2). */
   readonly minReads: number;
+  /**
+   * How often, in ms, the device repeats its frame while a tag is held in its field, where it does
+   * (an RDM6300 module: about every 50 ms); absent for devices that send one frame per code. A
+   * `repeat_gap_ms` shorter than about twice this lets no two frames be close enough for `min_reads`.
+   */
+  readonly heldTagRepeatMs?: number;
 }
 
 /** Per device kind: the frames its framers produce, what its encoders take, its defaults. */

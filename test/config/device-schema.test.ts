@@ -102,3 +102,23 @@ describe("max_net_g and capacity_g (contract.md section 2)", () => {
     expect(check(bins("    capacity_g: 30000\n", ""))).toEqual([]);
   });
 });
+
+describe("repeat_gap_ms against min_reads", () => {
+  it("refuses an em4100-ascii gap in which two reads of a held tag (about 50 ms apart) can never arrive", () => {
+    expect(check(reader("em4100-ascii", "    repeat_gap_ms: 30\n"))).toEqual([
+      "c.yaml:8:20: readers.0.repeat_gap_ms: expected a gap in which 2 reads can arrive (em4100-ascii readers repeat " +
+        "a held tag about every 50 ms, so with min_reads 2 the gap must be at least 100), found 30",
+    ]);
+    expect(check(reader("em4100-ascii", "    repeat_gap_ms: 100\n"))).toEqual([]);
+    // One read is enough: any gap will do.
+    expect(check(reader("em4100-ascii", "    repeat_gap_ms: 30\n    min_reads: 1\n"))).toEqual([]);
+  });
+
+  it("refuses a gap of 0 with min_reads above 1 on any reader; ascii-line's default of one read takes any gap", () => {
+    expect(check(reader("ascii-line", "    repeat_gap_ms: 0\n    min_reads: 2\n"))).toEqual([
+      "c.yaml:8:20: readers.0.repeat_gap_ms: expected a gap in which 2 reads can arrive (with min_reads 2, frames of one " +
+        "tag must be allowed some time apart), found 0",
+    ]);
+    expect(check(reader("ascii-line", "    repeat_gap_ms: 0\n"))).toEqual([]);
+  });
+});

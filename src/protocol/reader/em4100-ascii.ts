@@ -197,7 +197,8 @@ export const em4100Ascii = defineProtocol({
   summary: "125 kHz EM4100 readers (RDM6300/RDM630 and clones), 14-byte STX/ETX frames",
   source: "shared/protocols/readers.md, em4100-ascii",
   port: serial8N1(9600),
-  defaults: { minReads: 2 },
+  // readers.md, em4100-ascii: the module repeats the frame about every 50 ms while a tag is held.
+  defaults: { minReads: 2, heldTagRepeatMs: 50 },
   options: z.object({
     card_id_format: z
       .enum(EM4100_CARD_FORMATS)
