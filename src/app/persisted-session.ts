@@ -12,7 +12,9 @@ const persistedSessionSchema = z.strictObject({
   card_id: z.string().min(1),
   reader_id: z.string().min(1),
   started_wall: z.number().finite(),
-  bins: z.array(z.strictObject({ bin_id: z.string().min(1), baseline_g: z.number().int() })),
+  bins: z.array(
+    z.strictObject({ bin_id: z.string().min(1), baseline_g: z.number().int(), baseline_mode: z.enum(["gross", "net"]).optional() }),
+  ),
   last_change_wall: z.number().finite().nullable(),
 });
 

@@ -1,7 +1,8 @@
 /**
  * The station runner (architecture.md, "The runner"): wires ports to the station machine and runs
  * its effects. It decides nothing: bytes go through each device's framer into a `scale_data` or
- * `reader_data` input, port changes and storage faults become inputs, time becomes `tick` inputs;
+ * `reader_data` input, port changes, the outbox's commit state (ok, busy, fault) and storage
+ * measurements become inputs, time becomes `tick` inputs;
  * the machine's effects are executed in order (record: one outbox transaction per effect; notice:
  * a log line; status_changed: the retained status is published again).
  *
@@ -18,20 +19,27 @@ import type {
   DepositEventData,
   DurableEvent,
   PersistedSession,
+  SpaceAlarm,
+  SpaceMeasure,
   StationContext,
   StationEffect,
   StationInput,
   StationState,
+  StorageState,
 } from "../domain/station-types.js";
 import type { BufferedFramer, ReaderFrame, ScaleFrame } from "../protocol/types.js";
 import type { Clock } from "./clock.js";
-import { EventRecorder, type CommitPort } from "./event-recorder.js";
+import { EventRecorder, STORAGE_ALARM_KEY, type CommitPort, type SpillOf } from "./event-recorder.js";
 import { parsePersistedSession } from "./persisted-session.js";
 
 /** What the runner needs of the outbox. */
 export interface OutboxPort extends CommitPort {
   /** The open sessions stored in the database (restart recovery). */
   openSessions(): Array<{ id: string; state: unknown }>;
+  /** The spill file left by the last shutdown and not yet committed, `null` when none. */
+  spilled?(): SpillOf | null;
+  /** A `meta` value of the database (the last storage alarm's level), `null` when unset. */
+  meta?(key: string): string | null;
 }
 
 /** What the runner needs of the publisher. */
@@ -80,6 +88,12 @@ export interface RunnerOptions {
   clock: Clock;
   /** How often a storage fault is retried, in ms (default 5000). */
   storageRetryMs?: number;
+  /**
+   * At stop, how long events that wait for a commit (storage busy or at fault) are retried before
+   * they go to the spill file, in ms (default 2000: the shutdown limit is 8 s, the publisher takes
+   * up to 2.5 s after this).
+   */
+  stopCommitMs?: number;
   /** Called after each deposit event is committed (the demo prints a human line). */
   onDepositCommitted?: (data: DepositEventData, seq: number) => void;
 }
@@ -97,6 +111,7 @@ export interface RunnerStats {
 }
 
 const DEFAULT_STORAGE_RETRY_MS = 5_000;
+const DEFAULT_STOP_COMMIT_MS = 2_000;
 
 /** Runs the station machine against its ports. */
 export class StationRunner {
@@ -112,6 +127,8 @@ export class StationRunner {
   private readonly log: Logger;
   /** The one timer armed for the machine's next deadline, and that deadline (mono ms). */
   private deadline: { at: number; cancel: () => void } | null = null;
+  /** The storage alarm level stored in the database, read once, for the first measurement. */
+  private storedAlarm: SpaceAlarm | null | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
     this.state = initialState(opts.context);
@@ -120,21 +137,23 @@ export class StationRunner {
       outbox: opts.adapters.outbox,
       logger: this.log,
       onCommitted: (event, seq) => this.afterCommit(event, seq),
-      onFaultChanged: (fault) =>
-        this.feed({
-          type: "storage",
-          state: fault === null ? "ok" : "fault",
-          ...(fault === null ? {} : { message: fault }),
-          ...this.now(),
-        }),
+      onStateChanged: (state, message) =>
+        this.feed({ type: "storage", state, ...(message === null ? {} : { message }), ...this.now() }),
+      after: (ms, fn) => opts.clock.after(ms, fn),
+      wall: () => opts.clock.wall(),
     });
   }
 
-  /** Recovers stored sessions, starts the timers, then opens every device. */
+  /**
+   * Commits a spill file left by the last shutdown (before anything else), recovers stored sessions,
+   * starts the timers, then opens every device.
+   */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.feed({ type: "recover", sessions: this.storedSessions(), ...this.now() });
+    const spill = this.spilled();
+    if (spill !== null) this.recorder.seedSpill(spill);
+    this.feed({ type: "recover", sessions: this.storedSessions(spill), ...this.now() });
     const { clock } = this.opts;
     this.cancels.push(clock.every(this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS, () => this.recorder.commitWaiting()));
     for (const device of this.opts.devices) {
@@ -144,7 +163,12 @@ export class StationRunner {
     }
   }
 
-  /** Closes any open session (reason `shutdown`, its deposits recorded), then stops the devices. */
+  /**
+   * Closes any open session (reason `shutdown`, its deposits recorded), then stops the devices.
+   * Events still waiting for a commit (storage busy or at fault) are retried for `stopCommitMs`,
+   * then written to the spill file, which the next start commits first: nothing accepted is only in
+   * memory when the process ends. If even that fails, the events are written to the log in full.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -153,8 +177,45 @@ export class StationRunner {
     this.deadline?.cancel();
     this.deadline = null;
     await Promise.all(this.ports.map((p) => p.stop()));
+    if (this.recorder.waitingBatches() > 0) await this.recorder.drain(this.opts.stopCommitMs ?? DEFAULT_STOP_COMMIT_MS);
     const waiting = this.recorder.waitingCount();
-    if (waiting > 0) this.log.error({ count: waiting }, "events could not be committed before shutdown");
+    try {
+      const spilled = this.recorder.spillWaiting();
+      if (spilled !== null) {
+        this.log.error(
+          { count: spilled.events, batches: spilled.batches, file: spilled.file },
+          "events could not be committed before shutdown: written to the spill file, committed first at the next start",
+        );
+      }
+    } catch (err) {
+      // The last resort: journald keeps what the disk could not.
+      this.log.fatal({ err, count: waiting, batches: this.recorder.waitingJson() }, "events could not be committed nor written to the spill file: they are only in this log line");
+    }
+  }
+
+  /**
+   * A measurement of storage space against its limits: the machine decides the level, the alarms
+   * and whether sessions may open. The first one after start carries the alarm level stored in the
+   * database, so that a restart neither repeats an alarm nor misses a crossing.
+   */
+  storageSpace(space: SpaceMeasure): void {
+    if (this.storedAlarm === undefined) {
+      let stored: string | null = null;
+      try {
+        stored = this.opts.adapters.outbox.meta?.(STORAGE_ALARM_KEY) ?? null;
+      } catch (err) {
+        this.log.warn({ err }, "the last storage alarm level could not be read");
+      }
+      this.storedAlarm = stored === "ok" || stored === "nearly_full" ? stored : null;
+      this.feed({ type: "storage_space", space, ...(this.storedAlarm === null ? {} : { alarm: this.storedAlarm }), ...this.now() });
+      return;
+    }
+    this.feed({ type: "storage_space", space, ...this.now() });
+  }
+
+  /** The machine's storage state (commit state, space level, standing alarm). */
+  storage(): StorageState {
+    return this.state.storage;
   }
 
   /** Closes the open session now, recording its deposits (end of the demo). */
@@ -276,13 +337,35 @@ export class StationRunner {
     });
   }
 
-  private storedSessions(): PersistedSession[] {
+  private spilled(): SpillOf | null {
+    try {
+      return this.opts.adapters.outbox.spilled?.() ?? null;
+    } catch (err) {
+      this.log.error({ err }, "the spill file could not be read");
+      return null;
+    }
+  }
+
+  /**
+   * The stored open sessions as they will be once the spill (committed first) is: its session
+   * writes apply on top of the database's rows, so a session whose close was spilled is not
+   * recovered a second time, and one opened just before a spilled shutdown is.
+   */
+  private storedSessions(spill: SpillOf | null): PersistedSession[] {
     let rows: Array<{ id: string; state: unknown }>;
     try {
       rows = this.opts.adapters.outbox.openSessions();
     } catch (err) {
       this.log.error({ err }, "stored open sessions could not be read; none recovered");
       return [];
+    }
+    if (spill !== null) {
+      const byId = new Map(rows.map((r) => [r.id, r.state]));
+      for (const write of spill.batches.map((b) => b.session)) {
+        if (write?.op === "put") byId.set(write.id, write.state);
+        else if (write?.op === "delete") byId.delete(write.id);
+      }
+      rows = [...byId].map(([id, state]) => ({ id, state }));
     }
     const sessions: PersistedSession[] = [];
     for (const row of rows) {
@@ -300,7 +383,11 @@ export class StationRunner {
   private run(effect: StationEffect): void {
     switch (effect.type) {
       case "record":
-        this.recorder.record(effect.session ? { events: effect.events, session: effect.session } : { events: effect.events });
+        this.recorder.record({
+          events: effect.events,
+          ...(effect.session ? { session: effect.session } : {}),
+          ...(effect.storageAlarm ? { storageAlarm: effect.storageAlarm } : {}),
+        });
         return;
       case "status_changed":
         this.opts.adapters.publisher.publishStatus();

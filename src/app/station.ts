@@ -5,6 +5,13 @@
  * recorded), recovers a session left open by a crash, then starts the publisher and the devices;
  * `stop()` closes any open session (its deposits are recorded, not lost), then stops devices,
  * publisher and database in reverse order.
+ *
+ * Storage housekeeping (issue 7, item 4) runs here, every `checkMs` and never for long at a time: it
+ * measures the database against `storage.max_size_mb` and `min_free_mb` and gives the measurement to
+ * the machine (which decides the level, the alarms and whether sessions open); while the machine's
+ * storage alarm stands it prunes published events oldest first, before their retention ends; every
+ * hour it prunes those past `storage.retention_days`; and it keeps the reserve file while space is
+ * fine. Every prune is a batch of its own transaction, with a turn of the event loop in between.
  */
 import { readFileSync } from "node:fs";
 import type { BindingInterface } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
@@ -12,6 +19,8 @@ import { v7 as uuidv7 } from "uuid";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../adapters/log/logger.js";
 import { Outbox } from "../adapters/outbox/outbox.js";
+import { DEFAULT_RESERVE_BYTES } from "../adapters/outbox/space.js";
+import { SmartbinError } from "../errors.js";
 import { Publisher } from "../adapters/mqtt/publisher.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
 import { findProtocol, type SerialSettings } from "../protocol/index.js";
@@ -31,12 +40,30 @@ export interface StationDeps {
   clock?: Clock;
   /** Called after each deposit event is committed (the demo prints a human line). */
   onDepositCommitted?: (data: DepositEventData) => void;
+  /** Storage housekeeping settings (tests); the defaults are the field's. */
+  storage?: StorageTuning;
+}
+
+/** Settings of the storage housekeeping that the config does not hold (tests change them). */
+export interface StorageTuning {
+  /** How often storage space is measured, in ms (default 10 000). */
+  checkMs?: number;
+  /** Size of the reserve file next to the database, in bytes (default 4 MiB; 0: none). */
+  reserveBytes?: number;
+  /** At stop, how long waiting events are retried before they are spilled, in ms (default 2000). */
+  stopCommitMs?: number;
 }
 
 /** Counters a technician (and the tests) can read. */
 export type StationStats = RunnerStats;
 
+/** Events past their retention are pruned this often. */
 const PRUNE_EVERY_MS = 3_600_000;
+/** Storage space is measured this often. */
+const SPACE_CHECK_MS = 10_000;
+/** Under space pressure, the WAL is truncated after this many prune batches (its length counts). */
+const PRUNE_BATCHES_PER_CHECKPOINT = 8;
+const MIB = 1_048_576;
 
 /** The station process's core. */
 export class Station {
@@ -46,7 +73,10 @@ export class Station {
   private outbox: Outbox | undefined;
   private publisher: Publisher | undefined;
   private runner: StationRunner | undefined;
-  private cancelPrune: (() => void) | undefined;
+  private cancelHousekeeping: (() => void) | undefined;
+  private housekeeping = false;
+  /** When events past retention were last pruned (mono ms), `null` before the first time. */
+  private retentionPrunedAt: number | null = null;
   private stopped = false;
 
   constructor(private readonly deps: StationDeps) {
@@ -62,6 +92,7 @@ export class Station {
       path: cfg.storage.path,
       stationId: cfg.station.id,
       logger: this.deps.logger.child({ module: "outbox" }),
+      reserveBytes: this.deps.storage?.reserveBytes ?? DEFAULT_RESERVE_BYTES,
     });
     this.outbox = outbox;
     const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
@@ -88,12 +119,15 @@ export class Station {
       devices: this.devices(),
       adapters: { outbox, publisher, logger: this.log, newId: () => uuidv7() },
       clock: this.clock,
+      ...(this.deps.storage?.stopCommitMs !== undefined ? { stopCommitMs: this.deps.storage.stopCommitMs } : {}),
       ...(this.deps.onDepositCommitted ? { onDepositCommitted: this.deps.onDepositCommitted } : {}),
     });
     publisher.start();
     this.runner.start();
-    this.cancelPrune = this.clock.every(PRUNE_EVERY_MS, () => this.prune());
-    this.prune();
+    // Before any card can be read: the machine knows at once whether storage is full.
+    this.measureSpace();
+    this.cancelHousekeeping = this.clock.every(this.deps.storage?.checkMs ?? SPACE_CHECK_MS, () => void this.housekeep());
+    void this.housekeep();
     this.log.info(
       { station: cfg.station.id, scales: cfg.scales.length, readers: cfg.readers.length, bins: cfg.bins.length },
       "station started",
@@ -104,7 +138,7 @@ export class Station {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.cancelPrune?.();
+    this.cancelHousekeeping?.();
     await this.runner?.stop();
     await this.publisher?.stop();
     this.outbox?.close();
@@ -194,12 +228,73 @@ export class Station {
     return devices;
   }
 
-  private prune(): void {
+  /** One round of storage housekeeping (see the file's comment); one at a time, never throws. */
+  private async housekeep(): Promise<void> {
+    const outbox = this.outbox;
+    const runner = this.runner;
+    if (this.housekeeping || this.stopped || outbox === undefined || runner === undefined) return;
+    this.housekeeping = true;
     try {
-      const n = this.outbox?.prune(this.config.storage.retention_days) ?? 0;
-      if (n > 0) this.log.info({ pruned: n }, "published events past retention pruned");
+      this.measureSpace();
+      if (runner.storage().spaceAlarm === "nearly_full") {
+        const n = await this.pruneBatches(() => outbox.pruneBatch({}), () => runner.storage().spaceAlarm === "nearly_full", true);
+        if (n > 0) this.log.warn({ pruned: n }, "storage nearly full: published events pruned before their retention ended");
+      }
+      const mono = this.clock.mono();
+      if (this.retentionPrunedAt === null || mono - this.retentionPrunedAt >= PRUNE_EVERY_MS) {
+        this.retentionPrunedAt = mono;
+        const retentionDays = this.config.storage.retention_days;
+        const n = await this.pruneBatches(() => outbox.pruneBatch({ retentionDays }), () => true, false);
+        if (n > 0) this.log.info({ pruned: n, retention_days: retentionDays }, "published events past retention pruned");
+      }
+      if (!this.stopped && runner.storage().space === "ok") await outbox.ensureReserve(2 * this.config.storage.min_free_mb * MIB);
     } catch (err) {
-      this.log.warn({ err }, "pruning failed");
+      this.log.warn({ err }, "storage housekeeping failed; retrying at the next check");
+    } finally {
+      this.housekeeping = false;
+    }
+  }
+
+  /**
+   * Runs `batch` (one short transaction) while it deletes something and `more()` holds, with a turn
+   * of the event loop between batches, and measures after each batch. Under space pressure
+   * (`truncate`) it also truncates the WAL now and then and at the end: its length counts in the
+   * budget; routine pruning leaves that to SQLite's own checkpoints. Stops quietly at a busy database.
+   *
+   * @returns the number of events deleted.
+   */
+  private async pruneBatches(batch: () => number, more: () => boolean, truncate: boolean): Promise<number> {
+    let total = 0;
+    for (let i = 1; !this.stopped && more(); i++) {
+      let n: number;
+      try {
+        n = batch();
+      } catch (err) {
+        if (err instanceof SmartbinError && err.context.reason === "busy") break;
+        throw err;
+      }
+      total += n;
+      if (n === 0) break;
+      if (truncate && i % PRUNE_BATCHES_PER_CHECKPOINT === 0) this.outbox?.truncateWal();
+      this.measureSpace();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (truncate && total > 0 && !this.stopped) {
+      this.outbox?.truncateWal();
+      this.measureSpace();
+    }
+    return total;
+  }
+
+  /** Measures the database and its file system and gives the figures to the machine. */
+  private measureSpace(): void {
+    if (this.stopped || this.outbox === undefined || this.runner === undefined) return;
+    try {
+      const { usedBytes, freeBytes } = this.outbox.measureSpace();
+      const { max_size_mb, min_free_mb } = this.config.storage;
+      this.runner.storageSpace({ usedBytes, freeBytes, budgetBytes: max_size_mb * MIB, floorBytes: min_free_mb * MIB });
+    } catch (err) {
+      this.log.warn({ err }, "storage space could not be measured");
     }
   }
 }

@@ -69,6 +69,23 @@ const storageSchema = z
         "Days an event stays in the database after the broker acknowledged it, so the central system " +
           "can ask for a replay; fractions allowed, 0 prunes at once. Pending events are never pruned.",
       ),
+    max_size_mb: z
+      .number()
+      .positive()
+      .default(512)
+      .describe(
+        "Size budget of the database and its WAL, in MiB (pages in use plus the WAL file): at 90 % the " +
+          "station records storage_nearly_full and prunes published events before their retention ends; " +
+          "at 100 % it opens no new session; storage_ok once back under 80 %. Pending events are never pruned.",
+      ),
+    min_free_mb: z
+      .number()
+      .nonnegative()
+      .default(64)
+      .describe(
+        "Free-space floor of the database's file system, in MiB: below twice it the station records " +
+          "storage_nearly_full and prunes published events early; below it, no new session opens.",
+      ),
   })
   .describe("Local storage.");
 

@@ -100,6 +100,24 @@ function pointsFor(netG: number, bin: BinSpec, ctx: StationContext): PointsResul
   }
 }
 
+/**
+ * The `tare_changed` alarm of a bin whose indicator switched between its gross and net display
+ * during the session (its tare key): no deposit, since the weights before and after are on
+ * different bases (data: `bin_id`, `session_id`, `gross_before_g` and `gross_after_g` as displayed).
+ */
+export function tareChangedAlarm(session: ClosingSession, covered: CoveredBin, afterG: number, ctx: StationContext): DurableEvent {
+  const bin = ctx.bins.find((b) => b.binId === covered.binId);
+  return alarm(covered.binId, {
+    code: "tare_changed",
+    bin_id: covered.binId,
+    ...(bin !== undefined ? { device_id: bin.scaleId } : {}),
+    session_id: session.id,
+    gross_before_g: covered.baselineG,
+    gross_after_g: afterG,
+    message: `bin ${covered.binId}: the indicator switched between gross and net (tare) during the session; no deposit measured`,
+  });
+}
+
 /** The `session_interrupted` alarm of a recovered session for the bins whose scales did not come back. */
 export function interruptedAlarm(session: ClosingSession, missing: readonly CoveredBin[], stationId: string): DurableEvent {
   const binIds = missing.map((b) => b.binId);

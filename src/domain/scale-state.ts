@@ -8,6 +8,8 @@
  * - The accepted weight changes only when a new stable value differs from it by at least
  *   `change_threshold_g` (a weight change); it is kept while the scale is offline.
  * - Going offline or coming back forgets the window.
+ * - A switch between the indicator's gross and net display (its tare key) starts the window again
+ *   and is counted in `tareChanges`: weights on either side are on different bases.
  */
 import type { ScaleFrame } from "../protocol/types.js";
 import { unreachable } from "./exhaustive.js";
@@ -23,6 +25,8 @@ export const initialScale: ScaleState = {
   samples: [],
   stable: false,
   acceptedG: null,
+  mode: null,
+  tareChanges: 0,
 };
 
 /** What one frame did to the scale. */
@@ -32,6 +36,8 @@ export interface ScaleFrameResult {
   valid: boolean;
   /** The accepted weight moved (the first stable value counts). */
   weightChanged: boolean;
+  /** The display switched between gross and net with this frame (a tare set or cleared). */
+  tareChanged?: boolean;
 }
 
 /**
@@ -45,8 +51,9 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       if (spec.capacityG !== null && frame.grams > spec.capacityG) {
         return { scale: withoutValidWeight(scale, "above_capacity"), valid: true, weightChanged: false };
       }
+      const tareChanged = scale.mode !== null && frame.mode !== scale.mode;
       const { samples, result } = pushSample(
-        scale.samples,
+        tareChanged ? [] : scale.samples,
         { grams: frame.grams, indicatorStable: frame.stable, mono },
         spec.stability,
       );
@@ -54,10 +61,12 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       if (result.stable && (acceptedG === null || Math.abs(result.valueG - acceptedG) >= spec.changeThresholdG)) {
         acceptedG = result.valueG;
       }
+      const tareChanges = scale.tareChanges + (tareChanged ? 1 : 0);
       return {
-        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG },
+        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges },
         valid: true,
         weightChanged: acceptedG !== scale.acceptedG,
+        ...(tareChanged ? { tareChanged } : {}),
       };
     }
     case "no_weight":

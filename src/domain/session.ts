@@ -12,7 +12,7 @@
  * A recovered session closes (`restart`) once every one of its bins' scales has an accepted weight
  * again, or at its deadline (`recover_timeout_s` after the start).
  */
-import { interruptedAlarm, measureBin } from "./deposits.js";
+import { interruptedAlarm, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
 import { maskCardId } from "./privacy.js";
 import { noValidWeight, scaleView } from "./scale-state.js";
 import type {
@@ -22,6 +22,7 @@ import type {
   OpenSession,
   PersistedSession,
   RecoveringSession,
+  ScaleState,
   SessionTimings,
   StationContext,
   StationEffect,
@@ -92,15 +93,41 @@ export function persisted(session: OpenSession): PersistedSession {
     card_id: session.cardId,
     reader_id: session.readerId,
     started_wall: session.startedWall,
-    bins: session.bins.map((b) => ({ bin_id: b.binId, baseline_g: b.baselineG })),
+    bins: session.bins.map((b) => ({
+      bin_id: b.binId,
+      baseline_g: b.baselineG,
+      ...(b.baselineMode !== undefined ? { baseline_mode: b.baselineMode } : {}),
+    })),
     last_change_wall: session.lastChangeWall,
   };
 }
 
+/** The scale state of a bin's scale, `undefined` for an unknown bin or scale. */
+function scaleOf(binId: string, state: StationState, ctx: StationContext): ScaleState | undefined {
+  const scaleId = ctx.bins.find((b) => b.binId === binId)?.scaleId;
+  return scaleId === undefined ? undefined : state.scales[scaleId];
+}
+
 /** The accepted weight of a bin's scale now, `null` when the scale has none (or the bin is unknown). */
 function acceptedOf(binId: string, state: StationState, ctx: StationContext): number | null {
-  const scaleId = ctx.bins.find((b) => b.binId === binId)?.scaleId;
-  return scaleId === undefined ? null : (state.scales[scaleId]?.acceptedG ?? null);
+  return scaleOf(binId, state, ctx)?.acceptedG ?? null;
+}
+
+/**
+ * The events of one covered bin measured at `afterG`: its deposit (deposits.ts), unless the
+ * indicator's display switched between gross and net since the baseline (its tare key): then the
+ * two weights are on different bases (a tare set before the card and cleared after it would
+ * "deposit" what was already in the bin), so no deposit is made and a `tare_changed` alarm says why.
+ */
+function measureCovered(session: ClosingSession, covered: CoveredBin, afterG: number, reason: CloseReason, at: At, state: StationState, ctx: StationContext): DurableEvent[] {
+  const scale = scaleOf(covered.binId, state, ctx);
+  const switched =
+    scale !== undefined &&
+    (covered.tareChanges !== undefined
+      ? scale.tareChanges !== covered.tareChanges
+      : covered.baselineMode !== undefined && scale.mode !== null && scale.mode !== covered.baselineMode);
+  if (!switched) return measureBin(session, covered, afterG, reason, at.wall, ctx);
+  return [tareChangedAlarm(session, covered, afterG, ctx)];
 }
 
 /** Closes the open session: its events and the deletion of its stored row in one record effect. */
@@ -116,7 +143,7 @@ export function closeOpen(
   for (const covered of session.bins) {
     // An offline scale counts with its last accepted weight (kept while offline).
     const afterG = acceptedOf(covered.binId, state, ctx) ?? covered.baselineG;
-    events.push(...measureBin(session, covered, afterG, reason, at.wall, ctx));
+    events.push(...measureCovered(session, covered, afterG, reason, at, state, ctx));
   }
   effects.push({ type: "record", events, session: { op: "delete", id: session.id } });
   const deposits = events.filter((e) => e.kind === "deposit").length;
@@ -148,7 +175,7 @@ export function closeRecovered(
   for (const covered of session.bins) {
     const afterG = acceptedOf(covered.binId, state, ctx);
     if (afterG === null) missing.push(covered);
-    else events.push(...measureBin(session, covered, afterG, "restart", at.wall, ctx));
+    else events.push(...measureCovered(session, covered, afterG, "restart", at, state, ctx));
   }
   if (missing.length > 0) events.push(interruptedAlarm(session, missing, ctx.stationId));
   effects.push({ type: "record", events, session: { op: "delete", id: session.id } });
@@ -174,7 +201,8 @@ export function closeIfDue(state: StationState, at: At, ctx: StationContext, eff
   for (let guard = 0; guard <= state.recoveredQueue.length + 1; guard++) {
     const session = s.session;
     if (session.phase === "open") {
-      const reason = dueTimer(session, s, ctx, at.mono);
+      // A shutdown waits for the bag to settle, then closes at once.
+      const reason = session.closingFromMono !== undefined && scalesSettled(session, s, ctx) ? "shutdown" : dueTimer(session, s, ctx, at.mono);
       if (reason === null) return s;
       s = closeOpen(s, session, reason, at, ctx, effects);
       continue;
@@ -185,6 +213,43 @@ export function closeIfDue(state: StationState, at: At, ctx: StationContext, eff
     s = closeRecovered(s, session, at, ctx, effects);
   }
   return s;
+}
+
+/**
+ * Shutdown (SIGTERM/SIGINT, the end of the demo): an open session whose scales are settled closes
+ * now (`shutdown`). One with a scale still settling (a bag just dropped, not yet stable) would
+ * close on the weight accepted before the bag and lose it, so it waits: it closes the moment its
+ * scales settle (see {@link closeIfDue}). When the runner's wait is over (`final`) and it still has
+ * not settled, it is left open and stored: the next start recovers it and measures the bag
+ * (`restart`), as after a crash. A recovered session still waiting also stays stored.
+ */
+export function shutdown(state: StationState, at: At, final: boolean, ctx: StationContext, effects: StationEffect[]): StationState {
+  const session = state.session;
+  if (session.phase === "open") {
+    if (scalesSettled(session, state, ctx)) return closeOpen(state, session, "shutdown", at, ctx, effects);
+    const fields = { session: session.id, card: maskCardId(session.cardId) };
+    if (final) {
+      effects.push({
+        type: "notice",
+        level: "warn",
+        msg: "shutdown while a scale of the session is still settling: the session stays stored and is measured at the next start",
+        fields,
+      });
+      return state;
+    }
+    if (session.closingFromMono !== undefined) return state;
+    effects.push({ type: "notice", level: "info", msg: "shutdown: waiting for the session's scales to settle before closing it", fields });
+    return { ...state, session: { ...session, closingFromMono: at.mono } };
+  }
+  if (session.phase === "recovering") {
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "shutdown while a recovered session waits for its scales: it stays stored for the next start",
+      fields: { session: session.id, card: maskCardId(session.cardId) },
+    });
+  }
+  return state;
 }
 
 /** The sessions found in the database at start become recovered sessions (the first one current). */
@@ -209,7 +274,7 @@ export function recover(
     cardId: p.card_id,
     readerId: p.reader_id,
     startedWall: p.started_wall,
-    bins: p.bins.map((b) => ({ binId: b.bin_id, baselineG: b.baseline_g })),
+    bins: p.bins.map((b) => ({ binId: b.bin_id, baselineG: b.baseline_g, ...(b.baseline_mode !== undefined ? { baselineMode: b.baseline_mode } : {}) })),
     deadlineMono: at.mono + ctx.session.recoverTimeoutMs,
   }));
   for (const r of recovered) {
@@ -247,6 +312,15 @@ export function identify(
     return { ...state, counters: { ...counters, identificationsRefused: counters.identificationsRefused + 1 } };
   }
   const open = state.session.phase === "open" ? state.session : null;
+  if (open?.closingFromMono !== undefined) {
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: "identification refused: the station is shutting down",
+      fields: { card, reader: readerId },
+    });
+    return { ...state, counters: { ...counters, identificationsRefused: counters.identificationsRefused + 1 } };
+  }
   if (open !== null && open.cardId === cardId) {
     if (open.lastChangeMono !== null) return state;
     return { ...state, session: { ...open, firstDepositFromMono: input.mono } };
@@ -274,7 +348,12 @@ export function identify(
     if (scale === undefined) continue;
     const view = scaleView(bin.scaleId, scale);
     if (view.online && view.acceptedG !== null && !noValidWeight(scale.condition)) {
-      bins.push({ binId: bin.binId, baselineG: view.acceptedG });
+      bins.push({
+        binId: bin.binId,
+        baselineG: view.acceptedG,
+        tareChanges: scale.tareChanges,
+        ...(scale.mode !== null ? { baselineMode: scale.mode } : {}),
+      });
     }
   }
   if (bins.length === 0) {

@@ -12,8 +12,9 @@
  *
  * Rules that live here: sessions (session.ts), deposits and plausibility (deposits.ts), weighing
  * (scale-state.ts), presentations and reader noise (reader-state.ts), device links, alarms and
- * "no valid frames" (device-link.ts), the fail-safe rule (no session while storage is at fault),
- * and the status payload ({@link statusOf}).
+ * "no valid frames" (device-link.ts), storage (storage.ts: busy, fault, space and its alarms, and the
+ * fail-safe rule: no new session while storage is at fault or full), and the status payload
+ * ({@link statusOf}).
  */
 import type { ReaderFrame, ScaleFrame } from "../protocol/types.js";
 import { chunkArrived, linkOnline, linkState, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
@@ -21,7 +22,8 @@ import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
 import { applyScaleFrame, initialScale, scaleLinkChanged } from "./scale-state.js";
-import { closeIfDue, closeOpen, identify, recover, sessionDeadline, weightChanged } from "./session.js";
+import { closeIfDue, identify, recover, sessionDeadline, shutdown, weightChanged } from "./session.js";
+import { initialStorage, refusedForSpace, spaceMeasured, storageChanged, storageStatus } from "./storage.js";
 import type {
   DeviceCounters,
   DeviceLink,
@@ -33,6 +35,7 @@ import type {
   StationContext,
   StationEffect,
   StationInput,
+  SpaceLevel,
   StationState,
   StepResult,
 } from "./station-types.js";
@@ -55,7 +58,7 @@ export function initialState(ctx: StationContext): StationState {
   return {
     scales,
     readers,
-    storage: { state: "ok", message: null },
+    storage: initialStorage,
     session: { phase: "idle" },
     recoveredQueue: [],
     counters: { sessionsOpened: 0, sessionsRefused: 0, identificationsRefused: 0, devices },
@@ -83,13 +86,16 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
       next = readerData(next, input, ctx, effects);
       break;
     case "identified":
-      next = identify(next, input, ctx, effects);
+      next = identifyIfRoom(next, input, ctx, effects);
       break;
     case "port":
       next = port(next, input, ctx, effects);
       break;
     case "storage":
-      next = storage(next, input, effects);
+      next = storageChanged(next, input, effects);
+      break;
+    case "storage_space":
+      next = spaceMeasured(next, input, ctx, effects);
       break;
     case "recover":
       next = recover(next, input.sessions, input, ctx, effects);
@@ -121,7 +127,7 @@ export function nextDeadline(state: StationState, ctx: StationContext): number |
 export interface StationStatus {
   devices: Record<string, "starting" | "online" | "offline">;
   scales: Record<string, ScaleCondition>;
-  storage: { state: "ok" | "busy" | "fault"; message?: string };
+  storage: { state: "ok" | "busy" | "fault"; space: SpaceLevel; message?: string };
   session: "idle" | "open" | "recovering";
 }
 
@@ -135,11 +141,10 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
     scales[s.id] = scale.condition;
   }
   for (const r of ctx.readers) devices[r.id] = linkState((state.readers[r.id] ?? initialReader).link);
-  const { state: storageState, message } = state.storage;
   return {
     devices,
     scales,
-    storage: message === null ? { state: storageState } : { state: storageState, message },
+    storage: storageStatus(state.storage),
     session: state.session.phase,
   };
 }
@@ -240,25 +245,18 @@ function port(state: StationState, input: Input<"port">, ctx: StationContext, ef
   return state;
 }
 
-function storage(state: StationState, input: Input<"storage">, effects: StationEffect[]): StationState {
-  const message = input.state === "ok" ? null : (input.message ?? null);
-  if (state.storage.state === input.state && state.storage.message === message) return state;
-  effects.push({ type: "status_changed" });
-  return { ...state, storage: { state: input.state, message } };
+/** An identification goes to the session rules unless storage is full (the fail-safe rule, storage.ts). */
+function identifyIfRoom(
+  state: StationState,
+  input: { cardId: string; readerId: string; sessionId: string; mono: number; wall: number },
+  ctx: StationContext,
+  effects: StationEffect[],
+): StationState {
+  return refusedForSpace(state, input, effects) ?? identify(state, input, ctx, effects);
 }
 
 function flush(state: StationState, at: Input<"flush">, ctx: StationContext, effects: StationEffect[]): StationState {
-  const session = state.session;
-  if (session.phase === "open") return closeOpen(state, session, "shutdown", at, ctx, effects);
-  if (session.phase === "recovering") {
-    effects.push({
-      type: "notice",
-      level: "warn",
-      msg: "shutdown while a recovered session waits for its scales: it stays stored for the next start",
-      fields: { session: session.id, card: maskCardId(session.cardId) },
-    });
-  }
-  return state;
+  return shutdown(state, at, at.final === true, ctx, effects);
 }
 
 /** Counts and checks one chunk's link verdict; returns the link and whether its online state changed. */
@@ -323,6 +321,14 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
     }
     const result = applyScaleFrame(scale, frame, input.mono, spec);
     scale = result.scale;
+    if (result.tareChanged === true) {
+      effects.push({
+        type: "notice",
+        level: "warn",
+        msg: "indicator switched between gross and net (tare key): a session over it makes no deposit on that bin",
+        fields: { scale: spec.id, mode: scale.mode },
+      });
+    }
     if (result.weightChanged) {
       state = { ...state, scales: { ...state.scales, [spec.id]: scale } };
       effects.push({ type: "notice", level: "debug", msg: "weight change", fields: { scale: spec.id, accepted_g: scale.acceptedG } });
@@ -383,7 +389,7 @@ function readerData(state0: StationState, input: Input<"reader_data">, ctx: Stat
         if (read.presented) {
           state = { ...state, readers: { ...state.readers, [spec.id]: reader } };
           effects.push({ type: "notice", level: "info", msg: "identification", fields: { card: maskCardId(frame.cardId), reader: spec.id } });
-          state = identify(state, { cardId: frame.cardId, readerId: spec.id, sessionId: input.sessionId, mono: input.mono, wall: input.wall }, ctx, effects);
+          state = identifyIfRoom(state, { cardId: frame.cardId, readerId: spec.id, sessionId: input.sessionId, mono: input.mono, wall: input.wall }, ctx, effects);
         }
         break;
       }

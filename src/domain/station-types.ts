@@ -123,6 +123,14 @@ export interface ScaleState {
   readonly stable: boolean;
   /** The accepted weight in integer grams, `null` until the first stable value (kept while offline). */
   readonly acceptedG: number | null;
+  /** Whether the indicator's latest weight was its gross or its net (tared) display; `null` before one. */
+  readonly mode: "gross" | "net" | null;
+  /**
+   * How often the display switched between gross and net since start (a tare set or cleared with
+   * the indicator's keys): weights on either side of a switch are on different bases, never
+   * subtracted (see deposits.ts).
+   */
+  readonly tareChanges: number;
 }
 
 /** A tag seen fewer than `min_reads` times so far. */
@@ -144,16 +152,47 @@ export interface ReaderState {
   readonly noiseLoggedMono: number | null;
 }
 
+/**
+ * How full storage is, by the latest measurement (config `storage.max_size_mb`, `min_free_mb`):
+ * `nearly_full` at 90 % of the budget or below twice the free-space floor, `full` at the budget or
+ * below the floor (no new session: the fail-safe rule), `ok` otherwise.
+ */
+export type SpaceLevel = "ok" | "nearly_full" | "full";
+
+/** What the last `storage_nearly_full` / `storage_ok` alarm said; alarms mark crossings of it. */
+export type SpaceAlarm = "ok" | "nearly_full";
+
+/** One measurement of storage against its limits, in bytes. */
+export interface SpaceMeasure {
+  /** The database's pages in use plus its WAL file. */
+  readonly usedBytes: number;
+  /** `storage.max_size_mb` in bytes. */
+  readonly budgetBytes: number;
+  /** Free space of the database's file system (for this user). */
+  readonly freeBytes: number;
+  /** `storage.min_free_mb` in bytes. */
+  readonly floorBytes: number;
+}
+
 /** Storage as the outbox reports it (contract section 4, status `storage`). */
 export interface StorageState {
+  /** `busy`: commits wait for another process's lock; `fault`: commits fail (no new sessions). */
   readonly state: "ok" | "busy" | "fault";
   readonly message: string | null;
+  /** The latest measurement's level (`ok` before the first). */
+  readonly space: SpaceLevel;
+  /** What the last storage alarm said (from the database at start, see the `storage_space` input). */
+  readonly spaceAlarm: SpaceAlarm;
 }
 
 /** A bin of a session with its baseline (accepted grams at identification). */
 export interface CoveredBin {
   readonly binId: string;
   readonly baselineG: number;
+  /** The display the baseline was read on (gross, or net after a tare); absent when not known. */
+  readonly baselineMode?: "gross" | "net";
+  /** The scale's `tareChanges` at the baseline; absent for a session recovered after a restart. */
+  readonly tareChanges?: number;
 }
 
 /** The session, tagged by phase. */
@@ -174,6 +213,12 @@ export type SessionPhase =
       /** The latest weight change on one of its scales, `null` while none happened. */
       readonly lastChangeMono: number | null;
       readonly lastChangeWall: number | null;
+      /**
+       * Set by a shutdown (`flush`) that found a scale of the session still settling: the session
+       * then closes (`shutdown`) the moment its scales settle, and takes no other card meanwhile.
+       * Absent otherwise. Never stored: after a crash the stored session is recovered anyway.
+       */
+      readonly closingFromMono?: number;
     }
   | RecoveringSession;
 
@@ -230,7 +275,7 @@ export interface PersistedSession {
   readonly reader_id: string;
   /** Epoch ms of the identification. */
   readonly started_wall: number;
-  readonly bins: readonly { readonly bin_id: string; readonly baseline_g: number }[];
+  readonly bins: readonly { readonly bin_id: string; readonly baseline_g: number; readonly baseline_mode?: "gross" | "net" }[];
   /** Epoch ms of the latest weight change, `null` while none. */
   readonly last_change_wall: number | null;
 }
@@ -258,12 +303,24 @@ export type StationInput =
   | ({ type: "port"; deviceId: string; state: "open" | "closed"; reason?: string } & At)
   /** The outbox's state: ok, busy (another process holds the lock), fault (commits fail). */
   | ({ type: "storage"; state: StorageState["state"]; message?: string } & At)
+  /**
+   * A measurement of the database's size and free space (the runner measures every few seconds).
+   * `alarm`, given with the first measurement after a start, is what the last storage alarm recorded
+   * in the database said, so a restart neither repeats an alarm nor misses a crossing.
+   */
+  | ({ type: "storage_space"; space: SpaceMeasure; alarm?: SpaceAlarm } & At)
   /** At start: the open sessions found in the database. */
   | ({ type: "recover"; sessions: readonly PersistedSession[] } & At)
   /** Time passes; the runner ticks often (every 100 ms or so). */
   | ({ type: "tick" } & At)
   /** Shutdown (SIGTERM/SIGINT, end of the demo): close an open session now. */
-  | ({ type: "flush" } & At);
+  /**
+   * Shutdown (SIGTERM/SIGINT, end of the demo): close an open session. When a scale of the session
+   * is still settling (a bag just dropped), the session closes as soon as it settles; a `final`
+   * flush (the runner's wait is over) that still finds it settling leaves it stored, so the next
+   * start recovers and measures it (`restart`) instead of closing it on a stale weight.
+   */
+  | ({ type: "flush"; final?: boolean } & At);
 
 // ---------------------------------------------------------------------------------------------
 // Effects.
@@ -277,6 +334,9 @@ export const ALARM_CODES = [
   "implausible_weight",
   "negative_net",
   "session_interrupted",
+  "tare_changed",
+  "storage_nearly_full",
+  "storage_ok",
 ] as const;
 export type AlarmCode = (typeof ALARM_CODES)[number];
 
@@ -321,8 +381,12 @@ export type NoticeLevel = "debug" | "info" | "warn" | "error";
 
 /** Effects, in the order the runner must execute them. */
 export type StationEffect =
-  /** Commit these events (in order) and the session write, all in one transaction. */
-  | { type: "record"; events: readonly DurableEvent[]; session?: SessionWrite }
+  /**
+   * Commit these events (in order) and the session write, all in one transaction. `storageAlarm`:
+   * the batch holds a storage alarm, and the level it reports is stored in the same transaction
+   * (read back at start as the `storage_space` input's `alarm`).
+   */
+  | { type: "record"; events: readonly DurableEvent[]; session?: SessionWrite; storageAlarm?: SpaceAlarm }
   /** The retained status changed (see `statusOf`). */
   | { type: "status_changed" }
   /** A line for the log. Card ids in `fields.card` are already masked. */

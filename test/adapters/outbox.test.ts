@@ -11,19 +11,10 @@ import { Outbox } from "../../src/adapters/outbox/outbox.js";
 import type { OutboxOptions } from "../../src/adapters/outbox/outbox.js";
 import { runOutboxStatus } from "../../src/cli/outbox-status.js";
 import { SmartbinError } from "../../src/errors.js";
+import { manualWallClock } from "../support/wall-clock.js";
 
 const logger = pino({ level: "silent" });
 
-/** A settable wall clock. */
-function manualClock(start = "2026-11-29T14:36:38.123Z") {
-  let t = Date.parse(start);
-  return {
-    now: () => new Date(t),
-    advance(ms: number) {
-      t += ms;
-    },
-  };
-}
 
 const deposit = {
   bin_id: "kitchen",
@@ -62,7 +53,7 @@ describe("Outbox (SQLite file on disk)", () => {
   let dir: string;
   let path: string;
   const open: Outbox[] = [];
-  const clock = manualClock();
+  const clock = manualWallClock();
 
   function openOutbox(extra: Partial<OutboxOptions> = {}): Outbox {
     const outbox = Outbox.open({

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { EventRecorder, type RecordBatch } from "../../src/app/event-recorder.js";
 import type { SessionWrite } from "../../src/domain/station-types.js";
 import { SmartbinError } from "../../src/errors.js";
+import { ManualClock } from "../support/manual-clock.js";
 
 /** A fake outbox whose commits fail while `broken` is set. */
 function fakeOutbox() {
@@ -26,6 +27,11 @@ function fakeOutbox() {
   return outbox;
 }
 
+/** Timers of a manual clock (nothing fires unless a test advances it). */
+function timers(clock = new ManualClock()) {
+  return { after: (ms: number, fn: () => void) => clock.after(ms, fn), wall: () => clock.wall() };
+}
+
 const alarm = (code: "scale_offline" | "scale_online" | "reader_offline"): RecordBatch => ({
   events: [{ kind: "alarm", subject: "scale-1", data: { code, device_id: "scale-1", message: code } }],
 });
@@ -38,7 +44,8 @@ describe("EventRecorder", () => {
       outbox,
       logger: pino({ level: "silent" }),
       onCommitted: (_item, seq) => committed.push(seq),
-      onFaultChanged: () => undefined,
+      ...timers(),
+      onStateChanged: () => undefined,
     });
     rec.record(alarm("scale_offline"));
     rec.record(alarm("scale_online"));
@@ -55,7 +62,8 @@ describe("EventRecorder", () => {
       outbox,
       logger: pino({ level: "silent" }),
       onCommitted: (item) => committed.push(item.kind === "alarm" ? item.data.code : item.data.bin_id),
-      onFaultChanged: () => faultChanges++,
+      ...timers(),
+      onStateChanged: () => faultChanges++,
     });
     outbox.broken = true;
     rec.record(alarm("scale_offline"));
@@ -78,7 +86,7 @@ describe("EventRecorder", () => {
 
   it("commits a batch's events and its session write together; a session-only batch is fine", () => {
     const outbox = fakeOutbox();
-    const rec = new EventRecorder({ outbox, logger: pino({ level: "silent" }), onCommitted: () => undefined, onFaultChanged: () => undefined });
+    const rec = new EventRecorder({ outbox, logger: pino({ level: "silent" }), onCommitted: () => undefined, onStateChanged: () => undefined, ...timers() });
     rec.record({ events: [], session: { op: "put", id: "s1", state: { version: 1, session_id: "s1", card_id: "c", reader_id: "r", started_wall: 0, bins: [], last_change_wall: null } } });
     rec.record({ ...alarm("scale_offline"), session: { op: "delete", id: "s1" } });
     expect(outbox.sessions.map((s) => s.op)).toEqual(["put", "delete"]);

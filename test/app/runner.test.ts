@@ -5,25 +5,53 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { StationRunner, type DeviceHandlers, type OutboxPort, type RunnerDevice } from "../../src/app/runner.js";
-import type { SessionWrite } from "../../src/domain/station-types.js";
+import type { SpillOf } from "../../src/app/event-recorder.js";
+import { SmartbinError } from "../../src/errors.js";
 import { encodeEm4100, encodeStGs, findProtocol } from "../../src/protocol/index.js";
 import { ManualClock } from "../support/manual-clock.js";
 import { testContext } from "../support/machine.js";
 
 type Committed = { kind: string; subject: string; data: Record<string, unknown> };
+type Batch = Parameters<OutboxPort["commit"]>[0];
 
-/** An outbox in memory: events with seqs, the stored sessions, and a switch that makes commits fail. */
+/**
+ * An outbox in memory: events with seqs and their times, the stored sessions, `meta`, a spill file,
+ * and switches that make commits fail (`failing`: a fault; `busy`: another process's lock).
+ */
 class FakeOutbox implements OutboxPort {
-  events: Array<Committed & { seq: number }> = [];
+  events: Array<Committed & { seq: number; time: string | undefined }> = [];
   sessions = new Map<string, unknown>();
+  metaRows = new Map<string, string>();
+  spillFile: SpillOf | null = null;
+  commits = 0;
   failing = false;
-  commit(batch: { events: Committed[]; session?: SessionWrite }) {
+  busy = false;
+  commit(batch: Batch) {
+    this.commits++;
+    if (this.busy) throw new SmartbinError("OUTBOX_COMMIT_FAILED", "database is locked", { reason: "busy" });
     if (this.failing) throw new Error("disk I/O error");
-    const out = batch.events.map((e) => ({ ...e, seq: this.events.length + 1 }));
+    const out = batch.events.map((e) => ({ ...e, seq: this.events.length + 1, time: batch.time }));
     for (const e of out) this.events.push(e);
     if (batch.session?.op === "put") this.sessions.set(batch.session.id, JSON.parse(JSON.stringify(batch.session.state)));
     if (batch.session?.op === "delete") this.sessions.delete(batch.session.id);
+    for (const [k, v] of Object.entries(batch.meta ?? {})) this.metaRows.set(k, v);
     return out.map((e) => ({ seq: e.seq }));
+  }
+  commitSpill(spill: SpillOf) {
+    if (this.busy) throw new SmartbinError("OUTBOX_COMMIT_FAILED", "database is locked", { reason: "busy" });
+    const stored = spill.batches.map((b) => this.commit(b));
+    this.spillFile = null;
+    return stored;
+  }
+  spill(batches: SpillOf["batches"]) {
+    this.spillFile = { id: `spill-${batches.length}`, batches: JSON.parse(JSON.stringify(batches)) as SpillOf["batches"] };
+    return "/fake/station.db.spill";
+  }
+  spilled() {
+    return this.spillFile;
+  }
+  meta(key: string) {
+    return this.metaRows.get(key) ?? null;
   }
   openSessions() {
     return [...this.sessions].map(([id, state]) => ({ id, state }));
@@ -36,7 +64,7 @@ class FakePort {
   stopped = false;
 }
 
-function station(outbox = new FakeOutbox()) {
+function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number } = {}) {
   const clock = new ManualClock();
   const ports = { "scale-1": new FakePort(), "scale-2": new FakePort(), "reader-1": new FakePort(), "reader-2": new FakePort() };
   const open = (id: keyof typeof ports) => (handlers: DeviceHandlers) => {
@@ -79,6 +107,7 @@ function station(outbox = new FakeOutbox()) {
       newId: () => `0190f1a2-0000-7000-8000-${String(++n).padStart(12, "0")}`,
     },
     clock,
+    ...extra,
   });
   /** The indicator on `id` shows `grams` for `ms`, a frame every 50 ms. */
   const show = (id: "scale-1" | "scale-2", grams: number, ms: number) => {
@@ -193,5 +222,110 @@ describe("StationRunner with fakes and a manual clock", () => {
     expect(afterOpen).toBeGreaterThanOrEqual(4);
     s.show("scale-1", 12_000, 3000);
     expect(s.counts().statusPublishes - afterOpen).toBe(1); // no_reading -> ok
+  });
+
+  it("storage busy: status busy, a card still opens a session, its writes wait in order and commit on the retry timer; no alarm", () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.show("scale-2", 3000, 1200);
+    s.outbox.busy = true;
+    s.present("100086F444", 300);
+    expect(s.runner.snapshot().session.phase).toBe("open");
+    expect(s.runner.statusFields().storage.state).toBe("busy");
+    expect(s.outbox.sessions.size).toBe(0); // its row waits
+    s.show("scale-1", 13_250, 1500);
+    s.show("scale-1", 13_250, 6000); // the scales keep reading; the session closes
+    expect(s.runner.snapshot().session.phase).toBe("idle");
+    expect(s.outbox.events).toEqual([]);
+    expect(s.counts().notified).toBe(0); // nothing acknowledged before its commit
+    const tries = s.outbox.commits;
+    expect(tries).toBeGreaterThan(5); // retried on a timer meanwhile, backing off
+    expect(tries).toBeLessThan(60);
+    s.outbox.busy = false;
+    s.clock.advance(250);
+    expect(s.outbox.events.map((e) => [e.kind, e.data.net_g])).toEqual([["deposit", 1250]]);
+    expect(s.outbox.events[0]!.time).toMatch(/^2026-11-29T14:36:\d\d\.\d{3}Z$/); // stamped when recorded
+    expect(s.outbox.sessions.size).toBe(0); // put, then deleted with the deposit: in order
+    expect(s.runner.statusFields().storage.state).toBe("ok");
+    expect(s.runner.stats().alarms).toBe(0);
+  });
+
+  it("storage alarms once per crossing, across restarts: the level is stored with the alarm", () => {
+    const MIB = 1_048_576;
+    const m = (usedMb: number) => ({ usedBytes: usedMb * MIB, budgetBytes: 100 * MIB, freeBytes: 10_000 * MIB, floorBytes: 64 * MIB });
+    const s = station();
+    s.runner.start();
+    s.runner.storageSpace(m(92));
+    s.runner.storageSpace(m(95));
+    expect(s.outbox.events.map((e) => e.data.code)).toEqual(["storage_nearly_full"]);
+    expect(s.outbox.metaRows.get("storage_alarm")).toBe("nearly_full");
+    expect(s.runner.statusFields().storage.space).toBe("nearly_full");
+
+    const again = station(s.outbox); // a restart, still nearly full: no second alarm
+    again.runner.start();
+    again.runner.storageSpace(m(93));
+    expect(s.outbox.events.map((e) => e.data.code)).toEqual(["storage_nearly_full"]);
+    again.runner.storageSpace(m(70));
+    expect(s.outbox.events.map((e) => e.data.code)).toEqual(["storage_nearly_full", "storage_ok"]);
+    expect(s.outbox.metaRows.get("storage_alarm")).toBe("ok");
+
+    const third = station(s.outbox);
+    third.runner.start();
+    third.runner.storageSpace(m(60));
+    expect(s.outbox.events).toHaveLength(2);
+  });
+
+  it("stop() while busy retries for stopCommitMs, then spills the waiting batches; the next start commits them first and recovers no closed session", async () => {
+    const s = station(new FakeOutbox(), { stopCommitMs: 500 });
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.outbox.busy = true;
+    s.present("100086F444", 300);
+    s.show("scale-1", 12_800, 1500);
+    const stopping = s.runner.stop();
+    for (let i = 0; i < 30; i++) {
+      await Promise.resolve();
+      s.clock.advance(50);
+    }
+    await stopping;
+    expect(s.outbox.events).toEqual([]);
+    const spill = s.outbox.spillFile!;
+    expect(spill.batches.map((b) => b.session?.op)).toEqual(["put", "put", "delete"]);
+    expect(spill.batches.at(-1)!.events.map((e) => [e.kind, e.data.net_g, e.data.close_reason])).toEqual([["deposit", 800, "shutdown"]]);
+    expect(s.clock.liveTimers()).toBe(0);
+
+    s.outbox.busy = false;
+    const next = station(s.outbox);
+    next.runner.start();
+    expect(s.outbox.events.map((e) => [e.seq, e.kind])).toEqual([[1, "deposit"]]);
+    expect(s.outbox.spillFile).toBeNull();
+    expect(next.runner.snapshot().session.phase).toBe("idle"); // closed in the spill: not recovered
+    expect(next.counts().notified).toBe(1); // acknowledged (published) only now, after its commit
+  });
+
+  it("a spill whose session was still open at shutdown is recovered at the next start, even while storage is busy", () => {
+    const outbox = new FakeOutbox();
+    outbox.spillFile = {
+      id: "x",
+      batches: [
+        {
+          time: "2026-11-29T14:35:00.000Z",
+          events: [],
+          session: { op: "put", id: "s-1", state: { version: 1, session_id: "s-1", card_id: "0008844356", reader_id: "reader-1", started_wall: Date.parse("2026-11-29T14:35:00.000Z"), bins: [{ bin_id: "kitchen", baseline_g: 12_000 }], last_change_wall: null } },
+        },
+      ],
+    };
+    outbox.busy = true;
+    const s = station(outbox);
+    s.runner.start();
+    expect(s.runner.snapshot().session.phase).toBe("recovering");
+    expect(s.runner.waitingBatches()).toBe(1);
+    outbox.busy = false;
+    s.clock.advance(100);
+    expect(outbox.sessions.has("s-1")).toBe(true);
+    expect(outbox.spillFile).toBeNull();
   });
 });

@@ -1,12 +1,15 @@
 /**
  * The configuration example of contract.md section 2, verbatim for the keys implemented so far
- * (storage sizes, MQTT TLS and session keys, telemetry and level sensors come with later issues):
+ * (MQTT TLS and session keys, telemetry and level sensors come with later issues):
  * it must always validate.
  */
 export const CONTRACT_EXAMPLE = `station:
   id: st-001                  # required; ^[a-z0-9][a-z0-9_-]{0,63}$; appears in MQTT topics
 storage:
   path: /var/lib/smartbin/smartbin.db   # SQLite database, created if missing
+  retention_days: 7           # published events are kept this long for replay
+  max_size_mb: 512            # size budget of the database and its WAL: storage_nearly_full at 90 %, no new sessions at 100 %
+  min_free_mb: 64             # free-space floor of the file system: storage_nearly_full below twice it, no new sessions below it
 mqtt:
   url: mqtt://127.0.0.1:1883  # required; mqtt:// mqtts:// ws:// wss://
   topic_prefix: smartbin

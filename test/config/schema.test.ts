@@ -21,7 +21,7 @@ describe("configSchema", () => {
     const config: Config = configSchema.parse(parse(CONTRACT_EXAMPLE));
     expect(config).toEqual({
       station: { id: "st-001" },
-      storage: { path: "/var/lib/smartbin/smartbin.db", retention_days: 7 },
+      storage: { path: "/var/lib/smartbin/smartbin.db", retention_days: 7, max_size_mb: 512, min_free_mb: 64 },
       mqtt: {
         url: "mqtt://127.0.0.1:1883",
         topic_prefix: "smartbin",
@@ -60,7 +60,7 @@ describe("configSchema", () => {
 
   it("fills every default from the required keys alone; lists default to empty, points stays absent", () => {
     const config = configSchema.parse(parse(MINIMAL));
-    expect(config.storage).toEqual({ path: "/var/lib/smartbin/smartbin.db", retention_days: 7 });
+    expect(config.storage).toEqual({ path: "/var/lib/smartbin/smartbin.db", retention_days: 7, max_size_mb: 512, min_free_mb: 64 });
     expect(config.mqtt.protocol_version).toBe(5);
     expect(config.scales).toEqual([]);
     expect(config.readers).toEqual([]);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { encodeEm4100, encodeYaohuaA9 } from "../../src/protocol/index.js";
+import { startMosquitto, type MosquittoBroker } from "../support/mosquitto.js";
 import { createPtyPair } from "../support/socat.js";
 
 /** A simulated indicator behind a socat pseudo-terminal: streams its display every 50 ms. */
@@ -51,6 +52,32 @@ export class FakeCardReader {
   }
 }
 
+/** The real parts around a station under test: a Mosquitto, an indicator and a card reader on pseudo-terminals. */
+export interface Rig {
+  broker: MosquittoBroker;
+  scale: FakeIndicator;
+  reader: FakeCardReader;
+  /** Stops the devices and the broker. */
+  dispose(): Promise<void>;
+}
+
+/** Starts a {@link Rig}, the indicator showing `initialG`. */
+export async function startRig(initialG = 12_000): Promise<Rig> {
+  const broker = await startMosquitto();
+  const scale = await FakeIndicator.start(initialG);
+  const reader = await FakeCardReader.start();
+  return {
+    broker,
+    scale,
+    reader,
+    dispose: async () => {
+      await scale.stop();
+      await reader.stop();
+      await broker.dispose();
+    },
+  };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` every 50 ms until it returns a value other than undefined/false, or throws after `ms`. */
@@ -97,6 +124,8 @@ export function writeStationConfig(opts: {
   sessionExtra?: string;
   /** `session.idle_close_s` (default 0.5). */
   idleCloseS?: number;
+  /** Extra YAML lines for the storage section (indented by the caller as `  key: value`). */
+  storageExtra?: string;
 }): { file: string; dir: string; dbPath: string } {
   const dir = opts.dir ?? tempDir("smartbin-it-");
   const dbPath = opts.dbPath ?? join(dir, "station.db");
@@ -107,7 +136,7 @@ export function writeStationConfig(opts: {
   id: ${opts.stationId ?? "st-it"}
 storage:
   path: ${dbPath}
-mqtt:
+${opts.storageExtra ?? ""}mqtt:
   url: ${opts.brokerUrl}
   protocol_version: ${opts.protocolVersion ?? 5}
 scales:

@@ -1,6 +1,3 @@
-import { existsSync } from "node:fs";
-
-import Database from "better-sqlite3";
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
@@ -9,13 +6,17 @@ import { SmartbinError } from "../../errors.js";
 import { createClockSyncCheck } from "../clock-sync.js";
 import { envelopeJson } from "./envelope.js";
 import type { StationLock } from "./lock.js";
-import { OUTBOX_BUSY_TIMEOUT_MS, openOutboxDatabase, type OpenedDatabase } from "./open.js";
+import { OUTBOX_BUSY_TIMEOUT_MS, OUTBOX_WRITE_BUSY_TIMEOUT_MS, openOutboxDatabase, type OpenedDatabase } from "./open.js";
 import type { SalvageReport } from "./salvage.js";
-import { checkReadable } from "./schema.js";
 import type { SideFile } from "./side-file.js";
+import { StorageSpace, type SpaceFigures } from "./space.js";
+import { pendingSpill, removeSpill, spillPath, writeSpill, type Spill, type SpillBatch } from "./spill.js";
+import { prepareStatusQuery, readOutboxStatus, type OutboxStatus } from "./status-query.js";
+import { failureOf, type CommitFailure } from "./failure.js";
+import { Pruner, type PruneOptions } from "./prune.js";
 
-export { OUTBOX_BUSY_TIMEOUT_MS };
-export type { SalvageReport };
+export { OUTBOX_BUSY_TIMEOUT_MS, OUTBOX_WRITE_BUSY_TIMEOUT_MS, failureOf };
+export type { CommitFailure, OutboxStatus, PruneOptions, SalvageReport, SpaceFigures, Spill, SpillBatch };
 
 /** One durable event as stored; `payload` is the exact CloudEvents JSON text that is published. */
 export interface StoredEvent {
@@ -27,21 +28,6 @@ export interface StoredEvent {
   kind: string;
   /** The envelope as JSON text; published byte for byte as its UTF-8 encoding. */
   payload: string;
-}
-
-/**
- * What `smartbin outbox status --json` reports (contract.md section 1, `outbox status`).
- * Ages are in seconds.
- */
-export interface OutboxStatus {
-  /** Events not yet acknowledged by the broker. */
-  pending: number;
-  /** Acknowledged events still held (until pruned). */
-  published: number;
-  /** Seconds since the oldest pending event's `time`, `null` when nothing is pending. */
-  oldest_pending_age_s: number | null;
-  /** The last `seq` assigned, 0 when none. Never lowered by pruning. */
-  last_seq: number;
 }
 
 /** Options of {@link Outbox.open}. */
@@ -57,15 +43,25 @@ export interface OutboxOptions {
   clockSynced?: () => boolean;
   /** The start-up integrity check's time limit in milliseconds (tests); default 3000. */
   integrityLimitMs?: number;
+  /**
+   * Size of the reserve file kept next to the database (space.ts), in bytes; default 0, none. The
+   * station keeps `DEFAULT_RESERVE_BYTES`.
+   */
+  reserveBytes?: number;
 }
-
-const EMPTY_STATUS: OutboxStatus = { pending: 0, published: 0, oldest_pending_age_s: null, last_seq: 0 };
 
 /** One transaction's worth for {@link Outbox.commit}. */
 export interface CommitBatch {
   events: ReadonlyArray<{ kind: string; subject: string; data: Record<string, unknown> }>;
   session?: { op: "put"; id: string; state: unknown } | { op: "delete"; id: string };
+  /** The events' `time` (RFC 3339 UTC) when they were recorded earlier than now; default now. */
+  time?: string;
+  /** `meta` rows to set in the same transaction. */
+  meta?: Readonly<Record<string, string>>;
 }
+
+/** The `meta` key holding the id of the last spill file committed (its events are in the database). */
+const SPILL_COMMITTED_KEY = "spill_committed";
 
 /** Keys the outbox sets in `data` itself; a caller's data may not contain them. */
 const RESERVED_DATA_KEYS = ["station_id", "seq", "clock_synced"] as const;
@@ -73,7 +69,6 @@ const RESERVED_DATA_KEYS = ["station_id", "seq", "clock_synced"] as const;
 /** Kinds become an MQTT topic level and part of the CloudEvents type: keep them plain slugs. */
 const KIND_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-const DAY_MS = 86_400_000;
 
 /**
  * The durable event store: SQLite is the source of truth and MQTT only transport
@@ -82,8 +77,10 @@ const DAY_MS = 86_400_000;
  * for a retention period and then pruned.
  *
  * The database runs in WAL mode with `synchronous=FULL` (a committed event survives power loss on
- * storage that honours flushes), a busy timeout of {@link OUTBOX_BUSY_TIMEOUT_MS} and normal
- * (non-exclusive) locking, so `smartbin outbox status` can read it while `smartbin run` writes.
+ * storage that honours flushes), a busy timeout of {@link OUTBOX_BUSY_TIMEOUT_MS} while it opens and
+ * {@link OUTBOX_WRITE_BUSY_TIMEOUT_MS} once open (a commit against another process's write lock
+ * fails fast with reason `busy` and is retried by the caller), and normal (non-exclusive) locking,
+ * so `smartbin outbox status` can read it while `smartbin run` writes.
  * One station per database: the outbox holds the station lock (lock.ts) from open to close. Beside
  * the database it keeps the side file (side-file.ts): the seq high-water mark, written inside the
  * commit that passes it, and whether the station stopped cleanly. All calls are synchronous
@@ -95,7 +92,8 @@ export class Outbox {
     insert: Statement<[number, string, string, string, string, string]>;
     pendingAfter: Statement<[number, number], StoredEvent>;
     markPublished: Statement<[string, number]>;
-    prune: Statement<[string]>;
+    setMeta: Statement<[string, string]>;
+    getMeta: Statement<[string], { value: string }>;
     putSession: Statement<[string, string, string, string]>;
     deleteSession: Statement<[string]>;
     openSessions: Statement<[], { id: string; state: string }>;
@@ -103,6 +101,11 @@ export class Outbox {
   private readonly statusQuery: (now: Date) => OutboxStatus;
   private readonly commitTx: Transaction<(batch: CommitBatch) => StoredEvent[]>;
   private readonly markTx: Transaction<(seqs: number[], at: string) => number>;
+  private readonly spillTx: Transaction<(spill: Spill) => StoredEvent[][]>;
+  private readonly space: StorageSpace;
+  private readonly pruner: Pruner;
+  /** The spill file found at open and not yet committed. */
+  private spillFound: Spill | null = null;
   private readonly db: Db;
   private readonly path: string;
   private readonly lock: StationLock;
@@ -117,6 +120,7 @@ export class Outbox {
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly clockSynced: () => boolean,
+    reserveBytes?: number,
   ) {
     const db = opened.db;
     this.db = db;
@@ -138,7 +142,10 @@ export class Outbox {
       markPublished: db.prepare<[string, number]>(
         "UPDATE events SET published_at = ? WHERE seq = ? AND published_at IS NULL",
       ),
-      prune: db.prepare<[string]>("DELETE FROM events WHERE published_at IS NOT NULL AND published_at < ?"),
+      setMeta: db.prepare<[string, string]>(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
       putSession: db.prepare<[string, string, string, string]>(
         "INSERT INTO open_sessions (id, state, created_at, updated_at) VALUES (?, ?, ?, ?)" +
           " ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
@@ -150,13 +157,21 @@ export class Outbox {
     };
     this.statusQuery = prepareStatusQuery(db);
     this.commitTx = db.transaction((batch: CommitBatch) => {
-      const time = batch.events.length > 0 || batch.session ? this.now().toISOString() : "";
+      const time = batch.time ?? (batch.events.length > 0 || batch.session ? this.now().toISOString() : "");
       const stored = batch.events.map((e) => this.insertEvent(e.kind, e.subject, e.data, time));
       // Before the COMMIT: the side file's mark never lags behind a committed seq.
       if (stored.length > 0) this.side.reserve(stored[stored.length - 1]!.seq, this.stationId);
       const session = batch.session;
       if (session?.op === "put") this.stmts.putSession.run(session.id, JSON.stringify(session.state), time, time);
       else if (session?.op === "delete") this.stmts.deleteSession.run(session.id);
+      if (batch.meta !== undefined) for (const [key, value] of Object.entries(batch.meta)) this.stmts.setMeta.run(key, value);
+      return stored;
+    });
+    // Every batch of a spill file and the mark that it is committed, all in one transaction (each
+    // batch a savepoint inside it): a crash before the file is removed cannot commit it twice.
+    this.spillTx = db.transaction((spill: Spill) => {
+      const stored = spill.batches.map((b) => this.commitTx(b));
+      this.stmts.setMeta.run(SPILL_COMMITTED_KEY, spill.id);
       return stored;
     });
     this.markTx = db.transaction((seqs: number[], at: string) => {
@@ -164,6 +179,11 @@ export class Outbox {
       for (const seq of seqs) changed += this.stmts.markPublished.run(at, seq).changes;
       return changed;
     });
+    // The open path waits up to OUTBOX_BUSY_TIMEOUT_MS; the running station never does (open.ts).
+    db.pragma(`busy_timeout = ${OUTBOX_WRITE_BUSY_TIMEOUT_MS}`);
+    this.pruner = new Pruner(db, this.path, logger, now);
+    this.space = new StorageSpace(db, this.path, logger, opened.path === ":memory:" ? 0 : (reserveBytes ?? 0));
+    if (this.path !== ":memory:") this.spillFound = pendingSpill(this.path, this.meta(SPILL_COMMITTED_KEY), logger);
   }
 
   /**
@@ -193,14 +213,15 @@ export class Outbox {
     });
     let outbox: Outbox;
     try {
-      outbox = new Outbox(opened, stationId, logger, now, clockSynced);
+      outbox = new Outbox(opened, stationId, logger, now, clockSynced, opts.reserveBytes);
     } catch (err) {
       opened.db.close();
       opened.lock.release();
       throw new SmartbinError("OUTBOX_OPEN_FAILED", `cannot open outbox database ${path}`, { path }, { cause: err });
     }
     const status = outbox.status();
-    logger.info({ path: opened.path, last_seq: status.last_seq, pending: status.pending }, "outbox opened");
+    const spilled = outbox.spillFound?.batches.length;
+    logger.info({ path: opened.path, last_seq: status.last_seq, pending: status.pending, ...(spilled ? { spilled_batches: spilled } : {}) }, "outbox opened");
     return outbox;
   }
 
@@ -217,28 +238,7 @@ export class Outbox {
    *   outbox (permissions, corruption, a newer schema version that does not admit this one).
    */
   static readStatus(path: string, now: Date = new Date()): OutboxStatus {
-    if (!existsSync(path)) return { ...EMPTY_STATUS };
-    let db: Db | undefined;
-    try {
-      db = new Database(path, { readonly: true, fileMustExist: true, timeout: OUTBOX_BUSY_TIMEOUT_MS });
-      // A newer database is read when it says this version can (its columns are a superset).
-      if (checkReadable(db, path) === 0) return { ...EMPTY_STATUS };
-      const query = prepareStatusQuery(db);
-      // One read transaction: all counts come from the same snapshot.
-      return db.transaction(() => query(now))();
-    } catch (err) {
-      // Removed between the existence check and the open: it does not exist, as far as we know.
-      if (!existsSync(path)) return { ...EMPTY_STATUS };
-      if (err instanceof SmartbinError) throw err;
-      throw new SmartbinError(
-        "OUTBOX_OPEN_FAILED",
-        `cannot read outbox database ${path}`,
-        { path },
-        { cause: err },
-      );
-    } finally {
-      db?.close();
-    }
+    return readOutboxStatus(path, now);
   }
 
   /**
@@ -272,18 +272,99 @@ export class Outbox {
    */
   commit(batch: CommitBatch): StoredEvent[] {
     try {
-      for (const e of batch.events) checkEvent(e.kind, e.data);
-      const stored = this.commitTx.immediate(batch);
-      for (const event of stored) this.logger.debug({ seq: event.seq, id: event.id, kind: event.kind }, "event recorded");
-      return stored;
+      return this.commitNow(batch);
     } catch (err) {
+      const retried = this.afterFullDisk(err, () => this.commitNow(batch));
+      if (retried.ok) return retried.value;
       const first = batch.events[0];
       throw new SmartbinError(
         "OUTBOX_COMMIT_FAILED",
         first ? `cannot commit ${first.kind} event to the outbox` : "cannot commit the open session to the outbox",
-        { path: this.path, ...(first ? { kind: first.kind, subject: first.subject } : {}), events: batch.events.length },
-        { cause: err },
+        { path: this.path, reason: failureOf(retried.err), ...(first ? { kind: first.kind, subject: first.subject } : {}), events: batch.events.length },
+        { cause: retried.err },
       );
+    }
+  }
+
+  /**
+   * The spill file found when the outbox was opened and not yet committed (written at a shutdown
+   * that could not commit everything), `null` when there is none. The caller commits it with
+   * {@link commitSpill} before anything else.
+   */
+  spilled(): Spill | null {
+    return this.spillFound;
+  }
+
+  /**
+   * Commits every batch of a spill, in order, and the mark that it is committed, in ONE transaction,
+   * then removes the spill file (issue 7, item 4). A spill committed once is never committed again,
+   * even when the file could not be removed (the mark says so at the next open).
+   *
+   * @returns the stored events of each batch, in order.
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` as {@link commit} (nothing is committed then).
+   */
+  commitSpill(spill: Spill): StoredEvent[][] {
+    const run = () => {
+      for (const b of spill.batches) for (const e of b.events) checkEvent(e.kind, e.data);
+      return this.spillTx.immediate(spill);
+    };
+    let stored: StoredEvent[][];
+    try {
+      stored = run();
+    } catch (err) {
+      const retried = this.afterFullDisk(err, run);
+      if (!retried.ok) {
+        throw new SmartbinError(
+          "OUTBOX_COMMIT_FAILED",
+          "cannot commit the spill file to the outbox",
+          { path: this.path, reason: failureOf(retried.err), file: spillPath(this.path), batches: spill.batches.length },
+          { cause: retried.err },
+        );
+      }
+      stored = retried.value;
+    }
+    if (this.spillFound?.id === spill.id) this.spillFound = null;
+    if (this.path !== ":memory:") removeSpill(this.path, this.logger);
+    this.logger.warn({ batches: spill.batches.length, events: stored.reduce((n, s) => n + s.length, 0) }, "spill file committed");
+    return stored;
+  }
+
+  /**
+   * Writes batches that cannot be committed to the spill file next to the database (JSON lines,
+   * fsynced, 0600; see spill.ts), for the next start to commit before anything else. Releases the
+   * reserve file first when the disk is full.
+   *
+   * @returns the spill file's path.
+   * @throws the file system's error when it cannot be written even then.
+   */
+  spill(batches: readonly SpillBatch[]): string {
+    if (this.path === ":memory:") throw new Error("an in-memory outbox has no spill file");
+    const write = () => writeSpill(this.path, this.stationId, batches);
+    try {
+      write();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOSPC" || !this.space.releaseReserve("spill")) throw err;
+      write();
+    }
+    return spillPath(this.path);
+  }
+
+  /** The database's size and its file system's free space, now (see space.ts). */
+  measureSpace(): SpaceFigures {
+    return this.space.measure();
+  }
+
+  /** Makes the reserve file when missing, keeping `keepFreeBytes` free (see space.ts); never throws. */
+  ensureReserve(keepFreeBytes: number): Promise<boolean> {
+    return this.space.ensureReserve(keepFreeBytes);
+  }
+
+  /** A `meta` value of the database, `null` when unset or unreadable. */
+  meta(key: string): string | null {
+    try {
+      return this.stmts.getMeta.get(key)?.value ?? null;
+    } catch {
+      return null;
     }
   }
 
@@ -336,25 +417,27 @@ export class Outbox {
 
   /**
    * Deletes published events whose `published_at` is more than `retentionDays` (fractional days
-   * allowed) before now; pending events are never deleted, and `seq` keeps counting.
+   * allowed) before now, in batches (see {@link pruneBatch}); pending events are never deleted, and
+   * `seq` keeps counting. Synchronous from start to end: the station runs {@link pruneBatch} between
+   * turns of the event loop instead.
    *
    * @returns the number of events deleted.
-   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` when the delete fails.
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` when a delete fails.
    */
   prune(retentionDays: number): number {
-    const cutoff = new Date(this.now().getTime() - retentionDays * DAY_MS).toISOString();
-    try {
-      const deleted = this.stmts.prune.run(cutoff).changes;
-      if (deleted > 0) this.logger.info({ deleted, cutoff }, "pruned published events");
-      return deleted;
-    } catch (err) {
-      throw new SmartbinError(
-        "OUTBOX_COMMIT_FAILED",
-        "cannot prune published events",
-        { path: this.path },
-        { cause: err },
-      );
-    }
+    let deleted = 0;
+    for (let n = -1; n !== 0; deleted += n) n = this.pruneBatch({ retentionDays });
+    return deleted;
+  }
+
+  /** One batch of pruning, its own short transaction: see {@link Pruner.batch}. */
+  pruneBatch(opts: PruneOptions): number {
+    return this.pruner.batch(opts);
+  }
+
+  /** Truncates the WAL, best effort: see {@link Pruner.truncateWal}. */
+  truncateWal(): void {
+    this.pruner.truncateWal();
   }
 
   /**
@@ -382,6 +465,27 @@ export class Outbox {
     this.logger.debug({ path: this.path }, "outbox closed");
   }
 
+  /** The hot path of {@link commit}: checks, one immediate transaction, debug lines. */
+  private commitNow(batch: CommitBatch): StoredEvent[] {
+    for (const e of batch.events) checkEvent(e.kind, e.data);
+    const stored = this.commitTx.immediate(batch);
+    for (const event of stored) this.logger.debug({ seq: event.seq, id: event.id, kind: event.kind }, "event recorded");
+    return stored;
+  }
+
+  /**
+   * After a failed commit: when it failed for space and the reserve file could be released, tries
+   * `again` once (what was accepted still finds room); otherwise hands the error back.
+   */
+  private afterFullDisk<T>(err: unknown, again: () => T): { ok: true; value: T } | { ok: false; err: unknown } {
+    if (failureOf(err) !== "full" || !this.space.releaseReserve("commit")) return { ok: false, err };
+    try {
+      return { ok: true, value: again() };
+    } catch (second) {
+      return { ok: false, err: second };
+    }
+  }
+
   /** Runs inside the commit transaction; `time` is the batch's recording time. */
   private insertEvent(kind: string, subject: string, data: Record<string, unknown>, time: string): StoredEvent {
     const counter = this.stmts.nextSeq.get();
@@ -402,27 +506,3 @@ function checkEvent(kind: string, data: Record<string, unknown>): void {
   }
 }
 
-/** Prepares the status queries once and returns the function that runs them. */
-function prepareStatusQuery(db: Db): (now: Date) => OutboxStatus {
-  const pending = db.prepare<[], { n: number; oldest: string | null }>(
-    "SELECT COUNT(*) AS n, MIN(time) AS oldest FROM events WHERE published_at IS NULL",
-  );
-  const total = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM events");
-  const lastSeq = db.prepare<[], { value: number }>("SELECT value FROM counter WHERE name = 'seq'");
-  return (now) => {
-    const p = pending.get() ?? { n: 0, oldest: null };
-    const all = total.get()?.n ?? 0;
-    return {
-      pending: p.n,
-      published: all - p.n,
-      oldest_pending_age_s: p.oldest === null ? null : ageSeconds(p.oldest, now),
-      last_seq: lastSeq.get()?.value ?? 0,
-    };
-  };
-}
-
-/** Seconds from an RFC 3339 time to `now`, millisecond precision, never negative (clock steps). */
-function ageSeconds(time: string, now: Date): number {
-  const ms = now.getTime() - Date.parse(time);
-  return Math.max(0, ms) / 1000;
-}
