@@ -94,6 +94,12 @@ export interface RunnerOptions {
    * up to 2.5 s after this).
    */
   stopCommitMs?: number;
+  /**
+   * At stop (and at the end of the demo), how long an open session whose scales are still settling
+   * (a bag just dropped) may take to settle before it is left stored for the next start, in ms
+   * (default 2500; with `stopCommitMs` and the publisher's 2.5 s this stays within the 8 s limit).
+   */
+  settleWaitMs?: number;
   /** Called after each deposit event is committed (the demo prints a human line). */
   onDepositCommitted?: (data: DepositEventData, seq: number) => void;
 }
@@ -112,6 +118,7 @@ export interface RunnerStats {
 
 const DEFAULT_STORAGE_RETRY_MS = 5_000;
 const DEFAULT_STOP_COMMIT_MS = 2_000;
+const DEFAULT_SETTLE_WAIT_MS = 2_500;
 
 /** Runs the station machine against its ports. */
 export class StationRunner {
@@ -124,6 +131,9 @@ export class StationRunner {
   private deposits = 0;
   private alarms = 0;
   private running = false;
+  private stopping = false;
+  /** Resolved when the open session has closed (or was left stored): waits of {@link closeSession}. */
+  private readonly sessionWaiters: Array<() => void> = [];
   private readonly log: Logger;
   /** The one timer armed for the machine's next deadline, and that deadline (mono ms). */
   private deadline: { at: number; cancel: () => void } | null = null;
@@ -164,16 +174,18 @@ export class StationRunner {
   }
 
   /**
-   * Closes any open session (reason `shutdown`, its deposits recorded), then stops the devices.
+   * Closes any open session (reason `shutdown`, its deposits recorded; see {@link closeSession}), then stops the devices.
    * Events still waiting for a commit (storage busy or at fault) are retried for `stopCommitMs`,
    * then written to the spill file, which the next start commits first: nothing accepted is only in
    * memory when the process ends. If even that fails, the events are written to the log in full.
    */
   async stop(): Promise<void> {
-    if (!this.running) return;
+    if (!this.running || this.stopping) return;
+    this.stopping = true;
+    // The devices keep reading meanwhile: a settling scale must be heard to settle.
+    await this.closeSession();
     this.running = false;
     for (const cancel of this.cancels.splice(0)) cancel();
-    this.feed({ type: "flush", ...this.now() });
     this.deadline?.cancel();
     this.deadline = null;
     await Promise.all(this.ports.map((p) => p.stop()));
@@ -218,9 +230,32 @@ export class StationRunner {
     return this.state.storage;
   }
 
-  /** Closes the open session now, recording its deposits (end of the demo). */
-  flushSession(): void {
+  /** Closes the open session as a shutdown does (once its scales settle), recording its deposits (end of the demo). */
+  flushSession(): Promise<void> {
+    return this.closeSession();
+  }
+
+  /**
+   * Closes the open session for a shutdown: at once when its scales are settled; when one is still
+   * settling (a bag just dropped), as soon as it settles, waiting at most `settleWaitMs`; after that
+   * a final flush leaves a still-unsettled session stored, so the next start recovers and measures
+   * it (`restart`) instead of closing it on the weight from before the bag. The machine decides; this
+   * only waits.
+   */
+  private async closeSession(): Promise<void> {
     this.feed({ type: "flush", ...this.now() });
+    if (this.state.session.phase === "open") {
+      await new Promise<void>((resolve) => {
+        let cancel = (): void => undefined;
+        const done = (): void => {
+          cancel();
+          resolve();
+        };
+        cancel = this.opts.clock.after(this.opts.settleWaitMs ?? DEFAULT_SETTLE_WAIT_MS, done);
+        this.sessionWaiters.push(done);
+      });
+    }
+    this.feed({ type: "flush", final: true, ...this.now() });
   }
 
   /** The machine's state (plain data; for tests and diagnostics). */
@@ -278,6 +313,9 @@ export class StationRunner {
       }
     } finally {
       this.stepping = false;
+    }
+    if (this.sessionWaiters.length > 0 && this.state.session.phase !== "open") {
+      for (const resolve of this.sessionWaiters.splice(0)) resolve();
     }
     this.armDeadline();
   }

@@ -145,9 +145,9 @@ export class Station {
     this.log.info({ stats: this.getStats() }, "station stopped");
   }
 
-  /** Closes the open session now, recording its deposits (end of the demo). */
-  flushSession(): void {
-    this.runner?.flushSession();
+  /** Closes the open session as a shutdown does (once its scales settle), recording its deposits (end of the demo). */
+  flushSession(): Promise<void> {
+    return this.runner?.flushSession() ?? Promise.resolve();
   }
 
   /** The last `seq` assigned (0 when none). */

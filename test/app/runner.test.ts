@@ -214,6 +214,51 @@ describe("StationRunner with fakes and a manual clock", () => {
     expect(s.clock.liveTimers()).toBe(0);
   });
 
+  it("stop() while a bag is still settling waits for it: the deposit has the bag, the ports are stopped after", async () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.present("100086F444", 300);
+    s.show("scale-1", 13_250, 300); // the bag landed 300 ms ago: the 1 s window is not stable yet
+    const stopping = s.runner.stop();
+    expect(s.outbox.events).toEqual([]);
+    expect(s.ports["scale-1"].stopped).toBe(false);
+    s.show("scale-1", 13_250, 1000); // it settles during the wait
+    await stopping;
+    expect(s.outbox.events.map((e) => [e.data.net_g, e.data.close_reason])).toEqual([[1250, "shutdown"]]);
+    expect(s.outbox.sessions.size).toBe(0);
+    expect(Object.values(s.ports).every((p) => p.stopped)).toBe(true);
+    expect(s.clock.liveTimers()).toBe(0);
+  });
+
+  it("stop() with a scale that never settles leaves the session stored after settleWaitMs; the next start measures it", async () => {
+    const outbox = new FakeOutbox();
+    const s = station(outbox);
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.present("100086F444", 300);
+    s.show("scale-1", 13_250, 300);
+    const stopping = s.runner.stop();
+    // The indicator keeps swinging through the whole wait (2.5 s).
+    for (let t = 0; t < 2600; t += 50) {
+      s.ports["scale-1"].handlers!.onData(encodeStGs({ stable: false, mode: "gross", grams: 13_250 + (t % 100) }));
+      s.clock.advance(50);
+    }
+    await stopping;
+    expect(outbox.events).toEqual([]);
+    expect(outbox.sessions.size).toBe(1);
+
+    const next = station(outbox);
+    next.runner.start();
+    next.openAll();
+    next.show("scale-1", 13_250, 1200);
+    next.show("scale-2", 0, 1200);
+    expect(outbox.events.map((e) => [e.data.net_g, e.data.close_reason])).toEqual([[1250, "restart"]]);
+    expect(outbox.sessions.size).toBe(0);
+  });
+
   it("publishes the status when a device changes state, not for every frame", () => {
     const s = station();
     s.runner.start();

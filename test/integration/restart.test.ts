@@ -1,7 +1,8 @@
 /**
  * A restart mid-deposit loses nothing (contract section 2 "Restart mid-session"), with the built
  * `smartbin run` as a process: SIGKILL between the weight change and the close, restart, exactly
- * one deposit for that card, with `close_reason: "restart"`.
+ * one deposit for that card, with `close_reason: "restart"`; and SIGTERM before the bag has settled,
+ * which waits for it rather than closing on the weight from before the bag.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -91,5 +92,38 @@ describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
     third.kill("SIGTERM");
     await exited(third);
     expect(central.events.filter((e) => e.json.type === "smartbin.deposit.v1")).toHaveLength(1);
+  });
+
+  it("SIGTERM a moment after the bag landed, before the scale settled: the shutdown waits for it, one deposit with the bag", async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.dispose());
+    const scale = await FakeIndicator.start(12_000);
+    const reader = await FakeCardReader.start();
+    cleanups.push(() => scale.stop(), () => reader.stop());
+    const central = await startCentral(broker.url);
+    cleanups.push(() => central.close());
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, idleCloseS: 30 });
+
+    const run = startRun(cfg.file);
+    cleanups.push(async () => {
+      if (run.exitCode === null) run.kill("SIGKILL");
+      await exited(run);
+    });
+    await eventually(() => logged(run, "station started"), 10_000, "start");
+    await sleep(1000); // the scale's baseline
+    await reader.present("100086F444");
+    await eventually(() => logged(run, "session opened"), 5000, "the session");
+    scale.loadG = 13_250;
+    await sleep(200); // the 1 s stability window is far from full
+    const from = Date.now();
+    run.kill("SIGTERM");
+    await exited(run);
+    expect(run.exitCode).toBe(0);
+    expect(Date.now() - from).toBeLessThan(10_000);
+    expect(logged(run, "shutdown: waiting for the session's scales to settle before closing it")).toBe(true);
+    await eventually(() => central.events.some((e) => e.json.type === "smartbin.deposit.v1"), 5000, "the deposit");
+    const deposits = central.events.filter((e) => e.json.type === "smartbin.deposit.v1").map((e) => e.json.data);
+    expect(deposits).toHaveLength(1);
+    expect(deposits[0]).toMatchObject({ card_id: "0008844356", net_g: 1250, close_reason: "shutdown" });
   });
 });

@@ -151,7 +151,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     ]);
     clearTimeout(timer);
     simulator.stop();
-    station.flushSession();
+    await station.flushSession();
     await station.waitForPublished(3_000);
     // Give the subscriber a moment for the last PUBLISH in flight to it.
     await until(() => summary.events >= station.lastSeq(), 2_000);
