@@ -301,39 +301,25 @@ export function identify(
 ): StationState {
   const { cardId, readerId } = input;
   const card = maskCardId(cardId);
-  const counters = state.counters;
+  /** A warn line, and the count of refused identifications (`identification refused: …`) or sessions (`session refused: …`). */
+  const refuse = (from: StationState, counter: "identificationsRefused" | "sessionsRefused", msg: string, extra: Record<string, unknown> = {}): StationState => {
+    effects.push({ type: "notice", level: "warn", msg, fields: { card, reader: readerId, ...extra } });
+    return { ...from, counters: { ...from.counters, [counter]: from.counters[counter] + 1 } };
+  };
   if (state.session.phase === "recovering") {
-    effects.push({
-      type: "notice",
-      level: "warn",
-      msg: "identification refused: a session recovered after a restart is still open",
-      fields: { card, reader: readerId, recovered_session: state.session.id },
+    return refuse(state, "identificationsRefused", "identification refused: a session recovered after a restart is still open", {
+      recovered_session: state.session.id,
     });
-    return { ...state, counters: { ...counters, identificationsRefused: counters.identificationsRefused + 1 } };
   }
   const open = state.session.phase === "open" ? state.session : null;
-  if (open?.closingFromMono !== undefined) {
-    effects.push({
-      type: "notice",
-      level: "warn",
-      msg: "identification refused: the station is shutting down",
-      fields: { card, reader: readerId },
-    });
-    return { ...state, counters: { ...counters, identificationsRefused: counters.identificationsRefused + 1 } };
-  }
+  if (open?.closingFromMono !== undefined) return refuse(state, "identificationsRefused", "identification refused: the station is shutting down");
   if (open !== null && open.cardId === cardId) {
     if (open.lastChangeMono !== null) return state;
     return { ...state, session: { ...open, firstDepositFromMono: input.mono } };
   }
   if (state.storage.state === "fault") {
     // Fail safe at the bin: a deposit that cannot be recorded must not be taken.
-    effects.push({
-      type: "notice",
-      level: "warn",
-      msg: "session refused: storage fault",
-      fields: { card, reader: readerId, fault: state.storage.message },
-    });
-    return { ...state, counters: { ...counters, sessionsRefused: counters.sessionsRefused + 1 } };
+    return refuse(state, "sessionsRefused", "session refused: storage fault", { fault: state.storage.message });
   }
   let s = state;
   if (open !== null) {
@@ -356,15 +342,7 @@ export function identify(
       });
     }
   }
-  if (bins.length === 0) {
-    effects.push({
-      type: "notice",
-      level: "warn",
-      msg: "session refused: no bin ready",
-      fields: { card, reader: readerId },
-    });
-    return { ...s, counters: { ...s.counters, sessionsRefused: s.counters.sessionsRefused + 1 } };
-  }
+  if (bins.length === 0) return refuse(s, "sessionsRefused", "session refused: no bin ready");
   const session: OpenSession = {
     phase: "open",
     id: input.sessionId,
