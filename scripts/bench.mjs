@@ -20,8 +20,17 @@
 //     --drain-child) on a database filled beforehand, so that the drain's resident memory can be read
 //     from /proc: sampled every 20 ms during the drain against the same process idle just before it
 //     (the database open, as a station idles with a backlog while the broker is away; not connected).
+//  6. framer decode rate: every protocol of the device registry (dist/protocol/registry.js, so a new
+//     protocol is measured without touching this script), its framer and decoder fed a mixed stream
+//     of 2 MiB (90 % of the bytes valid frames from the protocol's own encoder, 10 % random garbage in
+//     runs of 1 to 24 bytes, seeded) in 64-byte chunks, against the byte rate of a 115200-baud line
+//     (8N1: 11,520 B/s). Median of several runs after a warm-up, each protocol in a fresh Node process
+//     of its own (this script again, with --framer-child), so that no protocol is measured on call
+//     sites another one made polymorphic (a station runs one or two protocols per framer kind, not
+//     eight). `--only=framers` runs just this one, without a broker.
 //
-// Needs a build (npm run bench builds first) and Mosquitto; uses socat pseudo-terminals when present.
+// Needs a build (npm run bench builds first) and Mosquitto (not for --only=framers); uses socat
+// pseudo-terminals when present.
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
@@ -34,6 +43,8 @@ import mqtt from "mqtt";
 import { pino } from "pino";
 import { Outbox } from "../dist/adapters/outbox/outbox.js";
 import { Publisher } from "../dist/adapters/mqtt/publisher.js";
+import { PROTOCOLS } from "../dist/protocol/registry.js";
+import { seededRandom } from "../dist/app/demo/simulator.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const silent = pino({ level: "silent" });
@@ -508,6 +519,104 @@ function backlogRows(backlog) {
   ];
 }
 
+// ---------------------------------------------------------------- 6. framer decode rate
+/** Bytes per second of a 115200-baud line, 8N1 (10 bits on the wire per byte). */
+const LINE_BYTES_PER_S = 11_520;
+const FRAMER_TARGET = 2000;
+
+/** One encodable sample of the protocol's kind (a weight, or a tag of 10 hex characters). */
+function sampleFor(kind, rand) {
+  if (kind === "scale") return { grams: Math.round(rand() * 6000) * 10 - 2000, stable: rand() < 0.8 };
+  const tag = Array.from({ length: 10 }, () => "0123456789ABCDEF"[Math.floor(rand() * 16)]).join("");
+  return { tag: /^(00|FF)+$/.test(tag.slice(2)) ? `10${tag.slice(2, 9)}1` : tag };
+}
+
+/**
+ * `size` bytes: frames from the protocol's encoder, and runs of 1 to 24 random bytes whenever the
+ * garbage so far is under 10 % of the stream. Samples the encoder refuses (RangeError) are skipped.
+ */
+function mixedStream(module, codec, size, seed) {
+  const rand = seededRandom(seed); // the demo's PRNG: every run measures the same stream
+  const out = new Uint8Array(size);
+  let at = 0;
+  let garbage = 0;
+  let frames = 0;
+  let refused = 0;
+  while (at < size) {
+    let part;
+    if (garbage < at * 0.1) {
+      part = Uint8Array.from({ length: 1 + Math.floor(rand() * 24) }, () => Math.floor(rand() * 256));
+      garbage += Math.min(part.length, size - at);
+    } else {
+      try {
+        part = codec.encode(sampleFor(module.kind, rand));
+        frames++;
+      } catch (err) {
+        if (!(err instanceof RangeError) || ++refused > 1000) throw err;
+        continue;
+      }
+    }
+    out.set(part.subarray(0, size - at), at);
+    at += part.length;
+  }
+  return { bytes: out, frames, garbageShare: garbage / size };
+}
+
+/** One protocol's decode rate: fresh framer per run, the stream pushed in `chunk`-byte pieces. */
+function framerRate(module, { size, chunk, rounds }) {
+  const codec = module.configure({});
+  const { bytes, frames, garbageShare } = mixedStream(module, codec, size, 0x5eed);
+  const run = () => {
+    const framer = codec.createFramer();
+    let out = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < bytes.length; i += chunk) out += framer.push(bytes.subarray(i, i + chunk)).length;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { seconds, out };
+  };
+  for (let i = 0; i < 3; i++) run();
+  const runs = Array.from({ length: rounds }, run);
+  const seconds = median(runs.map((r) => r.seconds));
+  const bytesPerS = bytes.length / seconds;
+  return { name: module.name, kind: module.kind, mbPerS: bytesPerS / 1e6, ratio: bytesPerS / LINE_BYTES_PER_S, frames, outputs: runs[0].out, garbageShare };
+}
+
+/** Options of every decode-rate measurement. */
+const FRAMER_BENCH = { size: 2 * 1024 * 1024, chunk: 64, rounds: quick ? 3 : 9 };
+
+/** The module of a registered protocol, by name. */
+function registered(name) {
+  const module = [...PROTOCOLS.scale, ...PROTOCOLS.reader].find((p) => p.name === name);
+  if (module === undefined) throw new Error(`bench: no registered protocol ${name}`);
+  return module;
+}
+
+/** Every registered protocol's decode rate, each measured in a child process of its own. */
+async function benchFramers() {
+  const results = [];
+  for (const module of [...PROTOCOLS.scale, ...PROTOCOLS.reader]) {
+    const args = [fileURLToPath(import.meta.url), `--framer-child=${module.name}`, ...(quick ? ["--quick"] : [])];
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout.on("data", (d) => (text += d));
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    if (code !== 0) throw new Error(`bench: the ${module.name} decode-rate child exited with ${code}`);
+    results.push(JSON.parse(text));
+  }
+  return results;
+}
+
+function framerRows(results) {
+  return results.map((r) => [
+    `${r.name} (${r.kind}) decode rate, mixed stream (90 % valid frames, 10 % garbage), 64-byte chunks`,
+    `${r.mbPerS.toFixed(1)} MB/s`,
+    `${LINE_BYTES_PER_S} B/s (115200 baud)`,
+    r.ratio,
+    `≥ ${FRAMER_TARGET}x`,
+    r.ratio >= FRAMER_TARGET,
+  ]);
+}
+
 function printRows(rows) {
   console.log("| measure | smartbin-edge | bare baseline | ratio | target |");
   console.log("|---|---|---|---|---|");
@@ -526,8 +635,19 @@ if (drainChildOf !== undefined) {
   }
   process.exit(0);
 }
-const broker = await startMosquitto();
+const framerChildOf = process.argv.find((a) => a.startsWith("--framer-child="))?.slice(15);
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+if (framerChildOf !== undefined || only === "framers") {
+  // Pure computation: no broker, nothing on disk.
+  try {
+    if (framerChildOf !== undefined) console.log(JSON.stringify(framerRate(registered(framerChildOf), FRAMER_BENCH)));
+    else printRows(framerRows(await benchFramers()));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+const broker = await startMosquitto();
 try {
   if (only === "cpu") console.log(await benchIdleCpu(broker.url));
   else if (only === "commit") console.log(benchCommit());
@@ -555,5 +675,6 @@ async function benchAll() {
     rows.push([`idle CPU over ${cpu.seconds} s, 1 scale at 20 Hz + broker (% of one core)`, `${cpu.oursPct.toFixed(2)} %`, `${cpu.barePct.toFixed(2)} %`, cpu.ratio, "≤ 1.25", cpu.ratio <= 1.25]);
   } else console.log("idle CPU: skipped, socat is not installed");
   rows.push(...backlogRows(backlog));
+  rows.push(...framerRows(await benchFramers()));
   printRows(rows);
 }

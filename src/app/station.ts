@@ -208,21 +208,22 @@ export class Station {
         });
     const devices: RunnerDevice[] = [];
     for (const s of this.config.scales) {
-      const protocol = findProtocol("scale", s.protocol);
+      // The device's options may set its port (toledo-continuous's character_format).
+      const codec = findProtocol("scale", s.protocol).configure(s);
       devices.push({
         kind: "scale",
         id: s.id,
-        framer: protocol.configure(s).createFramer(),
-        open: serial(s, protocol.port.serial, "scale", s.silence_timeout_s * 1000),
+        framer: codec.createFramer(),
+        open: serial(s, codec.port.serial, "scale", s.silence_timeout_s * 1000),
       });
     }
     for (const r of this.config.readers) {
-      const protocol = findProtocol("reader", r.protocol);
+      const codec = findProtocol("reader", r.protocol).configure(r);
       devices.push({
         kind: "reader",
         id: r.id,
-        framer: protocol.configure(r).createFramer(),
-        open: serial(r, protocol.port.serial, "reader"),
+        framer: codec.createFramer(),
+        open: serial(r, codec.port.serial, "reader"),
       });
     }
     return devices;

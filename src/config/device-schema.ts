@@ -7,7 +7,7 @@
  * one branch per protocol. No protocol name appears in this file.
  */
 import { z } from "zod";
-import { PROTOCOLS, type DeviceKind, type NonEmpty, type ProtocolModule } from "../protocol/index.js";
+import { PROTOCOLS, type DeviceKind, type NonEmpty, type ProtocolModule, type SerialSettings } from "../protocol/index.js";
 import { HOUR_S, deviceId, nonEmpty } from "./schema-parts.js";
 import { isNoMatchingMember } from "./schema-walk.js";
 
@@ -17,6 +17,11 @@ function perProtocol<K extends DeviceKind>(kind: K, value: (p: ProtocolModule<K>
   return list.map((p) => `${p.name} ${value(p)}`).join(", ");
 }
 
+/** "8N1", "7E1": data bits, parity, stop bits. */
+function characterFormat(s: SerialSettings): string {
+  return `${s.dataBits}${s.parity.charAt(0).toUpperCase()}${s.stopBits}`;
+}
+
 function baudRate(kind: DeviceKind, p: ProtocolModule) {
   return z
     .int()
@@ -24,8 +29,8 @@ function baudRate(kind: DeviceKind, p: ProtocolModule) {
     .max(4_000_000)
     .default(p.port.serial.baudRate)
     .describe(
-      "Serial speed in bits per second (the character format, 8N1 so far, is the protocol's). Default per " +
-        `protocol: ${perProtocol(kind, (q) => q.port.serial.baudRate)}.`,
+      "Serial speed in bits per second; the character format (data bits, parity, stop bits) is the protocol's. " +
+        `Default per protocol, with its format: ${perProtocol(kind, (q) => `${q.port.serial.baudRate} ${characterFormat(q.port.serial)}`)}.`,
     );
 }
 

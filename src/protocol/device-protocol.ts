@@ -13,12 +13,13 @@ import type { BufferedFramer, ReaderFrame, ScaleFrame } from "./types.js";
 
 /**
  * Serial line settings a protocol's devices use out of the box. `baudRate` is the default of the
- * config's `baud_rate` (which may override it); the character format is the protocol's.
+ * config's `baud_rate` (which may override it); the character format is the protocol's (or, for
+ * toledo-continuous, its `character_format` option's: see {@link ProtocolSpec.portFor}).
  */
 export interface SerialSettings {
   /** Bits per second, the default of `baud_rate`. */
   readonly baudRate: number;
-  /** Data bits per character (7 for e.g. toledo-continuous's 7E1, 8 for the protocols so far). */
+  /** Data bits per character (7 for toledo-continuous's 7E1, 8 for the others). */
   readonly dataBits: 7 | 8;
   readonly parity: "none" | "even" | "odd";
   readonly stopBits: 1 | 2;
@@ -93,6 +94,7 @@ export interface ProtocolFacts<K extends DeviceKind> {
   readonly summary: string;
   /** Where the frame layout comes from (a section of shared/protocols/). */
   readonly source: string;
+  /** What a device needs from its port with the default options (`configure(...).port`: with its own). */
   readonly port: PortNeeds;
   readonly defaults: DefaultsOf<K>;
 }
@@ -107,10 +109,17 @@ export interface ProtocolSpec<K extends DeviceKind, S extends OptionsSchema> ext
   decode(frame: Uint8Array, options: z.output<S>): FrameOf<K>;
   /** Encodes a sample as the device sends it. May throw RangeError for a sample it cannot show. */
   encode(sample: SampleOf<K>, options: z.output<S>): Uint8Array;
+  /**
+   * What a device with these options needs from its port, for a protocol whose options change it
+   * (toledo-continuous's `character_format`). Absent: `port`, whatever the options.
+   */
+  portFor?(options: z.output<S>): PortNeeds;
 }
 
 /** A protocol bound to one device's options: its framer, decoder and encoder. */
 export interface DeviceCodec<K extends DeviceKind> {
+  /** What the device needs from its port with these options (serial settings). */
+  readonly port: PortNeeds;
   /** A fresh framer for the device's byte stream (one per device, never shared). */
   createFramer(): BufferedFramer<FrameOf<K>>;
   /** Decodes one whole frame, as the framer delimits it (a line without its CR/LF). Never throws. */
@@ -146,6 +155,7 @@ export function defineProtocol<K extends DeviceKind, S extends OptionsSchema>(sp
     configure(config = {}) {
       const options = spec.options.parse(config);
       return {
+        port: spec.portFor?.(options) ?? spec.port,
         createFramer: () => spec.createFramer(options),
         decode: (frame) => spec.decode(frame, options),
         encode: (sample) => spec.encode(sample, options),
@@ -154,7 +164,17 @@ export function defineProtocol<K extends DeviceKind, S extends OptionsSchema>(sp
   };
 }
 
-/** 8 data bits, no parity, 1 stop bit at `baudRate`: the format of every protocol so far. */
+/** The two character formats serial indicators use: 8 data bits without parity, 7 with even parity. */
+export type CharacterFormat = "8N1" | "7E1";
+
+/** Serial settings of `format` at `baudRate` (1 stop bit either way). */
+export function serialFormat(baudRate: number, format: CharacterFormat): PortNeeds {
+  return format === "7E1"
+    ? { serial: { baudRate, dataBits: 7, parity: "even", stopBits: 1 } }
+    : { serial: { baudRate, dataBits: 8, parity: "none", stopBits: 1 } };
+}
+
+/** 8 data bits, no parity, 1 stop bit at `baudRate`: the format of most protocols. */
 export function serial8N1(baudRate: number): PortNeeds {
-  return { serial: { baudRate, dataBits: 8, parity: "none", stopBits: 1 } };
+  return serialFormat(baudRate, "8N1");
 }

@@ -32,21 +32,53 @@ function roundHalfUp(n: bigint, d: bigint): bigint {
   return (2n * n + d) / (2n * d);
 }
 
+/** GRAMS_PER_UNIT as Numbers, for the exact fast path of `displayedToGrams`. */
+const GRAMS_PER_UNIT_NUMBER: Record<DisplayUnit, { num: number; den: number }> = {
+  g: { num: 1, den: 1 },
+  kg: { num: 1000, den: 1 },
+  t: { num: 1_000_000, den: 1 },
+  lb: { num: 45_359_237, den: 100_000 },
+  oz: { num: 28_349_523_125, den: 1_000_000_000 },
+};
+
+/** 10^i for the decimals an indicator shows, exact as Numbers. */
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
 /**
  * Converts a displayed value to integer grams, rounded half away from zero.
  *
+ * With `digits` a Number the rational is computed in Numbers while every intermediate is an integer
+ * below 2^53 (so exact: a product or sum of exact integers that stays below 2^53 is exact, and so is
+ * the floor of a quotient whose numerator does), which covers every weight the line protocols show
+ * in g, kg and t and all but the longest in lb and oz; otherwise, and for a bigint, on BigInt.
+ *
  * @param negative the displayed sign (a negative zero gives 0, never -0)
- * @param digits the displayed digits without the decimal point, as a non-negative integer
+ * @param digits the displayed digits without the decimal point, as a non-negative integer (a
+ *   Number must be a safe integer)
  * @param decimals how many of those digits are after the decimal point (0 or more)
  * @param unit the displayed (or configured) unit
  * @returns integer grams; callers keep `digits` small enough (at most 9 digits) that it is a safe integer
  */
 export function displayedToGrams(
   negative: boolean,
-  digits: bigint,
+  digits: bigint | number,
   decimals: number,
   unit: DisplayUnit,
 ): number {
+  if (typeof digits === "number") {
+    const { num, den } = GRAMS_PER_UNIT_NUMBER[unit];
+    const scale = POW10[decimals];
+    if (scale !== undefined) {
+      const d = scale * den;
+      const twiceN = 2 * digits * num;
+      if (d <= Number.MAX_SAFE_INTEGER && twiceN + d <= Number.MAX_SAFE_INTEGER) {
+        const magnitude = Math.floor((twiceN + d) / (2 * d));
+        if (magnitude === 0) return 0;
+        return negative ? -magnitude : magnitude;
+      }
+    }
+    return displayedToGrams(negative, BigInt(digits), decimals, unit);
+  }
   const { num, den } = GRAMS_PER_UNIT[unit];
   const magnitude = roundHalfUp(digits * num, 10n ** BigInt(decimals) * den);
   if (magnitude === 0n) return 0;

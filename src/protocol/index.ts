@@ -26,6 +26,42 @@ export {
   type StGsReading,
 } from "./scale/ascii-st-gs.js";
 export {
+  A12_LINE_CHARS,
+  A12_MAX_LINE_BYTES,
+  createYaohuaA12Framer,
+  decodeYaohuaA12,
+  encodeYaohuaA12,
+  yaohuaA12,
+  type A12Reading,
+} from "./scale/yaohua-a12.js";
+export {
+  TOLEDO_MAX_FRAME_BYTES,
+  createToledoFramer,
+  decodeToledo,
+  encodeToledo,
+  toledoContinuous,
+  type ToledoOptions,
+  type ToledoReading,
+} from "./scale/toledo-continuous.js";
+export {
+  OHAUS_MAX_LINE_BYTES,
+  createOhausFramer,
+  decodeOhaus,
+  encodeOhaus,
+  ohaus,
+  type OhausReading,
+} from "./scale/ohaus.js";
+export {
+  CAS22_LINE_BYTES,
+  CAS22_MAX_DEVICE_ID,
+  CAS22_MAX_LINE_BYTES,
+  cas22,
+  createCas22Framer,
+  decodeCas22,
+  encodeCas22,
+  type Cas22Reading,
+} from "./scale/cas-22.js";
+export {
   EM4100_CARD_FORMATS,
   EM4100_FRAME_BYTES,
   EM4100_RAW_CHECKSUM_FRAME_BYTES,

@@ -21,11 +21,29 @@ export interface StxLayout<T> {
   readonly maxFrameBytes: number;
   /**
    * Judges the candidate `frame[0..length)` (frame[0] is STX) after its last byte was added. It
-   * must answer `complete` or `invalid` by `maxFrameBytes`.
+   * must answer `complete` or `invalid` by `maxFrameBytes`. `frame` is a view of the framer's buffer
+   * (`frame.length === length`), valid only during the call. Called once per byte of a candidate, so
+   * it should not allocate (return shared verdicts: {@link MORE}, {@link COMPLETE}, {@link invalidVerdicts}).
    */
   check(frame: Uint8Array, length: number): LayoutVerdict;
-  /** Decodes one whole frame (a copy the result may keep). */
+  /**
+   * Decodes one whole frame. `frame` is a view of the framer's buffer, valid only during the call:
+   * a result that keeps bytes copies them (as every decoder does for `discarded` and `noise`, since
+   * its callers may pass any array).
+   */
   decode(frame: Uint8Array): T;
+}
+
+/** The `more` verdict, shared (verdicts are read, never changed). */
+export const MORE: LayoutVerdict = Object.freeze({ kind: "more" });
+/** The `complete` verdict, shared. */
+export const COMPLETE: LayoutVerdict = Object.freeze({ kind: "complete" });
+
+/** An `invalid` verdict per reason, made once (for layouts whose reasons are a fixed set). */
+export function invalidVerdicts<R extends string>(reasons: readonly R[]): Readonly<Record<R, LayoutVerdict>> {
+  const verdicts = {} as Record<R, LayoutVerdict>;
+  for (const reason of reasons) verdicts[reason] = Object.freeze({ kind: "invalid", reason });
+  return verdicts;
 }
 
 /** Reason given to bytes that arrive while no frame is open. */
@@ -38,11 +56,18 @@ export const NO_START_BYTE = "no start byte (STX)";
  */
 export const MAX_DISCARD_BYTES = 256;
 
+/** A lone STX, set aside as junk when the candidate it opened breaks. */
+const STX_BYTE = Uint8Array.of(STX);
+
 /**
  * A framer for STX-started fixed-layout frames. Bytes before a STX, and a broken candidate frame
  * together with the non-STX bytes after it, become one `discarded` value each, emitted when the
  * next STX arrives or when `MAX_DISCARD_BYTES` have gathered. Memory: at most
  * `MAX_DISCARD_BYTES + maxFrameBytes` bytes. Never throws on input.
+ *
+ * Speed (issue 9, Performance): bytes outside a frame are scanned for the next STX and set aside in
+ * one copy; inside a frame each byte costs one `check`, on a view made once per length; a whole
+ * frame is decoded in the buffer, not copied out first.
  */
 export class StxFramer<T> implements BufferedFramer<T | Discarded> {
   private readonly candidate: BoundedBytes;
@@ -59,37 +84,44 @@ export class StxFramer<T> implements BufferedFramer<T | Discarded> {
 
   push(chunk: Uint8Array): (T | Discarded)[] {
     const out: (T | Discarded)[] = [];
-    for (const byte of chunk) this.feed(byte, out);
+    this.feed(chunk, out);
     return out;
   }
 
-  private feed(byte: number, out: (T | Discarded)[]): void {
-    if (this.candidate.length === 0) {
-      if (byte === STX) {
+  private feed(bytes: Uint8Array, out: (T | Discarded)[]): void {
+    const { candidate, layout } = this;
+    const n = bytes.length;
+    let i = 0;
+    while (i < n) {
+      if (candidate.length === 0) {
+        let stx = i;
+        while (stx < n && bytes[stx] !== STX) stx++;
+        this.addJunk(bytes, i, stx, NO_START_BYTE, out);
+        if (stx === n) return;
         this.flushJunk(out);
-        this.candidate.push(byte);
-      } else {
-        this.addJunk(byte, NO_START_BYTE, out);
+        candidate.push(STX);
+        i = stx + 1;
+        continue;
       }
-      return;
-    }
-    this.candidate.push(byte);
-    const verdict: LayoutVerdict = this.candidate.full
-      ? this.finalVerdict()
-      : this.layout.check(this.candidate.view(), this.candidate.length);
-    switch (verdict.kind) {
-      case "more":
-        return;
-      case "complete":
-        out.push(this.layout.decode(this.candidate.take()));
-        return;
-      case "invalid": {
-        // Resynchronise: the STX that opened the candidate is junk; every later byte is read again,
-        // since one of them may be the STX of a real frame (a port opened mid-frame, noise).
-        const rest = this.candidate.take().subarray(1);
-        this.addJunk(STX, verdict.reason, out);
-        for (const b of rest) this.feed(b, out);
-        return;
+      candidate.push(bytes[i++] ?? 0);
+      const verdict: LayoutVerdict = candidate.full
+        ? this.finalVerdict()
+        : layout.check(candidate.view(), candidate.length);
+      switch (verdict.kind) {
+        case "more":
+          continue;
+        case "complete":
+          out.push(layout.decode(candidate.view()));
+          candidate.clear();
+          continue;
+        case "invalid": {
+          // Resynchronise: the STX that opened the candidate is junk; every later byte is read again,
+          // since one of them may be the STX of a real frame (a port opened mid-frame, noise).
+          const rest = candidate.take().subarray(1);
+          this.addJunk(STX_BYTE, 0, 1, verdict.reason, out);
+          this.feed(rest, out);
+          continue;
+        }
       }
     }
   }
@@ -100,10 +132,19 @@ export class StxFramer<T> implements BufferedFramer<T | Discarded> {
     return verdict.kind === "more" ? { kind: "invalid", reason: "frame too long" } : verdict;
   }
 
-  private addJunk(byte: number, reasonIfFirst: string, out: (T | Discarded)[]): void {
-    if (this.junk.length === 0) this.junkReason = reasonIfFirst;
-    this.junk.push(byte);
-    if (this.junk.full) this.flushJunk(out);
+  /**
+   * Sets `bytes[from, to)` aside as junk; the reason is `reasonIfFirst` when the junk was empty.
+   * Junk is discarded in pieces of `MAX_DISCARD_BYTES`.
+   */
+  private addJunk(bytes: Uint8Array, from: number, to: number, reasonIfFirst: string, out: (T | Discarded)[]): void {
+    const { junk } = this;
+    while (from < to) {
+      if (junk.length === 0) this.junkReason = reasonIfFirst;
+      const next = Math.min(to, from + junk.room);
+      junk.append(bytes, from, next);
+      from = next;
+      if (junk.full) this.flushJunk(out);
+    }
   }
 
   private flushJunk(out: (T | Discarded)[]): void {

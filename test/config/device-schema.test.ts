@@ -47,6 +47,44 @@ describe("per-protocol options", () => {
   });
 });
 
+describe("the options of yaohua-a12, toledo-continuous, ohaus and cas-22", () => {
+  it("accepts each protocol, with its options and without", () => {
+    for (const p of ["yaohua-a12", "toledo-continuous", "ohaus", "cas-22"]) expect(check(scale(p)), p).toEqual([]);
+    expect(check(scale("toledo-continuous", "    checksum: false\n    character_format: 8N1\n"))).toEqual([]);
+    expect(check(scale("cas-22", "    device_id: 13\n"))).toEqual([]);
+  });
+
+  it("fills their defaults: toledo-continuous checks a checksum in 7E1, cas-22 takes any device id", () => {
+    const toledo = load(scale("toledo-continuous")).scales[0];
+    expect(toledo).toMatchObject({ baud_rate: 9600, checksum: true, character_format: "7E1" });
+    expect(load(scale("cas-22")).scales[0]).not.toHaveProperty("device_id");
+  });
+
+  it("refuses an option the protocol does not have (a checksum on a format without one, a unit on a frame that carries its own)", () => {
+    expect(check(scale("ohaus", "    checksum: true\n"))).toEqual([
+      "c.yaml:8:5: scales.0.checksum: checksum is an option of toledo-continuous, not of ohaus",
+    ]);
+    expect(check(scale("yaohua-a12", "    unit: lb\n"))).toEqual([
+      "c.yaml:8:5: scales.0.unit: unit is an option of yaohua-a9 and ascii-st-gs, not of yaohua-a12",
+    ]);
+    expect(check(scale("toledo-continuous", "    device_id: 1\n"))).toEqual([
+      "c.yaml:8:5: scales.0.device_id: device_id is an option of cas-22, not of toledo-continuous",
+    ]);
+  });
+
+  it("checks their values", () => {
+    expect(check(scale("toledo-continuous", "    character_format: 7N1\n"))).toEqual([
+      'c.yaml:8:23: scales.0.character_format: expected one of 7E1, 8N1, found "7N1"',
+    ]);
+    expect(check(scale("toledo-continuous", "    checksum: yes\n"))).toEqual([
+      'c.yaml:8:15: scales.0.checksum: expected boolean, found "yes"',
+    ]);
+    expect(check(scale("cas-22", "    device_id: 79\n"))).toEqual([
+      "c.yaml:8:16: scales.0.device_id: expected integer <= 78, found 79",
+    ]);
+  });
+});
+
 describe("the protocol key", () => {
   it("refuses an unknown protocol, listing the known ones, and still checks the keys every protocol has", () => {
     expect(check(reader("wiegand", "    baud_rate: fast\n    pattern: x\n"))).toEqual([
@@ -54,11 +92,11 @@ describe("the protocol key", () => {
       'c.yaml:8:16: readers.0.baud_rate: expected integer, found "fast"',
     ]);
     expect(check(scale("toledo"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, found "toledo"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, ohaus, cas-22, found "toledo"',
     ]);
     // A reader protocol on a scale is no scale protocol.
     expect(check(scale("em4100-ascii"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, found "em4100-ascii"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, ohaus, cas-22, found "em4100-ascii"',
     ]);
   });
 

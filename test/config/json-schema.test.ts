@@ -57,7 +57,19 @@ describe("configJsonSchema", () => {
 
   it("has one branch per protocol of the registry, each with its own options and defaults", () => {
     const constOf = (b: JsonObject) => props(b)?.protocol?.const;
-    expect(branches(properties.scales).map(constOf)).toEqual(["yaohua-a9", "ascii-st-gs"]);
+    expect(branches(properties.scales).map(constOf)).toEqual([
+      "yaohua-a9",
+      "ascii-st-gs",
+      "yaohua-a12",
+      "toledo-continuous",
+      "ohaus",
+      "cas-22",
+    ]);
+    const toledo = props(branches(properties.scales)[3]);
+    expect(toledo?.checksum).toMatchObject({ type: "boolean", default: true });
+    expect(toledo?.character_format).toMatchObject({ enum: ["7E1", "8N1"], default: "7E1" });
+    expect(toledo?.unit).toBeUndefined();
+    expect(props(branches(properties.scales)[5])?.device_id).toMatchObject({ type: "integer", minimum: 1, maximum: 78 });
     expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line"]);
     const [em4100, asciiLine] = branches(properties.readers).map(props);
     expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26"], default: "dec10" });

@@ -13,7 +13,7 @@ function framerFor(protocol: string, options: Record<string, unknown>): () => Bu
 const names = listFixtures();
 
 describe("fixture files", () => {
-  it("cover every example frame of the four protocols", () => {
+  it("cover every example frame of scales.md and readers.md", () => {
     expect(names).toEqual(
       expect.arrayContaining([
         "yaohua-a9-plus-20.00.txt",
@@ -25,6 +25,10 @@ describe("fixture files", () => {
         "em4100-13005D1DA5.txt",
         "em4100-100086F444-dec10.txt",
         "em4100-100086F444-wiegand26.txt",
+        "yaohua-a12-wg-4.139kg.txt",
+        "toledo-continuous-12.34kg.txt",
+        "ohaus-manual-examples.txt",
+        "cas-22-13.5kg.txt",
       ]),
     );
   });

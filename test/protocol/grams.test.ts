@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { displayedToGrams, gramsToDisplayed, parseDisplayUnit } from "../../src/protocol/grams.js";
+import { DISPLAY_UNITS, displayedToGrams, gramsToDisplayed, parseDisplayUnit } from "../../src/protocol/grams.js";
 
 describe("displayedToGrams", () => {
   it.each([
@@ -33,9 +34,35 @@ describe("displayedToGrams", () => {
     expect(displayedToGrams(false, 5005n, 4, "kg")).toBe(501);
   });
 
+  it("gives the same grams from Number digits (the exact fast path) as from BigInt digits", () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        fc.integer({ min: 0, max: 12 }),
+        fc.constantFrom(...DISPLAY_UNITS),
+        (negative, digits, decimals, unit) => {
+          const exact = displayedToGrams(negative, BigInt(digits), decimals, unit);
+          expect(displayedToGrams(negative, digits, decimals, unit)).toBe(exact);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    // Exact halves and the edges of the fast path.
+    for (const unit of DISPLAY_UNITS) {
+      for (const digits of [0, 5, 25, 50000, 800000, 999_999_999, 2 ** 52, Number.MAX_SAFE_INTEGER]) {
+        for (const decimals of [0, 1, 4, 9, 10]) {
+          expect(displayedToGrams(true, digits, decimals, unit)).toBe(displayedToGrams(true, BigInt(digits), decimals, unit));
+        }
+      }
+    }
+  });
+
   it("never returns negative zero", () => {
     expect(Object.is(displayedToGrams(true, 0n, 2, "kg"), 0)).toBe(true);
     expect(Object.is(displayedToGrams(true, 4n, 4, "kg"), 0)).toBe(true);
+    expect(Object.is(displayedToGrams(true, 0, 2, "kg"), 0)).toBe(true);
+    expect(Object.is(displayedToGrams(true, 4, 4, "kg"), 0)).toBe(true);
   });
 });
 

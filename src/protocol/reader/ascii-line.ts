@@ -12,7 +12,7 @@
  */
 import { RE2JS, RE2JSSyntaxException } from "re2js";
 import { z } from "zod";
-import { CR, ETX, LF, STX, SPACE, TAB, asciiBytes } from "../bytes.js";
+import { CR, ETX, LF, STX, SPACE, TAB, asciiBytes, isWellFormedUtf8, latin1 } from "../bytes.js";
 import { defineProtocol, serial8N1 } from "../device-protocol.js";
 import { LineFramer } from "../line-framer.js";
 import type { BufferedFramer, ReaderFrame } from "../types.js";
@@ -134,15 +134,27 @@ export function decodeAsciiLine(line: Uint8Array, pattern?: IdPattern): ReaderFr
   while (end > start && isSpace(line[end - 1] ?? 0)) end--;
   if (start === end) return discard("empty line");
   const body = line.subarray(start, end);
-  if (body.some((b) => b < 0x20 || b === 0x7f)) {
-    const framing = body.some((b) => b === STX || b === ETX);
-    return discard(framing ? "stray STX or ETX" : "control character in line");
+  let ascii = true;
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i] ?? 0;
+    if (b < 0x20 || b === 0x7f) {
+      const framing = body.includes(STX) || body.includes(ETX);
+      return discard(framing ? "stray STX or ETX" : "control character in line");
+    }
+    if (b >= 0x80) ascii = false;
   }
   let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return discard("invalid UTF-8");
+  if (ascii) {
+    // ASCII is UTF-8 byte for character: no decoder needed (the common case, and the fast one).
+    text = latin1(body);
+  } else {
+    // Checked first: a fatal decoder's exception per bad line would cost more than the check.
+    if (!isWellFormedUtf8(body)) return discard("invalid UTF-8");
+    try {
+      text = utf8.decode(body);
+    } catch {
+      return discard("invalid UTF-8");
+    }
   }
   if (pattern === undefined) return { kind: "id", cardId: text };
   const m = pattern.exec(text) as (string | undefined)[] | null;

@@ -11,9 +11,9 @@
  * `00` or all `FF` are decoded as `noise` (contract.md section 4, "Readers").
  */
 import { z } from "zod";
-import { ETX, STX, hexDigitByte, hexDigitValue, isHexDigit, toHex } from "../bytes.js";
+import { ETX, STX, hexDigitByte, hexDigitValue, isHexDigit, latin1, toHex } from "../bytes.js";
 import { defineProtocol, serial8N1 } from "../device-protocol.js";
-import { StxFramer, type LayoutVerdict } from "../stx-framer.js";
+import { COMPLETE, MORE, StxFramer, invalidVerdicts, type LayoutVerdict } from "../stx-framer.js";
 import type { BufferedFramer, ReaderFrame } from "../types.js";
 
 /**
@@ -37,9 +37,6 @@ const DATA_CHARS = 10;
 const FIRST_DATA = 1;
 const LAST_DATA = FIRST_DATA + DATA_CHARS - 1;
 const CHECK = LAST_DATA + 1;
-
-/** Data bytes that, repeated five times, are noise rather than a tag (contract.md section 4). */
-const NOISE_FILLS = [0x00, 0xff] as const;
 
 /** Which frame layout an encoder writes: 14 bytes with a hex checksum, or 13 with a raw one. */
 export type Em4100Variant = "hex" | "raw";
@@ -82,18 +79,17 @@ export function formatCardId(data: Uint8Array, format: Em4100CardFormat): string
 function checkLayout(frame: Uint8Array, length: number): LayoutVerdict {
   const i = length - 1;
   const b = frame[i] ?? -1;
-  if (i >= FIRST_DATA && i <= LAST_DATA) {
-    return isHexDigit(b) ? { kind: "more" } : { kind: "invalid", reason: "non-hex data character" };
-  }
-  if (i === CHECK) return { kind: "more" }; // a hex character, or the variant's raw checksum byte
+  if (i >= FIRST_DATA && i <= LAST_DATA) return isHexDigit(b) ? MORE : INVALID["non-hex data character"];
+  if (i === CHECK) return MORE; // a hex character, or the variant's raw checksum byte
   if (i === CHECK + 1) {
-    if (b === ETX) return { kind: "complete" };
-    return isHexDigit(b) && isHexDigit(frame[CHECK] ?? -1)
-      ? { kind: "more" }
-      : { kind: "invalid", reason: "bad checksum characters" };
+    if (b === ETX) return COMPLETE;
+    return isHexDigit(b) && isHexDigit(frame[CHECK] ?? -1) ? MORE : INVALID["bad checksum characters"];
   }
-  return b === ETX ? { kind: "complete" } : { kind: "invalid", reason: "missing ETX" };
+  return b === ETX ? COMPLETE : INVALID["missing ETX"];
 }
+
+/** The framer's `invalid` verdicts, made once (`checkLayout` runs per byte). */
+const INVALID = invalidVerdicts(["non-hex data character", "bad checksum characters", "missing ETX"]);
 
 /**
  * Decodes one whole em4100-ascii frame (14 bytes, or the 13-byte raw-checksum variant); hex
@@ -109,36 +105,74 @@ function checkLayout(frame: Uint8Array, length: number): LayoutVerdict {
  *   Never throws.
  */
 export function decodeEm4100(frame: Uint8Array, format: Em4100CardFormat = "dec10"): ReaderFrame {
-  const discard = (reason: string): ReaderFrame => ({ kind: "discarded", bytes: frame.slice(), reason });
   const n = frame.length;
-  if (n !== EM4100_FRAME_BYTES && n !== EM4100_RAW_CHECKSUM_FRAME_BYTES) return discard("wrong frame length");
-  if (frame[0] !== STX || frame[n - 1] !== ETX) return discard("missing STX or ETX");
-  for (let i = FIRST_DATA; i <= LAST_DATA; i++) {
-    if (!isHexDigit(frame[i] ?? -1)) return discard("non-hex data character");
+  if (n !== EM4100_FRAME_BYTES && n !== EM4100_RAW_CHECKSUM_FRAME_BYTES) return discarded(frame, "wrong frame length");
+  if (frame[0] !== STX || frame[n - 1] !== ETX) return discarded(frame, "missing STX or ETX");
+  // The five data bytes, without allocating: the version byte, then the card number (bytes 2-5,
+  // big-endian, as dec10 prints it), and their XOR.
+  let version = 0;
+  let cardNumber = 0;
+  let xor = 0;
+  for (let i = 0; i < 5; i++) {
+    const hi = hexDigitValue(frame[FIRST_DATA + 2 * i] ?? -1);
+    const lo = hexDigitValue(frame[FIRST_DATA + 2 * i + 1] ?? -1);
+    if (hi < 0 || lo < 0) return discarded(frame, "non-hex data character");
+    const d = (hi << 4) | lo;
+    xor ^= d;
+    if (i === 0) version = d;
+    else cardNumber = cardNumber * 256 + d;
   }
-  const data = dataBytes(frame);
   let checksum: number;
   if (n === EM4100_FRAME_BYTES) {
     const hi = hexDigitValue(frame[CHECK] ?? -1);
     const lo = hexDigitValue(frame[CHECK + 1] ?? -1);
-    if (hi < 0 || lo < 0) return discard("bad checksum characters");
+    if (hi < 0 || lo < 0) return discarded(frame, "bad checksum characters");
     checksum = (hi << 4) | lo;
   } else {
     checksum = frame[CHECK] ?? -1;
   }
-  if (checksum !== xorOf(data)) return discard("bad checksum");
-  const fill = NOISE_FILLS.find((b) => data.every((d) => d === b));
-  if (fill !== undefined) {
-    return { kind: "noise", bytes: frame.slice(), reason: `tag data all ${toHex(Uint8Array.of(fill))}` };
+  if (checksum !== xor) return discarded(frame, "bad checksum");
+  if (cardNumber === 0 || cardNumber === ALL_FF) {
+    const fill = cardNumber === 0 ? 0x00 : 0xff;
+    // The five data bytes all 00 or all FF; else the card number alone (the four bytes after the
+    // version byte, printed on the card as dec10) all 00 or all FF is no issued card either: it
+    // would reach the events as 0000000000 or 4294967295 whatever the version byte says.
+    const reason = version === fill ? NOISE_REASONS[fill].tag : NOISE_REASONS[fill].number;
+    return { kind: "noise", bytes: frame.slice(), reason };
   }
-  // The card number alone (the four bytes after the version byte, printed on the card as dec10)
-  // all 00 or all FF is no issued card either: it would reach the events as 0000000000 or
-  // 4294967295 whatever the version byte says.
-  const numberFill = NOISE_FILLS.find((b) => data.subarray(1).every((d) => d === b));
-  if (numberFill !== undefined) {
-    return { kind: "noise", bytes: frame.slice(), reason: `card number all ${toHex(Uint8Array.of(numberFill))}` };
+  return { kind: "id", cardId: cardIdOf(frame, cardNumber, format) };
+}
+
+/** A card number whose four bytes are all FF. */
+const ALL_FF = 0xffff_ffff;
+
+/**
+ * Why a frame that passes the checksum is noise, by the byte that fills its data (contract.md
+ * section 4: data bytes all 00 or all FF are noise, never a tag).
+ */
+const NOISE_REASONS = {
+  [0x00]: { tag: `tag data all ${toHex(Uint8Array.of(0x00))}`, number: `card number all ${toHex(Uint8Array.of(0x00))}` },
+  [0xff]: { tag: `tag data all ${toHex(Uint8Array.of(0xff))}`, number: `card number all ${toHex(Uint8Array.of(0xff))}` },
+} as const;
+
+/**
+ * `formatCardId` of a checked frame's data, from the frame itself: the data characters upper-cased
+ * (hex10), or the card number (dec10, wiegand26).
+ */
+function cardIdOf(frame: Uint8Array, cardNumber: number, format: Em4100CardFormat): string {
+  switch (format) {
+    case "dec10":
+      return cardNumber.toString().padStart(10, "0");
+    case "hex10":
+      return latin1(frame.subarray(FIRST_DATA, LAST_DATA + 1)).toUpperCase();
+    case "wiegand26":
+      return `${(cardNumber >>> 16) & 0xff},${cardNumber & 0xffff}`;
   }
-  return { kind: "id", cardId: formatCardId(data, format) };
+}
+
+/** A `discarded` result holding a copy of the frame (callers may reuse theirs). */
+function discarded(frame: Uint8Array, reason: string): ReaderFrame {
+  return { kind: "discarded", bytes: frame.slice(), reason };
 }
 
 /**

@@ -8,12 +8,13 @@
  * on the indicator, and given to us by configuration) and no stability flag.
  */
 import { z } from "zod";
-import { ETX, SPACE, STX, hexDigitByte, isDecimalDigit } from "../bytes.js";
+import { ETX, SPACE, STX, isDecimalDigit } from "../bytes.js";
 import { defineProtocol, serial8N1 } from "../device-protocol.js";
 import { displayedToGrams, gramsToDisplayed } from "../grams.js";
-import { StxFramer, type LayoutVerdict } from "../stx-framer.js";
+import { COMPLETE, MORE, StxFramer, type LayoutVerdict } from "../stx-framer.js";
 import type { BufferedFramer, ScaleFrame, WeightUnit } from "../types.js";
 import { weightUnitOption } from "./unit-option.js";
+import { isXorChecksumChar, writeXorChecksum, xorChecksumMatches, xorOf, type XorChecksumStyle } from "./xor-checksum.js";
 
 /** Length of one frame, STX and ETX included. */
 export const A9_FRAME_BYTES = 12;
@@ -27,12 +28,8 @@ const END = 11;
 const PLUS = 0x2b;
 const MINUS = 0x2d;
 
-/**
- * How the two checksum characters are written. `hex`: nibble + 0x30 if <= 9, else + 0x37 ("1B").
- * `plus30`: nibble + 0x30 always ("1;"), which some models use (scales.md, yaohua-a9, command mode
- * note). The decoder accepts both, and lower-case hex, per nibble.
- */
-export type A9ChecksumStyle = "hex" | "plus30";
+/** How the two checksum characters are written (xor-checksum.ts); the decoder accepts both styles. */
+export type A9ChecksumStyle = XorChecksumStyle;
 
 /** Why byte `i` (0-based) of a candidate frame is wrong, or undefined when it fits the layout. */
 function byteProblem(frame: Uint8Array, i: number): string | undefined {
@@ -47,26 +44,13 @@ function byteProblem(frame: Uint8Array, i: number): string | undefined {
     return leadingSpace ? undefined : "bad digit byte";
   }
   if (i === DECIMALS) return b >= 0x30 && b <= 0x34 ? undefined : "bad decimals byte";
-  if (i === CHECK_HI || i === CHECK_LO) return isChecksumChar(b) ? undefined : "bad checksum character";
+  if (i === CHECK_HI || i === CHECK_LO) return isXorChecksumChar(b) ? undefined : "bad checksum character";
   return i === END && b === ETX ? undefined : "missing ETX";
-}
-
-/** A byte either checksum style can produce for some nibble, in either case. */
-function isChecksumChar(b: number): boolean {
-  return (b >= 0x30 && b <= 0x3f) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
-}
-
-/** True when `char` writes `nibble` in the `hex` style (either case) or the `plus30` style. */
-function checksumCharMatches(char: number, nibble: number): boolean {
-  if (char === 0x30 + nibble) return true;
-  return nibble > 9 && (char === 0x37 + nibble || char === 0x57 + nibble);
 }
 
 /** XOR of bytes 2..9 (1-based) of a frame. */
 function xorOfBody(frame: Uint8Array): number {
-  let x = 0;
-  for (let i = SIGN; i <= DECIMALS; i++) x ^= frame[i] ?? 0;
-  return x;
+  return xorOf(frame, SIGN, DECIMALS);
 }
 
 /**
@@ -85,14 +69,12 @@ export function decodeYaohuaA9(frame: Uint8Array, unit: WeightUnit): ScaleFrame 
     const problem = byteProblem(frame, i);
     if (problem !== undefined) return discard(problem);
   }
-  const x = xorOfBody(frame);
-  const hiOk = checksumCharMatches(frame[CHECK_HI] ?? 0, x >> 4);
-  const loOk = checksumCharMatches(frame[CHECK_LO] ?? 0, x & 0xf);
-  if (!hiOk || !loOk) return discard("bad checksum");
-  let digits = 0n;
+  if (!xorChecksumMatches(frame[CHECK_HI] ?? 0, frame[CHECK_LO] ?? 0, xorOfBody(frame))) return discard("bad checksum");
+  // Six digits at most: a safe integer, which displayedToGrams converts exactly.
+  let digits = 0;
   for (let i = FIRST_DIGIT; i <= LAST_DIGIT; i++) {
     const b = frame[i] ?? SPACE;
-    digits = digits * 10n + BigInt(b === SPACE ? 0 : b - 0x30);
+    digits = digits * 10 + (b === SPACE ? 0 : b - 0x30);
   }
   const decimals = (frame[DECIMALS] ?? 0x30) - 0x30;
   const grams = displayedToGrams(frame[SIGN] === MINUS, digits, decimals, unit);
@@ -135,10 +117,7 @@ export function encodeYaohuaA9(reading: A9Reading): Uint8Array {
   const padded = text.padStart(6, "0");
   for (let i = 0; i < 6; i++) frame[FIRST_DIGIT + i] = padded.charCodeAt(i);
   frame[DECIMALS] = 0x30 + decimals;
-  const x = xorOfBody(frame);
-  const write = (nibble: number): number => (checksum === "hex" ? hexDigitByte(nibble) : 0x30 + nibble);
-  frame[CHECK_HI] = write(x >> 4);
-  frame[CHECK_LO] = write(x & 0xf);
+  writeXorChecksum(frame, CHECK_HI, xorOfBody(frame), checksum);
   frame[END] = ETX;
   return frame;
 }
@@ -157,7 +136,7 @@ export function createYaohuaA9Framer(opts: { unit: WeightUnit }): BufferedFramer
     check(frame, length): LayoutVerdict {
       const problem = byteProblem(frame, length - 1);
       if (problem !== undefined) return { kind: "invalid", reason: problem };
-      return length === A9_FRAME_BYTES ? { kind: "complete" } : { kind: "more" };
+      return length === A9_FRAME_BYTES ? COMPLETE : MORE;
     },
     decode: (frame) => decodeYaohuaA9(frame, unit),
   });

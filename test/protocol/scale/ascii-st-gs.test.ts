@@ -43,6 +43,32 @@ describe("decodeStGs", () => {
     ["US,GS,-0.0025kg", w(-3, false)], // -2.5 g, half away from zero
     // tolerated: lower case headers and unit
     ["st,nt,+0012.34KG", w(12340, true, "net")],
+    // field variants of real devices (sources in the module's header)
+    ["ST,GS+0012.34kg", w(12340, true)], // no comma after H2
+    ["ST,GS    20.7g  ", w(21, true)], // T-Scale NHB capture: no comma, no sign, unit padded after
+    ["US,GS    20.7g  ", w(21, false)],
+    ["ST,GS,   245.6 g", w(246, true)], // T-Scale QHW capture: no sign, a space before the unit
+    ["ST, GS+ 5.12KG", w(5120, true)], // Selleton SL-7515 manual's example
+    ["ST,GS   12.34,kg", w(12340, true)], // Tiger TI-02-P: sign a space, a comma before the unit
+    ["US,NT-  12.34,kg", w(-12340, false, "net")],
+    ["ST,NT,+  1.234kg", w(1234, true, "net")], // AWH-SA30
+    ["ST,GS, +  12.34 kg", w(12340, true)], // every space the family allows
+    ["ST,GS,+0012.34 , kg", w(12340, true)],
+    // a single header: the A&D standard format (weight reported as gross: the frame does not say)
+    ["ST,+00123.45  g", w(123, true)],
+    ["US,-00001.23 kg", w(-1230, false)],
+    ["ST,+0001.234 kg", w(1234, true)],
+    ["ST,+0001.278, g", w(1, true)], // A&D CSV format: a comma before the unit
+    ["ST, +0012.34lb", w(5597, true)],
+    ["OL,+999999.9  g", { kind: "no_weight", reason: "overload" }],
+    ["OL,-99999999 kg", { kind: "no_weight", reason: "overload" }],
+    ["OL,+9999999E+19", { kind: "no_weight", reason: "overload" }], // A&D overload data, no unit
+    ["OL,+9999999E+19,  g", { kind: "no_weight", reason: "overload" }],
+    ["OL,        kg", { kind: "no_weight", reason: "overload" }], // a unit where H2 could stand
+    ["LO,        lb", { kind: "no_weight", reason: "underload" }],
+    ["OL,         g ", { kind: "no_weight", reason: "overload" }],
+    ["QT,+00012345 PC", { kind: "ignored", reason: "counting frame (QT)" }],
+    ["ST,GS,+001.500 t", w(1_500_000, true)], // with a mode header, t is the tonne
     // no weight / ignored
     ["OL,GS,+99999.9kg", { kind: "no_weight", reason: "overload" }],
     ["OL,GS,        kg", { kind: "no_weight", reason: "overload" }],
@@ -59,8 +85,21 @@ describe("decodeStGs", () => {
     ["ST,GS,+0012.34kg\t", "non-printable byte in line"],
     ["ST,GS,+0012.34k\u00e9", "non-printable byte in line"],
     ["0012.34kg", "not an <H1>,<H2>,<weight> line"],
-    ["ST,GS+0012.34kg", "not an <H1>,<H2>,<weight> line"],
     ["STX,GS,+0012.34kg", "not an <H1>,<H2>,<weight> line"],
+    ["ST GS +0012.34kg", "not an <H1>,<H2>,<weight> line"],
+    ["ST,GSX,+0012.34kg", "not an <H1>,<H2>,<weight> line"],
+    ["ST,G,+0012.34kg", "not an <H1>,<H2>,<weight> line"],
+    ["S    20.7g  ", "not an <H1>,<H2>,<weight> line"], // the T-Scale capture's first, cut line
+    // ambiguous: discarded, never guessed
+    ["GS,+0012.34kg", 'mode header "GS" without a status header'],
+    ["NT,GS,+0012.34kg", 'mode header "NT" without a status header'],
+    ["ST,+001.500  t", 'ambiguous unit "t" without a GS/NT header (tonne on indicators, tola on A&D balances)'],
+    ["ST,GS,+0012.34,", "missing unit"], // a comma promising a unit that is not there
+    ["ST,GS,+0012.34,,kg", "bad weight field"],
+    ["ST,GS,+12,34kg", "bad weight field"], // a decimal comma cannot be told from a separator
+    ["ST,kg", "bad weight field"],
+    ["ST,  g", "bad weight field"],
+    ["ST,GSkg", "not an <H1>,<H2>,<weight> line"],
     ["XX,GS,+0012.34kg", 'unknown status header "XX"'],
     ["ST,GR,+0012.34kg", 'unknown mode header "GR"'],
     ["ST,GS,+0012.34", "missing unit"],
@@ -78,6 +117,9 @@ describe("decodeStGs", () => {
     ["OL,GS,+99x99kg", "bad weight field"],
     ["OL,GS,overload", 'unknown unit "overload"'],
     ["OL,GS,+99999.9xx", 'unknown unit "xx"'],
+    ["ST,+00123.45ozt", 'unknown unit "ozt"'], // A&D's troy ounce is not a unit of ours
+    ["OL,+9999999e+19", "bad weight field"],
+    ["ST,OK,+0001.234 kg", 'unknown mode header "OK"'], // A&D GC comparator headers: not accepted
   ])("discards %j (%s)", (line, reason) => {
     const bytes = Uint8Array.from(line, (c) => c.charCodeAt(0));
     expect(decodeStGs(bytes)).toEqual({ kind: "discarded", bytes, reason });
@@ -93,6 +135,16 @@ describe("frames without a unit (contract.md section 5: they take the scale's un
   ] as const)("%j in %s", (line, unit, frame) => {
     expect(decodeStGs(ascii(line), unit)).toEqual(frame);
     expect(createStGsFramer({ unit }).push(ascii(`${line}\r\n`))).toEqual([frame]);
+  });
+
+  it("a comma after the weight promises a unit: without one the frame is discarded, not given the scale's", () => {
+    expect(decodeStGs(ascii("ST,GS,+0012.34,"), "kg")).toMatchObject({ kind: "discarded", reason: "bad weight field" });
+    expect(decodeStGs(ascii("ST,GS,+0012.34, "), "kg")).toMatchObject({ kind: "discarded", reason: "bad weight field" });
+  });
+
+  it("a single-header frame without a unit takes the scale's unit, and is gross", () => {
+    expect(decodeStGs(ascii("ST,+00012.34"), "kg")).toEqual(w(12340, true));
+    expect(decodeStGs(ascii("US,-000013.0"), "lb")).toEqual(w(-5897, false));
   });
 
   it("a frame's own unit wins over the configured one; an unknown unit is still discarded", () => {
