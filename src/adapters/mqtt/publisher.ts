@@ -8,6 +8,7 @@ import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs } from "../backoff.js";
 import type { BackoffSettings } from "../backoff.js";
 import type { PublisherOptions, PublisherStats } from "./publisher-types.js";
 import { until, withTimeout } from "../../waits.js";
+import { failureOf } from "../outbox/failure.js";
 
 export type { PublisherOptions, PublisherOutbox, PublisherStats } from "./publisher-types.js";
 
@@ -86,6 +87,8 @@ export class Publisher {
   private link: "unknown" | "up" | "down" = "unknown";
   private toMark: number[] = [];
   private markScheduled = false;
+  /** A failure to mark events published was logged, and no mark has succeeded since. */
+  private markFailureLogged = false;
   private pumping = false;
   private readonly counters = { connections: 0, sent: 0, acked: 0, rejected: 0 };
 
@@ -342,9 +345,16 @@ export class Publisher {
     this.toMark = [];
     try {
       this.opts.outbox.markPublished(seqs);
+      this.markFailureLogged = false;
     } catch (err) {
       this.toMark = seqs.concat(this.toMark);
-      this.log.error({ err, count: seqs.length }, "cannot mark events published; retrying");
+      // Said once per streak: a database held by another process (busy) is waited out, and shows
+      // on the status; anything else is an error. A lost mark only means an event is sent again.
+      if (!this.markFailureLogged) {
+        const busy = failureOf(err) === "busy";
+        this.log[busy ? "warn" : "error"]({ err, count: seqs.length }, busy ? "database busy: marking events published waits" : "cannot mark events published; retrying");
+        this.markFailureLogged = true;
+      }
       this.retryStorageLater();
     }
   }
