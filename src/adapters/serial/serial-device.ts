@@ -8,6 +8,7 @@ import { SerialPort } from "serialport";
 import { SmartbinError } from "../../errors.js";
 import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffSettings } from "../backoff.js";
 import { systemTimers, type TimerPort } from "./timer-port.js";
+import { startPollerWake } from "./poller-wake.js";
 
 /**
  * What the station knows about a device. `unknown` only until the first transition: a device present
@@ -130,6 +131,8 @@ export class SerialDevice {
   private lastOpenError: string | undefined;
   private retryTimer: { handle: unknown } | undefined;
   private silenceTimer: { handle: unknown } | undefined;
+  /** Stops the event-loop wake that serialport's reads need on Node 26.4+ (poller-wake.ts). */
+  private stopWake: () => void = () => undefined;
   /** Open and close operations in flight; `stop()` waits for all of them. */
   private readonly pending = new Set<Promise<void>>();
   private readonly counters = {
@@ -158,6 +161,8 @@ export class SerialDevice {
       return;
     }
     this.phase = "running";
+    // Only the real binding reads through the native poller; the mock binding (demo, tests) does not.
+    if (this.opts.binding === undefined) this.stopWake = startPollerWake();
     this.connect();
   }
 
@@ -167,6 +172,7 @@ export class SerialDevice {
    */
   async stop(): Promise<void> {
     this.phase = "stopped";
+    this.stopWake();
     this.clearRetry();
     this.clearSilence();
     const port = this.port;
