@@ -40,7 +40,11 @@ describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
   });
   afterAll(() => removeTempDirs());
 
-  it("SIGKILL after the bag was weighed and before the close: one deposit after the restart, never two", async () => {
+  /**
+   * A broker, a 12 kg indicator and a card reader on pseudo-terminals, a central subscriber, and a
+   * station config with a long idle close (a signal always lands while the session is open).
+   */
+  async function rig() {
     const broker = await startMosquitto();
     cleanups.push(() => broker.dispose());
     const scale = await FakeIndicator.start(12_000);
@@ -48,8 +52,12 @@ describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
     cleanups.push(() => scale.stop(), () => reader.stop());
     const central = await startCentral(broker.url);
     cleanups.push(() => central.close());
-    // A long idle close: the kill always lands while the session is open.
     const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, idleCloseS: 30 });
+    return { scale, reader, central, cfg };
+  }
+
+  it("SIGKILL after the bag was weighed and before the close: one deposit after the restart, never two", async () => {
+    const { scale, reader, central, cfg } = await rig();
 
     const first = startRun(cfg.file);
     cleanups.push(() => {
@@ -95,14 +103,7 @@ describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
   });
 
   it("SIGTERM a moment after the bag landed, before the scale settled: the shutdown waits for it, one deposit with the bag", async () => {
-    const broker = await startMosquitto();
-    cleanups.push(() => broker.dispose());
-    const scale = await FakeIndicator.start(12_000);
-    const reader = await FakeCardReader.start();
-    cleanups.push(() => scale.stop(), () => reader.stop());
-    const central = await startCentral(broker.url);
-    cleanups.push(() => central.close());
-    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, idleCloseS: 30 });
+    const { scale, reader, central, cfg } = await rig();
 
     const run = startRun(cfg.file);
     cleanups.push(async () => {
