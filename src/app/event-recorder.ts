@@ -8,6 +8,8 @@ export interface RecordBatch {
   session?: SessionWrite;
   /** The batch holds a storage alarm: the level it reports is stored with it ({@link STORAGE_ALARM_KEY}). */
   storageAlarm?: SpaceAlarm;
+  /** `meta` values written in the same transaction (the machine's stored values: station-types META_KEYS). */
+  meta?: Readonly<Record<string, string>>;
 }
 
 /** The outbox `meta` key under which the last storage alarm's level is stored with that alarm. */
@@ -99,7 +101,7 @@ export class EventRecorder {
     const commit: CommitBatchOf = {
       events,
       ...(batch.session ? { session: batch.session } : {}),
-      ...(batch.storageAlarm ? { meta: { [STORAGE_ALARM_KEY]: batch.storageAlarm } } : {}),
+      ...(batch.storageAlarm || batch.meta ? { meta: { ...batch.meta, ...(batch.storageAlarm ? { [STORAGE_ALARM_KEY]: batch.storageAlarm } : {}) } } : {}),
     };
     if (this.waiting.length === 0 && !this.closed) {
       // The usual case, nothing waits: commit now, stamped by the outbox.

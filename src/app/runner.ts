@@ -13,9 +13,14 @@
  * so a unit test drives the whole station with fakes and a manual clock.
  */
 import type { Logger } from "../adapters/log/logger.js";
-import { initialState, nextDeadline, statusOf, step, type StationStatus } from "../domain/station-machine.js";
+import { initialState, nextDeadline, outputsOf, statusOf, step, type StationStatus } from "../domain/station-machine.js";
+import type { Outputs } from "../domain/doors.js";
 import { maskCardId } from "../domain/privacy.js";
+import { META_KEYS } from "../domain/station-types.js";
 import type {
+  CardListsState,
+  Contact,
+  DailyPoints,
   DepositEventData,
   DurableEvent,
   PersistedSession,
@@ -71,11 +76,31 @@ export type RunnerDevice =
   | { kind: "scale"; id: string; framer: BufferedFramer<ScaleFrame>; open(handlers: DeviceHandlers): DevicePort }
   | { kind: "reader"; id: string; framer: BufferedFramer<ReaderFrame>; open(handlers: DeviceHandlers): DevicePort };
 
+/**
+ * What the runner needs of the station's GPIO outputs (app/gpio-station.ts): the levels the machine's
+ * state calls for ({@link outputsOf}; the port writes only what changed), and signals for the
+ * resident (lamp and buzzer patterns: docs/deposit-flow.md).
+ */
+export interface OutputPort {
+  apply(outputs: Outputs): void;
+  /** `deposit`: a deposit was committed (never before); the others come from the machine's `indicate` effects. */
+  indicate(signal: "refused" | "select" | "blocked" | "deposit", binId?: string): void;
+}
+
+/** The role lists a config names (`cards`, with its file merged), compared with the stored ones at start. */
+export interface ConfigCards {
+  collectors: readonly string[];
+  maintenance: readonly string[];
+  blocked: readonly string[];
+}
+
 /** Every adapter of the station, in one object. */
 export interface RunnerAdapters {
   outbox: OutboxPort;
   publisher: PublisherPort;
   logger: Logger;
+  /** Door locks, lamps, buzzer; absent: no GPIO outputs. */
+  outputs?: OutputPort;
   /** A fresh UUID (session ids). */
   newId(): string;
 }
@@ -102,6 +127,10 @@ export interface RunnerOptions {
   settleWaitMs?: number;
   /** Called after each deposit event is committed (the demo prints a human line). */
   onDepositCommitted?: (data: DepositEventData, seq: number) => void;
+  /** Called after every durable event is committed, in order (the demo's story). */
+  onCommitted?: (event: DurableEvent, seq: number) => void;
+  /** The config's role lists (default: none). */
+  cards?: ConfigCards;
 }
 
 /** Counters a technician (and the tests) can read. */
@@ -163,6 +192,9 @@ export class StationRunner {
     this.running = true;
     const spill = this.spilled();
     if (spill !== null) this.recorder.seedSpill(spill);
+    // The outputs' safe state first (every lock locked, lamps off), before anything can report online.
+    this.applyOutputs();
+    this.restoreStored();
     this.feed({ type: "recover", sessions: this.storedSessions(spill), ...this.now() });
     const { clock } = this.opts;
     this.cancels.push(clock.every(this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS, () => this.recorder.commitWaiting()));
@@ -300,6 +332,81 @@ export class StationRunner {
     return this.recorder.waitingBatches();
   }
 
+  /**
+   * Gives the machine what the database kept for it: today's points per card, the bins and contacts
+   * whose last alarm said full/active, and the role lists. The lists: those stored (possibly set by a
+   * `set_cards` command) win while the config's lists are the ones stored with them; a config whose
+   * lists changed since wins over earlier commands (contract section 2 "Roles").
+   */
+  private restoreStored(): void {
+    const read = <T>(key: string, check: (v: unknown) => v is T): T | undefined => {
+      try {
+        const text = this.opts.adapters.outbox.meta?.(key) ?? null;
+        if (text === null) return undefined;
+        const value: unknown = JSON.parse(text);
+        if (check(value)) return value;
+        this.log.warn({ key }, "a stored value is not in the expected form: ignored");
+      } catch (err) {
+        this.log.warn({ err, key }, "a stored value could not be read: ignored");
+      }
+      return undefined;
+    };
+    const daily = read(META_KEYS.daily, isDailyPoints);
+    const full = read(META_KEYS.full, isBoolRecord);
+    const contacts = read(META_KEYS.contacts, isBoolRecord) as Partial<Record<Contact, boolean>> | undefined;
+    const stored = read(META_KEYS.cards, isCardLists);
+    const configCards: ConfigCards = this.opts.cards ?? { collectors: [], maintenance: [], blocked: [] };
+    const listsText = (c: ConfigCards) => JSON.stringify([c.collectors, c.maintenance, c.blocked]);
+    // No stored config lists: the config had none when the stored lists were set.
+    const storedConfig = read(CARDS_CONFIG_KEY, isCardLists) ?? { collectors: [], maintenance: [], blocked: [], version: null };
+    const configChanged = listsText(storedConfig) !== listsText(configCards);
+    const now = this.now();
+    this.feed({
+      type: "restore",
+      ...(daily !== undefined ? { daily } : {}),
+      ...(full !== undefined ? { full } : {}),
+      ...(contacts !== undefined ? { contacts } : {}),
+      cards: stored !== undefined && !configChanged ? stored : { ...configCards, version: null },
+      ...now,
+    });
+    if (configChanged) {
+      if (stored !== undefined) this.log.info("the config's card lists changed since they were last applied: they replace the stored lists");
+      const cards = JSON.stringify({ ...configCards, version: null });
+      this.recorder.record({ events: [], meta: { [META_KEYS.cards]: cards, [CARDS_CONFIG_KEY]: cards } });
+    }
+  }
+
+  /** A door's debounced input (the GPIO port, app/gpio-station.ts). */
+  doorInput(binId: string, part: "closed" | "button", active: boolean): void {
+    this.feed({ type: "door_input", binId, part, active, ...this.now() });
+  }
+
+  /** A contact's debounced level. */
+  contact(contact: Contact, active: boolean): void {
+    this.feed({ type: "contact", contact, active, ...this.now() });
+  }
+
+  /** A GPIO line failed. */
+  gpioError(line: number, message: string, where: { binId?: string; contact?: Contact }): void {
+    this.feed({ type: "gpio_error", line, message, ...where, ...this.now() });
+  }
+
+  /** New role lists (the `set_cards` command). */
+  setCards(lists: Partial<ConfigCards>, version: string | null): void {
+    this.feed({ type: "set_cards", ...lists, version, ...this.now() });
+  }
+
+  /** Puts the outputs where the machine's state says (the port writes what changed). */
+  private applyOutputs(): void {
+    const port = this.opts.adapters.outputs;
+    if (port === undefined) return;
+    try {
+      port.apply(outputsOf(this.state, this.opts.context));
+    } catch (err) {
+      this.log.error({ err }, "GPIO outputs could not be written");
+    }
+  }
+
   /** Steps one input (queued behind any input being stepped) and runs its effects. */
   feed(input: StationInput): void {
     this.queue.push(input);
@@ -310,6 +417,7 @@ export class StationRunner {
         const result = step(this.state, next, this.opts.context);
         this.state = result.state;
         for (const effect of result.effects) this.run(effect);
+        this.applyOutputs();
       }
     } finally {
       this.stepping = false;
@@ -425,7 +533,11 @@ export class StationRunner {
           events: effect.events,
           ...(effect.session ? { session: effect.session } : {}),
           ...(effect.storageAlarm ? { storageAlarm: effect.storageAlarm } : {}),
+          ...(effect.meta ? { meta: effect.meta } : {}),
         });
+        return;
+      case "indicate":
+        this.opts.adapters.outputs?.indicate(effect.signal, effect.binId);
         return;
       case "status_changed":
         this.opts.adapters.publisher.publishStatus();
@@ -459,17 +571,49 @@ export class StationRunner {
           "deposit recorded",
         );
         this.opts.onDepositCommitted?.(d, seq);
+        // Acknowledged to the resident only now that it is committed (contract section 4).
+        this.opts.adapters.outputs?.indicate("deposit", d.bin_id);
         break;
       }
       case "alarm":
         this.alarms++;
         this.log.info({ seq, code: event.data.code, subject: event.subject }, "alarm recorded");
         break;
+      case "collection":
+        this.log.info({ seq, bin: event.data.bin_id, removed_g: event.data.removed_g, card: maskCardId(event.data.card_id) }, "collection recorded");
+        break;
+      case "maintenance":
+        this.log.info({ seq, card: maskCardId(event.data.card_id), session: event.data.session_id }, "maintenance session recorded");
+        break;
       default: {
         const never: never = event;
         return never;
       }
     }
+    this.opts.onCommitted?.(event, seq);
     this.opts.adapters.publisher.notify();
   }
+}
+
+/** The `meta` key of the config's card lists as last applied (contract section 2 "Roles": which lists win). */
+const CARDS_CONFIG_KEY = "cards_config";
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
+function isCardLists(v: unknown): v is CardListsState {
+  return isRecord(v) && isStringList(v.collectors) && isStringList(v.maintenance) && isStringList(v.blocked) && (v.version === null || typeof v.version === "string" || v.version === undefined);
+}
+
+function isDailyPoints(v: unknown): v is DailyPoints {
+  return isRecord(v) && typeof v.day === "string" && isRecord(v.points) && Object.values(v.points).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+}
+
+function isBoolRecord(v: unknown): v is Record<string, boolean> {
+  return isRecord(v) && Object.values(v).every((b) => typeof b === "boolean");
 }

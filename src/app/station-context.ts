@@ -7,7 +7,7 @@ import { DEFAULT_MAX_NET_G, type Config } from "../config/schema.js";
 import { compilePointsTable } from "../domain/points.js";
 import { resolveStabilityOptions } from "../domain/stability.js";
 import { secondsToMs } from "../domain/session.js";
-import type { StationContext } from "../domain/station-types.js";
+import { CONTACTS, type StationContext } from "../domain/station-types.js";
 
 /** Reader noise is logged at most once a minute per reader. */
 export const NOISE_LOG_INTERVAL_MS = 60_000;
@@ -51,6 +51,16 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
       maxNetG:
         b.max_net_g ??
         Math.min(DEFAULT_MAX_NET_G, config.scales.find((s) => s.id === b.scale)?.capacity_g ?? DEFAULT_MAX_NET_G),
+      fullG: b.full_g ?? null,
+      door:
+        b.door === undefined
+          ? null
+          : {
+              hasButton: b.door.button !== undefined,
+              hasLamp: b.door.lamp !== undefined,
+              openTimeoutMs: secondsToMs(b.door.open_timeout_s),
+              leftOpenMs: secondsToMs(b.door.left_open_s),
+            },
     })),
     session: {
       idleCloseMs: secondsToMs(config.session.idle_close_s),
@@ -58,14 +68,35 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
       maxSessionMs: secondsToMs(config.session.max_session_s),
       recoverTimeoutMs: secondsToMs(config.session.recover_timeout_s),
     },
+    gpio: {
+      doorMode: config.session.door_mode,
+      fireDoors: config.station.fire_doors,
+      contacts: CONTACTS.filter((c) => config.gpio.inputs[c] !== undefined),
+      hasBuzzer: config.gpio.buzzer !== undefined,
+    },
+    timeZone: resolveTimeZone(config.station.time_zone),
     points: points?.categories
       ? compilePointsTable({
           rulesVersion: points.rules_version ?? "",
           categories: Object.fromEntries(
-            Object.entries(points.categories).map(([c, r]) => [c, { pointsPerKg: r.points_per_kg, minNetG: r.min_net_g }]),
+            Object.entries(points.categories).map(([c, r]) => [
+              c,
+              { pointsPerKg: r.points_per_kg, pointsPerDeposit: r.points_per_deposit, minNetG: r.min_net_g },
+            ]),
           ),
+          rounding: points.rounding,
+          dailyCap: points.daily_cap ?? null,
         })
       : null,
     noiseLogIntervalMs: NOISE_LOG_INTERVAL_MS,
   };
+}
+
+/**
+ * `station.time_zone` as an IANA name: `system` is the zone Node resolves from the gateway (`TZ`, else
+ * /etc/localtime), UTC when that is unknown.
+ */
+export function resolveTimeZone(zone: string): string {
+  if (zone !== "system") return zone;
+  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
 }

@@ -7,6 +7,7 @@
 import { findProtocol, protocolNames } from "../protocol/registry.js";
 import { DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
 import { quoteFound } from "./found.js";
+import { gpioIssues } from "./gpio-schema.js";
 
 /** A problem between keys: where (path segments) and the complete message. */
 export interface CrossFieldIssue {
@@ -48,6 +49,7 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
   entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
   entries(data.readers)?.forEach((reader, i) => checkRepeatGap(reader, i, out));
+  out.push(...gpioIssues(data));
   return out;
 }
 
@@ -147,6 +149,20 @@ function checkMaxNetG(bins: Record<string, unknown>[], scales: Record<string, un
 }
 
 function checkPoints(points: Record<string, unknown>, out: Issues): void {
+  if (isRecord(points.categories)) {
+    for (const [category, rule] of Object.entries(points.categories)) {
+      if (!isRecord(rule)) continue;
+      const perKg = rule.points_per_kg !== undefined;
+      const perDeposit = rule.points_per_deposit !== undefined;
+      if (perKg === perDeposit)
+        out.push({
+          path: ["points", "categories", category],
+          message: perKg
+            ? "expected one of points_per_kg and points_per_deposit, found both"
+            : "required key missing (points_per_kg or points_per_deposit)",
+        });
+    }
+  }
   if (points.categories !== undefined && points.rules_version === undefined) {
     out.push({
       path: ["points", "rules_version"],

@@ -65,11 +65,21 @@ function renderKey(
         ? "Optional. "
         : "";
   const nested = inOptional || optional;
+  if ((schema.meta() as { exampleCommented?: boolean } | undefined)?.exampleCommented === true) {
+    // Shown commented out: a sample that needs other keys set first (a door needs a gpio backend).
+    const part: string[] = [];
+    renderKey(key, schema.meta({ exampleCommented: false }), indent, part, commentIndent, inOptional);
+    for (const line of part) lines.push(line.trimStart().startsWith("#") ? line : `${pad}# ${line.slice(indent)}`);
+    return;
+  }
   pushComment(lines, commentIndent, label + (doc.description ?? ""));
 
   if (core instanceof z.ZodObject) {
     lines.push(`${pad}${key}:`);
     renderObjectBody(core, indent + 2, lines, indent + 2, nested);
+  } else if (core instanceof z.ZodArray && !(unwrap(core.element as z.ZodType).core instanceof z.ZodObject) && unionMembers(core.element as z.ZodType) === undefined) {
+    // A list of plain values (card ids): its default, inline.
+    lines.push(`${pad}${key}: ${stringify(hasDefault ? defaultValue : (doc.examples?.[0] ?? [])).trimEnd()}`);
   } else if (core instanceof z.ZodArray) {
     lines.push(`${pad}${key}:`);
     const item: string[] = [];

@@ -7,6 +7,7 @@ import { accessSync, constants as fsConstants, readFileSync, statSync, type Stat
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
+import { readCardsFile } from "./cards-file.js";
 import { crossFieldIssues } from "./cross-field.js";
 import { configSchema, type Config } from "./schema.js";
 import { DECIMAL_TEXT } from "./decimal.js";
@@ -137,7 +138,18 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
     ...unusableStorage(parsed.data.storage.path, baseDir, fileLabel, doc, lineCounter),
   ];
   if (unreadable.length > 0) return fail(unreadable);
-  return { ok: true, config: deepFreeze(resolvePaths(parsed.data, baseDir)), file: fileLabel };
+  let config = resolvePaths(parsed.data, baseDir);
+  if (config.cards.file !== undefined) {
+    const cards = readCardsFile(config.cards.file, config.cards);
+    if (!cards.ok) {
+      const node = doc.getIn(["cards", "file"], true) as Parameters<typeof nodePosition>[0] | undefined;
+      const at = (node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 };
+      return fail(cards.messages.map((message) => ({ file: fileLabel, ...at, path: "cards.file", message })));
+    }
+    const { collectors, maintenance, blocked } = cards.lists;
+    config = { ...config, cards: { ...config.cards, collectors: [...collectors], maintenance: [...maintenance], blocked: [...blocked] } };
+  }
+  return { ok: true, config: deepFreeze(config), file: fileLabel };
 }
 
 /** Keys whose value names a file the daemon reads at start: a missing one is a config problem (exit 78). */
@@ -304,7 +316,10 @@ function resolvePaths(config: Config, baseDir: string): Config {
     if (file !== undefined) mqtt[key] = resolve(file);
   }
   const storagePath = config.storage.path === IN_MEMORY ? IN_MEMORY : resolve(config.storage.path);
-  return { ...config, storage: { ...config.storage, path: storagePath }, mqtt };
+  const cards = config.cards.file === undefined ? config.cards : { ...config.cards, file: resolve(config.cards.file) };
+  const gpio = { ...config.gpio, simulated_dir: resolve(config.gpio.simulated_dir) };
+  const station = { ...config.station, clock_sync_marker: resolve(config.station.clock_sync_marker) };
+  return { ...config, station, storage: { ...config.storage, path: storagePath }, mqtt, cards, gpio };
 }
 
 /** Freezes `value` and everything reachable from it; returns it. */

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { crossFieldIssues } from "./cross-field.js";
 import { canonicalDecimal, DECIMAL_TEXT } from "./decimal.js";
 import { readerItemSchema, scaleItemSchema } from "./device-schema.js";
+import { cardsSchema, doorSchema, gpioSchema } from "./gpio-schema.js";
 import { describeFound } from "./found.js";
 import { DAY_S, HOUR_S, deviceId, matching, nonEmpty } from "./schema-parts.js";
 
@@ -50,8 +51,31 @@ const stationSchema = z
         "Station id, ^[a-z0-9][a-z0-9_-]{0,63}$. Appears in MQTT topics and in every event's source and data.",
       )
       .meta({ examples: ["st-001"] }),
+    time_zone: nonEmpty()
+      .refine((v) => v === "system" || isTimeZone(v), {
+        error: (iss) => `expected an IANA time zone name such as Asia/Shanghai, or system, found ${describeFound(iss.input)}`,
+      })
+      .default("system")
+      .describe("IANA time zone name (e.g. Asia/Shanghai), or system: the gateway's zone. Daily caps count per local day."),
+    fire_doors: z
+      .enum(["lock", "unlock"])
+      .default("unlock")
+      .describe("What every door does while the fire input is active: unlock (escape, firefighting) or lock."),
+    clock_sync_marker: nonEmpty()
+      .default("/run/systemd/timesync/synchronized")
+      .describe("A file whose presence says the clock is synchronised (systemd-timesyncd's marker by default)."),
   })
   .describe("This station.");
+
+/** True for a time zone name this Node's Intl knows (IANA names and their aliases, such as UTC). */
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const storageSchema = z
   .strictObject({
@@ -187,6 +211,13 @@ const binSchema = z.strictObject({
         "or the scale's capacity_g if lower; at most that capacity_g.",
     )
     .meta({ examples: [DEFAULT_MAX_NET_G] }),
+  full_g: z
+    .int()
+    .positive()
+    .optional()
+    .describe("Grams: gross weight at which the bin is full (bin_full; not ready until below 90 % again).")
+    .meta({ examples: [80_000] }),
+  door: doorSchema.optional().meta({ exampleCommented: true }),
 });
 
 /** Largest `points_per_kg`: keeps the points of any real deposit a safe integer. */
@@ -214,12 +245,20 @@ const pointsPerKg = z
 
 const pointsRuleSchema = z.strictObject({
   points_per_kg: pointsPerKg
+    .optional()
     .describe(
       "Points per kilogram of net weight, a non-negative decimal (a number or a string like \"1.16\"); " +
         "used exactly as written, never rounded through binary floating point. In the parsed config it " +
         "is the canonical decimal string.",
     )
     .meta({ examples: [2] }),
+  points_per_deposit: z
+    .int()
+    .nonnegative()
+    .max(1_000_000)
+    .optional()
+    .describe("Points for every deposit of at least min_net_g, whatever its weight (instead of points_per_kg).")
+    .meta({ examples: [1], exampleCommented: true }),
   min_net_g: z
     .int()
     .nonnegative()
@@ -229,6 +268,19 @@ const pointsRuleSchema = z.strictObject({
 
 const pointsSchema = z
   .strictObject({
+    rounding: z
+      .enum(["floor", "half_up"])
+      .default("floor")
+      .describe("How the fraction of points_per_kg points goes: floor (default) or half_up."),
+    daily_cap: z
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        "Most points one card earns at this station per local day (station.time_zone), all categories together; " +
+          "counted in the database, so a restart does not reset it.",
+      )
+      .meta({ examples: [100] }),
     rules_version: nonEmpty()
       .optional()
       .describe("Version of the rule table, stamped on every event; required when categories are given.")
@@ -272,6 +324,13 @@ const sessionSchema = z
       .max(DAY_S)
       .default(60)
       .describe("After a restart, how long a recovered session waits for its scales."),
+    door_mode: z
+      .enum(["select", "all"])
+      .default("select")
+      .describe(
+        "select: a bin's button unlocks its door (a door bin without a button unlocks at once); all: an " +
+          "identification unlocks every ready door.",
+      ),
   })
   .describe("Deposit sessions of bins without door hardware (README, How a deposit is weighed).");
 
@@ -305,6 +364,8 @@ export const configSchema = z
     bins: z.array(binSchema).default([]).describe("Bins, each on its own scale. Default: none."),
     points: pointsSchema,
     session: sessionSchema.prefault({}),
+    gpio: gpioSchema.prefault({}),
+    cards: cardsSchema,
     log: logSchema.prefault({}),
   })
   .superRefine(

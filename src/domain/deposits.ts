@@ -38,6 +38,7 @@ export function measureBin(
   reason: CloseReason,
   endedWall: number,
   ctx: StationContext,
+  card: { blocked?: boolean; earnedToday?: number } = {},
 ): DurableEvent[] {
   const bin = ctx.bins.find((b) => b.binId === covered.binId);
   if (bin === undefined) return [];
@@ -55,7 +56,7 @@ export function measureBin(
     ];
   }
   if (netG <= 0 || netG < thresholdG) return [];
-  const { points, reason: pointsReason } = pointsFor(netG, bin, ctx);
+  const { points, reason: pointsReason } = pointsFor(netG, bin, ctx, card);
   const data: DepositEventData = {
     bin_id: bin.binId,
     category: bin.category,
@@ -92,12 +93,65 @@ export function measureBin(
  * Points with the plausibility bound. A weight the rule table cannot turn into a safe integer of
  * points (a config that slipped past validation) earns nothing rather than throwing.
  */
-function pointsFor(netG: number, bin: BinSpec, ctx: StationContext): PointsResult {
+function pointsFor(netG: number, bin: BinSpec, ctx: StationContext, card: { blocked?: boolean; earnedToday?: number }): PointsResult {
   try {
-    return computePoints({ netG, category: bin.category, table: ctx.points, maxNetG: bin.maxNetG });
+    return computePoints({ netG, category: bin.category, table: ctx.points, maxNetG: bin.maxNetG, ...card });
   } catch {
     return { points: 0, reason: "implausible" };
   }
+}
+
+/**
+ * A collector's session on one bin (contract section 2 "Roles"): the weight removed (at least the
+ * scale's `change_threshold_g`) is one `collection` event (no points, no `negative_net`); weight that
+ * rose is only logged by the caller (no event).
+ */
+export function collectionEvent(
+  session: ClosingSession,
+  covered: CoveredBin,
+  afterG: number,
+  reason: CloseReason,
+  endedWall: number,
+  ctx: StationContext,
+): DurableEvent[] {
+  const bin = ctx.bins.find((b) => b.binId === covered.binId);
+  if (bin === undefined) return [];
+  const thresholdG = ctx.scales.find((s) => s.id === bin.scaleId)?.changeThresholdG ?? 0;
+  const removedG = covered.baselineG - afterG;
+  if (removedG <= 0 || removedG < thresholdG) return [];
+  return [
+    {
+      kind: "collection",
+      subject: bin.binId,
+      data: {
+        bin_id: bin.binId,
+        card_id: session.cardId,
+        removed_g: removedG,
+        gross_before_g: covered.baselineG,
+        gross_after_g: afterG,
+        rules_version: ctx.points?.rulesVersion ?? null,
+        session_id: session.id,
+        started_at: isoTime(session.startedWall),
+        ended_at: isoTime(endedWall),
+        close_reason: reason,
+      },
+    },
+  ];
+}
+
+/** A maintenance session's audit event (contract section 2 "Roles"; subject: the station id). */
+export function maintenanceEvent(session: ClosingSession, reason: CloseReason, endedWall: number, ctx: StationContext): DurableEvent {
+  return {
+    kind: "maintenance",
+    subject: ctx.stationId,
+    data: {
+      card_id: session.cardId,
+      session_id: session.id,
+      started_at: isoTime(session.startedWall),
+      ended_at: isoTime(endedWall),
+      close_reason: reason,
+    },
+  };
 }
 
 /**

@@ -62,8 +62,9 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
         acceptedG = result.valueG;
       }
       const tareChanges = scale.tareChanges + (tareChanged ? 1 : 0);
+      const base = acceptedG !== scale.acceptedG ? { acceptedTareChanges: tareChanges } : {};
       return {
-        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges },
+        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges, ...base },
         valid: true,
         weightChanged: acceptedG !== scale.acceptedG,
         ...(tareChanged ? { tareChanged } : {}),

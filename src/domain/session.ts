@@ -12,7 +12,10 @@
  * A recovered session closes (`restart`) once every one of its bins' scales has an accepted weight
  * again, or at its deadline (`recover_timeout_s` after the start).
  */
-import { interruptedAlarm, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
+import { collectionEvent, interruptedAlarm, maintenanceEvent, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
+import { contactActive, doorIsOpen, doorOf, doorSpecOf, lockDoorIfClosed, unlockDoor } from "./doors.js";
+import { localDay } from "./points.js";
+import { META_KEYS } from "./station-types.js";
 import { maskCardId } from "./privacy.js";
 import { noValidWeight, scaleView } from "./scale-state.js";
 import type {
@@ -22,6 +25,7 @@ import type {
   OpenSession,
   PersistedSession,
   RecoveringSession,
+  Role,
   ScaleState,
   SessionTimings,
   StationContext,
@@ -61,17 +65,36 @@ export function scalesSettled(session: { bins: readonly CoveredBin[] }, state: S
   });
 }
 
-/** The open session's running timers. */
+/**
+ * The open session's running timers. Activity is a weight change on a bin without a door, or a door
+ * of the session opening; `idle` runs from the latest of the last such weight change and the last
+ * door closing (contract section 2, "Sessions with doors").
+ */
 export function sessionTimers(session: OpenSession, timings: SessionTimings): SessionTimer[] {
-  const first: SessionTimer =
-    session.lastChangeMono === null
-      ? { reason: "first_deposit_timeout", atMono: session.firstDepositFromMono + timings.firstDepositTimeoutMs }
-      : { reason: "idle", atMono: session.lastChangeMono + timings.idleCloseMs };
-  return [first, { reason: "max_session", atMono: session.startedMono + timings.maxSessionMs }];
+  const closedMono = session.lastDoorClosedMono ?? null;
+  const active = session.lastChangeMono !== null || session.doorOpened === true;
+  const idleFrom = Math.max(session.lastChangeMono ?? -Infinity, closedMono ?? -Infinity);
+  const first: SessionTimer | null = !active
+    ? { reason: "first_deposit_timeout", atMono: session.firstDepositFromMono + timings.firstDepositTimeoutMs }
+    : Number.isFinite(idleFrom)
+      ? { reason: "idle", atMono: idleFrom + timings.idleCloseMs }
+      : null;
+  const max: SessionTimer = { reason: "max_session", atMono: session.startedMono + timings.maxSessionMs };
+  return first === null ? [max] : [first, max];
 }
 
-/** The timers time alone can fire: all, except `idle` while a scale is unsettled (a scale input decides that). */
+/** True when a door of the session is open (the session then closes only once it has closed). */
+export function sessionDoorOpen(session: { bins: readonly CoveredBin[] }, state: StationState, ctx: StationContext): boolean {
+  return session.bins.some((b) => doorSpecOf(b.binId, ctx) !== null && doorIsOpen(doorOf(state, b.binId)));
+}
+
+/**
+ * The timers time alone can fire: none while a door of the session is open (a door open at
+ * `max_session_s` closes the session as it closes), and not `idle` while a scale is unsettled (a
+ * scale input decides that).
+ */
 export function pendingTimers(session: OpenSession, state: StationState, ctx: StationContext): SessionTimer[] {
+  if (sessionDoorOpen(session, state, ctx)) return [];
   const settled = scalesSettled(session, state, ctx);
   return sessionTimers(session, ctx.session).filter((t) => t.reason !== "idle" || settled);
 }
@@ -99,6 +122,7 @@ export function persisted(session: OpenSession): PersistedSession {
       ...(b.baselineMode !== undefined ? { baseline_mode: b.baselineMode } : {}),
     })),
     last_change_wall: session.lastChangeWall,
+    ...(session.role !== undefined && session.role !== "resident" ? { role: session.role } : {}),
   };
 }
 
@@ -119,15 +143,56 @@ function acceptedOf(binId: string, state: StationState, ctx: StationContext): nu
  * two weights are on different bases (a tare set before the card and cleared after it would
  * "deposit" what was already in the bin), so no deposit is made and a `tare_changed` alarm says why.
  */
-function measureCovered(session: ClosingSession, covered: CoveredBin, afterG: number, reason: CloseReason, at: At, state: StationState, ctx: StationContext): DurableEvent[] {
+function measureCovered(
+  session: ClosingSession & { role?: Role },
+  covered: CoveredBin,
+  afterG: number,
+  reason: CloseReason,
+  at: At,
+  state: StationState,
+  ctx: StationContext,
+  daily: DailyTally,
+): DurableEvent[] {
   const scale = scaleOf(covered.binId, state, ctx);
   const switched =
     scale !== undefined &&
     (covered.tareChanges !== undefined
       ? scale.tareChanges !== covered.tareChanges
       : covered.baselineMode !== undefined && scale.mode !== null && scale.mode !== covered.baselineMode);
-  if (!switched) return measureBin(session, covered, afterG, reason, at.wall, ctx);
-  return [tareChangedAlarm(session, covered, afterG, ctx)];
+  if (switched) return [tareChangedAlarm(session, covered, afterG, ctx)];
+  const role = session.role ?? "resident";
+  if (role === "collector") return collectionEvent(session, covered, afterG, reason, at.wall, ctx);
+  if (role === "maintenance") return [];
+  const events = measureBin(session, covered, afterG, reason, at.wall, ctx, { blocked: role === "blocked", earnedToday: daily.earned(session.cardId) });
+  for (const e of events) if (e.kind === "deposit") daily.add(session.cardId, e.data.points);
+  return events;
+}
+
+/** The daily cap's count while a session closes: today's points per card, and what this close adds. */
+interface DailyTally {
+  earned(cardId: string): number;
+  add(cardId: string, points: number): void;
+  /** The `meta` write when points were added, else `undefined`. */
+  meta(): Record<string, string> | undefined;
+  /** The state's new `daily`, or the old one. */
+  value(): StationState["daily"];
+}
+
+/** A tally for a close at `wall` (the local day of its `ended_at` in the station's time zone). */
+function dailyTally(state: StationState, wall: number, ctx: StationContext): DailyTally {
+  const day = localDay(wall, ctx.timeZone ?? "UTC");
+  const points: Record<string, number> = state.daily?.day === day ? { ...state.daily.points } : {};
+  let changed = false;
+  return {
+    earned: (card) => points[card] ?? 0,
+    add: (card, n) => {
+      if (n <= 0) return;
+      points[card] = (points[card] ?? 0) + n;
+      changed = true;
+    },
+    meta: () => (changed ? { [META_KEYS.daily]: JSON.stringify({ day, points }) } : undefined),
+    value: () => (changed ? { day, points } : state.daily),
+  };
 }
 
 /** Closes the open session: its events and the deletion of its stored row in one record effect. */
@@ -140,20 +205,27 @@ export function closeOpen(
   effects: StationEffect[],
 ): StationState {
   const events: DurableEvent[] = [];
+  const daily = dailyTally(state, at.wall, ctx);
   for (const covered of session.bins) {
     // An offline scale counts with its last accepted weight (kept while offline).
     const afterG = acceptedOf(covered.binId, state, ctx) ?? covered.baselineG;
-    events.push(...measureCovered(session, covered, afterG, reason, at, state, ctx));
+    events.push(...measureCovered(session, covered, afterG, reason, at, state, ctx, daily));
   }
-  effects.push({ type: "record", events, session: { op: "delete", id: session.id } });
+  if (session.role === "maintenance") events.push(maintenanceEvent(session, reason, at.wall, ctx));
+  const meta = daily.meta();
+  effects.push({ type: "record", events, session: { op: "delete", id: session.id }, ...(meta ? { meta } : {}) });
   const deposits = events.filter((e) => e.kind === "deposit").length;
   effects.push({
     type: "notice",
     level: "info",
     msg: "session closed",
-    fields: { session: session.id, card: maskCardId(session.cardId), reason, deposits },
+    fields: { session: session.id, card: maskCardId(session.cardId), reason, deposits, role: session.role ?? "resident" },
   });
-  return afterClose(state);
+  let s: StationState = { ...state, daily: daily.value() };
+  // Every door of the session locks now, or as it closes.
+  for (const covered of session.bins) if (doorSpecOf(covered.binId, ctx) !== null) s = lockDoorIfClosed(s, covered.binId, effects);
+  for (const binId of session.doorBins ?? []) s = lockDoorIfClosed(s, binId, effects);
+  return afterClose(s);
 }
 
 /** The state after the current session closed: the next recovered session waiting, else idle. */
@@ -172,13 +244,17 @@ export function closeRecovered(
 ): StationState {
   const events: DurableEvent[] = [];
   const missing: CoveredBin[] = [];
+  const daily = dailyTally(state, at.wall, ctx);
   for (const covered of session.bins) {
     const afterG = acceptedOf(covered.binId, state, ctx);
     if (afterG === null) missing.push(covered);
-    else events.push(...measureCovered(session, covered, afterG, "restart", at, state, ctx));
+    else events.push(...measureCovered(session, covered, afterG, "restart", at, state, ctx, daily));
   }
-  if (missing.length > 0) events.push(interruptedAlarm(session, missing, ctx.stationId));
-  effects.push({ type: "record", events, session: { op: "delete", id: session.id } });
+  if (session.role === "maintenance") events.push(maintenanceEvent(session, "restart", at.wall, ctx));
+  if (missing.length > 0 && session.role !== "maintenance") events.push(interruptedAlarm(session, missing, ctx.stationId));
+  const meta = daily.meta();
+  effects.push({ type: "record", events, session: { op: "delete", id: session.id }, ...(meta ? { meta } : {}) });
+  state = { ...state, daily: daily.value() };
   effects.push({
     type: "notice",
     level: missing.length > 0 ? "warn" : "info",
@@ -276,6 +352,7 @@ export function recover(
     startedWall: p.started_wall,
     bins: p.bins.map((b) => ({ binId: b.bin_id, baselineG: b.baseline_g, ...(b.baseline_mode !== undefined ? { baselineMode: b.baseline_mode } : {}) })),
     deadlineMono: at.mono + ctx.session.recoverTimeoutMs,
+    ...(p.role !== undefined ? { role: p.role } : {}),
   }));
   for (const r of recovered) {
     effects.push({
@@ -292,7 +369,78 @@ export function recover(
   return { ...state, recoveredQueue: [...state.recoveredQueue, ...recovered] };
 }
 
-/** A presentation (from any reader): open, restart the first-deposit timer, or refuse. */
+/** A card's role by the lists in force (contract section 2 "Roles"). */
+export function roleOf(cardId: string, state: StationState): Role {
+  const cards = state.cards;
+  if (cards === undefined) return "resident";
+  if (cards.blocked.includes(cardId)) return "blocked";
+  if (cards.collectors.includes(cardId)) return "collector";
+  if (cards.maintenance.includes(cardId)) return "maintenance";
+  return "resident";
+}
+
+/**
+ * A bin is ready for a resident (contract section 2, "Sessions with doors"): its scale is online
+ * with a valid accepted weight, it is not full, and, for a door bin, its door is closed, its lines
+ * work and the fire input is not active. (Storage and power are checked for the whole station.)
+ */
+export function binReady(binId: string, state: StationState, ctx: StationContext): boolean {
+  const bin = ctx.bins.find((b) => b.binId === binId);
+  const scale = bin === undefined ? undefined : state.scales[bin.scaleId];
+  if (bin === undefined || scale === undefined) return false;
+  const view = scaleView(bin.scaleId, scale);
+  if (!view.online || view.acceptedG === null || noValidWeight(scale.condition)) return false;
+  if (state.full?.[binId] === true) return false;
+  if (!bin.door) return true;
+  const door = doorOf(state, binId);
+  return door.closed === true && door.lineError === null && !contactActive(state, "fire");
+}
+
+/** A bin covered from now on: its baseline is its scale's accepted weight now (`null` when it has none). */
+function coverNow(binId: string, state: StationState, ctx: StationContext): CoveredBin | null {
+  const bin = ctx.bins.find((b) => b.binId === binId);
+  const scale = bin === undefined ? undefined : state.scales[bin.scaleId];
+  if (bin === undefined || scale === undefined || scale.acceptedG === null) return null;
+  return { binId, baselineG: scale.acceptedG, tareChanges: scale.tareChanges, ...(scale.mode !== null ? { baselineMode: scale.mode } : {}) };
+}
+
+/**
+ * Unlocks a door bin of the open session: the door unlocks, and at its first unlock in the session
+ * the bin is covered with its baseline (its accepted weight now). A door that is open, or whose line
+ * failed, is left as it is.
+ */
+function unlockSessionDoor(state: StationState, binId: string, at: At, ctx: StationContext, effects: StationEffect[]): StationState {
+  const session = state.session;
+  if (session.phase !== "open") return state;
+  const door = doorOf(state, binId);
+  if (doorIsOpen(door) || door.lineError !== null) return state;
+  let next: OpenSession = session;
+  if (!session.bins.some((b) => b.binId === binId)) {
+    const covered = coverNow(binId, state, ctx);
+    if (covered === null) {
+      effects.push({ type: "notice", level: "warn", msg: "door unlocked on a bin whose scale has no weight: nothing is measured there", fields: { bin: binId } });
+    }
+    next = {
+      ...session,
+      bins: covered === null ? session.bins : orderByConfig([...session.bins, covered], ctx),
+      doorBins: (session.doorBins ?? []).filter((b) => b !== binId),
+    };
+    if (covered !== null) effects.push({ type: "record", events: [], session: { op: "put", id: next.id, state: persisted(next) } });
+  }
+  return unlockDoor({ ...state, session: next }, binId, at, effects);
+}
+
+function orderByConfig(bins: CoveredBin[], ctx: StationContext): CoveredBin[] {
+  const index = (id: string) => ctx.bins.findIndex((b) => b.binId === id);
+  return bins.sort((a, b) => index(a.binId) - index(b.binId));
+}
+
+/** The door bins of the session (covered or waiting). */
+function sessionDoorBins(session: OpenSession, ctx: StationContext): string[] {
+  return [...session.bins.map((b) => b.binId).filter((id) => doorSpecOf(id, ctx) !== null), ...(session.doorBins ?? [])];
+}
+
+/** A presentation (from any reader): open, restart a timer, or refuse (contract section 2, "Sessions", "Sessions with doors", "Roles"). */
 export function identify(
   state: StationState,
   input: { cardId: string; readerId: string; sessionId: string } & At,
@@ -313,13 +461,23 @@ export function identify(
   }
   const open = state.session.phase === "open" ? state.session : null;
   if (open?.closingFromMono !== undefined) return refuse(state, "identificationsRefused", "identification refused: the station is shutting down");
-  if (open !== null && open.cardId === cardId) {
-    if (open.lastChangeMono !== null) return state;
-    return { ...state, session: { ...open, firstDepositFromMono: input.mono } };
+  if (open !== null && open.cardId === cardId) return sameCardAgain(state, open, input, ctx, effects);
+  const role = roleOf(cardId, state);
+  if (role === "blocked") effects.push({ type: "indicate", signal: "blocked" });
+  if (open !== null && role === "blocked") {
+    return refuse(state, "identificationsRefused", "identification refused: a blocked card does not end another card's session");
+  }
+  if (open !== null && sessionDoorOpen(open, state, ctx)) {
+    return refuse(state, "identificationsRefused", "identification ignored: a door of the open session is open");
   }
   if (state.storage.state === "fault") {
     // Fail safe at the bin: a deposit that cannot be recorded must not be taken.
+    effects.push({ type: "indicate", signal: "refused" });
     return refuse(state, "sessionsRefused", "session refused: storage fault", { fault: state.storage.message });
+  }
+  if (contactActive(state, "power_fail")) {
+    effects.push({ type: "indicate", signal: "refused" });
+    return refuse(state, "sessionsRefused", "session refused: power failure (the power_fail input is active)");
   }
   let s = state;
   if (open !== null) {
@@ -328,22 +486,26 @@ export function identify(
     if (s.session.phase === "recovering") return identify(s, input, ctx, effects);
   }
 
+  const staff = role === "collector" || role === "maintenance";
   const bins: CoveredBin[] = [];
+  const doorBins: string[] = [];
   for (const bin of ctx.bins) {
-    const scale = s.scales[bin.scaleId];
-    if (scale === undefined) continue;
-    const view = scaleView(bin.scaleId, scale);
-    if (view.online && view.acceptedG !== null && !noValidWeight(scale.condition)) {
-      bins.push({
-        binId: bin.binId,
-        baselineG: view.acceptedG,
-        tareChanges: scale.tareChanges,
-        ...(scale.mode !== null ? { baselineMode: scale.mode } : {}),
-      });
+    if (bin.door) {
+      // Staff open every door, ready or not (full ones too); a blocked card opens none.
+      if (role === "blocked") continue;
+      const door = doorOf(s, bin.binId);
+      if (staff ? door.lineError === null : binReady(bin.binId, s, ctx)) doorBins.push(bin.binId);
+      continue;
     }
+    if (!(staff ? coverNow(bin.binId, s, ctx) !== null : binReady(bin.binId, s, ctx))) continue;
+    const covered = coverNow(bin.binId, s, ctx);
+    if (covered !== null) bins.push(covered);
   }
-  if (bins.length === 0) return refuse(s, "sessionsRefused", "session refused: no bin ready");
-  const session: OpenSession = {
+  if (bins.length === 0 && doorBins.length === 0) {
+    effects.push({ type: "indicate", signal: "refused" });
+    return refuse(s, "sessionsRefused", "session refused: no bin ready", { role });
+  }
+  let session: OpenSession = {
     phase: "open",
     id: input.sessionId,
     cardId,
@@ -354,18 +516,102 @@ export function identify(
     firstDepositFromMono: input.mono,
     lastChangeMono: null,
     lastChangeWall: null,
+    ...(role !== "resident" ? { role } : {}),
+    ...(doorBins.length > 0 ? { doorBins, doorOpened: false, lastDoorClosedMono: null } : {}),
   };
   effects.push({ type: "record", events: [], session: { op: "put", id: session.id, state: persisted(session) } });
   effects.push({
     type: "notice",
     level: "info",
     msg: "session opened",
-    fields: { session: session.id, card, reader: readerId, bins: bins.map((b) => b.binId) },
+    fields: { session: session.id, card, reader: readerId, role, bins: bins.map((b) => b.binId), door_bins: doorBins },
   });
-  return { ...s, session, counters: { ...s.counters, sessionsOpened: s.counters.sessionsOpened + 1 } };
+  s = { ...s, session, counters: { ...s.counters, sessionsOpened: s.counters.sessionsOpened + 1 } };
+  // Doors that unlock at once: every one for staff and in `all` mode, else those without a button.
+  for (const binId of doorBins) {
+    const unlockNow = staff || ctx.gpio?.doorMode === "all" || doorSpecOf(binId, ctx)?.hasButton !== true;
+    if (unlockNow) s = unlockSessionDoor(s, binId, input, ctx, effects);
+  }
+  session = s.session as OpenSession;
+  if ((session.doorBins ?? []).length > 0) effects.push({ type: "indicate", signal: "select" });
+  return s;
 }
 
-/** A weight change on `scaleId` at `at`: when it is one of the open session's scales, the idle timer restarts. */
+/**
+ * The same card again (contract section 2): without doors, before any weight change it restarts the
+ * first-deposit timer, after one it changes nothing. With doors: before any door opened, it restarts
+ * the first-deposit timer and (in `all` mode, and for staff) unlocks again the session's doors that
+ * locked again; after a door opened, it restarts the idle timer. Never beyond `max_session_s`.
+ */
+function sameCardAgain(state: StationState, open: OpenSession, at: At, ctx: StationContext, effects: StationEffect[]): StationState {
+  const hasDoors = sessionDoorBins(open, ctx).length > 0;
+  if (!hasDoors) {
+    if (open.lastChangeMono !== null) return state;
+    return { ...state, session: { ...open, firstDepositFromMono: at.mono } };
+  }
+  if (open.doorOpened === true) {
+    if (sessionDoorOpen(open, state, ctx)) return state;
+    return { ...state, session: { ...open, lastDoorClosedMono: at.mono } };
+  }
+  if (open.lastChangeMono !== null) return state;
+  let s: StationState = { ...state, session: { ...open, firstDepositFromMono: at.mono } };
+  const staff = open.role === "collector" || open.role === "maintenance";
+  if (staff || ctx.gpio?.doorMode === "all") {
+    for (const binId of sessionDoorBins(open, ctx)) if (staff || binReady(binId, s, ctx)) s = unlockSessionDoor(s, binId, at, ctx, effects);
+  }
+  return s;
+}
+
+/**
+ * A button press (select mode): unlocks that bin's door when the bin belongs to the open session
+ * and its door is closed; presses of other buttons, and presses without a session, are ignored.
+ * Two buttons pressed together: the first edge wins (each edge is its own input; the second finds
+ * its bin not in the session, or unlocks it too when it is: a resident may use two bins).
+ */
+export function buttonPressed(state: StationState, binId: string, at: At, ctx: StationContext, effects: StationEffect[]): StationState {
+  const session = state.session;
+  if (session.phase !== "open") {
+    effects.push({ type: "notice", level: "debug", msg: "button pressed without a session: ignored", fields: { bin: binId } });
+    return state;
+  }
+  const inSession = (session.doorBins ?? []).includes(binId) || session.bins.some((b) => b.binId === binId);
+  if (!inSession || doorSpecOf(binId, ctx) === null) {
+    effects.push({ type: "notice", level: "info", msg: "button of a bin outside the session: ignored", fields: { bin: binId } });
+    effects.push({ type: "indicate", signal: "refused", binId });
+    return state;
+  }
+  if (session.role !== "collector" && session.role !== "maintenance" && state.full?.[binId] === true) {
+    effects.push({ type: "indicate", signal: "refused", binId });
+    return state;
+  }
+  // Two buttons together: the first edge wins; another door of the session unlocked or open holds the choice.
+  const busy = sessionDoorBins(session, ctx).some((other) => {
+    if (other === binId) return false;
+    const door = doorOf(state, other);
+    return doorIsOpen(door) || (!door.locked && door.unlockedMono !== null);
+  });
+  if (busy) {
+    effects.push({ type: "notice", level: "info", msg: "button ignored: another door of the session is unlocked or open", fields: { bin: binId } });
+    return state;
+  }
+  return unlockSessionDoor(state, binId, at, ctx, effects);
+}
+
+/**
+ * A door of the session opened (its deposit starts) or closed (the idle timer restarts from now).
+ * Doors outside the session change nothing here (doors.ts raises their alarms).
+ */
+export function sessionDoorEdge(state: StationState, binId: string, edge: "opened" | "closed", at: At): StationState {
+  const session = state.session;
+  if (session.phase !== "open" || !session.bins.some((b) => b.binId === binId)) return state;
+  if (edge === "opened") return { ...state, session: { ...session, doorOpened: true } };
+  return { ...state, session: { ...session, lastDoorClosedMono: at.mono } };
+}
+
+/**
+ * A weight change on `scaleId` at `at`: when it is one of the open session's scales of a bin without
+ * a door, the idle timer restarts (a door bin's activity is its door).
+ */
 export function weightChanged(
   state: StationState,
   scaleId: string,
@@ -375,11 +621,25 @@ export function weightChanged(
 ): StationState {
   const session = state.session;
   if (session.phase !== "open") return state;
-  const covered = session.bins.some((c) => ctx.bins.find((b) => b.binId === c.binId)?.scaleId === scaleId);
+  const covered = session.bins.some((c) => {
+    const bin = ctx.bins.find((b) => b.binId === c.binId);
+    return bin?.scaleId === scaleId && !bin.door;
+  });
   if (!covered) return state;
   const next: OpenSession = { ...session, lastChangeMono: at.mono, lastChangeWall: at.wall };
   effects.push({ type: "record", events: [], session: { op: "put", id: next.id, state: persisted(next) } });
   return { ...state, session: next };
+}
+
+/**
+ * Whether a weight change on a bin belongs to a session (else it is an `unattributed_weight_change`):
+ * the bin is covered by the open or recovered session, or a maintenance session is open.
+ */
+export function weightAttributed(state: StationState, binId: string): boolean {
+  const session = state.session;
+  if (session.phase === "idle") return false;
+  if (session.role === "maintenance") return true;
+  return session.bins.some((b) => b.binId === binId);
 }
 
 /** The earliest `mono` at which a tick could change the session, or `null`. */

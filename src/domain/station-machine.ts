@@ -22,10 +22,15 @@ import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
 import { applyScaleFrame, initialScale, scaleLinkChanged } from "./scale-state.js";
-import { closeIfDue, identify, recover, sessionDeadline, shutdown, weightChanged } from "./session.js";
+import { alarmEffect } from "./alarms.js";
+import { contactInput, doorClosedInput, doorDeadline, doorOf, doorTimers, gpioError, initialDoor, outputsOf } from "./doors.js";
+import { buttonPressed, closeIfDue, identify, recover, sessionDeadline, sessionDoorEdge, shutdown, weightAttributed, weightChanged } from "./session.js";
 import { initialStorage, refusedForSpace, spaceMeasured, storageChanged, storageStatus } from "./storage.js";
+import { META_KEYS } from "./station-types.js";
 import type {
+  CardListsState,
   DeviceCounters,
+  DoorState,
   DeviceLink,
   ReaderSpec,
   ReaderState,
@@ -55,6 +60,8 @@ export function initialState(ctx: StationContext): StationState {
     readers[r.id] = initialReader;
     devices[r.id] = ZERO_COUNTERS;
   }
+  const doors: Record<string, DoorState> = {};
+  for (const b of ctx.bins) if (b.door) doors[b.binId] = initialDoor;
   return {
     scales,
     readers,
@@ -62,8 +69,14 @@ export function initialState(ctx: StationContext): StationState {
     session: { phase: "idle" },
     recoveredQueue: [],
     counters: { sessionsOpened: 0, sessionsRefused: 0, identificationsRefused: 0, devices },
+    doors,
+    contacts: {},
+    full: {},
+    cards: { collectors: [], maintenance: [], blocked: [], version: null },
   };
 }
+
+export { outputsOf };
 
 /**
  * One transition. Never throws for any input sequence; inputs naming an unknown device are
@@ -75,6 +88,22 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
   switch (input.type) {
     case "tick":
       next = tickReaders(next, input.mono, ctx, effects);
+      next = doorTimers(next, input, ctx, effects);
+      break;
+    case "door_input":
+      next = doorInput(next, input, ctx, effects);
+      break;
+    case "contact":
+      next = contactInput(next, input.contact, input.active, ctx, effects);
+      break;
+    case "gpio_error":
+      next = gpioError(next, input, ctx, effects);
+      break;
+    case "restore":
+      next = restore(next, input);
+      break;
+    case "set_cards":
+      next = setCards(next, input, effects);
       break;
     case "flush":
       next = flush(next, input, ctx, effects);
@@ -114,6 +143,8 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
  */
 export function nextDeadline(state: StationState, ctx: StationContext): number | null {
   let at = sessionDeadline(state, ctx);
+  const door = doorDeadline(state, ctx);
+  if (door !== null && (at === null || door < at)) at = door;
   for (const spec of ctx.readers) {
     for (const c of state.readers[spec.id]?.candidates ?? []) {
       const due = c.lastMono + spec.repeatGapMs;
@@ -129,6 +160,12 @@ export interface StationStatus {
   scales: Record<string, ScaleCondition>;
   storage: { state: "ok" | "busy" | "fault"; space: SpaceLevel; message?: string };
   session: "idle" | "open" | "recovering";
+  /** Per door bin: `closed`, `open` or `unknown` (not read yet), whether it is locked, and a failed line. */
+  doors?: Record<string, { door: "closed" | "open" | "unknown"; locked: boolean; error?: string }>;
+  /** Active contacts (fire, tamper, power_fail). */
+  alarms?: string[];
+  /** Bins that are full. */
+  full_bins?: string[];
 }
 
 /** The status fields the machine decides. */
@@ -141,12 +178,119 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
     scales[s.id] = scale.condition;
   }
   for (const r of ctx.readers) devices[r.id] = linkState((state.readers[r.id] ?? initialReader).link);
-  return {
+  const status: StationStatus = {
     devices,
     scales,
     storage: storageStatus(state.storage),
     session: state.session.phase,
   };
+  const doorBins = ctx.bins.filter((b) => b.door);
+  if (doorBins.length > 0) {
+    const locks = outputsOf(state, ctx).locks;
+    status.doors = Object.fromEntries(
+      doorBins.map((b) => {
+        const d = doorOf(state, b.binId);
+        const door = d.closed === null ? "unknown" : d.closed ? "closed" : "open";
+        return [b.binId, { door, locked: locks[b.binId] !== true, ...(d.lineError !== null ? { error: d.lineError } : {}) }];
+      }),
+    );
+  }
+  const active = Object.entries(state.contacts ?? {}).filter(([, v]) => v).map(([k]) => k);
+  if ((ctx.gpio?.contacts.length ?? 0) > 0) status.alarms = active;
+  const full = Object.entries(state.full ?? {}).filter(([, v]) => v).map(([k]) => k);
+  if (ctx.bins.some((b) => b.fullG !== undefined && b.fullG !== null)) status.full_bins = full;
+  return status;
+}
+
+/** A door's debounced input: the closed sensor (alarms in doors.ts, the session's timers) or a button press. */
+function doorInput(state: StationState, input: Input<"door_input">, ctx: StationContext, effects: StationEffect[]): StationState {
+  const bin = ctx.bins.find((b) => b.binId === input.binId);
+  if (bin?.door === undefined || bin.door === null) {
+    unknownDevice(input.binId, effects);
+    return state;
+  }
+  if (input.part === "button") return input.active ? buttonPressed(state, bin.binId, input, ctx, effects) : state;
+  const { state: next, edge } = doorClosedInput(state, bin.binId, input.active, input, ctx, effects);
+  if (edge !== null) effects.push({ type: "status_changed" });
+  if (edge === "opened" || edge === "closed") return sessionDoorEdge(next, bin.binId, edge, input);
+  return next;
+}
+
+/** What the database kept (at start): role lists, today's points, full bins, active contacts. */
+function restore(state: StationState, input: Input<"restore">): StationState {
+  return {
+    ...state,
+    ...(input.cards !== undefined ? { cards: input.cards } : {}),
+    ...(input.daily !== undefined ? { daily: input.daily } : {}),
+    ...(input.full !== undefined ? { full: { ...input.full } } : {}),
+    ...(input.contacts !== undefined ? { contacts: { ...input.contacts } } : {}),
+  };
+}
+
+/** New role lists: each given list replaces the current one; stored (meta `cards`) so they survive a restart. */
+function setCards(state: StationState, input: Input<"set_cards">, effects: StationEffect[]): StationState {
+  const old = state.cards ?? { collectors: [], maintenance: [], blocked: [], version: null };
+  const cards: CardListsState = {
+    collectors: input.collectors ?? old.collectors,
+    maintenance: input.maintenance ?? old.maintenance,
+    blocked: input.blocked ?? old.blocked,
+    version: input.version,
+  };
+  effects.push({ type: "record", events: [], meta: { [META_KEYS.cards]: JSON.stringify(cards) } });
+  effects.push({
+    type: "notice",
+    level: "info",
+    msg: "card lists replaced",
+    fields: { version: input.version, collectors: cards.collectors.length, maintenance: cards.maintenance.length, blocked: cards.blocked.length },
+  });
+  return { ...state, cards };
+}
+
+/**
+ * After a bin's accepted weight changed from `beforeG` to its scale's accepted weight: an
+ * `unattributed_weight_change` when no session covers the bin (contract section 2, "Other station
+ * alarms"), and `bin_full` / `bin_ok` as the weight crosses `full_g` / 90 % of it.
+ */
+function binWeightChanged(state: StationState, binId: string | null, beforeG: number | null, afterG: number | null, ctx: StationContext, effects: StationEffect[]): StationState {
+  if (binId === null || afterG === null) return state;
+  const bin = ctx.bins.find((b) => b.binId === binId);
+  if (bin === undefined) return state;
+  if (beforeG !== null && !weightAttributed(state, binId)) {
+    effects.push({ type: "notice", level: "warn", msg: "weight changed outside any session", fields: { bin: binId, delta_g: afterG - beforeG } });
+    effects.push(
+      alarmEffect(binId, {
+        code: "unattributed_weight_change",
+        bin_id: binId,
+        device_id: bin.scaleId,
+        delta_g: afterG - beforeG,
+        gross_before_g: beforeG,
+        gross_after_g: afterG,
+        message: `bin ${binId}: weight changed by ${afterG - beforeG} g outside any session`,
+      }),
+    );
+  }
+  const fullG = bin.fullG ?? null;
+  if (fullG === null) return state;
+  const wasFull = state.full?.[binId] === true;
+  const isFull = wasFull ? afterG >= fullG * 0.9 : afterG >= fullG;
+  if (isFull === wasFull) return state;
+  const full = { ...state.full, [binId]: isFull };
+  effects.push({ type: "notice", level: isFull ? "warn" : "info", msg: isFull ? "bin full" : "bin no longer full", fields: { bin: binId, gross_g: afterG } });
+  effects.push(
+    alarmEffect(
+      binId,
+      {
+        code: isFull ? "bin_full" : "bin_ok",
+        bin_id: binId,
+        gross_g: afterG,
+        full_g: fullG,
+        message: isFull ? `bin ${binId} is full (${afterG} g, full at ${fullG} g)` : `bin ${binId} is no longer full (${afterG} g)`,
+      },
+      { [META_KEYS.full]: JSON.stringify(full) },
+    ),
+  );
+  effects.push({ type: "status_changed" });
+  return { ...state, full };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,39 +329,25 @@ function recordLinkAlarm(kind: "scale" | "reader", id: string, binId: string | n
   const bin = binId === null ? {} : { bin_id: binId };
   if (alarm.state === "offline") {
     effects.push({ type: "notice", level: "warn", msg: `${kind} offline`, fields: { device: id, reason: alarm.reason } });
-    effects.push({
-      type: "record",
-      events: [
-        {
-          kind: "alarm",
-          subject: id,
-          data: {
-            code: kind === "scale" ? "scale_offline" : "reader_offline",
-            device_id: id,
-            ...bin,
-            reason: alarm.reason,
-            message: `${kind} ${id} offline: ${alarm.reason}`,
-          },
-        },
-      ],
-    });
+    effects.push(
+      alarmEffect(id, {
+        code: kind === "scale" ? "scale_offline" : "reader_offline",
+        device_id: id,
+        ...bin,
+        reason: alarm.reason,
+        message: `${kind} ${id} offline: ${alarm.reason}`,
+      }),
+    );
   } else {
     effects.push({ type: "notice", level: "info", msg: `${kind} back online`, fields: { device: id } });
-    effects.push({
-      type: "record",
-      events: [
-        {
-          kind: "alarm",
-          subject: id,
-          data: {
-            code: kind === "scale" ? "scale_online" : "reader_online",
-            device_id: id,
-            ...bin,
-            message: `${kind} ${id} back online`,
-          },
-        },
-      ],
-    });
+    effects.push(
+      alarmEffect(id, {
+        code: kind === "scale" ? "scale_online" : "reader_online",
+        device_id: id,
+        ...bin,
+        message: `${kind} ${id} back online`,
+      }),
+    );
   }
 }
 
@@ -319,6 +449,8 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
       effects.push(discardedNotice(spec.id, frame));
       continue;
     }
+    const acceptedBefore = scale.acceptedG;
+    const baseBefore = scale.acceptedTareChanges ?? scale.tareChanges;
     const result = applyScaleFrame(scale, frame, input.mono, spec);
     scale = result.scale;
     if (result.tareChanged === true) {
@@ -333,6 +465,11 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
       state = { ...state, scales: { ...state.scales, [spec.id]: scale } };
       effects.push({ type: "notice", level: "debug", msg: "weight change", fields: { scale: spec.id, accepted_g: scale.acceptedG } });
       state = weightChanged(state, spec.id, input, ctx, effects);
+      // Across a gross/net switch (the tare key) the accepted weights are on different bases: not a weight change.
+      const sameBase = baseBefore === scale.tareChanges;
+      state = binWeightChanged(state, spec.binId, sameBase ? acceptedBefore : null, scale.acceptedG, ctx, effects);
+    } else if (acceptedBefore === null && scale.acceptedG !== null) {
+      state = binWeightChanged(state, spec.binId, null, scale.acceptedG, ctx, effects);
     }
   }
   if (scale.condition !== conditionBefore && !changed) effects.push({ type: "status_changed" });

@@ -39,6 +39,17 @@ export interface ReaderSpec {
   readonly noValidFramesMs: number;
 }
 
+/** A bin's door hardware (config `bins[].door`), timers in ms. */
+export interface DoorSpec {
+  /** The door has a button (`select` mode: a press unlocks it). */
+  readonly hasButton: boolean;
+  readonly hasLamp: boolean;
+  /** `open_timeout_s`: unlocked but not opened this long, it locks again. */
+  readonly openTimeoutMs: number;
+  /** `left_open_s`: open longer than this, `door_left_open`. */
+  readonly leftOpenMs: number;
+}
+
 /** One bin (config `bins[]`). */
 export interface BinSpec {
   readonly binId: string;
@@ -46,6 +57,23 @@ export interface BinSpec {
   readonly scaleId: string;
   /** The effective `max_net_g`: a heavier deposit is implausible (0 points, alarm). */
   readonly maxNetG: number;
+  /** `full_g`: gross grams at which the bin is full; `null` when not configured. */
+  readonly fullG?: number | null;
+  /** The door hardware; `null`/absent for a bin without a door. */
+  readonly door?: DoorSpec | null;
+}
+
+/** Station-wide dry contacts (config `gpio.inputs`). */
+export const CONTACTS = ["fire", "tamper", "power_fail"] as const;
+export type Contact = (typeof CONTACTS)[number];
+
+/** The GPIO side of the station (config `gpio`, `station.fire_doors`, `session.door_mode`). */
+export interface GpioContext {
+  readonly doorMode: "select" | "all";
+  readonly fireDoors: "lock" | "unlock";
+  /** The contacts that are wired. */
+  readonly contacts: readonly Contact[];
+  readonly hasBuzzer: boolean;
 }
 
 /** Session timers (config `session`), in milliseconds. */
@@ -69,6 +97,10 @@ export interface StationContext {
   readonly points: CompiledPointsTable | null;
   /** Reader noise is logged at most once per this many ms per reader (the count in between is summed). */
   readonly noiseLogIntervalMs: number;
+  /** Doors and contacts; absent: none wired. */
+  readonly gpio?: GpioContext;
+  /** IANA zone of the daily cap's local day (`station.time_zone` resolved); absent: UTC. */
+  readonly timeZone?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +163,8 @@ export interface ScaleState {
    * subtracted (see deposits.ts).
    */
   readonly tareChanges: number;
+  /** `tareChanges` when the accepted weight last changed (a change across a tare switch is no weight change). */
+  readonly acceptedTareChanges?: number;
 }
 
 /** A tag seen fewer than `min_reads` times so far. */
@@ -185,6 +219,42 @@ export interface StorageState {
   readonly spaceAlarm: SpaceAlarm;
 }
 
+/** A role of a card (contract section 2 "Roles"). */
+export type Role = "resident" | "collector" | "maintenance" | "blocked";
+
+/** The role lists in force (config or the last `set_cards`), and where they came from. */
+export interface CardListsState {
+  readonly collectors: readonly string[];
+  readonly maintenance: readonly string[];
+  readonly blocked: readonly string[];
+  /** The `version` of the last `set_cards`, `null` for the config's lists. */
+  readonly version: string | null;
+}
+
+/** Points earned per card on one local day (the daily cap; stored with every deposit that earns). */
+export interface DailyPoints {
+  /** `YYYY-MM-DD` in the station's time zone. */
+  readonly day: string;
+  readonly points: Readonly<Record<string, number>>;
+}
+
+/** One door's state (a bin with door hardware). */
+export interface DoorState {
+  /** The debounced closed input; `null` until the GPIO port read it. */
+  readonly closed: boolean | null;
+  /** The lock as the machine commands it (the fire rule may override the output: {@link outputsOf}). */
+  readonly locked: boolean;
+  /** When it was last unlocked (the `open_timeout_s` timer), `null` while locked or after it opened. */
+  readonly unlockedMono: number | null;
+  /** Since when it is open, `null` while closed. */
+  readonly openMono: number | null;
+  /** `door_forced` / `door_left_open` raised for the current opening (again only after it closed). */
+  readonly forced: boolean;
+  readonly leftOpen: boolean;
+  /** A line of this door failed (`gpio_error`): the bin is not ready. */
+  readonly lineError: string | null;
+}
+
 /** A bin of a session with its baseline (accepted grams at identification). */
 export interface CoveredBin {
   readonly binId: string;
@@ -219,6 +289,16 @@ export type SessionPhase =
        * Absent otherwise. Never stored: after a crash the stored session is recovered anyway.
        */
       readonly closingFromMono?: number;
+      /** The card's role; absent: resident. */
+      readonly role?: Role;
+      /** Ready door bins of the session not yet unlocked (select mode: waiting for their button). */
+      readonly doorBins?: readonly string[];
+      /** A door of the session has opened (a door session's "deposit started"). */
+      readonly doorOpened?: boolean;
+      /** When the last door of the session closed, `null`/absent while none did. */
+      readonly lastDoorClosedMono?: number | null;
+      /** `max_session_s` passed while a door was open: the session closes as that door closes. */
+      readonly maxReached?: boolean;
     }
   | RecoveringSession;
 
@@ -232,6 +312,8 @@ export interface RecoveringSession {
   readonly bins: readonly CoveredBin[];
   /** `session.recover_timeout_s` after the start. */
   readonly deadlineMono: number;
+  /** The card's role when the session was stored; absent: resident. */
+  readonly role?: Role;
 }
 
 /** The open session of a resident. */
@@ -262,6 +344,16 @@ export interface StationState {
   /** Sessions recovered at start that wait behind the current one (normally none). */
   readonly recoveredQueue: readonly RecoveringSession[];
   readonly counters: StationCounters;
+  /** Doors by bin id (bins with door hardware only). */
+  readonly doors?: Readonly<Record<string, DoorState>>;
+  /** Active contacts (fire, tamper, power_fail), as last debounced; absent: inactive. */
+  readonly contacts?: Readonly<Partial<Record<Contact, boolean>>>;
+  /** Contacts whose line failed. */
+  readonly contactErrors?: Readonly<Partial<Record<Contact, string>>>;
+  /** Bins whose last bin_full/bin_ok alarm said full. */
+  readonly full?: Readonly<Record<string, boolean>>;
+  readonly cards?: CardListsState;
+  readonly daily?: DailyPoints;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,6 +370,8 @@ export interface PersistedSession {
   readonly bins: readonly { readonly bin_id: string; readonly baseline_g: number; readonly baseline_mode?: "gross" | "net" }[];
   /** Epoch ms of the latest weight change, `null` while none. */
   readonly last_change_wall: number | null;
+  /** The card's role (absent in rows of earlier versions: resident). */
+  readonly role?: Role;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,7 +414,20 @@ export type StationInput =
    * flush (the runner's wait is over) that still finds it settling leaves it stored, so the next
    * start recovers and measures it (`restart`) instead of closing it on a stale weight.
    */
-  | ({ type: "flush"; final?: boolean } & At);
+  | ({ type: "flush"; final?: boolean } & At)
+  /** A door's debounced input: `closed` (the door sensor) or `button` (a press is `active: true`). */
+  | ({ type: "door_input"; binId: string; part: "closed" | "button"; active: boolean } & At)
+  /** A station-wide contact's debounced level. */
+  | ({ type: "contact"; contact: Contact; active: boolean } & At)
+  /** A GPIO line failed at run time (or at open): `binId` for a door's line, `contact` for a contact's. */
+  | ({ type: "gpio_error"; line: number; message: string; binId?: string; contact?: Contact } & At)
+  /**
+   * What the database kept for the machine, at start: the role lists in force, today's points per
+   * card, and the bins and contacts whose last alarm said full/active (so a restart repeats no alarm).
+   */
+  | ({ type: "restore"; cards?: CardListsState; daily?: DailyPoints; full?: Readonly<Record<string, boolean>>; contacts?: Readonly<Partial<Record<Contact, boolean>>> } & At)
+  /** New role lists (a `set_cards` command, or a changed config at start); each given list replaces the current one. */
+  | ({ type: "set_cards"; collectors?: readonly string[]; maintenance?: readonly string[]; blocked?: readonly string[]; version: string | null } & At);
 
 // ---------------------------------------------------------------------------------------------
 // Effects.
@@ -337,6 +444,18 @@ export const ALARM_CODES = [
   "tare_changed",
   "storage_nearly_full",
   "storage_ok",
+  "door_forced",
+  "door_left_open",
+  "bin_full",
+  "bin_ok",
+  "unattributed_weight_change",
+  "fire",
+  "fire_cleared",
+  "tamper",
+  "tamper_cleared",
+  "power_fail",
+  "power_ok",
+  "gpio_error",
 ] as const;
 export type AlarmCode = (typeof ALARM_CODES)[number];
 
@@ -367,9 +486,34 @@ export interface AlarmEventData {
 }
 
 /** A durable event to record. `subject` is the CloudEvents subject. */
+/** The data of a `collection` event (contract section 2 "Roles"). */
+export interface CollectionEventData {
+  bin_id: string;
+  card_id: string;
+  removed_g: number;
+  gross_before_g: number;
+  gross_after_g: number;
+  rules_version: string | null;
+  session_id: string;
+  started_at: string;
+  ended_at: string;
+  close_reason: CloseReason;
+}
+
+/** The data of a `maintenance` event. */
+export interface MaintenanceEventData {
+  card_id: string;
+  session_id: string;
+  started_at: string;
+  ended_at: string;
+  close_reason: CloseReason;
+}
+
 export type DurableEvent =
   | { kind: "deposit"; subject: string; data: DepositEventData }
-  | { kind: "alarm"; subject: string; data: AlarmEventData };
+  | { kind: "alarm"; subject: string; data: AlarmEventData }
+  | { kind: "collection"; subject: string; data: CollectionEventData }
+  | { kind: "maintenance"; subject: string; data: MaintenanceEventData };
 
 /** A change of the stored open session, committed in the same transaction as the batch's events. */
 export type SessionWrite =
@@ -386,7 +530,20 @@ export type StationEffect =
    * the batch holds a storage alarm, and the level it reports is stored in the same transaction
    * (read back at start as the `storage_space` input's `alarm`).
    */
-  | { type: "record"; events: readonly DurableEvent[]; session?: SessionWrite; storageAlarm?: SpaceAlarm }
+  | {
+      type: "record";
+      events: readonly DurableEvent[];
+      session?: SessionWrite;
+      storageAlarm?: SpaceAlarm;
+      /** Values the machine keeps in the database's `meta` table, in the same transaction ({@link META_KEYS}). */
+      meta?: Readonly<Record<string, string>>;
+    }
+  /**
+   * Tell the resident something at a bin (lamp) or the station (buzzer): `refused` (the card opens
+   * nothing, or the bin is not ready), `select` (choose a bin), `blocked` (a blocked card).
+   * Deposits are acknowledged by the runner after their commit, never by the machine.
+   */
+  | { type: "indicate"; signal: "refused" | "select" | "blocked"; binId?: string }
   /** The retained status changed (see `statusOf`). */
   | { type: "status_changed" }
   /** A line for the log. Card ids in `fields.card` are already masked. */
@@ -397,3 +554,11 @@ export interface StepResult {
   state: StationState;
   effects: StationEffect[];
 }
+
+/** Keys of the database's `meta` table that the machine writes (JSON values) and reads back at start. */
+export const META_KEYS = {
+  cards: "cards",
+  daily: "daily_points",
+  full: "bins_full",
+  contacts: "contacts",
+} as const;

@@ -61,7 +61,7 @@ describe("EventRecorder", () => {
     const rec = new EventRecorder({
       outbox,
       logger: pino({ level: "silent" }),
-      onCommitted: (item) => committed.push(item.kind === "alarm" ? item.data.code : item.data.bin_id),
+      onCommitted: (item) => committed.push(item.kind === "alarm" ? item.data.code : item.kind === "deposit" ? item.data.bin_id : item.kind),
       ...timers(),
       onStateChanged: () => faultChanges++,
     });

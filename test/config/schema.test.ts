@@ -17,10 +17,14 @@ const SCALE_DEFAULTS = {
 };
 
 describe("configSchema", () => {
+  const STATION_DEFAULTS = { time_zone: "system", fire_doors: "unlock", clock_sync_marker: "/run/systemd/timesync/synchronized" };
+  const SESSION_DEFAULTS = { idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300, recover_timeout_s: 60, door_mode: "select" };
+  const GPIO_DEFAULTS = { backend: "none", chip: "auto", simulated_dir: "./gpio", inputs: {} };
+
   it("validates the contract example and fills in the defaults", () => {
     const config: Config = configSchema.parse(parse(CONTRACT_EXAMPLE));
     expect(config).toEqual({
-      station: { id: "st-001" },
+      station: { id: "st-001", ...STATION_DEFAULTS },
       storage: { path: "/var/lib/smartbin/smartbin.db", retention_days: 7, max_size_mb: 512, min_free_mb: 64 },
       mqtt: {
         url: "mqtt://127.0.0.1:1883",
@@ -52,8 +56,10 @@ describe("configSchema", () => {
         },
       ],
       bins: [{ id: "kitchen", category: "food_waste", scale: "scale-1", max_net_g: 50000 }],
-      points: { rules_version: "2026-11", categories: { food_waste: { points_per_kg: "2", min_net_g: 0 } } },
-      session: { idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300, recover_timeout_s: 60 },
+      points: { rules_version: "2026-11", rounding: "floor", categories: { food_waste: { points_per_kg: "2", min_net_g: 0 } } },
+      session: SESSION_DEFAULTS,
+      gpio: GPIO_DEFAULTS,
+      cards: { collectors: [], maintenance: [], blocked: [] },
       log: { level: "info" },
     });
   });
@@ -66,7 +72,10 @@ describe("configSchema", () => {
     expect(config.readers).toEqual([]);
     expect(config.bins).toEqual([]);
     expect(config.points).toBeUndefined();
-    expect(config.session).toEqual({ idle_close_s: 5, first_deposit_timeout_s: 30, max_session_s: 300, recover_timeout_s: 60 });
+    expect(config.session).toEqual(SESSION_DEFAULTS);
+    expect(config.station).toEqual({ id: config.station.id, ...STATION_DEFAULTS });
+    expect(config.gpio).toEqual(GPIO_DEFAULTS);
+    expect(config.cards).toEqual({ collectors: [], maintenance: [], blocked: [] });
     expect(config.log.level).toBe("info");
   });
 

@@ -60,7 +60,8 @@ const INPUTS: Array<{ name: string; input: StationInput | StationInput[]; cells:
     name: "a weight change on a covered scale (recycle 3 kg -> 3.6 kg)",
     input: weigh("scale-2", 3600, 2500),
     cells: {
-      idle: { phase: "idle", events: [], writes: [] },
+      // Outside any session: an unattributed weight change (contract section 2, "Other station alarms").
+      idle: { phase: "idle", events: ["alarm unattributed_weight_change recycle"], writes: [] },
       open: { phase: "open", events: [], writes: ["put"] },
       // Every scale of the recovered session has an accepted weight again: it closes at once.
       recovering: {

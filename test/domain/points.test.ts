@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compilePointsTable, computePoints, parseDecimal } from "../../src/domain/points.js";
+import { compilePointsTable, computePoints, localDay, parseDecimal } from "../../src/domain/points.js";
 import type { PointsReason } from "../../src/domain/types.js";
 
 describe("parseDecimal", () => {
@@ -96,5 +96,65 @@ describe("computePoints", () => {
     expect(table({ pointsPerKg: -1, minNetG: 0 })).toThrow(RangeError);
     expect(table({ pointsPerKg: "1,5", minNetG: 0 })).toThrow(RangeError);
     expect(table({ pointsPerKg: 1, minNetG: -5 })).toThrow(RangeError);
+  });
+});
+
+describe("rounding, points per deposit, the daily cap and blocked cards (contract section 3)", () => {
+  const table = (rounding: "floor" | "half_up", dailyCap: number | null = null) =>
+    compilePointsTable({
+      rulesVersion: "v",
+      categories: { food_waste: { pointsPerKg: "1.16", minNetG: 0 }, glass: { pointsPerDeposit: 3, minNetG: 200 } },
+      rounding,
+      dailyCap,
+    });
+
+  it.each([
+    // 1250 g * 1.16 / 1000 = 1.45: floor 1, half_up 1
+    [1250, "floor", 1],
+    [1250, "half_up", 1],
+    // 1294 g * 1.16 / 1000 = 1.50104: floor 1, half_up 2
+    [1294, "half_up", 2],
+    [1294, "floor", 1],
+  ] as const)("%i g at 1.16 points/kg, %s: %i", (netG, rounding, points) => {
+    expect(computePoints({ netG, category: "food_waste", table: table(rounding) })).toEqual({ points, reason: "awarded" });
+  });
+
+  it("half_up takes exactly one half up, computed exactly (no binary floating point)", () => {
+    const half = compilePointsTable({ rulesVersion: "v", categories: { c: { pointsPerKg: "0.5", minNetG: 0 } }, rounding: "half_up" });
+    expect(computePoints({ netG: 1000, category: "c", table: half }).points).toBe(1); // 0.5 -> 1
+    expect(computePoints({ netG: 999, category: "c", table: half }).points).toBe(0); // 0.4995 -> 0
+    expect(computePoints({ netG: 3000, category: "c", table: half }).points).toBe(2); // 1.5 -> 2
+  });
+
+  it("points_per_deposit gives its points for any weight at or above min_net_g", () => {
+    expect(computePoints({ netG: 200, category: "glass", table: table("floor") })).toEqual({ points: 3, reason: "awarded" });
+    expect(computePoints({ netG: 199, category: "glass", table: table("floor") })).toEqual({ points: 0, reason: "below_minimum" });
+    expect(computePoints({ netG: 40_000, category: "glass", table: table("floor") })).toEqual({ points: 3, reason: "awarded" });
+  });
+
+  it("the daily cap gives what is left, with daily_cap whenever that is less than the formula", () => {
+    expect(computePoints({ netG: 200, category: "glass", table: table("floor", 10), earnedToday: 8 })).toEqual({ points: 2, reason: "daily_cap" });
+    expect(computePoints({ netG: 200, category: "glass", table: table("floor", 10), earnedToday: 7 })).toEqual({ points: 3, reason: "awarded" });
+    expect(computePoints({ netG: 200, category: "glass", table: table("floor", 10), earnedToday: 12 })).toEqual({ points: 0, reason: "daily_cap" });
+    // A formula of 0 is never "capped".
+    expect(computePoints({ netG: 100, category: "food_waste", table: table("floor", 10), earnedToday: 10 })).toEqual({ points: 0, reason: "awarded" });
+  });
+
+  it("a blocked card earns 0 with blocked_card, before every other reason", () => {
+    expect(computePoints({ netG: 90_000, category: "nothing", table: table("floor"), maxNetG: 50_000, blocked: true })).toEqual({ points: 0, reason: "blocked_card" });
+  });
+
+  it("refuses a rule with both or neither of points_per_kg and points_per_deposit", () => {
+    expect(() => compilePointsTable({ rulesVersion: "v", categories: { c: { pointsPerKg: 1, pointsPerDeposit: 1, minNetG: 0 } } })).toThrow(RangeError);
+    expect(() => compilePointsTable({ rulesVersion: "v", categories: { c: { minNetG: 0 } } })).toThrow(RangeError);
+  });
+});
+
+describe("localDay", () => {
+  it("is the calendar day in the station's time zone, not UTC's", () => {
+    const t = Date.parse("2026-12-06T17:30:00.000Z");
+    expect(localDay(t, "UTC")).toBe("2026-12-06");
+    expect(localDay(t, "Asia/Shanghai")).toBe("2026-12-07");
+    expect(localDay(t, "America/New_York")).toBe("2026-12-06");
   });
 });

@@ -174,7 +174,7 @@ const rows: Row[] = [
     name: "idle: a change after the due close, seen before any tick, is not part of the session",
     given: KITCHEN_BAG,
     when: weigh("scale-1", 15_000, 9000),
-    events: [`${KITCHEN_DEPOSIT} idle`],
+    events: [`${KITCHEN_DEPOSIT} idle`, "alarm unattributed_weight_change kitchen"],
     phase: "idle",
   },
   // First deposit timeout and the same card

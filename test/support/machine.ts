@@ -148,11 +148,18 @@ export function recorded(effects: StationEffect[]): DurableEvent[] {
 
 /** A short text per recorded event: `deposit kitchen 1250g 2 awarded idle`, `alarm negative_net kitchen`. */
 export function eventSummary(effects: StationEffect[]): string[] {
-  return recorded(effects).map((e) =>
-    e.kind === "deposit"
-      ? `deposit ${e.data.bin_id} ${e.data.net_g}g ${e.data.points} ${e.data.points_reason} ${e.data.close_reason}`
-      : `alarm ${e.data.code} ${e.subject}`,
-  );
+  return recorded(effects).map((e) => {
+    switch (e.kind) {
+      case "deposit":
+        return `deposit ${e.data.bin_id} ${e.data.net_g}g ${e.data.points} ${e.data.points_reason} ${e.data.close_reason}`;
+      case "alarm":
+        return `alarm ${e.data.code} ${e.subject}`;
+      case "collection":
+        return `collection ${e.data.bin_id} ${e.data.removed_g}g ${e.data.close_reason}`;
+      case "maintenance":
+        return `maintenance ${e.data.close_reason}`;
+    }
+  });
 }
 
 /** The session writes of some effects: `put <id>` / `delete <id>`. */

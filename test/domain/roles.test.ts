@@ -1,0 +1,178 @@
+/**
+ * Roles and rules (contract.md section 2 "Roles", section 3 "Points") through the pure machine:
+ * collectors, maintenance, blocked cards, `set_cards`, the daily cap counted across sessions and
+ * restored after a restart, and roles of sessions recovered after a restart.
+ */
+import { describe, expect, it } from "vitest";
+import { compilePointsTable } from "../../src/domain/points.js";
+import type { StationEffect, StationInput } from "../../src/domain/station-types.js";
+import { doorClosed, doorContext, doorOpened, locks, press, readyWithDoors } from "../support/doors.js";
+import {
+  ANNA,
+  BORIS,
+  READY,
+  STORED_SESSION,
+  WALL0,
+  card,
+  eventSummary,
+  recorded,
+  recoverInput,
+  run,
+  testContext,
+  tick,
+  weigh,
+} from "../support/machine.js";
+
+const COLLECTOR = "0000000777";
+const TECH = "0000000888";
+const BLOCKED = "0000000999";
+
+const lists = (mono = 0): StationInput => ({
+  type: "set_cards",
+  collectors: [COLLECTOR],
+  maintenance: [TECH],
+  blocked: [BLOCKED],
+  version: "v1",
+  mono,
+  wall: WALL0 + mono,
+});
+
+const metaWrites = (effects: StationEffect[]) => effects.flatMap((e) => (e.type === "record" && e.meta ? Object.keys(e.meta) : []));
+
+describe("collectors", () => {
+  const ctx = doorContext({ fullG: 12_000 });
+
+  it("a collector's session unlocks every door, full ones too, and the weight removed is a collection event", () => {
+    const { state, effects } = run([lists(), ...readyWithDoors(ctx), card(COLLECTOR, 1000)], ctx);
+    expect(locks(state, ctx)).toBe("kitchen:unlocked");
+    expect(eventSummary(effects)).toEqual(["alarm bin_full kitchen"]);
+    const emptied = run([doorOpened("kitchen", 2000), ...weigh("scale-1", 400, 3000), doorClosed("kitchen", 4000), tick(9000)], ctx, state);
+    expect(eventSummary(emptied.effects)).toEqual(["alarm bin_ok kitchen", "collection kitchen 11600g idle"]);
+    const collection = recorded(emptied.effects).find((e) => e.kind === "collection");
+    expect(collection?.data).toMatchObject({ bin_id: "kitchen", card_id: COLLECTOR, removed_g: 11_600, gross_before_g: 12_000, gross_after_g: 400, rules_version: "2026-11" });
+  });
+
+  it("weight that rose in a collector's session is no event (no deposit, no points)", () => {
+    const { effects } = run([lists(), ...readyWithDoors(ctx), card(COLLECTOR, 1000), doorOpened("kitchen", 2000), ...weigh("scale-1", 13_000, 3000), doorClosed("kitchen", 4000), tick(9000)], ctx);
+    expect(eventSummary(effects).filter((e) => !e.includes("bin_full"))).toEqual([]);
+  });
+
+  it("a card read while the collector's door is open (during an emptying) is ignored", () => {
+    const { state } = run([lists(), ...readyWithDoors(ctx), card(COLLECTOR, 1000), doorOpened("kitchen", 2000), card(ANNA, 2500)], ctx);
+    expect(state.session.phase === "open" && state.session.cardId).toBe(COLLECTOR);
+  });
+});
+
+describe("maintenance", () => {
+  it("unlocks every door and records no deposit, collection or unattributed weight: only a maintenance event", () => {
+    const ctx = doorContext();
+    const { state, effects } = run(
+      [lists(), ...readyWithDoors(ctx), card(TECH, 1000), doorOpened("kitchen", 2000), ...weigh("scale-1", 9000, 3000), ...weigh("scale-2", 5000, 3000), doorClosed("kitchen", 4000), tick(9000)],
+      ctx,
+    );
+    expect(eventSummary(effects)).toEqual(["maintenance idle"]);
+    expect(state.session.phase).toBe("idle");
+  });
+});
+
+describe("blocked cards", () => {
+  it("unlock nothing; on bins without doors their deposits earn 0 points (blocked_card)", () => {
+    const ctx = doorContext();
+    const { state, effects } = run([lists(), ...readyWithDoors(ctx), card(BLOCKED, 1000), press("kitchen", 1500), ...weigh("scale-2", 4000, 2000), tick(7000)], ctx);
+    expect(locks(state, ctx)).toBe("kitchen:locked");
+    expect(eventSummary(effects)).toEqual(["deposit recycle 1000g 0 blocked_card idle"]);
+  });
+
+  it("do not end another card's session", () => {
+    const ctx = testContext();
+    const { state } = run([lists(), ...READY, card(ANNA, 1000), card(BLOCKED, 2000)], ctx);
+    expect(state.session.phase === "open" && state.session.cardId).toBe(ANNA);
+  });
+});
+
+describe("set_cards", () => {
+  it("replaces the given lists, keeps the others, and is stored (meta cards) in the database", () => {
+    const ctx = testContext();
+    const first = run([lists()], ctx);
+    expect(metaWrites(first.effects)).toEqual(["cards"]);
+    const second = run([{ type: "set_cards", blocked: [], version: "v2", mono: 1, wall: WALL0 }], ctx, first.state);
+    expect(second.state.cards).toEqual({ collectors: [COLLECTOR], maintenance: [TECH], blocked: [], version: "v2" });
+  });
+});
+
+describe("points rules", () => {
+  const capped = (dailyCap: number) =>
+    testContext({
+      points: compilePointsTable({
+        rulesVersion: "2026-12",
+        categories: { food_waste: { pointsPerKg: "2", minNetG: 0 }, recyclable: { pointsPerDeposit: 5, minNetG: 500 } },
+        rounding: "half_up",
+        dailyCap,
+      }),
+      timeZone: "Asia/Shanghai",
+    });
+
+  it("points_per_deposit, half_up rounding and the daily cap across sessions, with the reason daily_cap", () => {
+    const ctx = capped(10);
+    const { state, effects } = run(
+      [
+        ...READY,
+        card(ANNA, 1000),
+        ...weigh("scale-1", 14_750, 2000), // 2750 g * 2 / 1000 = 5.5 -> 6 (half_up)
+        ...weigh("scale-2", 3600, 2000), // points_per_deposit 5 (600 g >= 500 g)
+        tick(7000),
+        card(ANNA, 8000),
+        ...weigh("scale-1", 15_750, 9000), // 2 points by the formula, 0 left today
+        tick(14_000),
+      ],
+      ctx,
+    );
+    expect(eventSummary(effects)).toEqual([
+      "deposit kitchen 2750g 6 awarded idle",
+      "deposit recycle 600g 4 daily_cap idle",
+      "deposit kitchen 1000g 0 daily_cap idle",
+    ]);
+    expect(state.daily?.points[ANNA]).toBe(10);
+    expect(metaWrites(effects)).toEqual(["daily_points"]);
+  });
+
+  it("the daily count restored from the database survives a restart; a new local day starts from zero", () => {
+    const ctx = capped(10);
+    const day = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(WALL0);
+    const restore: StationInput = { type: "restore", daily: { day, points: { [ANNA]: 9 } }, mono: 0, wall: WALL0 };
+    const today = run([restore, ...READY, card(ANNA, 1000), ...weigh("scale-1", 14_000, 2000), tick(7000)], ctx);
+    expect(eventSummary(today.effects)).toEqual(["deposit kitchen 2000g 1 daily_cap idle"]);
+    const yesterday: StationInput = { type: "restore", daily: { day: "2000-01-01", points: { [ANNA]: 10 } }, mono: 0, wall: WALL0 };
+    const fresh = run([yesterday, ...READY, card(ANNA, 1000), ...weigh("scale-1", 14_000, 2000), tick(7000)], ctx);
+    expect(eventSummary(fresh.effects)).toEqual(["deposit kitchen 2000g 4 awarded idle"]);
+  });
+
+  it("the reasons come in the contract's order: blocked_card before implausible", () => {
+    const base = testContext();
+    const ctx = testContext({ bins: base.bins.map((b) => ({ ...b, maxNetG: 1000 })) });
+    const { effects } = run([lists(), ...READY, card(BLOCKED, 1000), ...weigh("scale-1", 14_000, 2000), tick(7000)], ctx);
+    // Implausible too (2000 g above max_net_g 1000 g), but blocked_card comes first: no implausible alarm either.
+    expect(eventSummary(effects)).toEqual(["deposit kitchen 2000g 0 blocked_card idle"]);
+  });
+});
+
+describe("recovered sessions keep their role", () => {
+  it("a collector's session interrupted by a restart closes as a collection, not a deposit", () => {
+    const ctx = testContext();
+    const stored = { ...STORED_SESSION, card_id: COLLECTOR, role: "collector" as const };
+    const { effects } = run([lists(), recoverInput([stored], 0), ...READY.slice(0, 4), ...weigh("scale-1", 1000, 100), ...weigh("scale-2", 3000, 100)], ctx);
+    expect(eventSummary(effects)).toEqual(["collection kitchen 11000g restart"]);
+  });
+
+  it("the role is stored with the open session", () => {
+    const ctx = doorContext();
+    const { effects } = run([lists(), ...readyWithDoors(ctx), card(COLLECTOR, 1000)], ctx);
+    const put = effects.find((e) => e.type === "record" && e.session?.op === "put");
+    expect(put?.type === "record" && put.session?.op === "put" && put.session.state.role).toBe("collector");
+  });
+});
+
+it("BORIS is a plain resident without lists", () => {
+  const { state } = run([...READY, card(BORIS, 1000)]);
+  expect(state.session.phase === "open" && state.session.role).toBeUndefined();
+});
