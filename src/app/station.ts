@@ -29,6 +29,7 @@ import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
 import { contextFromConfig } from "./station-context.js";
+import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
 import { StationRunner, type DeviceHandlers, type RunnerDevice, type RunnerStats } from "./runner.js";
 
 /** Everything the station is built from: one named object (style.md, "Layout"). */
@@ -42,6 +43,8 @@ export interface StationDeps {
   onDepositCommitted?: (data: DepositEventData) => void;
   /** Storage housekeeping settings (tests); the defaults are the field's. */
   storage?: StorageTuning;
+  /** Where each device's read-or-reopen loop and the publisher's drain-or-reconnect loop beat, for the systemd watchdog (`smartbin run`). */
+  liveness?: Liveness;
 }
 
 /** Settings of the storage housekeeping that the config does not hold (tests change them). */
@@ -112,6 +115,11 @@ export class Station {
       key: tlsFile(cfg.mqtt.key_file),
       logger: this.deps.logger.child({ module: "mqtt" }),
       statusFields: () => ({ station_id: cfg.station.id, ...(this.runner?.statusFields() ?? {}) }),
+      // A dead connection is closed by MQTT.js 1.5 keepalives after its last packet (KeepaliveManager):
+      // a PUBACK may be awaited that long before the drain is stuck.
+      ...(this.deps.liveness
+        ? { liveness: this.deps.liveness.register("publisher", Math.max(DEFAULT_STUCK_AFTER_MS, 3_000 * cfg.mqtt.keepalive_s)) }
+        : {}),
     });
     this.publisher = publisher;
     this.runner = new StationRunner({
@@ -202,6 +210,7 @@ export class Station {
           logger: this.deps.logger.child({ module, device: device.id }),
           ...(silenceTimeoutMs !== undefined ? { silenceTimeoutMs } : {}),
           ...(this.deps.binding ? { binding: this.deps.binding } : {}),
+          ...(this.deps.liveness ? { liveness: this.deps.liveness.register(`${module} ${device.id}`) } : {}),
           onData: (chunk: Uint8Array) => handlers.onData(chunk),
           onOnline: () => handlers.onOpen(),
           onOffline: (reason: string) => handlers.onClose(reason),

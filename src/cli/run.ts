@@ -26,11 +26,14 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
   await closeInspector(log);
 
   const { Station } = await import("../app/station.js");
+  const { Liveness } = await import("../app/liveness.js");
+  const { superviseBySystemd } = await import("../app/supervision.js");
   if (stop.signal !== undefined) {
     log.info({ signal: stop.signal }, "stopped during start-up, before the station opened anything");
     return EXIT.OK;
   }
-  const station = new Station({ config, logger });
+  const liveness = new Liveness(() => performance.now());
+  const station = new Station({ config, logger, liveness });
   try {
     station.start();
   } catch (error) {
@@ -39,8 +42,11 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
     if (error instanceof SmartbinError && error.code === "OUTBOX_LOCKED") process.stderr.write(`smartbin run: ${error.message}\n`);
     return EXIT.FAILURE;
   }
+  // systemd (Type=notify): READY=1 now, the watchdog fed while every loop turns, STOPPING=1 below.
+  const supervision = superviseBySystemd({ liveness, logger: logger.child({ module: "systemd" }) });
 
   const signal = await stop.requested;
+  supervision.stopping();
   log.info({ signal }, "shutting down");
   try {
     await station.stop();

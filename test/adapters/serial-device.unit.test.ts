@@ -12,6 +12,7 @@ import { pino, type Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { SerialDevice, type SerialDeviceOptions } from "../../src/adapters/serial/serial-device.js";
 import type { TimerPort } from "../../src/adapters/serial/timer-port.js";
+import { Liveness } from "../../src/app/liveness.js";
 
 /** Lets promise callbacks, nextTicks and immediates run. */
 async function settle(): Promise<void> {
@@ -376,5 +377,53 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     expect(h.device.state()).toBe("online");
     expect(h.device.stats().bytesReceived).toBe(1);
     await h.device.stop();
+  });
+});
+
+describe("SerialDevice liveness beats (systemd watchdog)", () => {
+  /** A binding whose open never completes: a driver wedged in the kernel. */
+  class WedgedBinding extends FakeBinding {
+    override open(): Promise<FakePort> {
+      return new Promise<FakePort>(() => undefined);
+    }
+  }
+
+  it("an unplugged device waiting out its reopen backoff keeps turning", async () => {
+    const clock = new ManualClock();
+    const liveness = new Liveness(() => clock.now());
+    const h = harness({ clock, liveness: liveness.register("scale scale-1") });
+    h.device.start();
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(30_000);
+      expect(liveness.stuck()).toEqual([]);
+    }
+    expect(h.binding.opens).toBeGreaterThan(10);
+    await h.device.stop();
+  });
+
+  it("a quiet reader with its port open keeps turning", async () => {
+    const clock = new ManualClock();
+    const liveness = new Liveness(() => clock.now());
+    const binding = new FakeBinding();
+    binding.plug(PATH);
+    const h = harness({ clock, binding, liveness: liveness.register("reader reader-1") });
+    h.device.start();
+    await clock.advance(600_000);
+    expect(h.device.state()).toBe("online");
+    expect(liveness.stuck()).toEqual([]);
+    await h.device.stop();
+  });
+
+  it("an open that never returns is stuck once it has waited longer than the limit", async () => {
+    const clock = new ManualClock();
+    const liveness = new Liveness(() => clock.now());
+    const binding = new WedgedBinding();
+    binding.plug(PATH);
+    const h = harness({ clock, binding, liveness: liveness.register("scale scale-1", 60_000) });
+    h.device.start();
+    await clock.advance(60_000);
+    expect(liveness.stuck()).toEqual([]);
+    await clock.advance(1);
+    expect(liveness.stuck().map((s) => s.name)).toEqual(["scale scale-1"]);
   });
 });

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 
 import type { Outbox } from "../outbox/outbox.js";
 import type { BackoffSettings } from "../backoff.js";
+import type { LoopBeat } from "../loop-beat.js";
 
 /** What the publisher needs of the outbox (an {@link Outbox} fits; tests may pass a fake). */
 export type PublisherOutbox = Pick<Outbox, "pendingAfter" | "markPublished">;
@@ -50,6 +51,12 @@ export interface PublisherOptions {
    * messages a second over a metered link. Default 1000.
    */
   statusMinIntervalMs?: number;
+  /**
+   * The drain-or-reconnect loop's beat for the systemd watchdog (src/app/liveness.ts): `busy` while a
+   * CONNACK or a PUBACK is awaited, `idle` while connected with nothing in flight or waiting out the
+   * reconnect backoff.
+   */
+  liveness?: LoopBeat;
 }
 
 /** Counters and state for tests and diagnostics. */

@@ -159,6 +159,7 @@ export class Publisher {
   private connect(): void {
     this.reconnectTimer = undefined;
     if (this.stopping) return;
+    this.opts.liveness?.beat("busy");
     const o = this.opts;
     const options: IClientOptions = {
       protocolVersion: o.protocolVersion,
@@ -222,6 +223,7 @@ export class Publisher {
     this.link = "up";
     this.sendOnlineStatus(conn);
     this.pump(conn);
+    this.beatDrain(conn);
   }
 
   private onClose(conn: Connection): void {
@@ -259,6 +261,7 @@ export class Publisher {
 
   private scheduleReconnect(): void {
     if (this.stopping || this.reconnectTimer !== undefined) return;
+    this.opts.liveness?.beat("idle");
     const delay = backoffDelayMs(this.attempt, this.backoff);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
@@ -273,6 +276,7 @@ export class Publisher {
     // Re-entrancy guard: a publish callback may run synchronously when the client fails.
     if (this.pumping) return;
     this.pumping = true;
+    const idleBefore = conn.inflight.size === 0;
     try {
       while (conn.connected && !this.stopping && conn.inflight.size < conn.window && this.toMark.length < MAX_UNMARKED) {
         if (conn.buffer.length === 0) {
@@ -286,6 +290,8 @@ export class Publisher {
       this.retryStorageLater();
     } finally {
       this.pumping = false;
+      // A PUBACK is now awaited: from here the drain must progress (a later notify() does not count).
+      if (idleBefore && conn.inflight.size > 0) this.opts.liveness?.beat("busy");
     }
   }
 
@@ -336,6 +342,12 @@ export class Publisher {
       }, MARK_DELAY_MS);
     }
     this.pump(conn);
+    this.beatDrain(conn);
+  }
+
+  /** The drain turned: it now awaits PUBACKs (busy) or waits for new events (idle). */
+  private beatDrain(conn: Connection): void {
+    if (conn.connected && !this.stopping) this.opts.liveness?.beat(conn.inflight.size > 0 ? "busy" : "idle");
   }
 
   /** Writes the batched PUBACKs to the outbox; on failure they are kept and retried. */

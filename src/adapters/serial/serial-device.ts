@@ -9,6 +9,7 @@ import { SmartbinError } from "../../errors.js";
 import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffSettings } from "../backoff.js";
 import { systemTimers, type TimerPort } from "./timer-port.js";
 import { startPollerWake } from "./poller-wake.js";
+import type { LoopBeat } from "../loop-beat.js";
 
 /**
  * What the station knows about a device. `unknown` only until the first transition: a device present
@@ -63,6 +64,11 @@ export interface SerialDeviceOptions {
   clock?: TimerPort;
   /** Jitter source returning `[0, 1)`; default `Math.random`. Tests pass a constant. */
   random?: () => number;
+  /**
+   * The read-or-reopen loop's beat for the systemd watchdog (src/app/liveness.ts): `busy` while a
+   * port opens (or closes before a reopen), `idle` while it reads or waits out the reopen backoff.
+   */
+  liveness?: LoopBeat;
   /**
    * Bytes as they arrive, in order, split anywhere (framers reassemble). `mono` is `clock.now()` at
    * arrival. The chunk is a view of serialport's read pool: read it or copy it, do not keep
@@ -197,6 +203,7 @@ export class SerialDevice {
   }
 
   private connect(): void {
+    this.opts.liveness?.beat("busy");
     this.counters.openAttempts++;
     if (this.counters.openAttempts > 1) this.counters.reopenAttempts++;
     let port: SerialPortStream;
@@ -242,6 +249,7 @@ export class SerialDevice {
     this.lastDataAt = now;
     this.lastOpenError = undefined;
     this.log.info({ baudRate: this.opts.baudRate }, "serial port open");
+    this.opts.liveness?.beat("idle");
     if (this.streaming) this.armSilence();
     else this.goOnline();
   }
@@ -326,6 +334,7 @@ export class SerialDevice {
     this.port = undefined;
     this.resetBackoffIfHealthy();
     this.goOffline(`silent: no data for ${timeout} ms`, "silent");
+    this.opts.liveness?.beat("busy");
     // Reopen only once the old port is closed: the real binding opens ports exclusively.
     this.track(
       closeQuietly(port).then(() => {
@@ -348,6 +357,7 @@ export class SerialDevice {
 
   private scheduleReopen(): void {
     if (this.phase !== "running" || this.retryTimer) return;
+    this.opts.liveness?.beat("idle");
     const delayMs = backoffDelayMs(this.attempt, this.backoff, this.random);
     this.attempt++;
     this.log.debug({ delayMs, attempt: this.attempt }, "serial port reopen scheduled");

@@ -1,0 +1,190 @@
+/**
+ * scripts/install.sh into a temporary root (issue 10, items 2 and 8): installed twice (the same
+ * tree, the config kept), `systemd-analyze verify` on the installed unit (its ExecStart resolved in
+ * that root), an upgrade to a second version, a rollback, a rollback refused for a database the
+ * older release cannot read, `--uninstall` (data kept) and `--uninstall --purge`.
+ *
+ * The product is staged as an unpacked release (bin, dist, lock file; no src) built from this
+ * checkout; npm installs its production dependencies from the local cache (`--prefer-offline`:
+ * `npm ci` has filled it on CI), once: later releases with the same lock file reuse them.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { SCHEMA_VERSION } from "../../src/adapters/outbox/schema.js";
+import { buildOnce, ROOT } from "../support/build.js";
+import { describeWithTool } from "../support/require-tool.js";
+
+const work = mkdtempSync(join(tmpdir(), "smartbin-install-"));
+const root = join(work, "root");
+const releaseA = join(work, "release-a");
+const releaseB = join(work, "release-b");
+const VERSION_A = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
+const VERSION_B = `${VERSION_A}-next`;
+const OPT = join(root, "opt/smartbin-edge");
+const DB = join(root, "var/lib/smartbin/smartbin.db");
+
+/** An unpacked release: what install.sh ships, without src/ (so it does not build). */
+function stageRelease(dir: string, version: string): void {
+  for (const p of ["bin", "dist", "config", "systemd", "package.json", "package-lock.json", "scripts/install.sh", "scripts/outbox-readable.mjs", "docs/install.md"]) {
+    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  }
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  pkg.version = version;
+  writeFileSync(join(dir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+}
+
+function install(release: string, ...args: string[]) {
+  const r = spawnSync("bash", [join(release, "scripts/install.sh"), "--root", root, ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Every path of the tree with its type, mode and content hash or link target (not times). */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      const rel = relative(dir, p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.push(`${rel}/ ${mode} ${st.uid}:${st.gid}`);
+        walk(p);
+      } else out.push(`${rel} ${mode} ${st.uid}:${st.gid} ${createHash("sha256").update(readFileSync(p)).digest("hex").slice(0, 16)}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function makeDatabase(userVersion: number, readableBy: number): void {
+  rmSync(DB, { force: true });
+  const db = new Database(DB);
+  db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT");
+  db.prepare("INSERT INTO meta (key, value) VALUES ('readable_by_schema', ?)").run(String(readableBy));
+  db.pragma(`user_version = ${userVersion}`);
+  db.close();
+}
+
+const group = (name: string) => readFileSync(join(root, "etc/group"), "utf8").split("\n").find((l) => l.startsWith(`${name}:`));
+
+beforeAll(() => {
+  buildOnce();
+  stageRelease(releaseA, VERSION_A);
+  stageRelease(releaseB, VERSION_B);
+  // A Debian root has these already: dialout is gid 20 there; the unit files let verify resolve
+  // the unit's default dependencies (sysinit.target, ...).
+  mkdirSync(join(root, "etc"), { recursive: true });
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+  writeFileSync(join(root, "etc/group"), "root:x:0:\ndialout:x:20:\n");
+  cpSync("/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+}, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describeWithTool(["systemd-analyze", "systemd-sysusers"], "install.sh --root", () => {
+  it("installs the product, the user, the groups, the udev rule, the config and the enabled unit", () => {
+    const r = install(releaseA);
+    expect(r.code, r.err).toBe(0);
+    expect(readlinkSync(join(OPT, "current"))).toBe(`releases/${VERSION_A}`);
+    const rel = join(OPT, "releases", VERSION_A);
+    // Production dependencies only, and enough to run.
+    expect(existsSync(join(rel, "node_modules/better-sqlite3"))).toBe(true);
+    expect(existsSync(join(rel, "node_modules/typescript"))).toBe(false);
+    expect(existsSync(join(rel, "node_modules/vitest"))).toBe(false);
+    expect(readlinkSync(join(root, "usr/local/bin/smartbin"))).toBe("/opt/smartbin-edge/current/bin/smartbin.js");
+    expect(execFileSync(process.execPath, [join(OPT, "current/bin/smartbin.js"), "--version"], { encoding: "utf8" })).toContain(VERSION_A);
+    JSON.parse(execFileSync(process.execPath, [join(OPT, "current/bin/smartbin.js"), "config", "schema"], { encoding: "utf8" }));
+    // The user, in dialout and gpio.
+    expect(readFileSync(join(root, "etc/passwd"), "utf8")).toMatch(/^smartbin:x:\d+:\d+:[^:]*:\/var\/lib\/smartbin:\/usr\/sbin\/nologin$/m);
+    expect(group("dialout")).toBe("dialout:x:20:smartbin");
+    expect(group("gpio")).toMatch(/^gpio:x:\d+:smartbin$/);
+    const gid = Number(group("smartbin")!.split(":")[2]);
+    expect(readFileSync(join(root, "etc/udev/rules.d/60-smartbin-gpio.rules"), "utf8")).toContain('KERNEL=="gpiochip*", GROUP="gpio"');
+    // The config: the example, 0640 root:smartbin; the state folder 0700 smartbin.
+    const config = statSync(join(root, "etc/smartbin/config.yaml"));
+    expect((config.mode & 0o777).toString(8)).toBe("640");
+    if (process.getuid?.() === 0) expect([config.uid, config.gid]).toEqual([0, gid]);
+    expect(readFileSync(join(root, "etc/smartbin/config.yaml"), "utf8")).toBe(readFileSync(join(ROOT, "config/smartbin.example.yaml"), "utf8"));
+    expect((statSync(join(root, "var/lib/smartbin")).mode & 0o777).toString(8)).toBe("700");
+    expect(readlinkSync(join(root, "etc/systemd/system/multi-user.target.wants/smartbin.service"))).toBe("/etc/systemd/system/smartbin.service");
+  }, 60_000);
+
+  it("the installed unit passes systemd-analyze verify in that root, ExecStart included", () => {
+    const r = spawnSync("systemd-analyze", ["verify", `--root=${root}`, "/etc/systemd/system/smartbin.service"], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("a second run changes nothing, and keeps an edited config", () => {
+    const configFile = join(root, "etc/smartbin/config.yaml");
+    writeFileSync(configFile, readFileSync(configFile, "utf8") + "# edited by the technician\n");
+    const before = tree(root);
+    const r = install(releaseA);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("is installed already");
+    expect(tree(root)).toEqual(before);
+  }, 30_000);
+
+  it("an upgrade keeps the config and the database, and the previous release for --rollback", () => {
+    mkdirSync(join(root, "var/lib/smartbin"), { recursive: true });
+    makeDatabase(SCHEMA_VERSION, SCHEMA_VERSION);
+    const db = readFileSync(DB);
+    const r = install(releaseB);
+    expect(r.code, r.err).toBe(0);
+    expect(readlinkSync(join(OPT, "current"))).toBe(`releases/${VERSION_B}`);
+    expect(readlinkSync(join(OPT, "previous"))).toBe(`releases/${VERSION_A}`);
+    expect(readFileSync(join(root, "etc/smartbin/config.yaml"), "utf8")).toContain("# edited by the technician");
+    expect(readFileSync(DB)).toEqual(db);
+    expect(execFileSync(process.execPath, [join(OPT, "current/bin/smartbin.js"), "--version"], { encoding: "utf8" })).toContain(VERSION_B);
+  }, 30_000);
+
+  it("--rollback returns to the previous release when it can read the database", () => {
+    const r = install(releaseB, "--rollback");
+    expect(r.code, r.err).toBe(0);
+    expect(readlinkSync(join(OPT, "current"))).toBe(`releases/${VERSION_A}`);
+    expect(readlinkSync(join(OPT, "previous"))).toBe(`releases/${VERSION_B}`);
+    expect(spawnSync("systemd-analyze", ["verify", `--root=${root}`, "/etc/systemd/system/smartbin.service"]).status).toBe(0);
+  }, 30_000);
+
+  it("--rollback refuses, and says why, when the database needs a newer schema than the previous release has", () => {
+    expect(install(releaseB).code).toBe(0);
+    makeDatabase(SCHEMA_VERSION + 1, SCHEMA_VERSION + 1);
+    const r = install(releaseB, "--rollback");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("rollback refused");
+    expect(r.err).toContain(`can be read only by schema ${SCHEMA_VERSION + 1} or newer`);
+    expect(readlinkSync(join(OPT, "current"))).toBe(`releases/${VERSION_B}`);
+    // A newer schema that says the older one can still read it: allowed.
+    makeDatabase(SCHEMA_VERSION + 1, SCHEMA_VERSION);
+    expect(install(releaseB, "--rollback").code).toBe(0);
+    expect(readlinkSync(join(OPT, "current"))).toBe(`releases/${VERSION_A}`);
+  }, 30_000);
+
+  it("--uninstall removes the product and keeps the config, the database and the user", () => {
+    const r = install(releaseA, "--uninstall");
+    expect(r.code, r.err).toBe(0);
+    expect(existsSync(OPT)).toBe(false);
+    expect(existsSync(join(root, "etc/systemd/system/smartbin.service"))).toBe(false);
+    expect(existsSync(join(root, "etc/systemd/system/multi-user.target.wants/smartbin.service"))).toBe(false);
+    expect(existsSync(join(root, "usr/local/bin/smartbin"))).toBe(false);
+    expect(readFileSync(join(root, "etc/smartbin/config.yaml"), "utf8")).toContain("# edited by the technician");
+    expect(existsSync(DB)).toBe(true);
+    expect(group("smartbin")).toBeDefined();
+  });
+
+  it("--uninstall --purge removes the config, the database and the user too", () => {
+    const r = install(releaseA, "--uninstall", "--purge");
+    expect(r.code, r.err).toBe(0);
+    expect(existsSync(join(root, "etc/smartbin"))).toBe(false);
+    expect(existsSync(join(root, "var/lib/smartbin"))).toBe(false);
+    expect(readFileSync(join(root, "etc/passwd"), "utf8")).not.toContain("smartbin");
+    expect(group("smartbin")).toBeUndefined();
+    expect(group("dialout")).toBe("dialout:x:20:");
+  });
+});
