@@ -18,6 +18,7 @@ import type { BindingInterface } from "@serialport/bindings-interface" with { "r
 import { v7 as uuidv7 } from "uuid";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../adapters/log/logger.js";
+import { TIMESYNC_MARKER } from "../adapters/clock-sync.js";
 import { Outbox } from "../adapters/outbox/outbox.js";
 import { DEFAULT_RESERVE_BYTES } from "../adapters/outbox/space.js";
 import { SmartbinError } from "../errors.js";
@@ -28,6 +29,7 @@ import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
+import { ClockCorrection } from "./clock-correction.js";
 import { contextFromConfig } from "./station-context.js";
 import { StationRunner, type DeviceHandlers, type RunnerDevice, type RunnerStats } from "./runner.js";
 
@@ -42,6 +44,8 @@ export interface StationDeps {
   onDepositCommitted?: (data: DepositEventData) => void;
   /** Storage housekeeping settings (tests); the defaults are the field's. */
   storage?: StorageTuning;
+  /** The file whose presence says the clock is synchronised (config `station.clock_sync_marker`); default timesyncd's. */
+  clockSyncMarker?: string;
 }
 
 /** Settings of the storage housekeeping that the config does not hold (tests change them). */
@@ -74,6 +78,7 @@ export class Station {
   private publisher: Publisher | undefined;
   private runner: StationRunner | undefined;
   private cancelHousekeeping: (() => void) | undefined;
+  private clockCorrection: ClockCorrection | undefined;
   private housekeeping = false;
   /** When events past retention were last pruned (mono ms), `null` before the first time. */
   private retentionPrunedAt: number | null = null;
@@ -93,6 +98,7 @@ export class Station {
       stationId: cfg.station.id,
       logger: this.deps.logger.child({ module: "outbox" }),
       reserveBytes: this.deps.storage?.reserveBytes ?? DEFAULT_RESERVE_BYTES,
+      clockSyncMarker: this.deps.clockSyncMarker ?? TIMESYNC_MARKER,
     });
     this.outbox = outbox;
     const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
@@ -124,6 +130,8 @@ export class Station {
     });
     publisher.start();
     this.runner.start();
+    this.clockCorrection = new ClockCorrection({ outbox, clock: this.clock, logger: this.deps.logger.child({ module: "clock" }) });
+    this.clockCorrection.start();
     // Before any card can be read: the machine knows at once whether storage is full.
     this.measureSpace();
     this.cancelHousekeeping = this.clock.every(this.deps.storage?.checkMs ?? SPACE_CHECK_MS, () => void this.housekeep());
@@ -139,6 +147,7 @@ export class Station {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelHousekeeping?.();
+    this.clockCorrection?.stop();
     await this.runner?.stop();
     await this.publisher?.stop();
     this.outbox?.close();
