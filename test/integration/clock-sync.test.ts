@@ -7,7 +7,6 @@
  * waiting deposit arrives with its times corrected and `clock_synced: true`; the one already sent
  * keeps its bytes.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -15,7 +14,8 @@ import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { configJsonSchema } from "../../src/config/json-schema.js";
-import { ROOT, SMARTBIN, buildOnce } from "../support/build.js";
+import { buildOnce } from "../support/build.js";
+import { exited, logged, startRun, type Run } from "../support/smartbin-run.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import { isCI, requireTools } from "../support/require-tool.js";
 import { FakeCardReader, FakeIndicator, eventually, removeTempDirs, sleep, startCentral, writeStationConfig } from "./harness.js";
@@ -52,34 +52,20 @@ if (libfaketime === undefined && !tools.skip && isCI()) {
   });
 }
 
-type Run = ChildProcess & { lines: string[] };
-
 /** `smartbin run` under libfaketime, its wall clock read from `timestampFile`. */
-function startRun(file: string, timestampFile: string): Run {
-  const env = {
+function startFaketimeRun(file: string, timestampFile: string): Run {
+  return startRun(file, {
     ...process.env,
     LD_PRELOAD: libfaketime!,
     FAKETIME_TIMESTAMP_FILE: timestampFile,
     FAKETIME_NO_CACHE: "1",
     FAKETIME_DONT_FAKE_MONOTONIC: "1",
     TZ: "UTC",
-  };
-  const child = spawn(process.execPath, [SMARTBIN, "run", "-c", file], { cwd: ROOT, stdio: "pipe", env }) as Run;
-  child.lines = [];
-  let rest = "";
-  child.stdout!.on("data", (b: Buffer) => {
-    const parts = (rest + b.toString()).split("\n");
-    rest = parts.pop() ?? "";
-    child.lines.push(...parts);
   });
-  child.stderr!.on("data", (b: Buffer) => child.lines.push(b.toString()));
-  return child;
 }
 
 /** libfaketime's absolute form: `@YYYY-MM-DD hh:mm:ss` (local time; the child runs with TZ=UTC). */
 const faketime = (ms: number) => "@" + new Date(ms).toISOString().slice(0, 19).replace("T", " ") + "\n";
-const logged = (run: Run, msg: string) => run.lines.some((l) => l.includes(`"msg":"${msg}"`));
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
 
 describe.skipIf(why !== "")(`clock synchronised while events wait (libfaketime)${why}`, () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -104,7 +90,7 @@ describe.skipIf(why !== "")(`clock synchronised while events wait (libfaketime)$
     const timestampFile = join(cfg.dir, "faketime");
     writeFileSync(timestampFile, faketime(Date.parse("2001-05-01T10:00:00Z")));
 
-    const run = startRun(cfg.file, timestampFile);
+    const run = startFaketimeRun(cfg.file, timestampFile);
     cleanups.push(async () => {
       if (run.exitCode === null) run.kill("SIGKILL");
       await exited(run);
@@ -126,7 +112,10 @@ describe.skipIf(why !== "")(`clock synchronised while events wait (libfaketime)$
     await reader.present("100086F444");
     scale.loadG = 14_500;
     const db = new Database(cfg.dbPath, { readonly: true });
-    cleanups.push(() => Promise.resolve(db.close()));
+    cleanups.push(() => {
+      db.close();
+      return Promise.resolve();
+    });
     const firstSeq = first.json.data.seq as number;
     const waiting = await eventually(
       () => db.prepare<[number], { seq: number; payload: string }>("SELECT seq, payload FROM events WHERE kind = 'deposit' AND seq > ?").get(firstSeq),
