@@ -12,7 +12,7 @@ export const TIMESYNC_MARKER = "/run/systemd/timesync/synchronized";
 export const CLOCK_SYNC_CACHE_MS = 60_000;
 
 /**
- * True when the system reports its clock synchronised: the timesyncd marker file exists.
+ * True when the system reports its clock synchronised: the marker file exists (by default timesyncd's).
  * Uncached, one `stat` per call; use {@link createClockSyncCheck} on hot paths.
  */
 export function isClockSynced(markerPath: string = TIMESYNC_MARKER): boolean {
@@ -30,23 +30,44 @@ export interface ClockSyncCheckOptions {
 }
 
 /**
+ * The clock-sync state read from a marker file (config `station.clock_sync_marker`), with a cache:
+ * {@link synced} looks at the file no more than once per `cacheMs`, so appending an event costs no
+ * system call in the common case; {@link checkNow} looks at once and refreshes the cache (the time
+ * correction uses it, so that events recorded after it saw the marker are stamped synchronised).
+ */
+export class ClockSyncMarker {
+  private readonly markerPath: string;
+  private readonly cacheMs: number;
+  private readonly monoNow: () => number;
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  private state = false;
+
+  constructor(opts: ClockSyncCheckOptions = {}) {
+    this.markerPath = opts.markerPath ?? TIMESYNC_MARKER;
+    this.cacheMs = opts.cacheMs ?? CLOCK_SYNC_CACHE_MS;
+    this.monoNow = opts.monoNow ?? (() => performance.now());
+  }
+
+  /** The cached answer, refreshed when older than `cacheMs`. */
+  synced(): boolean {
+    if (this.monoNow() - this.checkedAt >= this.cacheMs) return this.checkNow();
+    return this.state;
+  }
+
+  /** Looks at the marker now (one `stat`) and caches the answer. */
+  checkNow(): boolean {
+    this.state = isClockSynced(this.markerPath);
+    this.checkedAt = this.monoNow();
+    return this.state;
+  }
+}
+
+/**
  * A cached clock-sync check for the `clock_synced` field of every durable event (contract.md
- * section 4): the marker file is looked at no more than once per `cacheMs`, so appending an event
- * costs no system call in the common case. Each call of this factory has its own cache (no
+ * section 4): see {@link ClockSyncMarker.synced}. Each call of this factory has its own cache (no
  * module-level state).
  */
 export function createClockSyncCheck(opts: ClockSyncCheckOptions = {}): () => boolean {
-  const markerPath = opts.markerPath ?? TIMESYNC_MARKER;
-  const cacheMs = opts.cacheMs ?? CLOCK_SYNC_CACHE_MS;
-  const monoNow = opts.monoNow ?? (() => performance.now());
-  let checkedAt = Number.NEGATIVE_INFINITY;
-  let synced = false;
-  return () => {
-    const t = monoNow();
-    if (t - checkedAt >= cacheMs) {
-      synced = isClockSynced(markerPath);
-      checkedAt = t;
-    }
-    return synced;
-  };
+  const marker = new ClockSyncMarker(opts);
+  return () => marker.synced();
 }

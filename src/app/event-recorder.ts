@@ -1,3 +1,4 @@
+import type { RecordStamp } from "../adapters/boot-clock.js";
 import type { Logger } from "../adapters/log/logger.js";
 import type { DurableEvent, SessionWrite, SpaceAlarm } from "../domain/station-types.js";
 import { SmartbinError } from "../errors.js";
@@ -22,6 +23,8 @@ export interface CommitBatchOf {
   session?: { op: "put"; id: string; state: unknown } | { op: "delete"; id: string };
   /** When the batch was recorded, RFC 3339 UTC (set when it had to wait); default: the commit's time. */
   time?: string;
+  /** Its `boot_id`, `mono_ms` and `clock_synced` when it was recorded (set with `time`); default: the commit's. */
+  stamp?: RecordStamp;
   meta?: Record<string, string>;
 }
 
@@ -44,6 +47,11 @@ export interface CommitPort {
   commitSpill?(spill: SpillOf): Array<Array<{ seq: number }>>;
   /** Writes batches to the spill file for the next start; returns its path; throws when it cannot. */
   spill?(batches: Array<CommitBatchOf & { time: string }>): string;
+  /**
+   * Where on the board's time line an event recorded now is (boot, monotonic ms, clock synced); a
+   * batch that has to wait is stamped with it, as with its `time`. Never throws.
+   */
+  recordStamp?(): RecordStamp;
 }
 
 /** The outbox's commit state, as the status reports it. */
@@ -72,8 +80,9 @@ const BUSY_RETRY_MAX_MS = 250;
 /**
  * Commits durable events before anything else about them happens (contract section 4, last
  * bullet), each batch in one transaction with its session row. When the database cannot commit,
- * the batch waits in memory, in order, stamped with its recording time; later batches queue behind
- * it so that `seq` order stays the order things happened.
+ * the batch waits in memory, in order, stamped with its recording moment (`time`, and `boot_id`,
+ * `mono_ms`, `clock_synced`); later batches queue behind it so that `seq` order stays the order
+ * things happened.
  *
  * - **Busy** (another process holds the write lock, issue 7 item 1): the commit failed fast (the
  *   outbox's busy timeout is 20 ms) and is retried on a timer, 25 ms doubling to 250 ms, so the event
@@ -109,15 +118,25 @@ export class EventRecorder {
       try {
         stored = this.deps.outbox.commit(commit);
       } catch (err) {
-        this.waiting.push({ batch: { ...commit, time: new Date(this.deps.wall()).toISOString() }, events: batch.events });
+        this.waiting.push({ batch: this.stamped(commit), events: batch.events });
         this.failed(err);
         return;
       }
       batch.events.forEach((e, i) => this.deps.onCommitted(e, stored[i]!.seq));
       return;
     }
-    this.waiting.push({ batch: { ...commit, time: new Date(this.deps.wall()).toISOString() }, events: batch.events });
+    this.waiting.push({ batch: this.stamped(commit), events: batch.events });
     this.commitWaiting();
+  }
+
+  /**
+   * `batch` with its recording moment: `time` from the runner's wall clock, and `boot_id`, `mono_ms`
+   * and `clock_synced` from the outbox's clocks, read now and not when it is committed at last.
+   * (The first try of a batch that then fails reads them a few microseconds after the outbox did.)
+   */
+  private stamped(batch: CommitBatchOf): CommitBatchOf & { time: string } {
+    const stamp = this.deps.outbox.recordStamp?.();
+    return { ...batch, time: new Date(this.deps.wall()).toISOString(), ...(stamp ? { stamp } : {}) };
   }
 
   /**

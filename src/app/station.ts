@@ -28,6 +28,7 @@ import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
+import { ClockCorrection } from "./clock-correction.js";
 import { contextFromConfig } from "./station-context.js";
 import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
 import { StationRunner, type DeviceHandlers, type RunnerDevice, type RunnerStats } from "./runner.js";
@@ -45,6 +46,8 @@ export interface StationDeps {
   storage?: StorageTuning;
   /** Where each device's read-or-reopen loop and the publisher's drain-or-reconnect loop beat, for the systemd watchdog (`smartbin run`). */
   liveness?: Liveness;
+  /** The file whose presence says the clock is synchronised; default the config's `station.clock_sync_marker`. */
+  clockSyncMarker?: string;
 }
 
 /** Settings of the storage housekeeping that the config does not hold (tests change them). */
@@ -77,6 +80,7 @@ export class Station {
   private publisher: Publisher | undefined;
   private runner: StationRunner | undefined;
   private cancelHousekeeping: (() => void) | undefined;
+  private clockCorrection: ClockCorrection | undefined;
   private housekeeping = false;
   /** When events past retention were last pruned (mono ms), `null` before the first time. */
   private retentionPrunedAt: number | null = null;
@@ -96,6 +100,7 @@ export class Station {
       stationId: cfg.station.id,
       logger: this.deps.logger.child({ module: "outbox" }),
       reserveBytes: this.deps.storage?.reserveBytes ?? DEFAULT_RESERVE_BYTES,
+      clockSyncMarker: this.deps.clockSyncMarker ?? cfg.station.clock_sync_marker,
     });
     this.outbox = outbox;
     const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
@@ -132,6 +137,8 @@ export class Station {
     });
     publisher.start();
     this.runner.start();
+    this.clockCorrection = new ClockCorrection({ outbox, clock: this.clock, logger: this.deps.logger.child({ module: "clock" }) });
+    this.clockCorrection.start();
     // Before any card can be read: the machine knows at once whether storage is full.
     this.measureSpace();
     this.cancelHousekeeping = this.clock.every(this.deps.storage?.checkMs ?? SPACE_CHECK_MS, () => void this.housekeep());
@@ -147,6 +154,7 @@ export class Station {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelHousekeeping?.();
+    this.clockCorrection?.stop();
     await this.runner?.stop();
     await this.publisher?.stop();
     this.outbox?.close();

@@ -129,7 +129,7 @@ describe("Outbox (SQLite file on disk)", () => {
   });
 
   it("builds the CloudEvents envelope of contract section 4, keys in the contract's order", () => {
-    const outbox = openOutbox();
+    const outbox = openOutbox({ bootClock: { bootId: "boot-a", monoMs: () => 5000 } });
     const event = outbox.append("deposit", "kitchen", deposit);
     const doc = JSON.parse(event.payload);
     expect(Object.keys(doc)).toEqual([
@@ -153,8 +153,8 @@ describe("Outbox (SQLite file on disk)", () => {
     });
     expect(doc.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(Object.keys(doc.data)).toEqual(["station_id", "seq", ...Object.keys(deposit), "clock_synced"]);
-    expect(doc.data).toEqual({ station_id: "st-001", seq: 1, ...deposit, clock_synced: true });
+    expect(Object.keys(doc.data)).toEqual(["station_id", "seq", ...Object.keys(deposit), "boot_id", "mono_ms", "clock_synced"]);
+    expect(doc.data).toEqual({ station_id: "st-001", seq: 1, ...deposit, boot_id: "boot-a", mono_ms: 5000, clock_synced: true });
     expect(event).toMatchObject({ seq: 1, kind: "deposit" });
   });
 

@@ -373,4 +373,46 @@ describe("StationRunner with fakes and a manual clock", () => {
     expect(outbox.sessions.has("s-1")).toBe(true);
     expect(outbox.spillFile).toBeNull();
   });
+
+  it("a wall clock jumping back changes nothing in session timing or seq order (timers run on the monotonic clock)", () => {
+    /** One idle-closed deposit, then a session that times out; `jump` steps the wall clock back inside each. */
+    const run = (jump: (clock: ManualClock) => void) => {
+      const s = station();
+      s.runner.start();
+      s.openAll();
+      s.show("scale-1", 12_000, 1200);
+      s.show("scale-2", 3000, 1200);
+      s.present("100086F444", 300);
+      jump(s.clock);
+      s.show("scale-1", 13_250, 1500);
+      jump(s.clock);
+      const recordedAt: number[] = [];
+      const advanceUntil = (events: number) => {
+        for (let t = 0; t < 60_000 && s.outbox.events.length < events; t += 10) s.clock.advance(10);
+        recordedAt.push(s.clock.mono());
+      };
+      advanceUntil(1);
+      s.present("100086F444", 300); // no bag: first_deposit_timeout, no event; then a bag after it
+      jump(s.clock);
+      s.clock.advance(31_000);
+      s.present("100086F444", 300);
+      s.show("scale-2", 4000, 1500);
+      jump(s.clock);
+      advanceUntil(2);
+      return { recordedAt, events: s.outbox.events, sessions: s.runner.stats().sessionsOpened };
+    };
+    const steady = run(() => undefined);
+    const jumped = run((clock) => clock.jumpWall(-3_600_000));
+    expect(steady.events.map((e) => [e.seq, e.kind, e.data.bin_id, e.data.net_g, e.data.close_reason])).toEqual([
+      [1, "deposit", "kitchen", 1250, "idle"],
+      [2, "deposit", "recycle", 1000, "idle"],
+    ]);
+    expect(jumped.recordedAt).toEqual(steady.recordedAt);
+    expect(jumped.sessions).toBe(steady.sessions);
+    expect(jumped.events.map((e) => [e.seq, e.kind, e.data.bin_id, e.data.net_g, e.data.close_reason])).toEqual(
+      steady.events.map((e) => [e.seq, e.kind, e.data.bin_id, e.data.net_g, e.data.close_reason]),
+    );
+    // Only the stamps differ: the session ended an hour "before" it started, on the wall clock.
+    expect(Date.parse(jumped.events[0]!.data.ended_at as string)).toBeLessThan(Date.parse(jumped.events[0]!.data.started_at as string));
+  });
 });

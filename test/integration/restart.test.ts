@@ -4,32 +4,14 @@
  * one deposit for that card, with `close_reason: "restart"`; and SIGTERM before the bag has settled,
  * which waits for it rather than closing on the weight from before the bag.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, SMARTBIN, buildOnce } from "../support/build.js";
+import { buildOnce } from "../support/build.js";
+import { exited, logged, startRun } from "../support/smartbin-run.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import { requireTools } from "../support/require-tool.js";
 import { FakeCardReader, FakeIndicator, eventually, removeTempDirs, sleep, startCentral, writeStationConfig } from "./harness.js";
 
 const tools = requireTools(["mosquitto", "socat"]);
-
-type Run = ChildProcess & { lines: string[] };
-
-function startRun(file: string): Run {
-  const child = spawn(process.execPath, [SMARTBIN, "run", "-c", file], { cwd: ROOT, stdio: "pipe" }) as Run;
-  child.lines = [];
-  let rest = "";
-  child.stdout!.on("data", (b: Buffer) => {
-    const parts = (rest + b.toString()).split("\n");
-    rest = parts.pop() ?? "";
-    child.lines.push(...parts);
-  });
-  child.stderr!.on("data", (b: Buffer) => child.lines.push(b.toString()));
-  return child;
-}
-
-const logged = (run: Run, msg: string) => run.lines.some((l) => l.includes(`"msg":"${msg}"`));
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
 
 describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
   const cleanups: Array<() => Promise<void>> = [];

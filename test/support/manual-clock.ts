@@ -5,7 +5,7 @@ export class ManualClock implements Clock {
   private now = 0;
   private readonly timers: Array<{ ms: number; next: number; fn: () => void; live: boolean; once: boolean }> = [];
 
-  constructor(private readonly wall0 = Date.parse("2026-11-29T14:36:00.000Z")) {}
+  constructor(private wall0 = Date.parse("2026-11-29T14:36:00.000Z")) {}
 
   mono(): number {
     return this.now;
@@ -29,6 +29,11 @@ export class ManualClock implements Clock {
     return () => {
       timer.live = false;
     };
+  }
+
+  /** Steps the wall clock alone by `ms` (either way), as NTP or `date -s` does; the monotonic clock and timers do not move. */
+  jumpWall(ms: number): void {
+    this.wall0 += ms;
   }
 
   /** Moves time forward by `ms`, firing timers at their instants. */

@@ -4,8 +4,11 @@ import type { Outbox } from "../outbox/outbox.js";
 import type { BackoffSettings } from "../backoff.js";
 import type { LoopBeat } from "../loop-beat.js";
 
-/** What the publisher needs of the outbox (an {@link Outbox} fits; tests may pass a fake). */
-export type PublisherOutbox = Pick<Outbox, "pendingAfter" | "markPublished">;
+/**
+ * What the publisher needs of the outbox (an {@link Outbox} fits; tests may pass a fake). `markSent`
+ * is called with each page read, before any of it is sent (a fake without it never corrects times).
+ */
+export type PublisherOutbox = Pick<Outbox, "pendingAfter" | "markPublished"> & Partial<Pick<Outbox, "markSent">>;
 
 /** Options of `Publisher` (publisher.ts). Times are in the unit their name says. */
 export interface PublisherOptions {

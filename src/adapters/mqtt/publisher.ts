@@ -280,8 +280,11 @@ export class Publisher {
     try {
       while (conn.connected && !this.stopping && conn.inflight.size < conn.window && this.toMark.length < MAX_UNMARKED) {
         if (conn.buffer.length === 0) {
-          conn.buffer = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
-          if (conn.buffer.length === 0) break;
+          const page = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
+          if (page.length === 0) break;
+          // Durably "sent" before any of it is handed over: never corrected after that (outbox.ts).
+          this.opts.outbox.markSent?.(page);
+          conn.buffer = page;
         }
         this.send(conn, conn.buffer.shift()!);
       }

@@ -6,6 +6,7 @@ import type { Database as Db } from "better-sqlite3";
 import type { Logger } from "pino";
 
 import { SmartbinError } from "../../errors.js";
+import type { RecordStamp } from "../boot-clock.js";
 import { createPrivateFile, ensurePrivateFolder, makePrivate } from "./files.js";
 import { inspectFiles } from "./header.js";
 import { INTEGRITY_CHECK_LIMIT_MS, isCorruptionCode, quickCheckWithin } from "./integrity.js";
@@ -43,7 +44,8 @@ export interface OpenRequest {
   stationId: string;
   logger: Logger;
   now: () => Date;
-  clockSynced: () => boolean;
+  /** The record stamp of an event written while opening (the `storage_recovered` alarm of a salvage). */
+  stamp: () => RecordStamp;
   /** The integrity check's time limit in milliseconds; default {@link INTEGRITY_CHECK_LIMIT_MS}. */
   integrityLimitMs?: number;
 }
@@ -102,7 +104,7 @@ export function openOutboxDatabase(req: OpenRequest): OpenedDatabase {
     for (let attempt = 1; ; attempt++) {
       if (damage !== null) {
         logger.error({ path, reason: damage.reason }, "outbox database damaged: moving it aside and salvaging it");
-        recovered = salvageDatabase({ path, stationId, damage, reservedSeq: side.reserved(), now: req.now, clockSynced: req.clockSynced, logger });
+        recovered = salvageDatabase({ path, stationId, damage, reservedSeq: side.reserved(), now: req.now, stamp: req.stamp, logger });
         logger.warn(
           { path, reason: recovered.reason, salvaged: recovered.salvaged, unreadable: recovered.unreadable, sessions: recovered.sessions, moved_to: recovered.movedTo, seq: recovered.alarmSeq },
           "outbox database salvaged into a new one; storage_recovered recorded",

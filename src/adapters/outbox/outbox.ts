@@ -3,8 +3,9 @@ import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 
 import { SmartbinError } from "../../errors.js";
-import { createClockSyncCheck } from "../clock-sync.js";
-import { envelopeJson } from "./envelope.js";
+import { systemBootClock, type BootClock, type RecordStamp } from "../boot-clock.js";
+import { ClockSyncMarker, TIMESYNC_MARKER } from "../clock-sync.js";
+import { RESERVED_DATA_KEYS, envelopeJson } from "./envelope.js";
 import type { StationLock } from "./lock.js";
 import { OUTBOX_BUSY_TIMEOUT_MS, OUTBOX_WRITE_BUSY_TIMEOUT_MS, openOutboxDatabase, type OpenedDatabase } from "./open.js";
 import type { SalvageReport } from "./salvage.js";
@@ -14,9 +15,10 @@ import { pendingSpill, removeSpill, spillPath, writeSpill, type Spill, type Spil
 import { prepareStatusQuery, readOutboxStatus, type OutboxStatus } from "./status-query.js";
 import { failureOf, type CommitFailure } from "./failure.js";
 import { Pruner, type PruneOptions } from "./prune.js";
+import { CORRECTION_PAGE, SENT_MARK_KEY, TimeCorrector, UNSYNCED_TAIL, type CorrectionPage } from "./time-correction.js";
 
 export { OUTBOX_BUSY_TIMEOUT_MS, OUTBOX_WRITE_BUSY_TIMEOUT_MS, failureOf };
-export type { CommitFailure, OutboxStatus, PruneOptions, SalvageReport, SpaceFigures, Spill, SpillBatch };
+export type { CommitFailure, CorrectionPage, OutboxStatus, PruneOptions, RecordStamp, SalvageReport, SpaceFigures, Spill, SpillBatch };
 
 /** One durable event as stored; `payload` is the exact CloudEvents JSON text that is published. */
 export interface StoredEvent {
@@ -39,8 +41,16 @@ export interface OutboxOptions {
   logger: Logger;
   /** The wall clock for `time`, `published_at`, ages and pruning; default `new Date()`. */
   now?: () => Date;
-  /** The `clock_synced` field; default a cached check of systemd-timesyncd's marker file. */
+  /**
+   * The marker file whose presence says the clock is synchronised (config `station.clock_sync_marker`);
+   * default {@link TIMESYNC_MARKER}, systemd-timesyncd's. Read with a cache for `clock_synced`, and at
+   * once by {@link Outbox.timeCorrectionDue}.
+   */
+  clockSyncMarker?: string;
+  /** The `clock_synced` field, instead of the marker file (tests); called for both the cached and the fresh answer. */
   clockSynced?: () => boolean;
+  /** The boot id and monotonic clock of `boot_id` and `mono_ms`; default the kernel's (boot-clock.ts). */
+  bootClock?: BootClock;
   /** The start-up integrity check's time limit in milliseconds (tests); default 3000. */
   integrityLimitMs?: number;
   /**
@@ -58,13 +68,15 @@ export interface CommitBatch {
   time?: string;
   /** `meta` rows to set in the same transaction. */
   meta?: Readonly<Record<string, string>>;
+  /**
+   * The events' `boot_id`, `mono_ms` and `clock_synced` when they were recorded earlier than now
+   * (with `time`); default the outbox's own reading at commit ({@link Outbox.recordStamp}).
+   */
+  stamp?: RecordStamp;
 }
 
 /** The `meta` key holding the id of the last spill file committed (its events are in the database). */
 const SPILL_COMMITTED_KEY = "spill_committed";
-
-/** Keys the outbox sets in `data` itself; a caller's data may not contain them. */
-const RESERVED_DATA_KEYS = ["station_id", "seq", "clock_synced"] as const;
 
 /** Kinds become an MQTT topic level and part of the CloudEvents type: keep them plain slugs. */
 const KIND_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -101,7 +113,13 @@ export class Outbox {
   private readonly statusQuery: (now: Date) => OutboxStatus;
   private readonly commitTx: Transaction<(batch: CommitBatch) => StoredEvent[]>;
   private readonly markTx: Transaction<(seqs: number[], at: string) => number>;
+  private readonly markSentTx: Transaction<(seq: number) => void>;
   private readonly spillTx: Transaction<(spill: Spill) => StoredEvent[][]>;
+  private readonly corrector: TimeCorrector;
+  /** The database's {@link SENT_MARK_KEY} (the highest seq handed to the publisher in a page with unsynchronised events). */
+  private sentMark: number;
+  /** Events recorded unsynchronised may wait unsent: true at open (unknown) and after each such record. */
+  private unsyncedPending = true;
   private readonly space: StorageSpace;
   private readonly pruner: Pruner;
   /** The spill file found at open and not yet committed. */
@@ -119,7 +137,8 @@ export class Outbox {
     private readonly stationId: string,
     private readonly logger: Logger,
     private readonly now: () => Date,
-    private readonly clockSynced: () => boolean,
+    private readonly sync: { synced: () => boolean; checkNow: () => boolean },
+    private readonly boot: BootClock,
     reserveBytes?: number,
   ) {
     const db = opened.db;
@@ -158,7 +177,8 @@ export class Outbox {
     this.statusQuery = prepareStatusQuery(db);
     this.commitTx = db.transaction((batch: CommitBatch) => {
       const time = batch.time ?? (batch.events.length > 0 || batch.session ? this.now().toISOString() : "");
-      const stored = batch.events.map((e) => this.insertEvent(e.kind, e.subject, e.data, time));
+      const stamp = batch.stamp ?? this.recordStamp();
+      const stored = batch.events.map((e) => this.insertEvent(e.kind, e.subject, e.data, time, stamp));
       // Before the COMMIT: the side file's mark never lags behind a committed seq.
       if (stored.length > 0) this.side.reserve(stored[stored.length - 1]!.seq, this.stationId);
       const session = batch.session;
@@ -179,9 +199,14 @@ export class Outbox {
       for (const seq of seqs) changed += this.stmts.markPublished.run(at, seq).changes;
       return changed;
     });
+    this.markSentTx = db.transaction((seq: number) => {
+      this.stmts.setMeta.run(SENT_MARK_KEY, String(seq));
+    });
     // The open path waits up to OUTBOX_BUSY_TIMEOUT_MS; the running station never does (open.ts).
     db.pragma(`busy_timeout = ${OUTBOX_WRITE_BUSY_TIMEOUT_MS}`);
     this.pruner = new Pruner(db, this.path, logger, now);
+    this.corrector = new TimeCorrector(db);
+    this.sentMark = this.corrector.mark();
     this.space = new StorageSpace(db, this.path, logger, opened.path === ":memory:" ? 0 : (reserveBytes ?? 0));
     if (this.path !== ":memory:") this.spillFound = pendingSpill(this.path, this.meta(SPILL_COMMITTED_KEY), logger);
   }
@@ -202,18 +227,21 @@ export class Outbox {
   static open(opts: OutboxOptions): Outbox {
     const { path, stationId, logger } = opts;
     const now = opts.now ?? (() => new Date());
-    const clockSynced = opts.clockSynced ?? createClockSyncCheck();
+    const boot = opts.bootClock ?? systemBootClock();
+    const injected = opts.clockSynced;
+    const marker = new ClockSyncMarker({ markerPath: opts.clockSyncMarker ?? TIMESYNC_MARKER, monoNow: () => boot.monoMs() });
+    const sync = injected !== undefined ? { synced: injected, checkNow: injected } : { synced: () => marker.synced(), checkNow: () => marker.checkNow() };
     const opened = openOutboxDatabase({
       path,
       stationId,
       logger,
       now,
-      clockSynced,
+      stamp: () => ({ boot_id: boot.bootId, mono_ms: boot.monoMs(), clock_synced: sync.synced() }),
       ...(opts.integrityLimitMs !== undefined ? { integrityLimitMs: opts.integrityLimitMs } : {}),
     });
     let outbox: Outbox;
     try {
-      outbox = new Outbox(opened, stationId, logger, now, clockSynced, opts.reserveBytes);
+      outbox = new Outbox(opened, stationId, logger, now, sync, boot, opts.reserveBytes);
     } catch (err) {
       opened.db.close();
       opened.lock.release();
@@ -246,13 +274,14 @@ export class Outbox {
    * the CloudEvents 1.0 envelope of contract.md section 4:
    * `{specversion: "1.0", id: <UUIDv7>, source: "smartbin/<station>", type: "smartbin.<kind>.v1",
    * time: <now, RFC 3339 UTC with ms>, subject, datacontenttype: "application/json",
-   * data: {station_id, seq, ...data, clock_synced}}` (in this key order). When it returns, the
-   * event is on disk; only then may the caller acknowledge anything about it.
+   * data: {station_id, seq, ...data, boot_id, mono_ms, clock_synced}}` (in this key order; the last
+   * three are {@link recordStamp}'s). When it returns, the event is on disk; only then may the caller
+   * acknowledge anything about it.
    *
    * @param kind the event kind (`deposit`, `alarm`, ...), a slug: it becomes a topic level.
    * @param subject the CloudEvents `subject` (the bin id for deposits, the device id for alarms).
-   * @param data the event's own fields, JSON-serialisable, without `station_id`, `seq` and
-   *   `clock_synced` (the outbox sets those).
+   * @param data the event's own fields, JSON-serialisable, without `station_id`, `seq`, `boot_id`,
+   *   `mono_ms` and `clock_synced` (the outbox sets those).
    * @throws SmartbinError `OUTBOX_COMMIT_FAILED` when nothing was committed (disk full, I/O error,
    *   closed outbox, an invalid kind, reserved or unserialisable data); the caller must then not
    *   signal the deposit.
@@ -410,6 +439,75 @@ export class Outbox {
     }
   }
 
+  /**
+   * Where on the board's time line an event recorded now is: this boot's id, the monotonic clock
+   * since boot in integer ms, and the (cached) clock-sync state. The recorder stamps a batch that
+   * has to wait with it, as it stamps its `time` (event-recorder.ts).
+   */
+  recordStamp(): RecordStamp {
+    return { boot_id: this.boot.bootId, mono_ms: this.boot.monoMs(), clock_synced: this.sync.synced() };
+  }
+
+  /**
+   * The publisher calls this with each page it read (pendingAfter) BEFORE it hands any of it to the
+   * MQTT client: an event handed over may reach the broker, so it must never be corrected (contract.md
+   * section 4: a re-sent event is the same message, byte for byte). When the page holds an event
+   * recorded unsynchronised above the sent mark, the mark ({@link SENT_MARK_KEY}) is raised to the
+   * page's last seq in one transaction; pages of synchronised events are never rewritten and cost
+   * no write. The publisher sends in seq order, so every pending event at or below the mark was
+   * handed over at some time.
+   *
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` (context `reason`) when the mark cannot be written:
+   *   the page must not be sent then.
+   */
+  markSent(page: readonly StoredEvent[]): void {
+    const last = page.at(-1);
+    if (last === undefined || last.seq <= this.sentMark) return;
+    if (!page.some((e) => e.seq > this.sentMark && e.payload.endsWith(UNSYNCED_TAIL))) return;
+    try {
+      this.markSentTx.immediate(last.seq);
+    } catch (err) {
+      throw new SmartbinError("OUTBOX_COMMIT_FAILED", "cannot record events as sent", { path: this.path, seq: last.seq, reason: failureOf(err) }, { cause: err });
+    }
+    this.sentMark = last.seq;
+  }
+
+  /**
+   * True when a time correction pass should run now: events recorded unsynchronised may wait unsent
+   * (since open, or since the last pass), and the marker file says, read now, that the clock is
+   * synchronised (which also refreshes the cached `clock_synced` of new events). No file is read while
+   * nothing waits to be corrected.
+   */
+  timeCorrectionDue(): boolean {
+    return this.unsyncedPending && this.boot.bootId !== null && this.sync.checkNow();
+  }
+
+  /**
+   * One page of the time correction (contract.md section 2, last rule of "Other station alarms"):
+   * pending events with seq above `afterSeq` and above the sent mark, of this boot, recorded with
+   * `clock_synced: false`, get the corrected `time` (their `mono_ms` read through the clock now,
+   * `wall_now - (mono_now - mono_ms)`), their `_at` stamps moved by the same amount, and
+   * `clock_synced: true` (time-correction.ts). One short IMMEDIATE transaction over at most `limit`
+   * events; the caller runs the pages of a pass with a turn of the event loop between them, starting
+   * at `afterSeq` 0 (which starts a pass: events recorded unsynchronised after this point make
+   * {@link timeCorrectionDue} true again). Events of an earlier boot, published or handed to the
+   * publisher are never changed.
+   *
+   * @throws SmartbinError `OUTBOX_COMMIT_FAILED` (context `reason`: `busy` when another process holds
+   *   the write lock); nothing of the page is changed, and the pass is due again.
+   */
+  correctTimesPage(afterSeq: number, limit: number = CORRECTION_PAGE): CorrectionPage {
+    const bootId = this.boot.bootId;
+    if (bootId === null) return { lastSeq: afterSeq, corrected: 0, done: true };
+    if (afterSeq === 0) this.unsyncedPending = false;
+    try {
+      return this.corrector.page(afterSeq, limit, () => ({ bootId, wallMs: this.now().getTime(), monoMs: this.boot.monoMs() }));
+    } catch (err) {
+      this.unsyncedPending = true;
+      throw new SmartbinError("OUTBOX_COMMIT_FAILED", "cannot correct the times of unsent events", { path: this.path, reason: failureOf(err) }, { cause: err });
+    }
+  }
+
   /** The outbox's counts, ages against the injected clock (see {@link OutboxStatus}). */
   status(): OutboxStatus {
     return this.statusQuery(this.now());
@@ -486,13 +584,15 @@ export class Outbox {
     }
   }
 
-  /** Runs inside the commit transaction; `time` is the batch's recording time. */
-  private insertEvent(kind: string, subject: string, data: Record<string, unknown>, time: string): StoredEvent {
+  /** Runs inside the commit transaction; `time` and `stamp` are the batch's recording moment. */
+  private insertEvent(kind: string, subject: string, data: Record<string, unknown>, time: string, stamp: RecordStamp): StoredEvent {
     const counter = this.stmts.nextSeq.get();
     if (counter === undefined) throw new Error("outbox counter row is missing");
     const seq = counter.value;
     const id = uuidv7();
-    const payload = envelopeJson({ id, stationId: this.stationId, seq, kind, subject, time, data, clockSynced: this.clockSynced() });
+    const payload = envelopeJson({ id, stationId: this.stationId, seq, kind, subject, time, data, stamp });
+    // Set before the COMMIT: a failed commit only costs one needless correction pass.
+    if (!stamp.clock_synced) this.unsyncedPending = true;
     this.stmts.insert.run(seq, id, kind, subject, time, payload);
     return { seq, id, kind, payload };
   }

@@ -6,6 +6,7 @@ import type { Database as Db } from "better-sqlite3";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 
+import type { RecordStamp } from "../boot-clock.js";
 import { envelopeJson } from "./envelope.js";
 import { COMPANION_SUFFIXES, createPrivateFile, fsyncDir } from "./files.js";
 import { EventCopier, readDamaged, removeDerived, scratchName, type DamageFacts } from "./salvage-read.js";
@@ -22,7 +23,8 @@ export interface SalvageRequest {
   /** The side file's seq high-water mark: the new database's seqs start above it. */
   reservedSeq: number;
   now: () => Date;
-  clockSynced: () => boolean;
+  /** The `storage_recovered` alarm's `boot_id`, `mono_ms` and `clock_synced`. */
+  stamp: () => RecordStamp;
   logger: Logger;
 }
 
@@ -163,7 +165,7 @@ function finish(out: Db, copier: EventCopier, req: SalvageRequest, movedTo: stri
     subject: req.stationId,
     time,
     data,
-    clockSynced: req.clockSynced(),
+    stamp: req.stamp(),
   });
   out
     .prepare("INSERT INTO events (seq, id, kind, subject, time, payload) VALUES (?, ?, 'alarm', ?, ?, ?)")

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 
 import type { Logger } from "pino";
 
+import type { RecordStamp } from "../boot-clock.js";
 import { fsyncDir, writeFileAtomic } from "./files.js";
 
 /** A change of the stored open session, as the outbox commits it. */
@@ -17,7 +18,18 @@ export interface SpillBatch {
   session?: SpillSessionWrite;
   /** `meta` rows written in the same transaction (e.g. the storage alarm level). */
   meta?: Record<string, string>;
+  /**
+   * The events' `boot_id`, `mono_ms` and `clock_synced` when they were recorded. Read back, a batch
+   * without a usable one (written by a version before it) gets {@link UNKNOWN_STAMP}.
+   */
+  stamp?: RecordStamp;
 }
+
+/**
+ * The stamp of spilled events whose recording moment on the board's time line is unknown: no boot,
+ * no monotonic reading, not known to be synchronised. Such events are never corrected.
+ */
+export const UNKNOWN_STAMP: RecordStamp = { boot_id: null, mono_ms: null, clock_synced: false };
 
 /** The spill file's content: its id (stored in the database once committed) and its batches, in order. */
 export interface Spill {
@@ -118,5 +130,16 @@ function checkBatch(value: unknown): SpillBatch {
   }
   const s = b.session;
   if (s !== undefined && (typeof s?.id !== "string" || (s.op !== "put" && s.op !== "delete"))) throw new Error("not a session write");
-  return b as SpillBatch;
+  return { ...(b as SpillBatch), stamp: isStamp(b.stamp) ? b.stamp : UNKNOWN_STAMP };
+}
+
+function isStamp(v: unknown): v is RecordStamp {
+  const t = v as Partial<RecordStamp> | null | undefined;
+  return (
+    typeof t === "object" &&
+    t !== null &&
+    (t.boot_id === null || typeof t.boot_id === "string") &&
+    (t.mono_ms === null || Number.isSafeInteger(t.mono_ms)) &&
+    typeof t.clock_synced === "boolean"
+  );
 }
