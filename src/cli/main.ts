@@ -28,6 +28,13 @@ function parseSeq(value: string): number {
   return seq;
 }
 
+/** `--mqtt-port N`: a TCP port, 0 to 65535 (0: a free one); anything else is a usage error (exit 2). */
+function parseDemoPort(value: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65_535)) throw new InvalidArgumentError("expected a TCP port from 0 to 65535 (0: a free port).");
+  return port;
+}
+
 /**
  * Builds the `smartbin` command tree (contract.md section 1). Each action stores its exit code in
  * `result.code`; commander's own usage errors become exit 2, `--help` exit 0.
@@ -54,10 +61,14 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
 
   program
     .command("demo")
-    .description("run the whole station on simulated devices and an embedded broker; events on stdout")
+    .description("run the whole station on simulated devices and an embedded broker; events on stdout, a readable account in a terminal")
     .option("--seconds <n>", "how long to run, in seconds", "30")
+    .addOption(
+      new Option("--mqtt-port <n>", "port of the embedded MQTT broker on 127.0.0.1 (0: a free port)").default(0).argParser(parseDemoPort),
+    )
+    .option("--json", "CloudEvents JSON lines on stdout even when it is a terminal")
     .option("--log-level <level>", "log level on stderr (info shows every step)", "warn")
-    .action(async (opts: { seconds: string; logLevel: string }) => {
+    .action(async (opts: { seconds: string; mqttPort: number; json?: boolean; logLevel: string }) => {
       const seconds = Number(opts.seconds);
       if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_DEMO_SECONDS) {
         err(`smartbin demo: --seconds expects a number from 1 to ${MAX_DEMO_SECONDS}, found "${opts.seconds}"`);
@@ -65,7 +76,7 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
         return;
       }
       const { runDemoCommand } = await import("./demo.js");
-      result.code = await runDemoCommand({ seconds, logLevel: opts.logLevel, signals });
+      result.code = await runDemoCommand({ seconds, mqttPort: opts.mqttPort, json: opts.json === true, logLevel: opts.logLevel, signals });
     });
 
   const config = program.command("config").description("check the config file or print its JSON Schema");

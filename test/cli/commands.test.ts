@@ -147,6 +147,13 @@ describe("demo", () => {
     const points = deposits.reduce((s, e) => s + e.data.points, 0);
     const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
     expect(r.stderr).toContain(`demo summary: ${plural(deposits.length, "deposit")}, ${plural(points, "point")}`);
+    // Stderr, not a terminal here: the broker's URL first, then the readable story, never redrawn in place.
+    const stderr = r.stderr.split("\n");
+    expect(stderr[0]).toMatch(/^smartbin demo: embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ \(topics smartbin\/demo-station\/#\)$/);
+    expect(stderr).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d {2}identified {2}\*{6}4356 at reader-card /));
+    expect(stderr.filter((l) => / {2}deposit {5}/.test(l))).toHaveLength(deposits.length);
+    expect(r.stderr).not.toContain("\r");
+    expect(r.stderr).not.toContain("specversion");
   }, 40_000);
 
   it("exits 0 on SIGTERM", async () => {

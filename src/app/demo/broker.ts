@@ -1,25 +1,35 @@
 import { createServer, type AddressInfo } from "node:net";
 import { Aedes } from "aedes";
 
-/** An embedded MQTT 3.1.1 broker (aedes) on a free loopback port, for the demo. */
+/** An embedded MQTT 3.1.1 broker (aedes) on a loopback port, for the demo. */
 export interface EmbeddedBroker {
   port: number;
+  /** `mqtt://127.0.0.1:PORT`. */
   url: string;
   close(): Promise<void>;
 }
 
-/** Starts aedes on 127.0.0.1 with an ephemeral port. Rejects if the port cannot be bound. */
-export async function startEmbeddedBroker(): Promise<EmbeddedBroker> {
+/**
+ * Starts aedes on 127.0.0.1, on `port` (1-65535), or on a free port the kernel picks when `port`
+ * is 0 or omitted (listen(2) with port 0). Rejects with the listen error when the port cannot be
+ * bound: `code` EADDRINUSE (taken) or EACCES (a privileged port).
+ */
+export async function startEmbeddedBroker(port = 0): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
   const server = createServer(aedes.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+  } catch (e) {
+    aedes.close(() => undefined);
+    throw e;
+  }
+  const bound = (server.address() as AddressInfo).port;
   return {
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
+    port: bound,
+    url: `mqtt://127.0.0.1:${bound}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -5,30 +5,44 @@ import mqtt from "mqtt";
 import type { Logger } from "../../adapters/log/logger.js";
 import { configSchema, type Config } from "../../config/schema.js";
 import { Station } from "../station.js";
-import { maskCardId } from "../../domain/privacy.js";
+import { contextFromConfig } from "../station-context.js";
 import { findProtocol, type DeviceCodec, type DeviceKind } from "../../protocol/index.js";
 import type { DepositData } from "../../domain/types.js";
 import { until } from "../../waits.js";
 import { startEmbeddedBroker } from "./broker.js";
 import { createDemoBinding } from "./binding.js";
-import { Simulator, seededRandom, type SimScale } from "./simulator.js";
+import { Simulator, seededRandom, type Resident, type SimScale } from "./simulator.js";
+import { addDeposit, emptySummary, storyLine, type DemoSummary, type StoryContext, type StoryItem } from "./story.js";
 
-/** What the demo's central subscriber saw: the basis of the closing summary. */
-export interface DemoSummary {
-  events: number;
-  deposits: number;
-  alarms: number;
-  /** Kilograms per category, from the received deposit events. */
-  kgByCategory: Record<string, number>;
-  points: number;
+export type { DemoSummary } from "./story.js";
+
+/** Where the demo stands, for a progress line: handed to `onProgress` about every 250 ms. */
+export interface DemoProgress {
+  /** Whole seconds until the demo ends by itself (rounded up). */
+  secondsLeft: number;
+  /** The card id of the open session (a resident at the bins), `null` while the station waits for one. */
+  atBins: string | null;
+  /** The time is up (or the demo was interrupted): the last session closes and its events arrive. */
+  ending: boolean;
 }
 
 export interface DemoOptions {
   seconds: number;
+  /** Port of the embedded broker on 127.0.0.1; 0 or omitted: a free port. */
+  mqttPort?: number;
   logger: Logger;
+  /**
+   * Called once the embedded broker listens, before the station starts: its URL and the topic filter
+   * of everything the station publishes (`smartbin/demo-station/#`).
+   */
+  onBroker?: (url: string, topicFilter: string) => void;
   /** Receives each event exactly as a central subscriber gets it (one JSON document). */
   onEvent: (payload: string) => void;
-  /** Human-readable progress lines (stderr in the CLI). */
+  /** Each identification, deposit and alarm, for the readable account: its line (see `storyLine`) and the item. */
+  onStory?: (line: string, item: StoryItem) => void;
+  /** Where the demo stands, about every 250 ms while it runs. */
+  onProgress?: (progress: DemoProgress) => void;
+  /** Human-readable lines about the demo itself (start, end). */
   note: (line: string) => void;
   /** Resolves early (Ctrl-C, SIGTERM). */
   interrupted?: Promise<unknown>;
@@ -37,9 +51,24 @@ export interface DemoOptions {
 const PORTS = {
   kitchenScale: "/dev/demo/scale-kitchen",
   recycleScale: "/dev/demo/scale-recycle",
+  residualScale: "/dev/demo/scale-residual",
   cardReader: "/dev/demo/reader-card",
   qrReader: "/dev/demo/reader-qr",
 };
+
+/**
+ * The residents, in the order they come (then again, weights varied): their deposits show each way
+ * a deposit earns what it does, in the first 30 s: points by weight in two bins; a bag below the
+ * food-waste minimum; one above the recyclables bin's plausible maximum (0 points and an alarm);
+ * residual waste, which has no points rule; and an award that rounds down to 0.
+ */
+export const DEMO_RESIDENTS: readonly Resident[] = [
+  { cardTag: "100086F444", bags: [{ binId: "kitchen", grams: 1_250 }, { binId: "recycle", grams: 900 }] },
+  { qr: "SB:0000424242", bags: [{ binId: "kitchen", grams: 150 }] },
+  { cardTag: "13005D1DA5", bags: [{ binId: "recycle", grams: 12_400 }] },
+  { cardTag: "0A00C0FFEE", bags: [{ binId: "residual", grams: 2_100 }] },
+  { qr: "SB:0000777001", bags: [{ binId: "kitchen", grams: 400 }] },
+];
 
 /** The demo station's configuration, validated by the same schema as a technician's file. */
 export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> {
@@ -50,6 +79,7 @@ export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> 
     scales: [
       { id: "scale-kitchen", port: PORTS.kitchenScale, protocol: "yaohua-a9", unit: "kg" },
       { id: "scale-recycle", port: PORTS.recycleScale, protocol: "ascii-st-gs" },
+      { id: "scale-residual", port: PORTS.residualScale, protocol: "yaohua-a9", unit: "kg" },
     ],
     readers: [
       { id: "reader-card", port: PORTS.cardReader, protocol: "em4100-ascii" },
@@ -57,7 +87,9 @@ export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> 
     ],
     bins: [
       { id: "kitchen", category: "food_waste", scale: "scale-kitchen" },
-      { id: "recycle", category: "recyclable", scale: "scale-recycle" },
+      { id: "recycle", category: "recyclable", scale: "scale-recycle", max_net_g: 10_000 },
+      // No points rule for residual waste: its deposits are recorded with 0 points (no_rule).
+      { id: "residual", category: "residual", scale: "scale-residual" },
     ],
     points: {
       rules_version: "2026-11",
@@ -70,110 +102,139 @@ export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> 
   });
 }
 
+/** What the story needs of the demo's config: each bin's effective `max_net_g` and the points rules. */
+export function storyContext(config: Readonly<Config>): StoryContext {
+  const ctx = contextFromConfig(config);
+  return {
+    maxNetG: Object.fromEntries(ctx.bins.map((b) => [b.binId, b.maxNetG])),
+    rules: Object.fromEntries(
+      Object.entries(config.points?.categories ?? {}).map(([c, r]) => [c, { pointsPerKg: r.points_per_kg, minNetG: r.min_net_g }]),
+    ),
+  };
+}
+
+/** How often the station's state is looked at for identifications and progress. */
+const WATCH_MS = 100;
+const PROGRESS_MS = 250;
+
 /**
  * Runs the whole station for `seconds` on simulated devices (serialport's mock binding), an embedded
  * aedes broker and a temporary database, with a central subscriber that hands every event to
- * `onEvent`. Closes a session still open at the end, waits for its events to arrive, and returns the
- * summary of what the subscriber received.
+ * `onEvent` (and deposits and alarms to `onStory`). Identifications are not events: they are seen
+ * in the station's state (a newly opened session). Closes a session still open at the end, waits for
+ * its events to arrive, and returns the summary of what the subscriber received. Rejects with the
+ * listen error (`code` EADDRINUSE, EACCES) when the broker's port cannot be bound.
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
+  const broker = await startEmbeddedBroker(opts.mqttPort ?? 0);
   const dir = mkdtempSync(join(tmpdir(), "smartbin-demo-"));
-  const broker = await startEmbeddedBroker();
   const config = demoConfig(join(dir, "demo.db"), broker.url);
-  const summary: DemoSummary = { events: 0, deposits: 0, alarms: 0, kgByCategory: {}, points: 0 };
+  const stationTopics = `${config.mqtt.topic_prefix}/${config.station.id}`;
+  opts.onBroker?.(broker.url, `${stationTopics}/#`);
+  const summary = emptySummary();
   const seen = new Set<string>();
-
-  const subscriber = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: "demo-central", clean: true });
-  await subscriber.subscribeAsync(`${config.mqtt.topic_prefix}/${config.station.id}/events/#`, { qos: 1 });
-  subscriber.on("message", (_topic, payload) => {
-    const text = payload.toString("utf8");
-    const event = JSON.parse(text) as { id: string; type: string; data: Record<string, unknown> };
-    if (seen.has(event.id)) return; // at-least-once: a central consumer deduplicates by id
-    seen.add(event.id);
-    summary.events++;
-    if (event.type === "smartbin.deposit.v1") {
-      const d = event.data as unknown as DepositData;
-      summary.deposits++;
-      summary.points += d.points;
-      summary.kgByCategory[d.category] = (summary.kgByCategory[d.category] ?? 0) + d.net_g / 1000;
-    } else if (event.type === "smartbin.alarm.v1") {
-      summary.alarms++;
-    }
-    opts.onEvent(text);
-  });
-
-  const demo = createDemoBinding();
-  for (const path of Object.values(PORTS)) demo.createPort(path);
-  const station = new Station({
-    config,
-    logger: opts.logger,
-    binding: demo.binding,
-    onDepositCommitted: (d) =>
-      opts.note(
-        `deposit: ${(d.net_g / 1000).toFixed(3)} kg of ${d.category} into ${d.bin_id} by ${maskCardId(d.card_id)}: ` +
-          `${d.points} points (${d.points_reason})`,
-      ),
-  });
-  // Each simulated device speaks what the station is configured to read, encoded by the same
-  // protocol module (the device registry).
-  const codec = <K extends DeviceKind>(kind: K, list: readonly { port: string; protocol: string }[], port: string): DeviceCodec<K> => {
-    const device = list.find((d) => d.port === port);
-    if (device === undefined) throw new Error(`demo: no device on ${port}`);
-    return findProtocol(kind, device.protocol).configure(device);
-  };
-  const scales: SimScale[] = [
-    { path: PORTS.kitchenScale, codec: codec("scale", config.scales, PORTS.kitchenScale), loadG: 3_200, settleTicks: 0 },
-    { path: PORTS.recycleScale, codec: codec("scale", config.scales, PORTS.recycleScale), loadG: 5_400, settleTicks: 0 },
-  ];
-  const simulator = new Simulator({
-    demo,
-    scales,
-    cardReader: { path: PORTS.cardReader, codec: codec("reader", config.readers, PORTS.cardReader) },
-    qrReader: { path: PORTS.qrReader, codec: codec("reader", config.readers, PORTS.qrReader) },
-    residents: [
-      { cardTag: "100086F444" },
-      { qr: "SB:0000424242" },
-      { cardTag: "13005D1DA5" },
-      { cardTag: "0A00C0FFEE" },
-      { qr: "SB:0000777001" },
-    ],
-    random: seededRandom(2026),
-  });
+  const context = storyContext(config);
+  const story = (item: StoryItem) => opts.onStory?.(storyLine(item, context), item);
+  let subscriber: mqtt.MqttClient | undefined;
+  let station: Station | undefined;
+  let simulator: Simulator | undefined;
+  let watch: NodeJS.Timeout | undefined;
 
   try {
-    station.start();
+    subscriber = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: "demo-central", clean: true });
+    await subscriber.subscribeAsync(`${stationTopics}/events/#`, { qos: 1 });
+    subscriber.on("message", (_topic, payload) => {
+      const text = payload.toString("utf8");
+      const event = JSON.parse(text) as { id: string; type: string; time: string; subject: string; data: Record<string, unknown> };
+      if (seen.has(event.id)) return; // at-least-once: a central consumer deduplicates by id
+      seen.add(event.id);
+      summary.events++;
+      const at = Date.parse(event.time);
+      if (event.type === "smartbin.deposit.v1") {
+        const d = event.data as unknown as DepositData;
+        addDeposit(summary, d);
+        story({ kind: "deposit", at, data: d });
+      } else if (event.type === "smartbin.alarm.v1") {
+        summary.alarms++;
+        story({ kind: "alarm", at, subject: event.subject, code: String(event.data.code), message: String(event.data.message) });
+      }
+      opts.onEvent(text);
+    });
+
+    const demo = createDemoBinding();
+    for (const path of Object.values(PORTS)) demo.createPort(path);
+    const running = new Station({ config, logger: opts.logger, binding: demo.binding });
+    station = running;
+    // Each simulated device speaks what the station is configured to read, encoded by the same
+    // protocol module (the device registry).
+    const codec = <K extends DeviceKind>(kind: K, list: readonly { port: string; protocol: string }[], port: string): DeviceCodec<K> => {
+      const device = list.find((d) => d.port === port);
+      if (device === undefined) throw new Error(`demo: no device on ${port}`);
+      return findProtocol(kind, device.protocol).configure(device);
+    };
+    const scale = (binId: string, path: string, loadG: number): SimScale => ({
+      binId,
+      path,
+      codec: codec("scale", config.scales, path),
+      loadG,
+      settleTicks: 0,
+    });
+    simulator = new Simulator({
+      demo,
+      scales: [scale("kitchen", PORTS.kitchenScale, 3_200), scale("recycle", PORTS.recycleScale, 5_400), scale("residual", PORTS.residualScale, 8_100)],
+      cardReader: { path: PORTS.cardReader, codec: codec("reader", config.readers, PORTS.cardReader) },
+      qrReader: { path: PORTS.qrReader, codec: codec("reader", config.readers, PORTS.qrReader) },
+      residents: DEMO_RESIDENTS,
+      random: seededRandom(2026),
+    });
+
+    running.start();
     simulator.start();
-    opts.note(`demo: station demo-station running for ${opts.seconds} s on simulated devices (Ctrl-C ends it)`);
+    const startedAt = performance.now();
+    const endsAt = startedAt + opts.seconds * 1000;
+    opts.note(
+      `demo: station demo-station running for ${opts.seconds} s on simulated devices: ` +
+        `${config.scales.length} scales, ${config.readers.length} readers (Ctrl-C ends it)`,
+    );
+    let lastSession: string | null = null;
+    let lastProgress = -Infinity;
+    watch = setInterval(() => {
+      const session = running.snapshot()?.session;
+      const open = session?.phase === "open" ? session : null;
+      if (open !== null && open.id !== lastSession) {
+        story({ kind: "identification", at: open.startedWall, cardId: open.cardId, readerId: open.readerId, bins: open.bins.map((b) => b.binId) });
+      }
+      lastSession = open?.id ?? null;
+      const now = performance.now();
+      if (now - lastProgress >= PROGRESS_MS) {
+        lastProgress = now;
+        opts.onProgress?.({ secondsLeft: Math.max(0, Math.ceil((endsAt - now) / 1000)), atBins: open?.cardId ?? null, ending: false });
+      }
+    }, WATCH_MS);
+
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise((resolve) => (timer = setTimeout(resolve, opts.seconds * 1000))),
-      opts.interrupted ?? new Promise(() => undefined),
+    const ended = await Promise.race([
+      new Promise<"time">((resolve) => (timer = setTimeout(() => resolve("time"), opts.seconds * 1000))),
+      (opts.interrupted ?? new Promise(() => undefined)).then(() => "interrupted" as const),
     ]);
     clearTimeout(timer);
-    simulator.stop();
-    await station.flushSession();
-    await station.waitForPublished(3_000);
+    clearInterval(watch);
+    simulator.stopResidents();
+    const open = running.snapshot()?.session.phase === "open";
+    opts.note(`demo: ${ended === "time" ? "time is up" : "interrupted"}${open ? ": closing the open session" : ""}`);
+    opts.onProgress?.({ secondsLeft: 0, atBins: null, ending: true });
+    await running.flushSession();
+    await running.waitForPublished(3_000);
     // Give the subscriber a moment for the last PUBLISH in flight to it.
-    await until(() => summary.events >= station.lastSeq(), 2_000);
+    await until(() => summary.events >= running.lastSeq(), 2_000);
   } finally {
-    simulator.stop();
-    await station.stop();
-    await subscriber.endAsync(true);
+    clearInterval(watch);
+    await station?.stop();
+    simulator?.stop();
+    await subscriber?.endAsync(true);
     await broker.close();
     rmSync(dir, { recursive: true, force: true });
   }
   return summary;
 }
 
-
-/** The closing summary lines (stderr). */
-export function formatSummary(s: DemoSummary): string[] {
-  const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
-  const lines = [
-    `demo summary: ${n(s.deposits, "deposit")}, ${n(s.points, "point")}, ${n(s.alarms, "alarm")}, ${n(s.events, "event")}`,
-  ];
-  for (const [category, kg] of Object.entries(s.kgByCategory).sort()) {
-    lines.push(`  ${category}: ${kg.toFixed(3)} kg`);
-  }
-  return lines;
-}

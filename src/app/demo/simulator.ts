@@ -15,6 +15,8 @@ export function seededRandom(seed: number): () => number {
 
 /** A simulated weighing indicator streaming its display at 10 Hz into a mock port. */
 export interface SimScale {
+  /** The bin this scale weighs (residents' bags name it). */
+  binId: string;
   path: string;
   /** Its protocol bound to its config (the device registry): how its display is encoded. */
   codec: DeviceCodec<"scale">;
@@ -24,10 +26,18 @@ export interface SimScale {
   settleTicks: number;
 }
 
+/** A bag a resident drops: into which bin, how heavy (grams). */
+export interface Bag {
+  binId: string;
+  grams: number;
+}
+
 /** The demo's residents: a card on the EM4100 reader or a QR code on the line scanner, then bags. */
 export interface Resident {
   cardTag?: string; // ten hex characters, shown on the EM4100 reader
   qr?: string; // a line, shown on the QR scanner
+  /** The bags, dropped one after another (at least one). */
+  bags: readonly Bag[];
 }
 
 /** A simulated reader: its mock port and its protocol bound to its config (the device registry). */
@@ -41,31 +51,67 @@ export interface SimulatorOptions {
   scales: SimScale[];
   cardReader: SimReader;
   qrReader: SimReader;
-  residents: Resident[];
+  /** Come in this order, then again from the first, each bag a little heavier or lighter (random). */
+  residents: readonly Resident[];
   random: () => number;
 }
 
 const FRAME_MS = 100;
+/** The first resident identifies this long after start. */
+export const FIRST_RESIDENT_MS = 1_000;
+/** A bag falls this long after the identification, and each further bag this long after the one before. */
+export const BAG_GAP_MS = 900;
+/** The next resident comes this long after the one before (after the session's idle close). */
+export const RESIDENT_GAP_MS = 6_500;
+/** Frames a platform swings after a bag falls (0.8 s at 10 Hz). */
+const SETTLE_TICKS = 8;
+/** A bin heavier than this is emptied (a collection) instead of the next resident, so loads stay on the display. */
+const EMPTY_ABOVE_G = 40_000;
+/** What an emptied bin weighs (its liner and what sticks to it). */
+const EMPTIED_G = 2_000;
 
 /**
  * Drives the simulated devices: every scale streams frames, and residents come one after another,
- * identify, drop one or two bags, and leave. The first resident identifies after 1.5 s and the first
- * deposit is recorded a few seconds later (after the session's idle close).
+ * identify, drop their bags, and leave. The first resident identifies after 1 s; its session closes
+ * `idle_close_s` after the last bag has settled, so with the demo's 2 s the first deposit is
+ * recorded about 6 s after start. The second round of residents and later ones vary each bag's
+ * weight by up to ±10 % (seeded), which keeps a bag below a minimum or above a maximum on its side.
  */
 export class Simulator {
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** Pending one-shot timers (residents, cards, bags); each leaves the set when it fires, so a day-long demo holds only a few. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stream: NodeJS.Timeout | undefined;
   private next = 0;
 
   constructor(private readonly opts: SimulatorOptions) {}
 
   start(): void {
-    this.timers.push(setInterval(() => this.streamScales(), FRAME_MS));
-    this.timers.push(setTimeout(() => this.nextResident(), 1_500));
+    this.stream = setInterval(() => this.streamScales(), FRAME_MS);
+    this.later(() => this.nextResident(), FIRST_RESIDENT_MS);
   }
 
-  stop(): void {
+  /**
+   * No more residents, cards or bags; the scales keep streaming, so that a session still open can
+   * close once its scales have settled (a silent indicator would go offline instead).
+   */
+  stopResidents(): void {
     for (const t of this.timers) clearTimeout(t);
-    this.timers.length = 0;
+    this.timers.clear();
+  }
+
+  /** Stops everything, the scales' streams too. */
+  stop(): void {
+    this.stopResidents();
+    clearInterval(this.stream);
+    this.stream = undefined;
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
   }
 
   private streamScales(): void {
@@ -81,6 +127,16 @@ export class Simulator {
 
   private nextResident(): void {
     const { residents, random } = this.opts;
+    this.later(() => this.nextResident(), RESIDENT_GAP_MS);
+    // A heavy bin is emptied in a resident's slot of its own, so that it has settled long before
+    // the next identification (the station sees a weight change outside any session).
+    const heavy = this.opts.scales.find((s) => s.loadG > EMPTY_ABOVE_G);
+    if (heavy !== undefined) {
+      heavy.loadG = EMPTIED_G;
+      heavy.settleTicks = SETTLE_TICKS;
+      return;
+    }
+    const round = Math.floor(this.next / Math.max(1, residents.length));
     const resident = residents[this.next % residents.length];
     this.next++;
     if (resident === undefined) return;
@@ -89,27 +145,22 @@ export class Simulator {
       const { path, codec } = this.opts.cardReader;
       const frame = codec.encode({ tag: resident.cardTag });
       for (let i = 0; i < 16; i++) {
-        this.timers.push(setTimeout(() => this.opts.demo.emit(path, frame), i * 50));
+        this.later(() => this.opts.demo.emit(path, frame), i * 50);
       }
     } else if (resident.qr !== undefined) {
       const { path, codec } = this.opts.qrReader;
       this.opts.demo.emit(path, codec.encode({ tag: resident.qr }));
     }
-    // One bag, sometimes two bags into two bins.
-    const bins = this.opts.scales;
-    const first = bins[Math.floor(random() * bins.length)];
-    this.timers.push(setTimeout(() => this.dropBag(first), 1_200));
-    if (random() < 0.3) {
-      const second = bins.find((b) => b !== first);
-      this.timers.push(setTimeout(() => this.dropBag(second), 2_400));
-    }
-    this.timers.push(setTimeout(() => this.nextResident(), 7_000 + Math.floor(random() * 2_000)));
+    resident.bags.forEach((bag, i) => {
+      const grams = round === 0 ? bag.grams : Math.round(bag.grams * (0.9 + random() * 0.2));
+      this.later(() => this.dropBag(bag.binId, grams), BAG_GAP_MS * (i + 1));
+    });
   }
 
-  private dropBag(scale: SimScale | undefined): void {
+  private dropBag(binId: string, grams: number): void {
+    const scale = this.opts.scales.find((s) => s.binId === binId);
     if (scale === undefined) return;
-    const bagG = 150 + Math.floor(this.opts.random() * 2_400);
-    scale.loadG += bagG;
-    scale.settleTicks = 8;
+    scale.loadG += grams;
+    scale.settleTicks = SETTLE_TICKS;
   }
 }
