@@ -108,7 +108,7 @@ export function storyContext(config: Readonly<Config>): StoryContext {
   return {
     maxNetG: Object.fromEntries(ctx.bins.map((b) => [b.binId, b.maxNetG])),
     rules: Object.fromEntries(
-      Object.entries(config.points?.categories ?? {}).map(([c, r]) => [c, { pointsPerKg: r.points_per_kg, minNetG: r.min_net_g }]),
+      Object.entries(config.points?.categories ?? {}).map(([c, r]) => [c, { pointsPerKg: r.points_per_kg, pointsPerDeposit: r.points_per_deposit, minNetG: r.min_net_g }]),
     ),
   };
 }

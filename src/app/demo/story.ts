@@ -24,7 +24,7 @@ export interface StoryContext {
   /** Per bin id: its effective `max_net_g` (grams). */
   maxNetG: Readonly<Record<string, number>>;
   /** Per category: its points rule, `pointsPerKg` as the canonical decimal text ("1.16"). */
-  rules: Readonly<Record<string, { pointsPerKg: string; minNetG: number }>>;
+  rules: Readonly<Record<string, { pointsPerKg?: string | undefined; pointsPerDeposit?: number | undefined; minNetG: number }>>;
 }
 
 /** `count(1, "point")` is "1 point", `count(2, "point")` "2 points", `count(0, "deposit")` "0 deposits". */
@@ -83,8 +83,11 @@ export function pointsText(d: DepositData, ctx: StoryContext): string {
   const rule = ctx.rules[d.category];
   switch (d.points_reason) {
     case "awarded":
-      if (d.points > 0) return rule ? `${points} (${rule.pointsPerKg} per kg)` : points;
-      if (rule === undefined) return `${points}: the rule gives nothing for this weight`;
+      if (d.points > 0) {
+        if (rule?.pointsPerKg !== undefined) return `${points} (${rule.pointsPerKg} per kg)`;
+        return rule?.pointsPerDeposit !== undefined ? `${points} (per deposit)` : points;
+      }
+      if (rule === undefined || rule.pointsPerKg === undefined) return `${points}: the rule gives nothing for this deposit`;
       if (Number(rule.pointsPerKg) === 0) return `${points}: ${d.category} earns 0 points per kg`;
       return `${points}: ${kg(d.net_g)} at ${rule.pointsPerKg} per kg comes to less than 1 point (rounded down)`;
     case "below_minimum":
