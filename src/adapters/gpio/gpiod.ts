@@ -291,7 +291,8 @@ class Held {
 class OutputHolder {
   private held: Held | undefined;
   private wanted: boolean | undefined;
-  private busy = false;
+  private applying: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly driver: GpiodDriver,
@@ -303,18 +304,21 @@ class OutputHolder {
   }
 
   set(high: boolean): void {
+    if (this.stopped) return;
     this.wanted = high;
-    if (!this.busy) void this.apply();
+    this.applying ??= this.apply().finally(() => (this.applying = undefined));
   }
 
+  /** Waits for a restart under way, then ends the process: nothing holds the line afterwards. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.wanted = undefined;
+    await this.applying;
     await this.held?.stop();
   }
 
   private async apply(): Promise<void> {
-    this.busy = true;
-    while (this.wanted !== undefined) {
+    while (this.wanted !== undefined && !this.stopped) {
       const high = this.wanted;
       this.wanted = undefined;
       await this.held?.stop();
@@ -325,7 +329,6 @@ class OutputHolder {
         this.driver.lineError(this.line, asError(err));
       }
     }
-    this.busy = false;
   }
 
   private onExit(why: string): void {

@@ -82,7 +82,7 @@ export class FakeOnoff {
 
   constructor(private readonly root: string) {}
 
-  private dir(gpio: number): string {
+  dir(gpio: number): string {
     return join(this.root, "class", "gpio", `gpio${gpio}`);
   }
 
@@ -103,10 +103,16 @@ export class FakeOnoff {
     this.watchers.get(gpio)?.(null, value);
   }
 
-  private readonly objects = new Map<number, OnoffGpio>();
+  readonly objects = new Map<number, OnoffGpio>();
 
   get module(): OnoffModule {
-    const fake = this;
+    return fakeOnoffModule(this);
+  }
+}
+
+/** onoff's `Gpio` class over a {@link FakeOnoff}. */
+function fakeOnoffModule(fake: FakeOnoff): OnoffModule {
+  {
     class Gpio implements OnoffGpio {
       constructor(
         private readonly gpio: number,

@@ -9,7 +9,7 @@ import { createGpioPort } from "../../../src/adapters/gpio/create.js";
 import type { GpioOpenSpec } from "../../../src/adapters/gpio/gpio-port.js";
 import { onoffLoadError } from "../../../src/adapters/gpio/onoff.js";
 import { findSysfsChip, listSysfsChips } from "../../../src/adapters/gpio/sysfs-chips.js";
-import { SmartbinError } from "../../../src/errors.js";
+import type { SmartbinError } from "../../../src/errors.js";
 import { fakeSysfs, FakeOnoff, PI4_66, PI4_OLD, PI5_66, type FakeChip } from "./fake-sysfs.js";
 import { captureLogger, ManualTimers } from "./gpio-test-kit.js";
 
