@@ -42,7 +42,9 @@ export interface OnoffModule {
  */
 export async function loadOnoff(): Promise<OnoffModule> {
   try {
-    const mod = (await import("onoff")) as unknown as OnoffModule & { default?: OnoffModule };
+    // A specifier TypeScript does not resolve: where onoff is not installed the build must still pass.
+    const specifier: string = "onoff";
+    const mod = (await import(specifier)) as OnoffModule & { default?: OnoffModule };
     return mod.default ?? mod;
   } catch (err) {
     throw onoffLoadError(err);
