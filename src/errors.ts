@@ -11,6 +11,12 @@ export type SmartbinErrorCode =
   | "OUTBOX_LOCKED"
   | "OUTBOX_COMMIT_FAILED"
   | "MQTT_PUBLISH_FAILED"
+  /** The chosen GPIO backend cannot work here (module or tools missing, no sysfs GPIO, no such chip). */
+  | "GPIO_BACKEND_UNAVAILABLE"
+  /** GPIO lines could not be claimed; `context.failures` lists each line with its error. */
+  | "GPIO_OPEN_FAILED"
+  /** A claimed GPIO line failed while running (write refused, monitor process died, EIO). */
+  | "GPIO_LINE_FAILED"
   | "USAGE";
 
 export class SmartbinError extends Error {
