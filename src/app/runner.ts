@@ -155,7 +155,10 @@ export class StationRunner {
   private readonly queue: StationInput[] = [];
   private stepping = false;
   private readonly recorder: EventRecorder;
-  private readonly ports: DevicePort[] = [];
+  private readonly ports = new Map<string, DevicePort>();
+  /** The context and devices in force (a reload replaces them: {@link reconfigure}). */
+  private context: StationContext;
+  private devices: readonly RunnerDevice[];
   private readonly cancels: Array<() => void> = [];
   private deposits = 0;
   private alarms = 0;
@@ -169,7 +172,9 @@ export class StationRunner {
   /** The storage alarm level stored in the database, read once, for the first measurement. */
   private storedAlarm: SpaceAlarm | null | undefined;
 
-  constructor(private readonly opts: RunnerOptions) {
+  constructor(private opts: RunnerOptions) {
+    this.context = opts.context;
+    this.devices = opts.devices;
     this.state = initialState(opts.context);
     this.log = opts.adapters.logger;
     this.recorder = new EventRecorder({
@@ -198,11 +203,7 @@ export class StationRunner {
     this.feed({ type: "recover", sessions: this.storedSessions(spill), ...this.now() });
     const { clock } = this.opts;
     this.cancels.push(clock.every(this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS, () => this.recorder.commitWaiting()));
-    for (const device of this.opts.devices) {
-      const port = this.openDevice(device);
-      this.ports.push(port);
-      port.start();
-    }
+    for (const device of this.devices) this.startDevice(device);
   }
 
   /**
@@ -220,7 +221,7 @@ export class StationRunner {
     for (const cancel of this.cancels.splice(0)) cancel();
     this.deadline?.cancel();
     this.deadline = null;
-    await Promise.all(this.ports.map((p) => p.stop()));
+    await Promise.all([...this.ports.values()].map((p) => p.stop()));
     if (this.recorder.waitingBatches() > 0) await this.recorder.drain(this.opts.stopCommitMs ?? DEFAULT_STOP_COMMIT_MS);
     const waiting = this.recorder.waitingCount();
     try {
@@ -297,7 +298,7 @@ export class StationRunner {
 
   /** The machine's status fields for the retained status. */
   statusFields(): StationStatus {
-    return statusOf(this.state, this.opts.context);
+    return statusOf(this.state, this.context);
   }
 
   /** Counters since start. */
@@ -307,7 +308,7 @@ export class StationRunner {
     let readerFrames = 0;
     let discardedFrames = 0;
     let noiseFrames = 0;
-    for (const d of this.opts.devices) {
+    for (const d of this.devices) {
       const dc = c.devices[d.id];
       if (dc === undefined) continue;
       if (d.kind === "scale") scaleFrames += dc.frames;
@@ -396,12 +397,19 @@ export class StationRunner {
     this.feed({ type: "set_cards", ...lists, version, ...this.now() });
   }
 
+  /** The config's role lists changed (a reload): they replace the lists in force, and are stored as the config's. */
+  configCardsChanged(cards: ConfigCards): void {
+    this.opts = { ...this.opts, cards };
+    this.feed({ type: "set_cards", ...cards, version: null, ...this.now() });
+    this.recorder.record({ events: [], meta: { [CARDS_CONFIG_KEY]: JSON.stringify({ ...cards, version: null }) } });
+  }
+
   /** Puts the outputs where the machine's state says (the port writes what changed). */
   private applyOutputs(): void {
     const port = this.opts.adapters.outputs;
     if (port === undefined) return;
     try {
-      port.apply(outputsOf(this.state, this.opts.context));
+      port.apply(outputsOf(this.state, this.context));
     } catch (err) {
       this.log.error({ err }, "GPIO outputs could not be written");
     }
@@ -414,7 +422,7 @@ export class StationRunner {
     this.stepping = true;
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-        const result = step(this.state, next, this.opts.context);
+        const result = step(this.state, next, this.context);
         this.state = result.state;
         for (const effect of result.effects) this.run(effect);
         this.applyOutputs();
@@ -439,7 +447,7 @@ export class StationRunner {
    */
   private armDeadline(): void {
     if (!this.running) return;
-    const at = nextDeadline(this.state, this.opts.context);
+    const at = nextDeadline(this.state, this.context);
     if (this.deadline !== null && this.deadline.at === at) return;
     this.deadline?.cancel();
     this.deadline = null;
@@ -452,6 +460,40 @@ export class StationRunner {
         this.feed({ type: "tick", ...this.now() });
       }),
     };
+  }
+
+  /**
+   * A reload (issue 10 item 3): the new context and devices take over. Devices that were removed, or
+   * whose settings changed (`reopen`), are stopped (their ports closed); new and changed ones are
+   * opened; devices whose settings did not change keep their open ports and their state. The machine
+   * gets the change as its `reconfigured` input, between two other inputs.
+   */
+  async reconfigure(context: StationContext, devices: readonly RunnerDevice[], reopen: ReadonlySet<string>): Promise<void> {
+    const keep = new Set(devices.map((d) => d.id).filter((id) => !reopen.has(id)));
+    const stopping: Array<Promise<void>> = [];
+    for (const [id, port] of this.ports) {
+      if (keep.has(id)) continue;
+      this.ports.delete(id);
+      stopping.push(port.stop());
+    }
+    await Promise.all(stopping);
+    this.feed({ type: "reconfigured", context, reset: [...reopen], ...this.now() });
+    this.context = context;
+    this.devices = devices;
+    if (this.running) for (const device of devices) if (!this.ports.has(device.id)) this.startDevice(device);
+    this.opts.adapters.publisher.publishStatus();
+    this.armDeadline();
+  }
+
+  /** The context in force. */
+  currentContext(): StationContext {
+    return this.context;
+  }
+
+  private startDevice(device: RunnerDevice): void {
+    const port = this.openDevice(device);
+    this.ports.set(device.id, port);
+    port.start();
   }
 
   private openDevice(device: RunnerDevice): DevicePort {

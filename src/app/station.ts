@@ -28,7 +28,11 @@ import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
+import { formatProblem, loadConfigFile } from "../config/load.js";
 import { ClockCorrection } from "./clock-correction.js";
+import { createGpioPort } from "../adapters/gpio/create.js";
+import { GpioStation, hasGpioLines } from "./gpio-station.js";
+import { planReload, type ReloadPlan } from "./reload.js";
 import { contextFromConfig } from "./station-context.js";
 import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
 import { StationRunner, type DeviceHandlers, type RunnerDevice, type RunnerStats } from "./runner.js";
@@ -63,6 +67,14 @@ export interface StorageTuning {
 /** Counters a technician (and the tests) can read. */
 export type StationStats = RunnerStats;
 
+/** What a reload did: applied now or once the open session closes, or refused (an invalid file, a key that needs a restart). */
+export type ReloadResult =
+  | { ok: true; changed: string[]; applied: "now" | "after_session" }
+  | { ok: false; code: "invalid" | "refused"; reasons: string[] };
+
+/** While a session is open, a reload checks this often whether it has closed. */
+const RELOAD_POLL_MS = 500;
+
 /** Events past their retention are pruned this often. */
 const PRUNE_EVERY_MS = 3_600_000;
 /** Storage space is measured this often. */
@@ -73,12 +85,15 @@ const MIB = 1_048_576;
 
 /** The station process's core. */
 export class Station {
-  private readonly config: Readonly<Config>;
+  private config: Readonly<Config>;
+  /** A reload waiting for the open session to close, and how to stop waiting. */
+  private pendingReload: { config: Readonly<Config>; cancel: () => void } | null = null;
   private readonly log: Logger;
   private readonly clock: Clock;
   private outbox: Outbox | undefined;
   private publisher: Publisher | undefined;
   private runner: StationRunner | undefined;
+  private gpio: GpioStation | undefined;
   private cancelHousekeeping: (() => void) | undefined;
   private clockCorrection: ClockCorrection | undefined;
   private housekeeping = false;
@@ -127,16 +142,37 @@ export class Station {
         : {}),
     });
     this.publisher = publisher;
+    if (hasGpioLines(cfg)) {
+      const port = createGpioPort({
+        backend: cfg.gpio.backend,
+        chip: cfg.gpio.chip,
+        simulatedDir: cfg.gpio.simulated_dir,
+        logger: this.deps.logger.child({ module: "gpio" }),
+      });
+      this.gpio = new GpioStation(cfg, port, this.clock, this.deps.logger.child({ module: "gpio" }));
+    }
     this.runner = new StationRunner({
       context: contextFromConfig(cfg),
       devices: this.devices(),
-      adapters: { outbox, publisher, logger: this.log, newId: () => uuidv7() },
+      adapters: { outbox, publisher, logger: this.log, newId: () => uuidv7(), ...(this.gpio ? { outputs: this.gpio } : {}) },
+      cards: cfg.cards,
       clock: this.clock,
       ...(this.deps.storage?.stopCommitMs !== undefined ? { stopCommitMs: this.deps.storage.stopCommitMs } : {}),
       ...(this.deps.onDepositCommitted ? { onDepositCommitted: this.deps.onDepositCommitted } : {}),
     });
-    publisher.start();
-    this.runner.start();
+    const runner = this.runner;
+    const gpio = this.gpio;
+    if (gpio === undefined) {
+      publisher.start();
+      runner.start();
+    } else {
+      // The outputs' safe state first: the port sets every lock locked as it claims it, and the
+      // status says online only once it has (contract section 2, "Safe state").
+      runner.start();
+      void gpio.open(runner).then(() => {
+        if (!this.stopped) publisher.start();
+      });
+    }
     this.clockCorrection = new ClockCorrection({ outbox, clock: this.clock, logger: this.deps.logger.child({ module: "clock" }) });
     this.clockCorrection.start();
     // Before any card can be read: the machine knows at once whether storage is full.
@@ -149,13 +185,73 @@ export class Station {
     );
   }
 
-  /** Closes any open session (recording its deposits), then stops devices, publisher and database. */
+    /**
+   * Reloads the configuration (SIGHUP; later the MQTT `reload_config` command): one routine. An
+   * invalid file is refused with its problems, and the running config stays; a change of a key that
+   * needs a restart is refused with that reason (see reload.ts); otherwise the change is applied at
+   * once when no session is open, else as soon as the open session has closed (a newer reload
+   * replaces a waiting one). Devices whose settings did not change are not reopened.
+   */
+  reload(file: string): ReloadResult {
+    const loaded = loadConfigFile(file);
+    if (!loaded.ok) {
+      const reasons = loaded.problems.map(formatProblem);
+      this.log.error({ problems: reasons }, "configuration reload refused: the file is invalid; the running configuration stays");
+      return { ok: false, code: "invalid", reasons };
+    }
+    const plan = planReload(this.config, loaded.config);
+    if (!plan.ok) {
+      this.log.error({ reasons: plan.refused }, "configuration reload refused; the running configuration stays");
+      return { ok: false, code: "refused", reasons: plan.refused };
+    }
+    this.pendingReload?.cancel();
+    this.pendingReload = null;
+    if (plan.unchanged) {
+      this.log.info("configuration reloaded: nothing changed");
+      return { ok: true, changed: [], applied: "now" };
+    }
+    const runner = this.runner;
+    if (runner === undefined || this.stopped) return { ok: false, code: "refused", reasons: ["the station is not running"] };
+    if (runner.snapshot().session.phase === "idle") {
+      void this.applyReload(loaded.config, plan);
+      return { ok: true, changed: plan.changed, applied: "now" };
+    }
+    this.log.info({ changed: plan.changed }, "configuration reload waits for the open session to close");
+    const cancel = this.clock.every(RELOAD_POLL_MS, () => {
+      if (this.stopped || runner.snapshot().session.phase !== "idle") return;
+      this.pendingReload?.cancel();
+      this.pendingReload = null;
+      void this.applyReload(loaded.config, planReload(this.config, loaded.config) as Extract<ReloadPlan, { ok: true }>);
+    });
+    this.pendingReload = { config: loaded.config, cancel };
+    return { ok: true, changed: plan.changed, applied: "after_session" };
+  }
+
+  private async applyReload(next: Readonly<Config>, plan: Extract<ReloadPlan, { ok: true }>): Promise<void> {
+    const runner = this.runner;
+    if (runner === undefined) return;
+    const previous = this.config;
+    this.config = next;
+    if (next.log.level !== previous.log.level) this.deps.logger.level = next.log.level;
+    try {
+      await runner.reconfigure(contextFromConfig(next), this.devices(), plan.reopen);
+      if (plan.cardsChanged) runner.configCardsChanged(next.cards);
+      this.log.info({ changed: plan.changed, reopened: [...plan.reopen] }, "configuration reloaded");
+    } catch (err) {
+      this.log.error({ err }, "configuration reload failed while applying it");
+    }
+  }
+
+/** Closes any open session (recording its deposits), then stops devices, publisher and database. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelHousekeeping?.();
     this.clockCorrection?.stop();
     await this.runner?.stop();
+    // Safe outputs: locks locked, lamps and buzzer off, unless a fire holds the doors open.
+    const state = this.runner?.snapshot();
+    await this.gpio?.close(state?.contacts?.fire === true && this.config.station.fire_doors === "unlock");
     await this.publisher?.stop();
     this.outbox?.close();
     this.log.info({ stats: this.getStats() }, "station stopped");

@@ -19,8 +19,8 @@ export interface StopRequest {
 /**
  * The daemon's signal handling (contract.md section 1): the first SIGTERM or SIGINT asks for a clean
  * stop and arms a hard limit of `limitMs` (exit 1 with an error line if the stop hangs); a later one
- * is logged and changes nothing; SIGHUP is logged at info as a reload request (reloading comes with
- * the service issue); SIGUSR1 is logged and ignored, never opening the inspector.
+ * is logged and changes nothing; SIGHUP calls `reload` (the config is read again: issue 10 item 3;
+ * never ends the process); SIGUSR1 is logged and ignored, never opening the inspector.
  *
  * @param deps.exit ends the process when the limit passes; `process.exit` unless a test passes one.
  */
@@ -29,6 +29,8 @@ export function claimDaemonSignals(deps: {
   logger: Logger;
   limitMs?: number;
   exit?: (code: number) => void;
+  /** SIGHUP: reload the configuration (absent: the request is only logged). */
+  reload?: () => void;
 }): StopRequest {
   const { logger } = deps;
   const limitMs = deps.limitMs ?? SHUTDOWN_LIMIT_MS;
@@ -54,10 +56,16 @@ export function claimDaemonSignals(deps: {
         resolve(caught);
         return;
       case "SIGHUP":
-        logger.info(
-          { signal: caught },
-          "configuration reload asked for; reloading comes with the service issue: restart the service to apply a new config",
-        );
+        if (signal !== undefined || deps.reload === undefined) {
+          logger.info({ signal: caught }, "configuration reload asked for, but the station is not running (starting or stopping): ignored");
+          return;
+        }
+        logger.info({ signal: caught }, "configuration reload asked for");
+        try {
+          deps.reload();
+        } catch (err) {
+          logger.error({ err, signal: caught }, "configuration reload failed; the running configuration stays");
+        }
         return;
       case "SIGUSR1":
         logger.info({ signal: caught }, "SIGUSR1 ignored: smartbin run never opens the Node inspector");

@@ -22,7 +22,9 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
   const logger = createRootLogger({ level: config.log.level, fd: 1 });
   const log = logger.child({ module: "run" });
   exitOnFatalErrors(log);
-  const stop = claimDaemonSignals({ signals, logger: log });
+  /** The running station, once it has started: what SIGHUP reloads. */
+  let running: { reload(file: string): unknown } | undefined;
+  const stop = claimDaemonSignals({ signals, logger: log, reload: () => void running?.reload(configFile) });
   await closeInspector(log);
 
   const { Station } = await import("../app/station.js");
@@ -42,10 +44,12 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
     if (error instanceof SmartbinError && error.code === "OUTBOX_LOCKED") process.stderr.write(`smartbin run: ${error.message}\n`);
     return EXIT.FAILURE;
   }
+  running = station;
   // systemd (Type=notify): READY=1 now, the watchdog fed while every loop turns, STOPPING=1 below.
   const supervision = superviseBySystemd({ liveness, logger: logger.child({ module: "systemd" }) });
 
   const signal = await stop.requested;
+  running = undefined;
   supervision.stopping();
   log.info({ signal }, "shutting down");
   try {

@@ -105,6 +105,10 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
     case "set_cards":
       next = setCards(next, input, effects);
       break;
+    case "reconfigured":
+      next = reconfigured(next, input, effects);
+      // The rest of this step (closing what is due) runs on the new context.
+      return { state: closeIfDue(next, input, input.context, effects), effects };
     case "flush":
       next = flush(next, input, ctx, effects);
       break;
@@ -214,6 +218,33 @@ function doorInput(state: StationState, input: Input<"door_input">, ctx: Station
   if (edge !== null) effects.push({ type: "status_changed" });
   if (edge === "opened" || edge === "closed") return sessionDoorEdge(next, bin.binId, edge, input);
   return next;
+}
+
+/**
+ * The state under a new context (a reload): kept for devices, doors and bins that remain and are
+ * not in `reset`; initial for new and reset ones; removed ones are dropped. Sessions, storage,
+ * contacts, role lists and the daily count are kept.
+ */
+function reconfigured(state: StationState, input: Input<"reconfigured">, effects: StationEffect[]): StationState {
+  const ctx = input.context;
+  const fresh = initialState(ctx);
+  const reset = new Set(input.reset);
+  const pick = <T>(from: Readonly<Record<string, T>> | undefined, initial: Readonly<Record<string, T>> | undefined): Record<string, T> => {
+    const out: Record<string, T> = {};
+    for (const [id, value] of Object.entries(initial ?? {})) out[id] = !reset.has(id) && from?.[id] !== undefined ? from[id] : value;
+    return out;
+  };
+  const binIds = new Set(ctx.bins.map((b) => b.binId));
+  effects.push({ type: "notice", level: "info", msg: "configuration reloaded", fields: { reopened: input.reset } });
+  effects.push({ type: "status_changed" });
+  return {
+    ...state,
+    scales: pick(state.scales, fresh.scales),
+    readers: pick(state.readers, fresh.readers),
+    doors: pick(state.doors, fresh.doors),
+    full: Object.fromEntries(Object.entries(state.full ?? {}).filter(([id]) => binIds.has(id))),
+    counters: { ...state.counters, devices: pick(state.counters.devices, fresh.counters.devices) },
+  };
 }
 
 /** What the database kept (at start): role lists, today's points, full bins, active contacts. */

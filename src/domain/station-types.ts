@@ -426,6 +426,12 @@ export type StationInput =
    * card, and the bins and contacts whose last alarm said full/active (so a restart repeats no alarm).
    */
   | ({ type: "restore"; cards?: CardListsState; daily?: DailyPoints; full?: Readonly<Record<string, boolean>>; contacts?: Readonly<Partial<Record<Contact, boolean>>> } & At)
+  /**
+   * A configuration reload took effect (issue 10 item 3): `context` is the new context (the input
+   * is stepped with the old one). Devices, bins and doors keep their state when they remain; those
+   * in `reset` (reopened devices) and new ones start afresh; removed ones are forgotten.
+   */
+  | ({ type: "reconfigured"; context: StationContext; reset: readonly string[] } & At)
   /** New role lists (a `set_cards` command, or a changed config at start); each given list replaces the current one. */
   | ({ type: "set_cards"; collectors?: readonly string[]; maintenance?: readonly string[]; blocked?: readonly string[]; version: string | null } & At);
 

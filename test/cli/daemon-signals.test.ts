@@ -10,8 +10,9 @@ function rig() {
   const lines: Array<{ level: number; msg: string; signal?: string }> = [];
   const logger = pino({ level: "info" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const exits: number[] = [];
-  const stop = claimDaemonSignals({ signals, logger, exit: (code) => void exits.push(code) });
-  return { stop, lines, exits, fire: (s: CaughtSignal) => handler!(s) };
+  const reloads: number[] = [];
+  const stop = claimDaemonSignals({ signals, logger, exit: (code) => void exits.push(code), reload: () => void reloads.push(1) });
+  return { stop, lines, exits, reloads, fire: (s: CaughtSignal) => handler!(s) };
 }
 
 describe("the daemon's signals", () => {
@@ -51,17 +52,21 @@ describe("the daemon's signals", () => {
     expect(SHUTDOWN_LIMIT_MS).toBeLessThan(10_000); // the contract's limit, with room to exit
   });
 
-  it("SIGHUP is a reload request at info, SIGUSR1 is ignored; neither stops", () => {
-    const { stop, lines, exits, fire } = rig();
+  it("SIGHUP reloads (logged at info), SIGUSR1 is ignored; neither stops; no reload once stopping", () => {
+    const { stop, lines, exits, reloads, fire } = rig();
     fire("SIGHUP");
     fire("SIGUSR1");
     vi.advanceTimersByTime(60_000);
     expect(stop.signal).toBeUndefined();
     expect(exits).toEqual([]);
+    expect(reloads).toEqual([1]);
     expect(lines.map((l) => [l.level, l.signal])).toEqual([
       [30, "SIGHUP"],
       [30, "SIGUSR1"],
     ]);
-    expect(lines[0]!.msg).toMatch(/reload asked for; reloading comes with the service issue/);
+    expect(lines[0]!.msg).toBe("configuration reload asked for");
+    fire("SIGTERM");
+    fire("SIGHUP");
+    expect(reloads).toEqual([1]);
   });
 });

@@ -11,14 +11,13 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import Database from "better-sqlite3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { configJsonSchema } from "../../src/config/json-schema.js";
-import { buildOnce } from "../support/build.js";
 import { exited, logged, startRun, type Run } from "../support/smartbin-run.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import { isCI, requireTools } from "../support/require-tool.js";
-import { FakeCardReader, FakeIndicator, eventually, removeTempDirs, sleep, startCentral, writeStationConfig } from "./harness.js";
+import { FakeCardReader, FakeIndicator, eventually, processTestCleanups, sleep, startCentral, writeStationConfig } from "./harness.js";
 
 /**
  * libfaketime's preload library: Debian's `libfaketime` package puts it under the multiarch folder
@@ -68,13 +67,7 @@ function startFaketimeRun(file: string, timestampFile: string): Run {
 const faketime = (ms: number) => "@" + new Date(ms).toISOString().slice(0, 19).replace("T", " ") + "\n";
 
 describe.skipIf(why !== "")(`clock synchronised while events wait (libfaketime)${why}`, () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  beforeAll(() => buildOnce());
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    cleanups.length = 0;
-  });
-  afterAll(() => removeTempDirs());
+  const cleanups = processTestCleanups();
 
   it("events recorded in 2001 while the broker is away are published with corrected times; a sent one keeps its bytes", async () => {
     const broker = await startMosquitto();

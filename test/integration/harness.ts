@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { buildOnce } from "../support/build.js";
 import { encodeEm4100, encodeYaohuaA9 } from "../../src/protocol/index.js";
 import { startMosquitto, type MosquittoBroker } from "../support/mosquitto.js";
 import { createPtyPair } from "../support/socat.js";
@@ -196,4 +198,32 @@ export async function startCentral(url: string, opts: { clientId?: string; persi
   });
   await client.subscribeAsync("smartbin/+/events/#", { qos: 1 });
   return central;
+}
+
+/**
+ * For process tests of the built `smartbin`: builds it once before the describe's tests, runs the
+ * returned cleanups after each test (last pushed first; failures ignored), and removes the temporary
+ * folders after all. Call at the top of a `describe`.
+ */
+export function processTestCleanups(): Array<() => Promise<void>> {
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(() => buildOnce());
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  });
+  afterAll(() => removeTempDirs());
+  return cleanups;
+}
+
+/** A Mosquitto, an indicator showing `initialG` and a card reader on pseudo-terminals, and a central subscriber; disposed by `cleanups`. */
+export async function devicesRig(cleanups: Array<() => Promise<void>>, initialG = 12_000) {
+  const broker = await startMosquitto();
+  cleanups.push(() => broker.dispose());
+  const scale = await FakeIndicator.start(initialG);
+  const reader = await FakeCardReader.start();
+  cleanups.push(() => scale.stop(), () => reader.stop());
+  const central = await startCentral(broker.url);
+  cleanups.push(() => central.close());
+  return { broker, scale, reader, central };
 }

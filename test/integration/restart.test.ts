@@ -4,36 +4,22 @@
  * one deposit for that card, with `close_reason: "restart"`; and SIGTERM before the bag has settled,
  * which waits for it rather than closing on the weight from before the bag.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildOnce } from "../support/build.js";
+import { describe, expect, it } from "vitest";
 import { exited, logged, startRun } from "../support/smartbin-run.js";
-import { startMosquitto } from "../support/mosquitto.js";
 import { requireTools } from "../support/require-tool.js";
-import { FakeCardReader, FakeIndicator, eventually, removeTempDirs, sleep, startCentral, writeStationConfig } from "./harness.js";
+import { devicesRig, eventually, processTestCleanups, sleep, writeStationConfig } from "./harness.js";
 
 const tools = requireTools(["mosquitto", "socat"]);
 
 describe.skipIf(tools.skip)(`restart mid-deposit${tools.reason}`, () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  beforeAll(() => buildOnce());
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    cleanups.length = 0;
-  });
-  afterAll(() => removeTempDirs());
+  const cleanups = processTestCleanups();
 
   /**
    * A broker, a 12 kg indicator and a card reader on pseudo-terminals, a central subscriber, and a
    * station config with a long idle close (a signal always lands while the session is open).
    */
   async function rig() {
-    const broker = await startMosquitto();
-    cleanups.push(() => broker.dispose());
-    const scale = await FakeIndicator.start(12_000);
-    const reader = await FakeCardReader.start();
-    cleanups.push(() => scale.stop(), () => reader.stop());
-    const central = await startCentral(broker.url);
-    cleanups.push(() => central.close());
+    const { broker, scale, reader, central } = await devicesRig(cleanups);
     const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, idleCloseS: 30 });
     return { scale, reader, central, cfg };
   }
