@@ -20,7 +20,8 @@ export interface StopRequest {
  * The daemon's signal handling (contract.md section 1): the first SIGTERM or SIGINT asks for a clean
  * stop and arms a hard limit of `limitMs` (exit 1 with an error line if the stop hangs); a later one
  * is logged and changes nothing; SIGHUP is logged at info as a reload request (reloading comes with
- * the service issue); SIGUSR1 is logged and ignored, never opening the inspector.
+ * the service issue); SIGUSR1 is logged and ignored, never opening the inspector; SIGUSR2 calls
+ * `toggleDebug` (debug logging on and off at run time).
  *
  * @param deps.exit ends the process when the limit passes; `process.exit` unless a test passes one.
  */
@@ -29,6 +30,7 @@ export function claimDaemonSignals(deps: {
   logger: Logger;
   limitMs?: number;
   exit?: (code: number) => void;
+  toggleDebug?: () => void;
 }): StopRequest {
   const { logger } = deps;
   const limitMs = deps.limitMs ?? SHUTDOWN_LIMIT_MS;
@@ -61,6 +63,9 @@ export function claimDaemonSignals(deps: {
         return;
       case "SIGUSR1":
         logger.info({ signal: caught }, "SIGUSR1 ignored: smartbin run never opens the Node inspector");
+        return;
+      case "SIGUSR2":
+        deps.toggleDebug?.();
         return;
     }
   });
