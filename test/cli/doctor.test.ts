@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
@@ -59,9 +59,10 @@ describe.skipIf(tools.skip)(`smartbin doctor against real parts${tools.reason}`,
   });
 
   it("a healthy station: frames decode, the broker answers, no fail, exit 0; --json says the same", async () => {
-    const { file } = writeStationConfig({ brokerUrl: rig.broker.url, scalePort: rig.scale.pty.devicePath, readerPort: rig.reader.pty.devicePath });
+    const { file, dbPath } = writeStationConfig({ brokerUrl: rig.broker.url, scalePort: rig.scale.pty.devicePath, readerPort: rig.reader.pty.devicePath });
     const r = await smartbin(["doctor", file]);
     const all = lines(r.stdout);
+    expect(existsSync(dbPath)).toBe(false); // the database check creates nothing
     expect(all.filter((l) => l.startsWith("fail "))).toEqual([]);
     expect(r.code).toBe(0);
     expect(all.find((l) => l.startsWith("ok scale.scale-1:"))).toMatch(/valid yaohua-a9 frames in 3 s \(last: 12000 g, gross\)$/);
