@@ -4,8 +4,8 @@
 // Signals are caught from this first line and never let go of (src/cli/signals.ts says why: removing
 // a listener drops a pending signal, which lost a SIGTERM in the daemon's first half second). Until
 // a command claims them, SIGTERM and SIGINT are a clean stop, exit 0, since nothing has been opened
-// yet; SIGHUP (which would end the process) and SIGUSR1 (which would open the Node inspector) are
-// kept for the command. `main` gets the hand-over as its `signals` argument.
+// yet; SIGHUP and SIGUSR2 (which would end the process) and SIGUSR1 (which would open the Node
+// inspector) are kept for the command. `main` gets the hand-over as its `signals` argument.
 /** @type {string[]} */
 const kept = [];
 /** @type {((signal: string) => void) | undefined} */
@@ -16,7 +16,7 @@ const caught = (signal) => {
   else if (signal === "SIGTERM" || signal === "SIGINT") process.exit(0);
   else if (kept.length < 16) kept.push(signal);
 };
-for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1"]) process.on(signal, caught);
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"]) process.on(signal, caught);
 const signals = {
   /** @param {(signal: string) => void} handler */
   claim(handler) {

@@ -50,6 +50,8 @@ export interface StationDeps {
   storage?: StorageTuning;
   /** Where each device's read-or-reopen loop and the publisher's drain-or-reconnect loop beat, for the systemd watchdog (`smartbin run`). */
   liveness?: Liveness;
+  /** Sets the level of every logger of the process (a reload's `log.level`); default: the root logger's own. */
+  setLogLevel?: (level: Config["log"]["level"]) => void;
   /** The file whose presence says the clock is synchronised; default the config's `station.clock_sync_marker`. */
   clockSyncMarker?: string;
 }
@@ -232,7 +234,10 @@ export class Station {
     if (runner === undefined) return;
     const previous = this.config;
     this.config = next;
-    if (next.log.level !== previous.log.level) this.deps.logger.level = next.log.level;
+    if (next.log.level !== previous.log.level) {
+      if (this.deps.setLogLevel) this.deps.setLogLevel(next.log.level);
+      else this.deps.logger.level = next.log.level;
+    }
     try {
       await runner.reconfigure(contextFromConfig(next), this.devices(), plan.reopen);
       if (plan.cardsChanged) runner.configCardsChanged(next.cards);

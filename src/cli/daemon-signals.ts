@@ -20,7 +20,8 @@ export interface StopRequest {
  * The daemon's signal handling (contract.md section 1): the first SIGTERM or SIGINT asks for a clean
  * stop and arms a hard limit of `limitMs` (exit 1 with an error line if the stop hangs); a later one
  * is logged and changes nothing; SIGHUP calls `reload` (the config is read again: issue 10 item 3;
- * never ends the process); SIGUSR1 is logged and ignored, never opening the inspector.
+ * never ends the process); SIGUSR1 is logged and ignored, never opening the inspector; SIGUSR2 calls
+ * `toggleDebug` (debug logging on and off at run time).
  *
  * @param deps.exit ends the process when the limit passes; `process.exit` unless a test passes one.
  */
@@ -31,6 +32,7 @@ export function claimDaemonSignals(deps: {
   exit?: (code: number) => void;
   /** SIGHUP: reload the configuration (absent: the request is only logged). */
   reload?: () => void;
+  toggleDebug?: () => void;
 }): StopRequest {
   const { logger } = deps;
   const limitMs = deps.limitMs ?? SHUTDOWN_LIMIT_MS;
@@ -69,6 +71,9 @@ export function claimDaemonSignals(deps: {
         return;
       case "SIGUSR1":
         logger.info({ signal: caught }, "SIGUSR1 ignored: smartbin run never opens the Node inspector");
+        return;
+      case "SIGUSR2":
+        deps.toggleDebug?.();
         return;
     }
   });

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { runConfigCheck, runConfigSchema, resolveConfigPath } from "./config-commands.js";
+import { configFileArgument, runConfigCheck, runConfigSchema, resolveConfigPath } from "./config-commands.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
 
@@ -48,15 +48,34 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
     .showHelpAfterError("(smartbin --help lists the commands)");
   const configOption = () =>
     new Option("-c, --config <file>", "config file (else $SMARTBIN_CONFIG, else /etc/smartbin/config.yaml)");
+  const configArgument = "[file]";
+  const configArgumentText = "the config file, as with -c";
+  /**
+   * The config file of a command that takes it as `-c FILE` or as a positional `FILE` (issue 10:
+   * `config check FILE` said "too many arguments"); `undefined` after a usage error (exit 2).
+   */
+  const configPath = (positional: string | undefined, opts: { config?: string }, command: string): string | undefined => {
+    const given = configFileArgument(positional, opts.config);
+    if (given.error !== undefined) {
+      err(`smartbin ${command}: ${given.error}`);
+      result.code = EXIT.USAGE;
+      return undefined;
+    }
+    return resolveConfigPath(given.file);
+  };
 
   program
     .command("run")
     .description("run the station daemon")
+    .argument(configArgument, configArgumentText)
     .addOption(configOption())
-    .action(async (opts: { config?: string }) => {
+    .option("--pretty", "readable log lines instead of JSON (for a terminal; journald wants JSON)")
+    .action(async (file: string | undefined, opts: { config?: string; pretty?: boolean }) => {
+      const configFile = configPath(file, opts, "run");
+      if (configFile === undefined) return;
       // Loaded on demand: `config check` should not pay for serialport, MQTT.js and SQLite.
       const { runDaemon } = await import("./run.js");
-      result.code = await runDaemon(resolveConfigPath(opts.config), signals);
+      result.code = await runDaemon(configFile, signals, { pretty: opts.pretty === true });
     });
 
   program
@@ -83,9 +102,11 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
   config
     .command("check")
     .description("validate the config file; every problem as FILE:LINE:COL: path: message")
+    .argument(configArgument, configArgumentText)
     .addOption(configOption())
-    .action((opts: { config?: string }) => {
-      result.code = runConfigCheck(resolveConfigPath(opts.config), out);
+    .action((file: string | undefined, opts: { config?: string }) => {
+      const configFile = configPath(file, opts, "config check");
+      if (configFile !== undefined) result.code = runConfigCheck(configFile, out);
     });
   config
     .command("schema")
@@ -98,23 +119,29 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
   outbox
     .command("status")
     .description("pending and published events, oldest pending age, last seq")
+    .argument(configArgument, configArgumentText)
     .addOption(configOption())
     .option("--json", "one JSON object on stdout")
-    .action(async (opts: { config?: string; json?: boolean }) => {
+    .action(async (file: string | undefined, opts: { config?: string; json?: boolean }) => {
+      const configFile = configPath(file, opts, "outbox status");
+      if (configFile === undefined) return;
       const { runOutboxStatusCommand } = await import("./outbox-status.js");
-      result.code = runOutboxStatusCommand(resolveConfigPath(opts.config), opts.json === true, out, err);
+      result.code = runOutboxStatusCommand(configFile, opts.json === true, out, err);
     });
   outbox
     .command("list")
     .description("the events held in the database, oldest first, one line each")
+    .argument(configArgument, configArgumentText)
     .addOption(configOption())
     .option("--pending", "only events not yet acknowledged by the broker")
     .addOption(new Option("--since <seq>", "only events from this seq on (inclusive)").argParser(parseSeq))
     .option("--json", "each event's CloudEvents JSON exactly as it is sent, one per line")
-    .action(async (opts: { config?: string; pending?: boolean; since?: number; json?: boolean }) => {
+    .action(async (file: string | undefined, opts: { config?: string; pending?: boolean; since?: number; json?: boolean }) => {
+      const configFile = configPath(file, opts, "outbox list");
+      if (configFile === undefined) return;
       const { runOutboxListCommand } = await import("./outbox-list.js");
       const list = { pendingOnly: opts.pending === true, json: opts.json === true, ...(opts.since !== undefined ? { sinceSeq: opts.since } : {}) };
-      result.code = await runOutboxListCommand(resolveConfigPath(opts.config), list, process.stdout, err);
+      result.code = await runOutboxListCommand(configFile, list, process.stdout, err);
     });
   outbox
     .command("export")
@@ -125,6 +152,19 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
     .action(async (file: string, opts: { config?: string; force?: boolean }) => {
       const { runOutboxExportCommand } = await import("./outbox-export.js");
       result.code = runOutboxExportCommand(resolveConfigPath(opts.config), file, opts.force === true, err);
+    });
+
+  program
+    .command("doctor")
+    .description("check config, serial ports, GPIO, broker and TLS files, clock, disk and database; one line each")
+    .argument(configArgument, configArgumentText)
+    .addOption(configOption())
+    .option("--json", "one JSON object on stdout")
+    .action(async (file: string | undefined, opts: { config?: string; json?: boolean }) => {
+      const configFile = configPath(file, opts, "doctor");
+      if (configFile === undefined) return;
+      const { runDoctorCommand } = await import("./doctor.js");
+      result.code = await runDoctorCommand(configFile, { json: opts.json === true }, out);
     });
 
   return program;

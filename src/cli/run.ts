@@ -1,8 +1,9 @@
 import type * as Inspector from "node:inspector";
+import type { LevelWithSilent } from "pino";
 import { SmartbinError } from "../errors.js";
-import { createRootLogger, type Logger } from "../adapters/log/logger.js";
+import { createLogging, prettyStream, type Logger } from "../adapters/log/logger.js";
+import { formatProblem, formatWarning, loadConfigFile } from "../config/load.js";
 import { claimDaemonSignals } from "./daemon-signals.js";
-import { loadConfigOrReport } from "./load.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
 
@@ -11,20 +12,36 @@ import type { Signals } from "./signals.js";
  * database or broker), starts the station, and on SIGTERM or SIGINT stops it cleanly and exits 0,
  * during start-up too. Logs are JSON lines on stdout for journald.
  *
+ * The config's warnings are logged at warn, one line each, in the `config check` form. SIGUSR2
+ * toggles debug logging (see {@link debugToggle}).
+ *
  * @param signals the launcher's caught signals (see `claimDaemonSignals` for what each one does).
+ * @param opts.pretty readable log lines (pino-pretty) instead of JSON, for a terminal.
  * @returns 0 after a clean stop; 1 when the station cannot start or stop; 78 for an invalid config.
  */
-export async function runDaemon(configFile: string, signals: Signals): Promise<number> {
+export async function runDaemon(configFile: string, signals: Signals, opts: { pretty?: boolean } = {}): Promise<number> {
   // Synchronous up to the claim, so no signal is dispatched in between: until the claim, the
   // launcher ends the process on SIGTERM and SIGINT itself, which is clean while nothing is open.
-  const config = loadConfigOrReport(configFile, (line) => void process.stderr.write(line + "\n"));
-  if (config === null) return EXIT.CONFIG;
-  const logger = createRootLogger({ level: config.log.level, fd: 1 });
+  const loaded = loadConfigFile(configFile);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) process.stderr.write(formatProblem(p) + "\n");
+    return EXIT.CONFIG;
+  }
+  const config = loaded.config;
+  const logging = createLogging({ level: config.log.level, fd: 1, ...(opts.pretty === true ? { stream: prettyStream(1) } : {}) });
+  const logger = logging.logger;
   const log = logger.child({ module: "run" });
   exitOnFatalErrors(log);
   /** The running station, once it has started: what SIGHUP reloads. */
   let running: { reload(file: string): unknown } | undefined;
-  const stop = claimDaemonSignals({ signals, logger: log, reload: () => void running?.reload(configFile) });
+  const stop = claimDaemonSignals({
+    signals,
+    logger: log,
+    reload: () => void running?.reload(configFile),
+    toggleDebug: debugToggle(logging, config.log.level, log),
+  });
+  const configLog = logger.child({ module: "config" });
+  for (const w of loaded.warnings) configLog.warn({ path: w.path, line: w.line, col: w.col }, formatWarning(w));
   await closeInspector(log);
 
   const { Station } = await import("../app/station.js");
@@ -35,7 +52,7 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
     return EXIT.OK;
   }
   const liveness = new Liveness(() => performance.now());
-  const station = new Station({ config, logger, liveness });
+  const station = new Station({ config, logger, liveness, setLogLevel: (level) => logging.setLevel(level) });
   try {
     station.start();
   } catch (error) {
@@ -60,6 +77,24 @@ export async function runDaemon(configFile: string, signals: Signals): Promise<n
   }
   log.info({ signal }, "stopped");
   return EXIT.OK;
+}
+
+/**
+ * SIGUSR2: debug logging on, and at the next SIGUSR2 off again (back to `log.level`); where
+ * `log.level` is debug or trace already, it toggles between that and info. Every module's logger
+ * follows (createLogging). The change is logged at warn, so it shows whatever the level.
+ */
+export function debugToggle(
+  logging: { setLevel(level: LevelWithSilent): void; level(): LevelWithSilent },
+  configured: LevelWithSilent,
+  log: Logger,
+): () => void {
+  const other: LevelWithSilent = configured === "debug" || configured === "trace" ? "info" : "debug";
+  return () => {
+    const next = logging.level() === configured ? other : configured;
+    logging.setLevel(next);
+    log.warn({ level: next, configured }, `log level now ${next} (SIGUSR2 toggles between ${configured} and ${other})`);
+  };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * The config checks that involve more than one key (contract.md section 2: ids unique within their
  * list, a scale serves one bin, rules_version required with categories; issue 6: a bin's max_net_g
- * at most its scale's capacity_g; and TLS files only with a TLS url). Messages are complete: what
- * was expected and what was found.
+ * at most its scale's capacity_g; TLS files only with a TLS url; issue 10: two devices on one port).
+ * Messages are complete: what was expected and what was found.
  */
+import path from "node:path";
 import { findProtocol, protocolNames } from "../protocol/registry.js";
 import { DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
 import { quoteFound } from "./found.js";
@@ -195,4 +196,45 @@ function checkTls(mqtt: Record<string, unknown>, out: Issues): void {
         message: `required key missing (required when mqtt.${given} is given)`,
       });
   }
+}
+
+/**
+ * Two serial devices on one port (issue 10, item 5): one process cannot open a port twice, and
+ * two devices' bytes would be one stream. Every top-level list whose items have a string `port`
+ * counts (`scales`, `readers`, `level_sensors` and any later one). Ports are compared as absolute
+ * paths (relative to `baseDir`) and, through `realpath`, as the devices they lead to, so
+ * `/dev/serial/by-id/usb-…` and the `/dev/ttyUSB0` it points at are one port when both exist
+ * (realpath(3) resolves the symbolic links udev makes). Reported at the later device's `port`.
+ *
+ * @param realpath the canonical path of an existing entry, `null` when it does not exist (then
+ *   only the written paths are compared).
+ */
+export function sharedPortIssues(
+  data: unknown,
+  baseDir: string,
+  realpath: (p: string) => string | null,
+): CrossFieldIssue[] {
+  const out: Issues = [];
+  if (!isRecord(data)) return out;
+  const seen = new Map<string, { at: string; written: string }>();
+  for (const [list, value] of Object.entries(data)) {
+    entries(value)?.forEach((item, i) => {
+      if (typeof item.port !== "string" || item.port === "") return;
+      const written = item.port;
+      const absolute = path.resolve(baseDir, written);
+      const device = realpath(absolute) ?? absolute;
+      const id = typeof item.id === "string" ? ` (${item.id})` : "";
+      const first = seen.get(device);
+      if (first === undefined) {
+        seen.set(device, { at: `${list}.${i}${id}`, written });
+        return;
+      }
+      const same = first.written === written ? "" : `, the same device as ${quoteFound(first.written)}`;
+      out.push({
+        path: [list, i, "port"],
+        message: `expected a port no other device uses, found ${quoteFound(written)}${same} (already the port of ${first.at}; a serial port serves one device)`,
+      });
+    });
+  }
+  return out;
 }

@@ -3,18 +3,20 @@
  * report every problem with its place in the file, resolve relative paths, freeze.
  * Never throws for bad input; a bad file is a list of problems (contract.md section 1).
  */
-import { accessSync, constants as fsConstants, readFileSync, statSync, type Stats } from "node:fs";
+import { accessSync, constants as fsConstants, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
 import { readCardsFile } from "./cards-file.js";
-import { crossFieldIssues } from "./cross-field.js";
+import { crossFieldIssues, sharedPortIssues, type CrossFieldIssue } from "./cross-field.js";
 import { configSchema, type Config } from "./schema.js";
 import { DECIMAL_TEXT } from "./decimal.js";
 import { issuesToProblems, sortProblems, type ConfigProblem } from "./problems.js";
+import { TLS_FILE_KEYS, inspectTlsMaterial } from "./tls-material.js";
+import { configWarnings } from "./warnings.js";
 import { isEmptyValue, nodesAlong, nodePosition } from "./yaml-position.js";
 
-export { formatProblem, type ConfigProblem } from "./problems.js";
+export { formatProblem, formatWarning, type ConfigProblem } from "./problems.js";
 
 /** A config file is a page of YAML; anything past this is not one. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -23,17 +25,30 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
  * The outcome of loading a config. `config` is deep-frozen, with defaults filled in and relative
  * paths (`storage.path`, `mqtt.ca_file`/`cert_file`/`key_file`) made absolute against the config
  * file's folder; `file` is the file as given. `problems` is never empty, sorted by line and column.
+ * `warnings` (warnings.ts) are about a valid file: printed by `config check`, logged by `run`, they
+ * never refuse it.
  */
 export type ConfigLoadResult =
-  | { ok: true; config: Readonly<Config>; file: string }
+  | { ok: true; config: Readonly<Config>; file: string; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[] };
+
+/** What loading reads from outside the text; each has the real default, tests inject their own. */
+export interface LoadOptions {
+  /** Now, for certificate expiry warnings; default the wall clock. */
+  now?: Date;
+  /** The canonical path of an existing entry, `null` when none (ports on one device); default realpath(3). */
+  realpath?: (p: string) => string | null;
+  /** The config file's permission bits, for the password warning; `null` (default for text) when unknown. */
+  fileMode?: number | null;
+}
 
 /**
  * Reads and validates the config file `file` (printed exactly as given in problems). A missing or
  * unreadable file is one problem at 1:1 with path `(file)`.
  */
-export function loadConfigFile(file: string): ConfigLoadResult {
+export function loadConfigFile(file: string, opts: LoadOptions = {}): ConfigLoadResult {
   let text: string;
+  let fileMode: number | null = null;
   try {
     // A FIFO or a device (/dev/zero) would block or never end: only a regular file of sane size is read.
     const stat = statSync(file);
@@ -50,20 +65,21 @@ export function loadConfigFile(file: string): ConfigLoadResult {
       };
     }
     text = readFileSync(file, "utf8");
+    fileMode = stat.mode & 0o777;
   } catch (err) {
     return {
       ok: false,
       problems: [{ file, line: 1, col: 1, path: "(file)", message: `cannot read: ${readFailure(err)}` }],
     };
   }
-  return checkConfigText(text, file, path.dirname(path.resolve(file)));
+  return checkConfigText(text, file, path.dirname(path.resolve(file)), { fileMode, ...opts });
 }
 
 /**
  * Validates config text. `fileLabel` names the file in problems and in the result; `baseDir` is
  * the folder relative paths in the config are resolved against.
  */
-export function checkConfigText(text: string, fileLabel: string, baseDir: string): ConfigLoadResult {
+export function checkConfigText(text: string, fileLabel: string, baseDir: string, opts: LoadOptions = {}): ConfigLoadResult {
   const lineCounter = new LineCounter();
   // logLevel "error": yaml's warnings (e.g. a collection used as a key) must not reach stderr.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, logLevel: "error" });
@@ -120,6 +136,9 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
   }
   keepWrittenDecimals(doc, data);
 
+  const source = { file: fileLabel, doc, lineCounter, data };
+  const toProblems = (extra: CrossFieldIssue[]) => issuesToProblems(extra.map((i) => ({ code: "custom" as const, input: undefined, ...i })), source);
+  const portProblems = toProblems(sharedPortIssues(data, baseDir, opts.realpath ?? realpathOrNull));
   const parsed = configSchema.safeParse(data);
   if (!parsed.success) {
     const issues: z.core.$ZodIssue[] = [...parsed.error.issues];
@@ -129,39 +148,54 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
       if (!seen.has(`${extra.path.join(".")}\n${extra.message}`)) issues.push({ code: "custom", ...extra });
     }
     return fail([
-      ...issuesToProblems(issues, { file: fileLabel, doc, lineCounter, data }),
+      ...issuesToProblems(issues, source),
+      ...portProblems,
       ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
     ]);
   }
   const unreadable = [
+    ...portProblems,
     ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
     ...unusableStorage(parsed.data.storage.path, baseDir, fileLabel, doc, lineCounter),
   ];
   if (unreadable.length > 0) return fail(unreadable);
-  let config = resolvePaths(parsed.data, baseDir);
-  if (config.cards.file !== undefined) {
-    const cards = readCardsFile(config.cards.file, config.cards);
+  let resolved = resolvePaths(parsed.data, baseDir);
+  if (resolved.cards.file !== undefined) {
+    const cards = readCardsFile(resolved.cards.file, resolved.cards);
     if (!cards.ok) {
       const node = doc.getIn(["cards", "file"], true) as Parameters<typeof nodePosition>[0] | undefined;
       const at = (node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 };
       return fail(cards.messages.map((message) => ({ file: fileLabel, ...at, path: "cards.file", message })));
     }
     const { collectors, maintenance, blocked } = cards.lists;
-    config = { ...config, cards: { ...config.cards, collectors: [...collectors], maintenance: [...maintenance], blocked: [...blocked] } };
+    resolved = { ...resolved, cards: { ...resolved.cards, collectors: [...collectors], maintenance: [...maintenance], blocked: [...blocked] } };
   }
-  return { ok: true, config: deepFreeze(config), file: fileLabel };
+  const config = deepFreeze(resolved);
+  const warnings = configWarnings(config, {
+    file: fileLabel,
+    doc,
+    lineCounter,
+    now: opts.now ?? new Date(),
+    readFile: (p) => readFileSync(p),
+    fileMode: opts.fileMode ?? null,
+  });
+  return { ok: true, config, file: fileLabel, warnings: sortProblems(warnings) };
 }
 
-/** Keys whose value names a file the daemon reads at start: a missing one is a config problem (exit 78). */
-const READ_AT_START = [
-  ["mqtt", "ca_file"],
-  ["mqtt", "cert_file"],
-  ["mqtt", "key_file"],
-] as const;
+/** realpath(3) of an existing entry, `null` when it cannot be resolved (missing, or a dangling link). */
+function realpathOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
 
 /**
- * Files the config names and the daemon must read (TLS material): each must be a readable file, or
- * `smartbin run` would fail later with a restart loop instead of exit 78.
+ * Files the config names and the daemon must read (TLS material): each must be a readable file
+ * holding PEM that node:crypto accepts (tls-material.ts: certificates for ca_file and cert_file,
+ * an unencrypted private key for key_file), or `smartbin run` would fail later, at every connect,
+ * instead of exit 78.
  */
 function unreadableFiles(
   data: unknown,
@@ -171,22 +205,31 @@ function unreadableFiles(
   lineCounter: LineCounter,
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  for (const [section, key] of READ_AT_START) {
+  const section = "mqtt";
+  for (const [key, kind] of TLS_FILE_KEYS) {
     const given = (data as Record<string, Record<string, unknown> | undefined> | null)?.[section]?.[key];
     // A value of the wrong type is the schema's problem, reported already.
     if (typeof given !== "string" || given === "") continue;
     const value = path.resolve(baseDir, given);
-    try {
-      readFileSync(value);
-    } catch (err) {
+    const report = (message: string) => {
       const node = doc.getIn([section, key], true) as Parameters<typeof nodePosition>[0] | undefined;
       problems.push({
         file,
         ...((node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 }),
         path: `${section}.${key}`,
-        message: `expected a readable file, found ${JSON.stringify(value)}: ${readFailure(err)}`,
+        message,
       });
+    };
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(value);
+    } catch (err) {
+      report(`expected a readable file, found ${JSON.stringify(value)}: ${readFailure(err)}`);
+      continue;
     }
+    const material = inspectTlsMaterial(bytes, kind);
+    const expected = kind === "private_key" ? "a PEM private key" : "PEM certificates";
+    if (!material.ok) report(`expected ${expected}, found ${JSON.stringify(value)}: ${material.problem}`);
   }
   return problems;
 }

@@ -2,6 +2,7 @@
  * Config problems: one line per problem, `FILE:LINE:COL: dotted.path: message` (contract.md
  * section 1, `config check`), and the translation of zod issues into them.
  */
+import { distance } from "fastest-levenshtein";
 import { isScalar, type Document, type LineCounter, type Node } from "yaml";
 import type { z } from "zod";
 import { describeFound, quoteFound } from "./found.js";
@@ -26,6 +27,14 @@ export interface ConfigProblem {
 /** `FILE:LINE:COL: path: message`, FILE exactly as given by the user. */
 export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col}: ${p.path}: ${p.message}`;
+}
+
+/**
+ * A warning about a valid file (contract.md section 1): `FILE:LINE:COL: path: warning: message`.
+ * Warnings never change an exit code.
+ */
+export function formatWarning(w: ConfigProblem): string {
+  return `${w.file}:${w.line}:${w.col}: ${w.path}: warning: ${w.message}`;
 }
 
 /** Orders problems by line, then column; problems at the same place keep their order. */
@@ -176,26 +185,13 @@ function closestKey(key: string, allowed: readonly string[]): string | null {
   let best: string | null = null;
   let bestDistance = 3;
   for (const candidate of allowed) {
-    const d = editDistance(key.toLowerCase(), candidate);
+    const d = distance(key.toLowerCase(), candidate);
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }
 
 /** How the value at `path` reads in the file: strings quoted, other scalars as written. */

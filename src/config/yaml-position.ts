@@ -68,3 +68,17 @@ export function stepPosition(step: FoundStep, lineCounter: LineCounter): Positio
 export function isEmptyValue(node: Node | null): boolean {
   return isScalar(node) && node.value === null && node.source === "";
 }
+
+/**
+ * Where to report something about `path`: its value (see {@link stepPosition}), or the nearest
+ * ancestor's position when the document does not go that far (a default), else 1:1.
+ */
+export function positionOf(doc: Document, path: readonly (string | number)[], lineCounter: LineCounter): Position {
+  const steps = nodesAlong(doc, path);
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i];
+    const at = step && stepPosition(step, lineCounter);
+    if (at) return at;
+  }
+  return { line: 1, col: 1 };
+}

@@ -33,7 +33,7 @@ describe("runConfigCheck", () => {
     expect(run(file)).toEqual({
       code: EXIT.CONFIG,
       out: [
-        `${file}:3:3: station.name: unknown key (expected one of: id)`,
+        `${file}:3:3: station.name: unknown key (expected one of: id, time_zone, fire_doors, clock_sync_marker)`,
         `${file}:5:8: mqtt.url: expected string, found 1`,
       ],
     });

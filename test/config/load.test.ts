@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkConfigText, formatProblem, loadConfigFile, type ConfigLoadResult } from "../../src/config/load.js";
+import { CERT_PEM, KEY_PEM } from "../support/tls-fixtures.js";
 import { CONTRACT_EXAMPLE, MINIMAL } from "./contract-example.js";
 
 let dir: string;
@@ -77,9 +78,9 @@ describe("loadConfigFile", () => {
   });
 
   it("resolves the TLS files against the config file's folder", () => {
-    write("tls/certs/ca.pem", "ca");
-    write("tls/c.key", "key");
-    const crt = write("pki/c.crt", "crt");
+    write("tls/certs/ca.pem", CERT_PEM);
+    write("tls/c.key", KEY_PEM);
+    const crt = write("pki/c.crt", CERT_PEM);
     const file = write(
       "tls/config.yaml",
       `station: { id: st-001 }\nmqtt:\n  url: mqtts://broker:8883\n  ca_file: certs/ca.pem\n  cert_file: ${crt}\n  key_file: c.key\n`,

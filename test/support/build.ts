@@ -9,12 +9,16 @@ export const SMARTBIN = join(ROOT, "bin/smartbin.js");
 
 let built = false;
 
+/** Set by global-build.ts once it has built dist/ for this test run: files then build nothing. */
+export const BUILT_ENV = "SMARTBIN_TEST_DIST_BUILT";
+
 /**
- * Process tests start the built `smartbin` (bin/smartbin.js → dist/). Build once per test file so they
- * never run a stale dist/ after a source edit (`npm ci` builds it too, through `prepare`).
+ * Process tests start the built `smartbin` (bin/smartbin.js → dist/), never a stale dist/ after a
+ * source edit (`npm ci` builds it too, through `prepare`). Under `vitest run` global-build.ts has
+ * built it once for the whole run and this does nothing; a file run some other way builds it here.
  */
 export function buildOnce(): void {
-  if (built) return;
+  if (built || process.env[BUILT_ENV] === "1") return;
   execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
     cwd: ROOT,
     stdio: "inherit",

@@ -10,6 +10,7 @@ import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffSettings } from "../backof
 import { systemTimers, type TimerPort } from "./timer-port.js";
 import { startPollerWake } from "./poller-wake.js";
 import type { LoopBeat } from "../loop-beat.js";
+import { expectedFault, messageChain } from "../log/faults.js";
 
 /**
  * What the station knows about a device. `unknown` only until the first transition: a device present
@@ -79,7 +80,7 @@ export interface SerialDeviceOptions {
   onOnline?(info: { previous: "unknown" | "offline" }): void;
   /**
    * The device became offline. `reason` is a human-readable line for alarms and logs
-   * (e.g. `"open failed: Error: No such file or directory, cannot open /dev/ttyUSB0"`).
+   * (e.g. `"open failed: No such file or directory, cannot open /dev/ttyUSB0"`).
    */
   onOffline?(reason: string, info: { cause: OfflineCause; previous: "unknown" | "online" }): void;
 }
@@ -266,7 +267,10 @@ export class SerialDevice {
     );
     if (message !== this.lastOpenError) {
       this.lastOpenError = message;
-      this.log.error({ err: error }, "cannot open serial port; retrying with backoff");
+      // An expected fault (missing, not ours, busy: faults.ts) is one line with the reason, no stack.
+      const fault = expectedFault(err);
+      if (fault !== undefined) this.log.error({ reason: fault.reason, code: error.code }, `cannot open serial port ${this.opts.path}: ${fault.reason}; retrying with backoff`);
+      else this.log.error({ err: error }, "cannot open serial port; retrying with backoff");
     } else {
       this.log.debug({ err: error, attempt: this.attempt }, "cannot open serial port (again)");
     }
@@ -420,6 +424,7 @@ function closeQuietly(port: SerialPortStream): Promise<void> {
   });
 }
 
+/** The error's message without serialport's leading "Error: " (faults.ts), so reasons never read "Error: Error:". */
 function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return messageChain(err instanceof Error ? new Error(err.message) : err);
 }

@@ -1,0 +1,158 @@
+/**
+ * The doctor's check of one serial device (issue 10, item 4): the port exists and is a character
+ * device, this user may open it, and, when no station holds it, frames arrive and decode within a
+ * short listen through the device's own protocol module (the registry's framer and decoder). When a
+ * running station holds the ports, what that station last recorded about the device is reported
+ * instead (its newest `…_offline`/`…_online` alarm in the outbox database).
+ */
+import { expectedFault } from "../../adapters/log/faults.js";
+import { maskCardId } from "../../domain/privacy.js";
+import { findProtocol, type DeviceKind } from "../../protocol/index.js";
+import type { CheckResult, DeviceReport, DoctorProbes } from "./types.js";
+
+/** Bytes without one valid frame from which a device counts as sending garbage (contract.md section 4, "No valid frames"). */
+const NO_VALID_FRAMES_BYTES = 64;
+
+/** One configured serial device, as the config gives it. */
+export interface SerialDeviceEntry {
+  kind: DeviceKind;
+  /** The config item (`scales[i]`, `readers[i]`): id, port, baud_rate, protocol and its options. */
+  item: Readonly<{ id: string; port: string; baud_rate: number; protocol: string }> & Readonly<Record<string, unknown>>;
+}
+
+/** What the checks know about a running station: its pid, and its reports by device id. */
+export interface RunningStation {
+  pid: number | null;
+  reports: Map<string, DeviceReport>;
+}
+
+/**
+ * Checks one device. `station` is the running station that holds the ports, or `null` (then the
+ * port is opened and listened to for `listenMs`).
+ */
+export async function checkSerialDevice(
+  device: SerialDeviceEntry,
+  probes: DoctorProbes,
+  station: RunningStation | null,
+  listenMs: number,
+): Promise<CheckResult> {
+  const { item, kind } = device;
+  const name = `${kind}.${item.id}`;
+  const port = item.port;
+  const facts = probes.stat(port);
+  if ("error" in facts) {
+    const missing = facts.error === "ENOENT";
+    return {
+      name,
+      level: "fail",
+      message: missing
+        ? `port ${port} does not exist: plug the adapter in, or correct the port (ls -l /dev/serial/by-id/)`
+        : `port ${port} cannot be looked at (${facts.error}): check the folders' permissions`,
+      details: { port, error: facts.error },
+    };
+  }
+  if (facts.kind !== "char") {
+    return { name, level: "fail", message: `port ${port} is a ${facts.kind === "dir" ? "directory" : facts.kind === "file" ? "regular file" : "special file"}, not a serial device: correct the port`, details: { port } };
+  }
+  const denied = probes.readWriteDenied(port);
+  if (denied !== null) {
+    const { user, groups } = probes.identity();
+    const dialout = groups.includes("dialout") ? "" : ` (user ${user} is not in group dialout: sudo usermod -aG dialout ${user}, then log in again)`;
+    return { name, level: "fail", message: `no read-write access to ${port} (${denied})${dialout}`, details: { port, error: denied } };
+  }
+  if (station !== null) return reportedByStation(name, item.id, port, station);
+
+  const codec = findProtocol(kind, item.protocol).configure(item);
+  const serial = { ...codec.port.serial, baudRate: item.baud_rate };
+  const heard = await probes.listen(port, serial, listenMs);
+  if (!heard.ok) {
+    const fault = expectedFault(heard.error);
+    const busy = fault?.code === "EBUSY" || fault?.code === "EAGAIN";
+    const reason = fault?.reason ?? (heard.error instanceof Error ? heard.error.message : String(heard.error));
+    return {
+      name,
+      level: "fail",
+      message: busy
+        ? `port ${port} is in use by another process (${reason}): stop it (fuser -v ${port}), or give this device another port`
+        : `cannot open ${port}: ${reason}`,
+      details: { port, error: reason },
+    };
+  }
+  return judgeListen(name, kind, item, heard.chunks, codec.createFramer(), listenMs);
+}
+
+function reportedByStation(name: string, id: string, port: string, station: RunningStation): CheckResult {
+  const pid = station.pid === null ? "a running station" : `the running station (pid ${station.pid})`;
+  const report = station.reports.get(id);
+  if (report === undefined) {
+    return { name, level: "ok", message: `${port} is held by ${pid}, which has recorded no offline alarm for it (online since its start)`, details: { port, station_pid: station.pid } };
+  }
+  const online = report.code.endsWith("_online");
+  const reason = report.reason === undefined ? "" : ` (${report.reason})`;
+  return {
+    name,
+    level: online ? "ok" : "fail",
+    message: online
+      ? `${port} is held by ${pid}, which reports it online since ${report.time}`
+      : `${port} is held by ${pid}, which reports it offline since ${report.time}${reason}: check the device, its cable and its power (smartbin outbox list --since SEQ shows the alarms)`,
+    details: { port, station_pid: station.pid, last_alarm: report },
+  };
+}
+
+/** Judges what a listen received: bytes, valid frames, and what the last valid frame said. */
+function judgeListen(
+  name: string,
+  kind: DeviceKind,
+  item: SerialDeviceEntry["item"],
+  chunks: Uint8Array[],
+  framer: { push(chunk: Uint8Array): ({ kind: string; reason?: string } & Record<string, unknown>)[] },
+  listenMs: number,
+): CheckResult {
+  let bytes = 0;
+  let valid = 0;
+  let discarded = 0;
+  let lastValid: Record<string, unknown> | undefined;
+  let lastDiscardReason: string | undefined;
+  for (const chunk of chunks) {
+    bytes += chunk.length;
+    for (const frame of framer.push(chunk)) {
+      if (frame.kind === "discarded" || frame.kind === "noise") {
+        discarded++;
+        lastDiscardReason = frame.reason;
+      } else {
+        valid++;
+        lastValid = frame;
+      }
+    }
+  }
+  const seconds = `${(listenMs / 1000).toFixed(listenMs % 1000 === 0 ? 0 : 1)} s`;
+  const details = { port: item.port, protocol: item.protocol, baud_rate: item.baud_rate, listen_ms: listenMs, bytes, valid_frames: valid, discarded_frames: discarded };
+  if (valid > 0) return { name, level: "ok", message: `${item.port}: ${valid} valid ${item.protocol} frames in ${seconds}${describeFrame(lastValid)}`, details };
+  if (bytes === 0) {
+    if (kind === "reader") {
+      return { name, level: "ok", message: `${item.port} opens; no card shown in ${seconds} (a reader is quiet until a card is shown: show one during the check to test it)`, details };
+    }
+    return {
+      name,
+      level: "fail",
+      message: `${item.port} opens, but no bytes in ${seconds}: is the indicator on, set to continuous output, and its TX wired to the adapter's RX?`,
+      details,
+    };
+  }
+  const why = lastDiscardReason === undefined ? "" : ` (last: ${lastDiscardReason})`;
+  const level = bytes >= NO_VALID_FRAMES_BYTES || kind === "scale" ? "fail" : "warn";
+  return {
+    name,
+    level,
+    message: `${item.port}: ${bytes} bytes in ${seconds} but no valid ${item.protocol} frame${why}: wrong protocol, baud rate (${item.baud_rate}) or character format`,
+    details,
+  };
+}
+
+function describeFrame(frame: Record<string, unknown> | undefined): string {
+  if (frame === undefined) return "";
+  if (frame.kind === "weight") return ` (last: ${String(frame.grams)} g, ${frame.mode === "net" ? "net" : "gross"}${frame.stable === false ? ", unstable" : ""})`;
+  if (frame.kind === "no_weight") return ` (last: no valid weight, ${String(frame.reason)})`;
+  if (frame.kind === "id" && typeof frame.cardId === "string") return ` (last card: ${maskCardId(frame.cardId)})`;
+  return "";
+}
