@@ -133,28 +133,45 @@ describe("usage and exit codes", () => {
 });
 
 describe("demo", () => {
-  it("prints CloudEvents deposits on stdout, a summary on stderr, and exits 0", () => {
-    const r = smartbin(["demo", "--seconds", "12"]);
+  // The collector comes at about 20 s: this run is long enough for its collection to be recorded.
+  it("prints CloudEvents on stdout (deposits, a deposit through the kitchen bin's door, a collection), a story and a summary on stderr, removes its folder, and exits 0", () => {
+    const r = smartbin(["demo", "--seconds", "26"]);
     expect(r.code).toBe(0);
     const events = r.stdout
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { type: string; source: string; data: { seq: number; net_g: number; points: number } });
+      .map((l) => JSON.parse(l) as { type: string; source: string; subject: string; data: { seq: number; net_g: number; points: number; removed_g?: number; card_id: string } });
     const deposits = events.filter((e) => e.type === "smartbin.deposit.v1");
-    expect(deposits.length).toBeGreaterThanOrEqual(1);
+    expect(deposits.length).toBeGreaterThanOrEqual(4);
+    // Through the door: the first resident's 1.25 kg into the kitchen bin, measured from the door's unlock.
+    expect(deposits).toContainEqual(expect.objectContaining({ subject: "kitchen", data: expect.objectContaining({ card_id: "0008844356", points: 2 }) }));
+    const collections = events.filter((e) => e.type === "smartbin.collection.v1");
+    expect(collections).toHaveLength(1);
+    expect(collections[0]).toMatchObject({ subject: "kitchen", data: { card_id: "0012340777" } });
+    expect(collections[0]!.data.removed_g).toBeGreaterThan(11_000);
+    expect(events.map((e) => e.type).filter((t) => t === "smartbin.alarm.v1")).toHaveLength(1); // the implausible bag, nothing else
     expect(events.every((e) => e.source === "smartbin/demo-station")).toBe(true);
     expect(events.map((e) => e.data.seq)).toEqual(events.map((_, i) => i + 1));
     const points = deposits.reduce((s, e) => s + e.data.points, 0);
     const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-    expect(r.stderr).toContain(`demo summary: ${plural(deposits.length, "deposit")}, ${plural(points, "point")}`);
+    expect(r.stderr).toContain(`demo summary: ${plural(deposits.length, "deposit")}, ${plural(points, "point")}, 1 collection, 1 alarm, `);
     // Stderr, not a terminal here: the broker's URL first, then the readable story, never redrawn in place.
     const stderr = r.stderr.split("\n");
     expect(stderr[0]).toMatch(/^smartbin demo: embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ \(topics smartbin\/demo-station\/#\)$/);
     expect(stderr).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d {2}identified {2}\*{6}4356 at reader-card /));
     expect(stderr.filter((l) => / {2}deposit {5}/.test(l))).toHaveLength(deposits.length);
+    // The door's lines: the first resident's and the collector's visits.
+    expect(stderr.filter((l) => /^\d\d:\d\d:\d\d {2}door {8}of kitchen unlocked$/.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(stderr.filter((l) => /^\d\d:\d\d:\d\d {2}door {8}of kitchen closed and locked$/.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(stderr).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d {2}identified {2}\*{6}0777 at reader-card, a collector: every door unlocks /));
+    expect(stderr).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d {2}collection {2}1\d\.\d{3} kg emptied from kitchen by \*{6}0777$/));
+    // The temporary folder (database and GPIO files) is gone.
+    const gpio = /GPIO files in (\S+)\)/.exec(r.stderr)?.[1];
+    expect(gpio).toMatch(/smartbin-demo-.*\/gpio$/);
+    expect(existsSync(gpio!)).toBe(false);
     expect(r.stderr).not.toContain("\r");
     expect(r.stderr).not.toContain("specversion");
-  }, 40_000);
+  }, 60_000);
 
   it("exits 0 on SIGTERM", async () => {
     const child = spawn(process.execPath, [SMARTBIN, "demo", "--seconds", "60"], { cwd: ROOT, stdio: "pipe" });

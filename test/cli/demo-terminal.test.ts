@@ -9,8 +9,10 @@ import { findTool, requireTools } from "../support/require-tool.js";
  * `smartbin demo` as a new user sees it (issue 10, item 7; contract.md section 1): in a terminal,
  * under a pseudo-terminal made by util-linux's `script` (Debian's essential bsdutils package), and
  * with a central subscriber of our own on the broker port we choose. Runs are kept short with
- * `--seconds`: the first resident identifies after 1 s, its deposits come about 6 s after start,
- * the second resident's (below the food-waste minimum) when the demo closes its session at the end.
+ * `--seconds`: the first resident identifies after 1 s, drops a bag into the recyclables bin and
+ * one through the kitchen bin's door (button, unlock, open, close); its deposits come about 6 s
+ * after start, the second resident's (below the food-waste minimum, through the door too) when the
+ * demo closes its session at the end.
  */
 beforeAll(() => buildOnce(), 120_000);
 
@@ -58,12 +60,18 @@ async function freePort(): Promise<number> {
 const tools = requireTools(["script"]);
 
 describe.skipIf(tools.skip)(`smartbin demo in a terminal${tools.reason}`, () => {
-  it("tells a readable story on the terminal: broker URL first, a line per identification and deposit, progress, plurals, why 0 points, a summary table, no JSON", async () => {
+  it("tells a readable story on the terminal: broker URL first, a line per identification, door change and deposit, progress, plurals, why 0 points, a summary table, no JSON", async () => {
     const { code, transcript } = await inTerminal(["demo", "--seconds", "10"]);
     expect(code).toBe(0);
     const lines = screenLines(transcript);
     expect(lines[0]).toMatch(BROKER_LINE);
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${TIME}  identified  \\*{6}4356 at reader-card \\(bins open: kitchen, recycle, residual\\)$`)));
+    const first = lines.findIndex((l) =>
+      new RegExp(`^${TIME}  identified  \\*{6}4356 at reader-card \\(bins open: kitchen, recycle, residual; the door of kitchen opens with its button\\)$`).test(l),
+    );
+    expect(first).toBeGreaterThan(0);
+    // The door's lines follow, in the order they happen at the door, before the deposits.
+    const door = lines.slice(first + 1).filter((l) => l.includes("  door  ")).slice(0, 3);
+    expect(door.map((l) => l.slice(10))).toEqual(["door        of kitchen unlocked", "door        of kitchen opened", "door        of kitchen closed and locked"]);
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${TIME}  deposit     1\\.2\\d\\d kg of food_waste into kitchen by \\*{6}4356: 2 points \\(2 per kg\\)$`)));
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${TIME}  deposit     0\\.9\\d\\d kg of recyclable into recycle by \\*{6}4356: 1 point \\(1\\.16 per kg\\)$`)));
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${TIME}  identified  \\*{6}4242 at reader-qr`)));
@@ -72,7 +80,7 @@ describe.skipIf(tools.skip)(`smartbin demo in a terminal${tools.reason}`, () => 
     expect(transcript).toMatch(new RegExp(`\\r\\x1b\\[2K${TIME}  waiting for the next resident… \\(\\d+ s left\\)`));
     expect(transcript).toMatch(/\r\x1b\[2K\d\d:\d\d:\d\d {2}\*{6}4356 is at the bins… \(\d+ s left\)/);
     const summary = lines.findIndex((l) => l.startsWith("demo summary: "));
-    expect(lines[summary]).toBe("demo summary: 3 deposits, 3 points, 0 alarms, 3 events");
+    expect(lines[summary]).toBe("demo summary: 3 deposits, 3 points, 0 collections, 0 alarms, 3 events");
     expect(lines[summary + 1]).toMatch(/^ {2}category +deposits +kg +points$/);
     expect(lines[summary + 2]).toMatch(/^ {2}food_waste +2 +1\.\d{3} +2$/);
     expect(lines[summary + 3]).toMatch(/^ {2}recyclable +1 +0\.9\d\d +1$/);

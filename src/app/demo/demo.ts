@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import mqtt from "mqtt";
 import type { Logger } from "../../adapters/log/logger.js";
 import { configSchema, type Config } from "../../config/schema.js";
@@ -11,8 +11,9 @@ import type { DepositData } from "../../domain/types.js";
 import { until } from "../../waits.js";
 import { startEmbeddedBroker } from "./broker.js";
 import { createDemoBinding } from "./binding.js";
-import { Simulator, seededRandom, type Resident, type SimScale } from "./simulator.js";
-import { addDeposit, emptySummary, storyLine, type DemoSummary, type StoryContext, type StoryItem } from "./story.js";
+import type { CollectionEventData, StationState } from "../../domain/station-types.js";
+import { Simulator, seededRandom, type SimDoor, type SimScale, type Visitor } from "./simulator.js";
+import { addCollection, addDeposit, emptySummary, storyLine, type DemoSummary, type StoryContext, type StoryItem } from "./story.js";
 
 export type { DemoSummary } from "./story.js";
 
@@ -56,26 +57,47 @@ const PORTS = {
   qrReader: "/dev/demo/reader-qr",
 };
 
+/** The kitchen bin's door lines in the simulated GPIO folder (BCM numbers, as on a Raspberry Pi header). */
+export const KITCHEN_DOOR: Readonly<SimDoor> & { lamp: number } = { binId: "kitchen", lock: 17, closed: 27, button: 22, lamp: 23 };
+
+/** The doors' `debounce_ms` (the contract's default). */
+const DEBOUNCE_MS = 30;
+
+/** The collector's EM4100 tag: card id `0012340777` (`******0777`). */
+export const COLLECTOR_TAG = "0F00BC4E29";
+/** {@link COLLECTOR_TAG} as the reader reports it (`dec10`), listed in `cards.collectors`. */
+export const COLLECTOR_CARD_ID = "0012340777";
+
 /**
- * The residents, in the order they come (then again, weights varied): their deposits show each way
- * a deposit earns what it does, in the first 30 s: points by weight in two bins; a bag below the
- * food-waste minimum; one above the recyclables bin's plausible maximum (0 points and an alarm);
- * residual waste, which has no points rule; and an award that rounds down to 0.
+ * The visitors, in the order they come, one every 6.5 s from 1 s after start (then again, weights
+ * varied): in the first 30 s the residents' deposits show each way a deposit earns what it does
+ * (points by weight in two bins, one of them behind a door; a bag below the food-waste minimum; one
+ * above the recyclables bin's plausible maximum: 0 points and an alarm; residual waste, which has
+ * no points rule; an award that rounds down to 0), and at about 20 s a collector empties the
+ * kitchen bin through its door (a collection). Then once per round (every 39 s): the kitchen bin
+ * never fills up, and the collector empties a bin without a door too once it is heavier than 40 kg.
  */
-export const DEMO_RESIDENTS: readonly Resident[] = [
-  { cardTag: "100086F444", bags: [{ binId: "kitchen", grams: 1_250 }, { binId: "recycle", grams: 900 }] },
+export const DEMO_VISITORS: readonly Visitor[] = [
+  { cardTag: "100086F444", bags: [{ binId: "recycle", grams: 900 }, { binId: "kitchen", grams: 1_250 }] },
   { qr: "SB:0000424242", bags: [{ binId: "kitchen", grams: 150 }] },
   { cardTag: "13005D1DA5", bags: [{ binId: "recycle", grams: 12_400 }] },
-  { cardTag: "0A00C0FFEE", bags: [{ binId: "residual", grams: 2_100 }] },
+  { collector: true, cardTag: COLLECTOR_TAG },
+  { cardTag: "0A00C0FFEE", bags: [{ binId: "residual", grams: 2_100 }, { binId: "recycle", grams: 500 }] },
   { qr: "SB:0000777001", bags: [{ binId: "kitchen", grams: 400 }] },
 ];
 
-/** The demo station's configuration, validated by the same schema as a technician's file. */
-export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> {
+/**
+ * The demo station's configuration, validated by the same schema as a technician's file. The
+ * kitchen bin has a door (lock, closed sensor, button, lamp) on the `simulated` GPIO backend, whose
+ * folder is `gpioDir` (default: `gpio` next to the database).
+ */
+export function demoConfig(dbPath: string, brokerUrl: string, gpioDir = join(dirname(dbPath), "gpio")): Readonly<Config> {
+  const door = KITCHEN_DOOR;
   return configSchema.parse({
     station: { id: "demo-station" },
     storage: { path: dbPath },
     mqtt: { url: brokerUrl, protocol_version: 4 },
+    gpio: { backend: "simulated", simulated_dir: gpioDir },
     scales: [
       { id: "scale-kitchen", port: PORTS.kitchenScale, protocol: "yaohua-a9", unit: "kg" },
       { id: "scale-recycle", port: PORTS.recycleScale, protocol: "ascii-st-gs" },
@@ -86,7 +108,18 @@ export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> 
       { id: "reader-qr", port: PORTS.qrReader, protocol: "ascii-line", pattern: "^SB:(\\d{10})$" },
     ],
     bins: [
-      { id: "kitchen", category: "food_waste", scale: "scale-kitchen" },
+      {
+        id: "kitchen",
+        category: "food_waste",
+        scale: "scale-kitchen",
+        door: {
+          lock: { line: door.lock },
+          closed: { line: door.closed },
+          button: { line: door.button },
+          lamp: { line: door.lamp },
+          debounce_ms: DEBOUNCE_MS,
+        },
+      },
       { id: "recycle", category: "recyclable", scale: "scale-recycle", max_net_g: 10_000 },
       // No points rule for residual waste: its deposits are recorded with 0 points (no_rule).
       { id: "residual", category: "residual", scale: "scale-residual" },
@@ -98,7 +131,8 @@ export function demoConfig(dbPath: string, brokerUrl: string): Readonly<Config> 
         recyclable: { points_per_kg: 1.16 },
       },
     },
-    session: { idle_close_s: 2, first_deposit_timeout_s: 10, max_session_s: 60 },
+    session: { idle_close_s: 2, first_deposit_timeout_s: 10, max_session_s: 60, door_mode: "select" },
+    cards: { collectors: [COLLECTOR_CARD_ID] },
   });
 }
 
@@ -118,12 +152,14 @@ const WATCH_MS = 100;
 const PROGRESS_MS = 250;
 
 /**
- * Runs the whole station for `seconds` on simulated devices (serialport's mock binding), an embedded
- * aedes broker and a temporary database, with a central subscriber that hands every event to
- * `onEvent` (and deposits and alarms to `onStory`). Identifications are not events: they are seen
- * in the station's state (a newly opened session). Closes a session still open at the end, waits for
- * its events to arrive, and returns the summary of what the subscriber received. Rejects with the
- * listen error (`code` EADDRINUSE, EACCES) when the broker's port cannot be bound.
+ * Runs the whole station for `seconds` on simulated devices (serialport's mock binding, and the
+ * `simulated` GPIO backend for the kitchen bin's door), an embedded aedes broker and a temporary
+ * folder (database and GPIO files), with a central subscriber that hands every event to `onEvent`
+ * (and deposits, collections and alarms to `onStory`). Identifications and doors are not events:
+ * they are seen in the station's state (a newly opened session; a door's lock and closed input).
+ * At the end a visitor at a door closes it; then a session still open is closed, its events waited
+ * for, the temporary folder removed, and the summary of what the subscriber received returned.
+ * Rejects with the listen error (`code` EADDRINUSE, EACCES) when the broker's port cannot be bound.
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const broker = await startEmbeddedBroker(opts.mqttPort ?? 0);
@@ -154,6 +190,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         const d = event.data as unknown as DepositData;
         addDeposit(summary, d);
         story({ kind: "deposit", at, data: d });
+      } else if (event.type === "smartbin.collection.v1") {
+        const d = event.data as unknown as CollectionEventData;
+        addCollection(summary, d);
+        story({ kind: "collection", at, data: d });
       } else if (event.type === "smartbin.alarm.v1") {
         summary.alarms++;
         story({ kind: "alarm", at, subject: event.subject, code: String(event.data.code), message: String(event.data.message) });
@@ -181,30 +221,46 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     });
     simulator = new Simulator({
       demo,
-      scales: [scale("kitchen", PORTS.kitchenScale, 3_200), scale("recycle", PORTS.recycleScale, 5_400), scale("residual", PORTS.residualScale, 8_100)],
+      scales: [scale("kitchen", PORTS.kitchenScale, 10_200), scale("recycle", PORTS.recycleScale, 5_400), scale("residual", PORTS.residualScale, 8_100)],
       cardReader: { path: PORTS.cardReader, codec: codec("reader", config.readers, PORTS.cardReader) },
       qrReader: { path: PORTS.qrReader, codec: codec("reader", config.readers, PORTS.qrReader) },
-      residents: DEMO_RESIDENTS,
+      gpio: { dir: config.gpio.simulated_dir, doors: [KITCHEN_DOOR], debounceMs: DEBOUNCE_MS },
+      visitors: DEMO_VISITORS,
       random: seededRandom(2026),
     });
 
-    running.start();
+    // The door's input files first: the station reads them as it opens its GPIO lines.
     simulator.start();
+    running.start();
     const startedAt = performance.now();
     const endsAt = startedAt + opts.seconds * 1000;
     opts.note(
       `demo: station demo-station running for ${opts.seconds} s on simulated devices: ` +
-        `${config.scales.length} scales, ${config.readers.length} readers (Ctrl-C ends it)`,
+        `${config.scales.length} scales, ${config.readers.length} readers, the kitchen bin's door ` +
+        `(GPIO files in ${config.gpio.simulated_dir}) (Ctrl-C ends it)`,
     );
     let lastSession: string | null = null;
     let lastProgress = -Infinity;
+    const doors = new DoorWatch();
     watch = setInterval(() => {
-      const session = running.snapshot()?.session;
+      const state = running.snapshot();
+      const session = state?.session;
       const open = session?.phase === "open" ? session : null;
       if (open !== null && open.id !== lastSession) {
-        story({ kind: "identification", at: open.startedWall, cardId: open.cardId, readerId: open.readerId, bins: open.bins.map((b) => b.binId) });
+        const waitingDoors = open.doorBins ?? [];
+        const inSession = new Set([...open.bins.map((b) => b.binId), ...waitingDoors]);
+        story({
+          kind: "identification",
+          at: open.startedWall,
+          cardId: open.cardId,
+          readerId: open.readerId,
+          bins: config.bins.map((b) => b.id).filter((id) => inSession.has(id)),
+          waitingDoors,
+          role: open.role ?? "resident",
+        });
       }
       lastSession = open?.id ?? null;
+      if (state !== undefined) for (const item of doors.changes(state, Date.now())) story(item);
       const now = performance.now();
       if (now - lastProgress >= PROGRESS_MS) {
         lastProgress = now;
@@ -220,6 +276,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     clearTimeout(timer);
     clearInterval(watch);
     simulator.stopResidents();
+    // A visitor at a door has closed it as they left: let the station see it (debounced) before the close.
+    await until(() => Object.values(running.snapshot()?.doors ?? {}).every((d) => d.closed !== false), 1_000);
+    const last = running.snapshot();
+    if (last !== undefined) for (const item of doors.changes(last, Date.now())) story(item);
     const open = running.snapshot()?.session.phase === "open";
     opts.note(`demo: ${ended === "time" ? "time is up" : "interrupted"}${open ? ": closing the open session" : ""}`);
     opts.onProgress?.({ secondsLeft: 0, atBins: null, ending: true });
@@ -238,3 +298,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   return summary;
 }
 
+
+/**
+ * Door lines for the story, from the station's state looked at every {@link WATCH_MS}: a lock that
+ * opened, a door that opened, one that closed (locked as it closed, or not), a closed door locked
+ * again. Steps are 300 ms or more apart in the demo, so a look every 100 ms sees each of them.
+ */
+export class DoorWatch {
+  private readonly last = new Map<string, { closed: boolean | null; locked: boolean }>();
+
+  /** What changed since the last look, in the order it happens at a door. */
+  changes(state: StationState, at: number): StoryItem[] {
+    const items: StoryItem[] = [];
+    for (const [binId, door] of Object.entries(state.doors ?? {})) {
+      const before = this.last.get(binId);
+      this.last.set(binId, { closed: door.closed, locked: door.locked });
+      if (before === undefined || door.closed === null) continue;
+      const item = (change: "unlocked" | "opened" | "closed" | "relocked"): StoryItem => ({ kind: "door", at, binId, change, locked: door.locked });
+      if (before.locked && !door.locked) items.push(item("unlocked"));
+      if (before.closed !== false && door.closed === false) items.push(item("opened"));
+      else if (before.closed === false && door.closed) items.push(item("closed"));
+      else if (!before.locked && door.locked && door.closed) items.push(item("relocked"));
+    }
+    return items;
+  }
+}

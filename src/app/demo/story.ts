@@ -3,19 +3,31 @@
  * with the local time, in words a new user understands, and the closing summary table. Pure
  * formatting: the caller decides where the lines go (see `src/cli/story-stream.ts`).
  *
- * What a line may be about is the {@link StoryItem} union; a new kind of happening (the doors of the
- * GPIO issue: unlocked, opened, closed) is one more member of it and one more case in
- * {@link storyLine}, whose switch is exhaustive.
+ * What a line may be about is the {@link StoryItem} union; a new kind of happening is one more
+ * member of it and one more case in {@link storyLine}, whose switch is exhaustive.
  */
+import type { CollectionEventData, Role } from "../../domain/station-types.js";
 import type { DepositData } from "../../domain/types.js";
 import { maskCardId } from "../../domain/privacy.js";
 
 /** Something that happened at the demo station, as the story tells it. Times are epoch ms. */
 export type StoryItem =
-  /** A card or QR code was presented and opened a session over `bins` (from the station's state). */
-  | { kind: "identification"; at: number; cardId: string; readerId: string; bins: readonly string[] }
+  /**
+   * A card or QR code was presented and opened a session (from the station's state): `bins` are the
+   * session's bins, in config order; `waitingDoors` those of them whose door waits for its button
+   * (`session.door_mode: select`); `role` the card's role (contract section 2, "Roles").
+   */
+  | { kind: "identification"; at: number; cardId: string; readerId: string; bins: readonly string[]; waitingDoors: readonly string[]; role: Role }
+  /**
+   * A door changed (from the station's state): its lock opened (`unlocked`), the door opened, it
+   * closed (and the station locked it as it closed: `locked: true`), or the station locked it again
+   * while it stayed closed (`relocked`: not opened within `open_timeout_s`, or the session ended).
+   */
+  | { kind: "door"; at: number; binId: string; change: "unlocked" | "opened" | "closed" | "relocked"; locked: boolean }
   /** A deposit event as the central subscriber received it. */
   | { kind: "deposit"; at: number; data: DepositData }
+  /** A collection event (a collector emptied a bin) as the central subscriber received it. */
+  | { kind: "collection"; at: number; data: CollectionEventData }
   /** An alarm event as the central subscriber received it (`data.code`, `data.message`). */
   | { kind: "alarm"; at: number; subject: string; code: string; message: string };
 
@@ -55,8 +67,33 @@ function row(at: number, kind: string, text: string): string {
 export function storyLine(item: StoryItem, ctx: StoryContext): string {
   switch (item.kind) {
     case "identification": {
+      const who = `${maskCardId(item.cardId)} at ${item.readerId}`;
       const bins = item.bins.length === 0 ? "no bin ready" : `bins open: ${item.bins.join(", ")}`;
-      return row(item.at, "identified", `${maskCardId(item.cardId)} at ${item.readerId} (${bins})`);
+      if (item.role === "collector") return row(item.at, "identified", `${who}, a collector: every door unlocks (${bins})`);
+      if (item.role === "maintenance") return row(item.at, "identified", `${who}, maintenance: every door unlocks, nothing is weighed (${bins})`);
+      const doors = item.waitingDoors;
+      const press =
+        doors.length === 0 ? "" : doors.length === 1 ? `; the door of ${doors[0]} opens with its button` : `; the doors of ${doors.join(", ")} open with their buttons`;
+      return row(item.at, "identified", `${who} (${bins}${press})`);
+    }
+    case "door": {
+      const what =
+        item.change === "unlocked"
+          ? "unlocked"
+          : item.change === "opened"
+            ? item.locked
+              ? "opened while locked"
+              : "opened"
+            : item.change === "closed"
+              ? item.locked
+                ? "closed and locked"
+                : "closed"
+              : "locked again";
+      return row(item.at, "door", `of ${item.binId} ${what}`);
+    }
+    case "collection": {
+      const d = item.data;
+      return row(item.at, "collection", `${kg(d.removed_g)} emptied from ${d.bin_id} by ${maskCardId(d.card_id)}`);
     }
     case "deposit": {
       const d = item.data;
@@ -117,11 +154,23 @@ export interface DemoSummary {
   points: number;
   /** Per category, from the received deposit events. */
   categories: Record<string, { deposits: number; grams: number; points: number }>;
+  /** Collection events received. */
+  collections: number;
+  /** Per bin, from the received collection events: how often it was emptied and the grams removed. */
+  collected: Record<string, { collections: number; grams: number }>;
 }
 
 /** An empty summary. */
 export function emptySummary(): DemoSummary {
-  return { events: 0, deposits: 0, alarms: 0, points: 0, categories: {} };
+  return { events: 0, deposits: 0, alarms: 0, points: 0, categories: {}, collections: 0, collected: {} };
+}
+
+/** Counts a collection into the summary. */
+export function addCollection(s: DemoSummary, d: CollectionEventData): void {
+  s.collections++;
+  const b = (s.collected[d.bin_id] ??= { collections: 0, grams: 0 });
+  b.collections++;
+  b.grams += d.removed_g;
 }
 
 /** Counts a deposit into the summary. */
@@ -136,30 +185,47 @@ export function addDeposit(s: DemoSummary, d: DepositData): void {
 
 /**
  * The closing summary: one line of totals, then a table of deposits, kilograms and points per
- * category, with a total row when there is more than one category.
+ * category, with a total row when there is more than one category, then (when a collector came) a
+ * table of the bins emptied: how often and the kilograms removed.
  *
  * ```
- * demo summary: 5 deposits, 3 points, 1 alarm, 7 events
- *   category    deposits         kg  points
- *   food_waste         3      1.800       2
+ * demo summary: 5 deposits, 3 points, 1 collection, 1 alarm, 9 events
+ *   category    deposits      kg  points
+ *   food_waste         2   1.400       2
  *   …
+ *   emptied bin  collections      kg
+ *   kitchen                1  11.600
  * ```
  */
 export function formatSummary(s: DemoSummary): string[] {
-  const lines = [`demo summary: ${count(s.deposits, "deposit")}, ${count(s.points, "point")}, ${count(s.alarms, "alarm")}, ${count(s.events, "event")}`];
+  const totals = [count(s.deposits, "deposit"), count(s.points, "point"), count(s.collections, "collection"), count(s.alarms, "alarm"), count(s.events, "event")];
+  const lines = [`demo summary: ${totals.join(", ")}`];
   const names = Object.keys(s.categories).sort();
-  if (names.length === 0) return lines;
-  const rows: string[][] = [["category", "deposits", "kg", "points"]];
-  let grams = 0;
-  for (const name of names) {
-    const c = s.categories[name]!;
-    grams += c.grams;
-    rows.push([name, String(c.deposits), (c.grams / 1000).toFixed(3), String(c.points)]);
+  if (names.length > 0) {
+    const rows: string[][] = [["category", "deposits", "kg", "points"]];
+    let grams = 0;
+    for (const name of names) {
+      const c = s.categories[name]!;
+      grams += c.grams;
+      rows.push([name, String(c.deposits), (c.grams / 1000).toFixed(3), String(c.points)]);
+    }
+    if (names.length > 1) rows.push(["total", String(s.deposits), (grams / 1000).toFixed(3), String(s.points)]);
+    lines.push(...table(rows));
   }
-  if (names.length > 1) rows.push(["total", String(s.deposits), (grams / 1000).toFixed(3), String(s.points)]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) {
-    lines.push("  " + r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  "));
+  const bins = Object.keys(s.collected).sort();
+  if (bins.length > 0) {
+    const rows: string[][] = [["emptied bin", "collections", "kg"]];
+    for (const bin of bins) {
+      const b = s.collected[bin]!;
+      rows.push([bin, String(b.collections), (b.grams / 1000).toFixed(3)]);
+    }
+    lines.push(...table(rows));
   }
   return lines;
+}
+
+/** A table's lines, indented by two spaces: the first column left-aligned, the others right-aligned. */
+function table(rows: readonly string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => "  " + r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  "));
 }

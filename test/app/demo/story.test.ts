@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { demoConfig, storyContext } from "../../../src/app/demo/demo.js";
+import { COLLECTOR_CARD_ID, demoConfig, DoorWatch, KITCHEN_DOOR, storyContext } from "../../../src/app/demo/demo.js";
 import {
+  addCollection,
   addDeposit,
   count,
   emptySummary,
@@ -10,6 +11,7 @@ import {
   storyLine,
   type StoryContext,
 } from "../../../src/app/demo/story.js";
+import type { CollectionEventData, DoorState, StationState } from "../../../src/domain/station-types.js";
 import type { DepositData, PointsReason } from "../../../src/domain/types.js";
 
 /** The demo's own context: food_waste 2 per kg from 200 g, recyclable 1.16 per kg, recycle bin at most 10 kg, no rule for residual. */
@@ -49,6 +51,39 @@ describe("count and localTime", () => {
   });
 });
 
+function collection(over: Partial<CollectionEventData> = {}): CollectionEventData {
+  return {
+    bin_id: "kitchen",
+    card_id: "0012340777",
+    removed_g: 11_600,
+    gross_before_g: 11_600,
+    gross_after_g: 0,
+    rules_version: "2026-11",
+    session_id: "0190a0b0-0000-7000-8000-000000000000",
+    started_at: "2026-11-29T14:36:21.002Z",
+    ended_at: "2026-11-29T14:36:37.950Z",
+    close_reason: "idle",
+    ...over,
+  };
+}
+
+describe("the demo's config", () => {
+  it("gives the kitchen bin a door on the simulated backend, in the database's folder, and lists the collector's card", () => {
+    const config = demoConfig("/tmp/demo-x/demo.db", "mqtt://127.0.0.1:1");
+    expect(config.gpio).toMatchObject({ backend: "simulated", simulated_dir: "/tmp/demo-x/gpio" });
+    const kitchen = config.bins.find((b) => b.id === "kitchen")!;
+    expect(kitchen.door).toMatchObject({
+      lock: { line: KITCHEN_DOOR.lock },
+      closed: { line: KITCHEN_DOOR.closed },
+      button: { line: KITCHEN_DOOR.button },
+      lamp: { line: KITCHEN_DOOR.lamp },
+    });
+    expect(config.bins.filter((b) => b.door !== undefined).map((b) => b.id)).toEqual(["kitchen"]);
+    expect(config.session.door_mode).toBe("select");
+    expect(config.cards.collectors).toEqual([COLLECTOR_CARD_ID]);
+  });
+});
+
 describe("the demo's story context", () => {
   it("holds each bin's effective max_net_g and the rules as written", () => {
     expect(ctx.maxNetG).toEqual({ kitchen: 50_000, recycle: 10_000, residual: 50_000 });
@@ -58,8 +93,31 @@ describe("the demo's story context", () => {
 
 describe("story lines", () => {
   it("an identification: time, masked card, reader and the bins it opened", () => {
-    const line = storyLine({ kind: "identification", at: AT, cardId: "0008844356", readerId: "reader-card", bins: ["kitchen", "recycle"] }, ctx);
-    expect(line).toBe("14:36:37  identified  ******4356 at reader-card (bins open: kitchen, recycle)");
+    const item = { kind: "identification", at: AT, cardId: "0008844356", readerId: "reader-card", bins: ["kitchen", "recycle"], waitingDoors: [], role: "resident" } as const;
+    expect(storyLine(item, ctx)).toBe("14:36:37  identified  ******4356 at reader-card (bins open: kitchen, recycle)");
+    expect(storyLine({ ...item, waitingDoors: ["kitchen"] }, ctx)).toBe(
+      "14:36:37  identified  ******4356 at reader-card (bins open: kitchen, recycle; the door of kitchen opens with its button)",
+    );
+    expect(storyLine({ ...item, waitingDoors: ["kitchen", "recycle"] }, ctx)).toMatch(/; the doors of kitchen, recycle open with their buttons\)$/);
+  });
+
+  it("a collector's identification says every door unlocks", () => {
+    const item = { kind: "identification", at: AT, cardId: "0012340777", readerId: "reader-card", bins: ["kitchen", "recycle"], waitingDoors: [], role: "collector" } as const;
+    expect(storyLine(item, ctx)).toBe("14:36:37  identified  ******0777 at reader-card, a collector: every door unlocks (bins open: kitchen, recycle)");
+  });
+
+  it("a door: unlocked, opened, closed and locked, locked again", () => {
+    const door = (change: "unlocked" | "opened" | "closed" | "relocked", locked: boolean) => storyLine({ kind: "door", at: AT, binId: "kitchen", change, locked }, ctx);
+    expect(door("unlocked", false)).toBe("14:36:37  door        of kitchen unlocked");
+    expect(door("opened", false)).toBe("14:36:37  door        of kitchen opened");
+    expect(door("opened", true)).toBe("14:36:37  door        of kitchen opened while locked");
+    expect(door("closed", true)).toBe("14:36:37  door        of kitchen closed and locked");
+    expect(door("closed", false)).toBe("14:36:37  door        of kitchen closed");
+    expect(door("relocked", true)).toBe("14:36:37  door        of kitchen locked again");
+  });
+
+  it("a collection: kilograms removed, the bin and the masked collector's card", () => {
+    expect(storyLine({ kind: "collection", at: AT, data: collection() }, ctx)).toBe("14:36:37  collection  11.600 kg emptied from kitchen by ******0777");
   });
 
   it("a deposit: weight, category, bin, masked card and points with the rule", () => {
@@ -75,8 +133,9 @@ describe("story lines", () => {
 
   it("never prints the card id in full", () => {
     const lines = [
-      storyLine({ kind: "identification", at: AT, cardId: "0008844356", readerId: "r", bins: [] }, ctx),
+      storyLine({ kind: "identification", at: AT, cardId: "0008844356", readerId: "r", bins: [], waitingDoors: [], role: "resident" }, ctx),
       storyLine({ kind: "deposit", at: AT, data: deposit({ points_reason: "awarded" }) }, ctx),
+      storyLine({ kind: "collection", at: AT, data: collection({ card_id: "0008844356" }) }, ctx),
     ];
     for (const line of lines) expect(line).not.toContain("0008844356");
   });
@@ -121,7 +180,7 @@ describe("the closing summary", () => {
     s.events = 4;
     s.alarms = 1;
     expect(formatSummary(s)).toEqual([
-      "demo summary: 3 deposits, 2 points, 1 alarm, 4 events",
+      "demo summary: 3 deposits, 2 points, 0 collections, 1 alarm, 4 events",
       "  category    deposits      kg  points",
       "  food_waste         2   1.400       2",
       "  recyclable         1  12.400       0",
@@ -134,10 +193,54 @@ describe("the closing summary", () => {
     addDeposit(s, deposit({ points: 1, points_reason: "awarded" }));
     s.events = 1;
     expect(formatSummary(s)).toEqual([
-      "demo summary: 1 deposit, 1 point, 0 alarms, 1 event",
+      "demo summary: 1 deposit, 1 point, 0 collections, 0 alarms, 1 event",
       "  category    deposits     kg  points",
       "  food_waste         1  1.250       1",
     ]);
-    expect(formatSummary(emptySummary())).toEqual(["demo summary: 0 deposits, 0 points, 0 alarms, 0 events"]);
+    expect(formatSummary(emptySummary())).toEqual(["demo summary: 0 deposits, 0 points, 0 collections, 0 alarms, 0 events"]);
+  });
+
+  it("collections: counted in the totals line, then a table of the bins emptied", () => {
+    const s = emptySummary();
+    addDeposit(s, deposit({ points: 2, points_reason: "awarded" }));
+    addCollection(s, collection());
+    addCollection(s, collection({ removed_g: 2_500 }));
+    addCollection(s, collection({ bin_id: "recycle", removed_g: 41_000 }));
+    s.events = 4;
+    expect(formatSummary(s)).toEqual([
+      "demo summary: 1 deposit, 2 points, 3 collections, 0 alarms, 4 events",
+      "  category    deposits     kg  points",
+      "  food_waste         1  1.250       2",
+      "  emptied bin  collections      kg",
+      "  kitchen                2  14.100",
+      "  recycle                1  41.000",
+    ]);
+  });
+});
+
+describe("door lines from the station's state", () => {
+  const closedLocked: DoorState = { closed: true, locked: true, unlockedMono: null, openMono: null, forced: false, leftOpen: false, lineError: null };
+  const state = (door: Partial<DoorState>): StationState => ({ doors: { kitchen: { ...closedLocked, ...door } } }) as unknown as StationState;
+  const changes = (watch: DoorWatch, door: Partial<DoorState>) =>
+    watch.changes(state(door), AT).map((i) => (i.kind === "door" ? `${i.change}${i.locked ? " (locked)" : ""}` : i.kind));
+
+  it("a deposit through the door: unlocked, opened, closed and locked; nothing while nothing changes", () => {
+    const watch = new DoorWatch();
+    expect(changes(watch, { closed: null })).toEqual([]); // not read yet
+    expect(changes(watch, {})).toEqual([]);
+    expect(changes(watch, { locked: false })).toEqual(["unlocked"]);
+    expect(changes(watch, { locked: false })).toEqual([]);
+    expect(changes(watch, { locked: false, closed: false })).toEqual(["opened"]);
+    expect(changes(watch, { locked: true, closed: true })).toEqual(["closed (locked)"]);
+    expect(changes(watch, {})).toEqual([]);
+  });
+
+  it("unlocked and opened between two looks: both lines, in order; a door never opened locked again", () => {
+    const watch = new DoorWatch();
+    changes(watch, {});
+    expect(changes(watch, { locked: false, closed: false })).toEqual(["unlocked", "opened"]);
+    expect(changes(watch, { locked: false, closed: true })).toEqual(["closed"]);
+    expect(changes(watch, { locked: true })).toEqual(["relocked (locked)"]);
+    expect(changes(watch, { closed: false })).toEqual(["opened (locked)"]);
   });
 });
