@@ -123,7 +123,9 @@ function benchCommit() {
     time: new Date().toISOString(),
     subject: "kitchen",
     datacontenttype: "application/json",
-    data: { station_id: "st-001", seq: 1, ...DEPOSIT, clock_synced: true },
+    // The same fields as the outbox's envelope, so that both sides write rows of the same size
+    // (a 68-byte shorter row fits more rows per page and costs less disk work).
+    data: { station_id: "st-001", seq: 1, ...DEPOSIT, boot_id: "64547f12-f57b-4033-9a04-c3d1f6bf6907", mono_ms: 10476418, clock_synced: true },
   });
 
   const sessionState = { version: 1, session_id: "s", card_id: "0008844356", reader_id: "reader-1", started_wall: Date.now(), bins: [{ bin_id: "kitchen", baseline_g: 12000 }], last_change_wall: null };

@@ -91,6 +91,10 @@ export class Publisher {
   private markFailureLogged = false;
   private pumping = false;
   private readonly counters = { connections: 0, sent: 0, acked: 0, rejected: 0 };
+  /** The options of every event PUBLISH: one object, read and never changed by MQTT.js. */
+  private readonly eventPublishOptions: IClientPublishOptions;
+  /** Event topic per kind, made once: a drain publishes thousands of events of a handful of kinds. */
+  private readonly eventTopics = new Map<string, string>();
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
@@ -99,6 +103,11 @@ export class Publisher {
     this.debugLogging = this.log.isLevelEnabled("debug");
     this.window = Math.max(1, Math.floor(opts.inflight ?? 32));
     this.backoff = opts.reconnect ?? DEFAULT_RECONNECT_BACKOFF;
+    this.eventPublishOptions = {
+      qos: 1,
+      retain: false,
+      ...(opts.protocolVersion === 5 ? { properties: { contentType: CLOUDEVENTS_CONTENT_TYPE } } : {}),
+    };
   }
 
   /** Starts connecting (in the background) and draining. Idempotent; no effect after stop. */
@@ -169,6 +178,14 @@ export class Publisher {
       reconnectPeriod: 0,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       keepalive: o.keepaliveS ?? 30,
+      // The keepalive runs on its own interval (a PINGREQ every keepalive, the connection closed
+      // when its PINGRESP is late) instead of being re-armed on every packet sent or received:
+      // MQTT.js's default clears and sets a timer per PUBLISH and per PUBACK, the largest
+      // allocation of a backlog drain after logging (README "Performance").
+      reschedulePings: false,
+      // MQTT.js logs each packet through the `debug` package even when it is disabled (an argument
+      // array per call, a dozen calls per event); we log what matters ourselves.
+      log: noLog,
       will: { topic: this.statusTopic, payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
       ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
       ...(o.username !== undefined ? { username: o.username } : {}),
@@ -302,13 +319,15 @@ export class Publisher {
     conn.lastSentSeq = event.seq;
     conn.inflight.set(event.seq, event);
     this.counters.sent++;
-    const options: IClientPublishOptions = { qos: 1, retain: false };
-    if (this.opts.protocolVersion === 5) options.properties = { contentType: CLOUDEVENTS_CONTENT_TYPE };
-    const topic = `${this.opts.topicPrefix}/${this.opts.stationId}/events/${event.kind}`;
+    let topic = this.eventTopics.get(event.kind);
+    if (topic === undefined) {
+      topic = `${this.opts.topicPrefix}/${this.opts.stationId}/events/${event.kind}`;
+      this.eventTopics.set(event.kind, topic);
+    }
     // The hot path of a backlog drain: build the log record only when debug logging is on.
     if (this.debugLogging) this.log.debug({ seq: event.seq, id: event.id, topic }, "publishing event");
     // MQTT.js encodes a string payload as UTF-8: the stored JSON text goes out byte for byte.
-    conn.client.publish(topic, event.payload, options, (err) => this.onAck(conn, event, err));
+    conn.client.publish(topic, event.payload, this.eventPublishOptions, (err) => this.onAck(conn, event, err));
   }
 
   private onAck(conn: Connection, event: StoredEvent, err: Error | undefined): void {
@@ -447,6 +466,9 @@ export class Publisher {
     this.log.info({ ...this.counters }, "publisher stopped");
   }
 }
+
+/** MQTT.js's `log` option: its per-packet debug lines are dropped. */
+function noLog(): void {}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

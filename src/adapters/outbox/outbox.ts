@@ -567,7 +567,10 @@ export class Outbox {
   private commitNow(batch: CommitBatch): StoredEvent[] {
     for (const e of batch.events) checkEvent(e.kind, e.data);
     const stored = this.commitTx.immediate(batch);
-    for (const event of stored) this.logger.debug({ seq: event.seq, id: event.id, kind: event.kind }, "event recorded");
+    // The hot path of every deposit: the log record is built only when debug logging is on.
+    if (this.logger.isLevelEnabled("debug")) {
+      for (const event of stored) this.logger.debug({ seq: event.seq, id: event.id, kind: event.kind }, "event recorded");
+    }
     return stored;
   }
 
