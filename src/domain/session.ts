@@ -580,7 +580,9 @@ export function buttonPressed(state: StationState, binId: string, at: At, ctx: S
     effects.push({ type: "indicate", signal: "refused", binId });
     return state;
   }
-  if (session.role !== "collector" && session.role !== "maintenance" && state.full?.[binId] === true) {
+  // A resident's bin must still be ready: not full, and no fire (every door is then the fire rule's).
+  if (session.role !== "collector" && session.role !== "maintenance" && (state.full?.[binId] === true || contactActive(state, "fire"))) {
+    effects.push({ type: "notice", level: "info", msg: "button refused: the bin is not ready (full, or a fire)", fields: { bin: binId } });
     effects.push({ type: "indicate", signal: "refused", binId });
     return state;
   }

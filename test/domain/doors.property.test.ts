@@ -28,7 +28,7 @@ const draft: fc.Arbitrary<Draft> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ dt: fc.integer({ min: 0, max: 5000 }), bin: fc.constantFrom("kitchen", "recycle") }).map(({ dt, bin }) => ({ dt, make: (mono: number) => [{ type: "gpio_error" as const, line: 27, message: "EIO", binId: bin, ...at(mono) }] })) },
   // A resident's use of a door: button, open, a bag, close (each may find the door locked or not ready).
   {
-    weight: 3,
+    weight: 6,
     arbitrary: fc.record({ dt: fc.integer({ min: 0, max: 3000 }), bin: fc.constantFrom("kitchen", "recycle"), g: fc.integer({ min: 0, max: 40_000 }) }).map(({ dt, bin, g }) => ({
       dt,
       make: (mono: number): StationInput[] => [
@@ -116,7 +116,7 @@ describe("the machine with doors, roles and rules, over random inputs", () => {
             }
           }
         }),
-        { numRuns: 300 },
+        { numRuns: 400 },
       );
       expect(reached.unlocks).toBeGreaterThan(20);
       expect(reached.doorDeposits).toBeGreaterThan(0);

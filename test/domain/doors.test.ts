@@ -242,6 +242,18 @@ describe("station contacts", () => {
     expect(locks(state, ctx)).toBe("kitchen:locked recycle:locked");
   });
 
+  it("a button pressed during a fire does not start a deposit on its bin (the door is the fire rule's, not the resident's)", () => {
+    const ctx = doorContext();
+    const { state, effects } = run(
+      [...readyWithDoors(ctx), card(ANNA, 1000), contact("fire", true, 1000), press("kitchen", 1100), doorOpened("kitchen", 1500), ...weigh("scale-1", 13_000, 2000), doorClosed("kitchen", 2500), tick(40_000)],
+      ctx,
+    );
+    // The bag is weight outside any session that covers the bin.
+    expect(eventSummary(effects)).toEqual(["alarm fire st-001", "alarm unattributed_weight_change kitchen"]);
+    expect(indications(effects)).toContain("refused kitchen");
+    expect(state.session.phase).toBe("idle");
+  });
+
   it("fire_doors: lock keeps every door locked during a fire, even one a session had unlocked", () => {
     const ctx = doorContext({ fireDoors: "lock" });
     const { state } = run([...readyWithDoors(ctx), card(ANNA, 1000), press("kitchen", 1500), contact("fire", true, 2000)], ctx);
