@@ -8,7 +8,7 @@
  * checkout; npm installs its production dependencies from the local cache (`--prefer-offline`:
  * `npm ci` has filled it on CI), once: later releases with the same lock file reuse them.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -18,6 +18,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { SCHEMA_VERSION } from "../../src/adapters/outbox/schema.js";
 import { buildOnce, ROOT } from "../support/build.js";
 import { describeWithTool } from "../support/require-tool.js";
+import { startMosquitto } from "../support/mosquitto.js";
+import { FakeCardReader, FakeIndicator, eventually } from "../integration/harness.js";
 
 const work = mkdtempSync(join(tmpdir(), "smartbin-install-"));
 const root = join(work, "root");
@@ -87,7 +89,7 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describeWithTool(["systemd-analyze", "systemd-sysusers"], "install.sh --root", () => {
+describeWithTool(["systemd-analyze", "systemd-sysusers", "mosquitto", "socat"], "install.sh --root", () => {
   it("installs the product, the user, the groups, the udev rule, the config and the enabled unit", () => {
     const r = install(releaseA);
     expect(r.code, r.err).toBe(0);
@@ -120,6 +122,51 @@ describeWithTool(["systemd-analyze", "systemd-sysusers"], "install.sh --root", (
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
+
+  it("the installed smartbin runs a station against a local Mosquitto with simulated devices, and doctor reports no fail", async () => {
+    const broker = await startMosquitto();
+    const scale = await FakeIndicator.start(12_000);
+    const reader = await FakeCardReader.start();
+    const dir = mkdtempSync(join(work, "station-"));
+    const config = join(dir, "config.yaml");
+    writeFileSync(
+      config,
+      `station: { id: st-installed }
+storage: { path: ${join(dir, "smartbin.db")} }
+mqtt: { url: "${broker.url}" }
+scales:
+  - { id: scale-1, port: ${scale.pty.devicePath}, protocol: yaohua-a9, unit: kg, silence_timeout_s: 2 }
+readers:
+  - { id: reader-1, port: ${reader.pty.devicePath}, protocol: em4100-ascii }
+bins:
+  - { id: kitchen, category: food_waste, scale: scale-1 }
+points:
+  rules_version: "1"
+  categories: { food_waste: { points_per_kg: 2 } }
+`,
+    );
+    const smartbin = join(OPT, "current/bin/smartbin.js");
+    const run = spawn(process.execPath, [smartbin, "run", config], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    run.stdout.on("data", (b: Buffer) => (log += b.toString()));
+    try {
+      await eventually(() => log.includes('"msg":"station started"'), 15_000, "the installed station started");
+      await new Promise((r) => setTimeout(r, 1500));
+      const doctor = spawnSync(process.execPath, [smartbin, "doctor", config], { encoding: "utf8", timeout: 30_000 });
+      const lines = doctor.stdout.trim().split("\n");
+      expect(lines.filter((l) => l.startsWith("fail ")), doctor.stdout + doctor.stderr).toEqual([]);
+      expect(lines.some((l) => l.startsWith("ok broker:"))).toBe(true);
+      expect(lines.some((l) => l.startsWith("ok scale.scale-1:"))).toBe(true);
+      expect(doctor.status).toBe(0);
+    } finally {
+      run.kill("SIGTERM");
+      await new Promise((r) => (run.exitCode !== null ? r(undefined) : run.once("exit", r)));
+      await scale.stop();
+      await reader.stop();
+      await broker.dispose();
+    }
+    expect(run.exitCode).toBe(0);
+  }, 60_000);
 
   it("a second run changes nothing, and keeps an edited config", () => {
     const configFile = join(root, "etc/smartbin/config.yaml");
