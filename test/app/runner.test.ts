@@ -4,7 +4,7 @@
  */
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { StationRunner, type DeviceHandlers, type OutboxPort, type RunnerDevice } from "../../src/app/runner.js";
+import { StationRunner, type ConfigCards, type DeviceHandlers, type OutboxPort, type RunnerDevice } from "../../src/app/runner.js";
 import type { SpillOf } from "../../src/app/event-recorder.js";
 import { SmartbinError } from "../../src/errors.js";
 import { encodeEm4100, encodeStGs, findProtocol } from "../../src/protocol/index.js";
@@ -64,7 +64,7 @@ class FakePort {
   stopped = false;
 }
 
-function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number } = {}) {
+function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number; cards?: ConfigCards } = {}) {
   const clock = new ManualClock();
   const ports = { "scale-1": new FakePort(), "scale-2": new FakePort(), "reader-1": new FakePort(), "reader-2": new FakePort() };
   const open = (id: keyof typeof ports) => (handlers: DeviceHandlers) => {
@@ -414,5 +414,51 @@ describe("StationRunner with fakes and a manual clock", () => {
     );
     // Only the stamps differ: the session ended an hour "before" it started, on the wall clock.
     expect(Date.parse(jumped.events[0]!.data.ended_at as string)).toBeLessThan(Date.parse(jumped.events[0]!.data.started_at as string));
+  });
+});
+
+describe("role lists at start (contract section 2, Roles: which lists win)", () => {
+  const CONFIG: ConfigCards = { collectors: ["111"], maintenance: [], blocked: ["999"] };
+  const cardsOf = (r: StationRunner) => r.snapshot().cards;
+
+  it("a first start applies the config's lists and stores them with the config's own copy", () => {
+    const outbox = new FakeOutbox();
+    const s = station(outbox, { cards: CONFIG });
+    s.runner.start();
+    expect(cardsOf(s.runner)).toEqual({ ...CONFIG, version: null });
+    expect(JSON.parse(outbox.metaRows.get("cards")!)).toEqual({ ...CONFIG, version: null });
+    expect(JSON.parse(outbox.metaRows.get("cards_config")!)).toEqual({ ...CONFIG, version: null });
+  });
+
+  it("a restart with unchanged config lists keeps the lists last set by command; a changed config wins", () => {
+    const outbox = new FakeOutbox();
+    const first = station(outbox, { cards: CONFIG });
+    first.runner.start();
+    first.runner.setCards({ blocked: ["999", "998"] }, "cmd-7");
+    expect(cardsOf(first.runner)?.version).toBe("cmd-7");
+    // Restart, same config: the command's lists stay.
+    const second = station(outbox, { cards: CONFIG });
+    second.runner.start();
+    expect(cardsOf(second.runner)).toEqual({ collectors: ["111"], maintenance: [], blocked: ["999", "998"], version: "cmd-7" });
+    // Restart with the config's lists changed: they replace the command's.
+    const changed: ConfigCards = { ...CONFIG, collectors: ["111", "112"] };
+    const third = station(outbox, { cards: changed });
+    third.runner.start();
+    expect(cardsOf(third.runner)).toEqual({ ...changed, version: null });
+    // And the next restart, unchanged again, keeps them (no second replacement).
+    third.runner.setCards({ maintenance: ["555"] }, "cmd-8");
+    const fourth = station(outbox, { cards: changed });
+    fourth.runner.start();
+    expect(cardsOf(fourth.runner)?.version).toBe("cmd-8");
+  });
+
+  it("a stored value that is not in the expected form is ignored (the config's lists apply)", () => {
+    const outbox = new FakeOutbox();
+    outbox.metaRows.set("cards", "{not json");
+    outbox.metaRows.set("daily_points", JSON.stringify({ day: "2026-11-29", points: { a: -5 } }));
+    const s = station(outbox, { cards: CONFIG });
+    s.runner.start();
+    expect(cardsOf(s.runner)).toEqual({ ...CONFIG, version: null });
+    expect(s.runner.snapshot().daily).toBeUndefined();
   });
 });
