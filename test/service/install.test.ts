@@ -30,11 +30,15 @@ const VERSION_B = `${VERSION_A}-next`;
 const OPT = join(root, "opt/smartbin-edge");
 const DB = join(root, "var/lib/smartbin/smartbin.db");
 
-/** An unpacked release: what install.sh ships, without src/ (so it does not build). */
+/** The release tarball scripts/release.sh packs, once. */
+let tarball: string | undefined;
+
+/** An unpacked release (scripts/release.sh's tarball, without src/, so it does not build) at `dir`, as `version`. */
 function stageRelease(dir: string, version: string): void {
-  for (const p of ["bin", "dist", "config", "systemd", "package.json", "package-lock.json", "scripts/install.sh", "scripts/outbox-readable.mjs", "docs/install.md"]) {
-    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
-  }
+  tarball ??= execFileSync("bash", [join(ROOT, "scripts/release.sh"), "--no-build", work], { encoding: "utf8" }).trim().split("\n").at(-1)!;
+  mkdirSync(dir, { recursive: true });
+  execFileSync("tar", ["-xzf", tarball, "-C", dir, "--strip-components=1"]);
+  expect(existsSync(join(dir, "src"))).toBe(false);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   pkg.version = version;
   writeFileSync(join(dir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
