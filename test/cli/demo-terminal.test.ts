@@ -113,7 +113,7 @@ describe.skipIf(tools.skip)(`smartbin demo in a terminal${tools.reason}`, () => 
 describe("smartbin demo --mqtt-port", () => {
   it("serves the station's topics on the chosen port: a subscriber there receives the events stdout carries", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [SMARTBIN, "demo", "--seconds", "8", "--mqtt-port", String(port)], { cwd: ROOT, stdio: "pipe" });
+    const child = spawn(process.execPath, [SMARTBIN, "demo", "--seconds", "14", "--mqtt-port", String(port)], { cwd: ROOT, stdio: "pipe" });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));

@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import mqtt, { type MqttClient } from "mqtt";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Outbox } from "../../src/adapters/outbox/outbox.js";
 import { Station } from "../../src/app/station.js";
 import { loadConfigFile } from "../../src/config/load.js";
 import { requireTools } from "../support/require-tool.js";
@@ -114,6 +115,20 @@ describe.skipIf(tools.skip)(`storage busy: another process holds the write lock$
       last = now;
     }, 20);
     const framesBefore = station!.getStats().scaleFrames;
+    // The direct measure of "never blocks the event loop for long": how long each synchronous commit
+    // call takes (the busy timeout is 20 ms), whatever else the machine is doing.
+    const realCommit = Outbox.prototype.commit;
+    let longestCommitMs = 0;
+    let commitCalls = 0;
+    Outbox.prototype.commit = function (this: Outbox, ...args: Parameters<Outbox["commit"]>) {
+      const t0 = performance.now();
+      try {
+        return realCommit.apply(this, args);
+      } finally {
+        commitCalls++;
+        longestCommitMs = Math.max(longestCommitMs, performance.now() - t0);
+      }
+    };
     try {
       holder = await holdWriteLock(dbPath);
       // A card while busy still opens a session; its stored row waits behind the lock.
@@ -135,12 +150,18 @@ describe.skipIf(tools.skip)(`storage busy: another process holds the write lock$
       await eventually(() => station!.getStats().deposits === 2, 5_000, "the waiting deposit committed after the lock was released");
       await eventually(() => storageState(status!.seen.at(-1)!) === "ok", 5_000, "status storage: ok again");
     } finally {
+      Outbox.prototype.commit = realCommit;
       clearInterval(drift);
       loop.disable();
     }
-    // A behaviour bound, not a speed benchmark: the loop never stood still for long.
-    expect(loop.max / 1e6).toBeLessThan(100);
-    expect(maxGap).toBeLessThan(120);
+    // Behaviour bounds, not speed benchmarks. Each commit attempt returned quickly (retried on a
+    // timer while busy, never waiting on the lock for long), and the loop never stood still for
+    // long: the loop bounds leave room for a machine loaded by other tests (a 2-core runner has shown
+    // 140 ms stalls of the whole process there), not for a blocking wait on the lock (8.6 s before).
+    expect(commitCalls).toBeGreaterThan(3);
+    expect(longestCommitMs).toBeLessThan(100);
+    expect(loop.max / 1e6).toBeLessThan(400);
+    expect(maxGap).toBeLessThan(450);
 
     await eventually(() => central!.events.length >= 2, 5_000, "the second deposit published");
     const seqs = central.events.map((e) => e.json.data.seq);
