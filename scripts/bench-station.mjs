@@ -162,8 +162,8 @@ async function idleRss(args, settleMs) {
  * Idle RSS of `smartbin run` (one scale and one reader on socat pseudo-terminals, connected to the
  * broker), of the library baseline and of a bare Node process, interleaved over `rounds` rounds;
  * then each library alone in a fresh process (`libRounds` rounds), priced as its median minus the
- * bare process's, and each of the station's libraries left out of the baseline (what it adds to the
- * others: the baseline's median minus that process's).
+ * bare process's. (Left out of the baseline one at a time instead, each library's share came out
+ * within the baseline's own spread of about 4 MiB, most of them negative: only MQTT.js stood out.)
  */
 export async function benchIdleMemory({ url, work, rounds, libRounds, settleMs }) {
   const dir = mkdtempSync(join(work, "mem-"));
@@ -171,7 +171,6 @@ export async function benchIdleMemory({ url, work, rounds, libRounds, settleMs }
   const config = idleConfig(dir, url, ptys.ports);
   const kb = { ours: [], libs: [], none: [] };
   const perLib = Object.fromEntries(STATION_LIBRARIES.map((l) => [l, []]));
-  const allBut = Object.fromEntries(STATION_LIBRARIES.map((l) => [l, []]));
   try {
     for (let r = 0; r < rounds; r++) {
       kb.ours.push(await idleRss([SMARTBIN, "run", "-c", config], settleMs));
@@ -180,10 +179,6 @@ export async function benchIdleMemory({ url, work, rounds, libRounds, settleMs }
     }
     for (let r = 0; r < libRounds; r++) {
       for (const lib of STATION_LIBRARIES) perLib[lib].push(await idleRss([BASELINE, join(dir, `${lib}.db`), url, `--libs=${lib}`], settleMs));
-      for (const lib of STATION_LIBRARIES) {
-        const others = STATION_LIBRARIES.filter((l) => l !== lib).join(",");
-        allBut[lib].push(await idleRss([BASELINE, join(dir, `but-${lib}.db`), url, `--libs=${others}`], settleMs));
-      }
     }
   } finally {
     await ptys.close();
@@ -206,8 +201,6 @@ export async function benchIdleMemory({ url, work, rounds, libRounds, settleMs }
             lib,
             kb: median(perLib[lib]),
             costKb: median(perLib[lib]) - m.none,
-            // What it adds to the others: the whole baseline minus the baseline without it.
-            lastKb: m.libs - median(allBut[lib]),
           })),
     ptys: ptys.present,
   };

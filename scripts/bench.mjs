@@ -320,13 +320,11 @@ function memoryRows(memory) {
 /** What each library costs alone: its process's idle RSS minus the bare one's. */
 function printLibraries(memory) {
   if (memory.libraries.length === 0) return;
-  console.log(`\n| library (put to work as an idle station does) | idle RSS alone | alone, over a bare Node process (${mib(memory.noneKb)}) | added to the others (baseline ${mib(memory.libsKb)} minus the baseline without it) |`);
-  console.log("|---|---|---|---|");
-  for (const { lib, kb, costKb, lastKb } of [...memory.libraries].sort((a, b) => b.costKb - a.costKb)) {
-    console.log(`| ${lib} | ${mib(kb)} | ${mib(costKb)} | ${mib(lastKb)} |`);
-  }
-  const sum = (f) => mib(memory.libraries.reduce((a, l) => a + f(l), 0));
-  console.log(`| the station's libraries together | ${mib(memory.libsKb)} | ${mib(memory.libsKb - memory.noneKb)} (sum alone ${sum((l) => l.costKb)}) | sum ${sum((l) => l.lastKb)} |`);
+  console.log(`\n| library, alone in a fresh process, put to work as an idle station does | idle RSS | over a bare Node process (${mib(memory.noneKb)}) |`);
+  console.log("|---|---|---|");
+  for (const { lib, kb, costKb } of [...memory.libraries].sort((a, b) => b.costKb - a.costKb)) console.log(`| ${lib} | ${mib(kb)} | ${mib(costKb)} |`);
+  const sum = memory.libraries.reduce((a, l) => a + l.costKb, 0);
+  console.log(`| all of them together (the baseline) | ${mib(memory.libsKb)} | ${mib(memory.libsKb - memory.noneKb)} (the sum of the above: ${mib(sum)}) |`);
 }
 
 function dayRows(day) {
