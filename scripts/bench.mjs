@@ -10,7 +10,9 @@
 //  2. drain rate: Publisher draining a 20,000-event backlog to Mosquitto against a bare MQTT.js QoS 1
 //     loop with the same in-flight window that marks rows published in batches.
 //  3. idle memory: resident set of `smartbin run` with one scale and one reader against a bare Node
-//     process that has loaded the same libraries and connected to the broker.
+//     process that has loaded the same libraries and put them to work (scripts/bench-baseline.mjs:
+//     a database open, the broker connected), and against a bare Node process with none; then what
+//     each library costs, alone and added to the others (scripts/bench-station.mjs).
 //  4. idle CPU: user+system CPU of `smartbin run` with one scale streaming ascii-st-gs frames at 20 Hz
 //     through a socat pseudo-terminal, connected to the broker, over 60 s, against a bare Node process
 //     (scripts/bench-idle-baseline.mjs) reading the same stream through serialport and holding an MQTT
@@ -28,6 +30,16 @@
 //     of its own (this script again, with --framer-child), so that no protocol is measured on call
 //     sites another one made polymorphic (a station runs one or two protocols per framer kind, not
 //     eight). `--only=framers` runs just this one, without a broker.
+//  7. start-up: the time from spawning `smartbin run` to its sd_notify READY=1 (sent through the
+//     systemd-notify tool, received on a socat datagram socket given as $NOTIFY_SOCKET) against the
+//     library baseline of figure 3 sending READY=1 the same way once loaded (scripts/bench-station.mjs).
+//  8. an accelerated day: 10,000 deposits back to back through `smartbin run` (short timers, a unique
+//     card each, socat indicator and reader, Mosquitto), its resident set at the end against after the
+//     first tenth (scripts/bench-station.mjs).
+//
+// `--only=commit|cpu|backlog|framers|startup|memory|day` runs one of them; `--quick` shortens each;
+// for memory, `--rounds=N` and `--no-libraries` (the station and the two baselines only); `--trace`
+// prints the raw samples of memory and day.
 //
 // Needs a build (npm run bench builds first) and Mosquitto (not for --only=framers); uses socat
 // pseudo-terminals when present.
@@ -36,7 +48,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, createConnection } from "node:net";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import mqtt from "mqtt";
@@ -45,8 +57,9 @@ import { Outbox } from "../dist/adapters/outbox/outbox.js";
 import { Publisher } from "../dist/adapters/mqtt/publisher.js";
 import { PROTOCOLS } from "../dist/protocol/registry.js";
 import { seededRandom } from "../dist/app/demo/simulator.js";
+import { ROOT, median, rssKb, sleep, spread, which } from "./bench-common.mjs";
+import { benchDay, benchIdleMemory, benchStartup } from "./bench-station.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const silent = pino({ level: "silent" });
 const work = mkdtempSync(join(tmpdir(), "smartbin-bench-"));
 const quick = process.argv.includes("--quick");
@@ -68,18 +81,6 @@ const DEPOSIT = {
   close_reason: "idle",
 };
 
-function which(name) {
-  for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/local/sbin", "/sbin"]) {
-    if (dir && existsSync(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -292,64 +293,63 @@ async function benchDrain(url) {
   return { count, window, oursRate: median(ours), bareRate: median(bare), ratio: median(ours) / median(bare) };
 }
 
-// ---------------------------------------------------------------- 3. idle memory
-function rssKb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+// ---------------------------------------------------------------- 3. idle memory, start-up, a day
+// In scripts/bench-station.mjs; the rows of the README's table here.
+const mib = (kb) => `${(kb / 1024).toFixed(1)} MiB`;
+
+function startupRows(startup) {
+  if (startup === null) return [];
+  return [
+    [
+      `start to READY=1 (sd_notify), 1 scale + 1 reader, median of ${startup.rounds} (ratios ${spread(startup.ratios)}; bare Node with no library: ${startup.noneMs.toFixed(0)} ms)`,
+      `${startup.oursMs.toFixed(0)} ms`,
+      `${startup.libsMs.toFixed(0)} ms`,
+      startup.ratio,
+      "report",
+      true,
+    ],
+  ];
 }
 
-async function measureIdleRss(args, settleMs) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-  await sleep(settleMs);
-  const samples = [];
-  for (let i = 0; i < 5; i++) {
-    samples.push(rssKb(child.pid));
-    await sleep(400);
-  }
-  child.kill("SIGTERM");
-  await new Promise((r) => child.once("exit", r));
-  return median(samples);
+function memoryRows(memory) {
+  const ports = memory.ptys ? "" : " (ports missing)";
+  return [
+    [`idle RSS, 1 scale + 1 reader${ports}, against the same libraries, median of ${memory.rounds} (ratios ${spread(memory.ratios)})`, mib(memory.oursKb), mib(memory.libsKb), memory.ratio, "≤ 1.10", memory.ratio <= 1.1],
+    [`idle RSS, the same, against a bare Node process (ratios ${spread(memory.ratiosNone)})`, mib(memory.oursKb), mib(memory.noneKb), memory.ratioNone, "report", true],
+  ];
 }
 
-async function benchMemory(url) {
-  const dir = mkdtempSync(join(work, "mem-"));
-  const ptys = [];
-  let scalePort = join(dir, "no-scale");
-  let readerPort = join(dir, "no-reader");
-  const socat = which("socat");
-  if (socat) {
-    for (const name of ["scale", "reader"]) {
-      const dev = join(dir, name);
-      ptys.push(spawn(socat, [`pty,raw,echo=0,link=${dev}`, `pty,raw,echo=0,link=${dev}-host`], { stdio: "ignore" }));
-      for (let i = 0; i < 100 && !existsSync(dev); i++) await sleep(20);
-    }
-    scalePort = join(dir, "scale");
-    readerPort = join(dir, "reader");
-  }
-  const config = join(dir, "config.yaml");
-  writeFileSync(
-    config,
-    `station: { id: st-bench }
-storage: { path: ${join(dir, "station.db")} }
-mqtt: { url: "${url}" }
-log: { level: warn }
-scales:
-  - { id: scale-1, port: ${scalePort}, protocol: yaohua-a9 }
-readers:
-  - { id: reader-1, port: ${readerPort}, protocol: em4100-ascii }
-bins:
-  - { id: kitchen, category: food_waste, scale: scale-1 }
-`,
-  );
-  const settle = quick ? 2000 : 5000;
-  try {
-    const ours = await measureIdleRss([join(ROOT, "bin/smartbin.js"), "run", "-c", config], settle);
-    const bare = await measureIdleRss([join(ROOT, "scripts/bench-baseline.mjs"), join(dir, "baseline.db"), url], settle);
-    return { oursKb: ours, bareKb: bare, ratio: ours / bare, ptys: Boolean(socat) };
-  } finally {
-    for (const p of ptys) p.kill("SIGTERM");
-  }
+/** What each library costs alone: its process's idle RSS minus the bare one's. */
+function printLibraries(memory) {
+  if (memory.libraries.length === 0) return;
+  console.log(`\n| library, alone in a fresh process, put to work as an idle station does | idle RSS | over a bare Node process (${mib(memory.noneKb)}) |`);
+  console.log("|---|---|---|");
+  for (const { lib, kb, costKb } of [...memory.libraries].sort((a, b) => b.costKb - a.costKb)) console.log(`| ${lib} | ${mib(kb)} | ${mib(costKb)} |`);
+  const sum = memory.libraries.reduce((a, l) => a + l.costKb, 0);
+  console.log(`| all of them together (the baseline) | ${mib(memory.libsKb)} | ${mib(memory.libsKb - memory.noneKb)} (the sum of the above: ${mib(sum)}) |`);
 }
+
+function dayRows(day) {
+  if (day === null) return [];
+  const alarms = Object.entries(day.alarms).map(([code, n]) => `${n} ${code}`).join(", ") || "none";
+  return [
+    [
+      `RSS after ${day.recorded} of ${day.deposits} deposits back to back (${day.seconds.toFixed(0)} s, ${day.published} published, alarms: ${alarms}) against after the first tenth; peaks ${mib(day.restPeakKb)} against ${mib(day.firstTenthPeakKb)} (${(day.restPeakKb / day.firstTenthPeakKb).toFixed(2)})`,
+      mib(day.finalKb),
+      `${mib(day.firstTenthKb)} (same process)`,
+      day.ratio,
+      "≤ 1.10",
+      day.ratio <= 1.1,
+    ],
+  ];
+}
+
+const roundsArg = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9));
+const memoryOptions = {
+  rounds: roundsArg > 0 ? roundsArg : quick ? 1 : 3,
+  libRounds: process.argv.includes("--no-libraries") ? 0 : quick ? 1 : 2,
+  settleMs: quick ? 2000 : 5000,
+};
 
 // ---------------------------------------------------------------- 4. idle CPU
 /** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
@@ -507,7 +507,6 @@ async function benchBacklog(url) {
 }
 
 function backlogRows(backlog) {
-  const mib = (kb) => `${(kb / 1024).toFixed(1)} MiB`;
   return [
     [`drain a ${backlog.count}-event backlog, QoS 1, window ${backlog.window} (rate)`, `${backlog.oursRate.toFixed(0)}/s`, `${backlog.bareRate.toFixed(0)}/s`, backlog.ratio, "≥ 0.95", backlog.ratio >= 0.95],
     [
@@ -654,6 +653,17 @@ try {
   if (only === "cpu") console.log(await benchIdleCpu(broker.url));
   else if (only === "commit") console.log(benchCommit());
   else if (only === "backlog") printRows(backlogRows(await benchBacklog(broker.url)));
+  else if (only === "startup") printRows(startupRows(await benchStartup({ url: broker.url, work, rounds: quick ? 3 : 7 })));
+  else if (only === "memory") {
+    const memory = await benchIdleMemory({ url: broker.url, work, ...memoryOptions });
+    printRows(memoryRows(memory));
+    printLibraries(memory);
+    if (process.argv.includes("--trace")) console.log(JSON.stringify(memory.kb));
+  } else if (only === "day") {
+    const day = await benchDay({ url: broker.url, work, deposits: quick ? 2000 : 10_000 });
+    printRows(dayRows(day));
+    if (day && process.argv.includes("--trace")) for (const t of day.trace) console.log(`${t.at}\t${t.kb}`);
+  } else if (only !== undefined) throw new Error(`bench: unknown --only=${only} (commit, cpu, backlog, framers, startup, memory, day)`);
   else await benchAll();
 } finally {
   // Never skipped (an early process.exit here once left brokers and folders behind).
@@ -665,18 +675,22 @@ try {
 async function benchAll() {
   const commit = benchCommit();
   const drain = await benchDrain(broker.url);
-  const memory = await benchMemory(broker.url);
+  const startup = await benchStartup({ url: broker.url, work, rounds: quick ? 3 : 7 });
+  const memory = await benchIdleMemory({ url: broker.url, work, ...memoryOptions });
   const cpu = await benchIdleCpu(broker.url);
   const backlog = await benchBacklog(broker.url);
   const rows = [
     ["commit a deposit and delete its session row (median latency)", `${commit.oursUs.toFixed(0)} µs`, `${commit.bareUs.toFixed(0)} µs`, commit.ratio, "≤ 1.10", commit.ratio <= 1.1],
     [`drain ${drain.count} events, QoS 1, window ${drain.window} (rate)`, `${drain.oursRate.toFixed(0)}/s`, `${drain.bareRate.toFixed(0)}/s`, drain.ratio, "≥ 0.80", drain.ratio >= 0.8],
-    [`idle RSS, 1 scale + 1 reader${memory.ptys ? "" : " (ports missing)"}`, `${(memory.oursKb / 1024).toFixed(1)} MiB`, `${(memory.bareKb / 1024).toFixed(1)} MiB`, memory.ratio, "≤ 1.25", memory.ratio <= 1.25],
+    ...startupRows(startup),
+    ...memoryRows(memory),
   ];
   if (cpu) {
     rows.push([`idle CPU over ${cpu.seconds} s, 1 scale at 20 Hz + broker (% of one core)`, `${cpu.oursPct.toFixed(2)} %`, `${cpu.barePct.toFixed(2)} %`, cpu.ratio, "≤ 1.25", cpu.ratio <= 1.25]);
   } else console.log("idle CPU: skipped, socat is not installed");
   rows.push(...backlogRows(backlog));
   rows.push(...framerRows(await benchFramers()));
+  rows.push(...dayRows(await benchDay({ url: broker.url, work, deposits: quick ? 2000 : 10_000 })));
   printRows(rows);
+  printLibraries(memory);
 }
