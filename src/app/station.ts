@@ -171,9 +171,12 @@ export class Station {
       // The outputs' safe state first: the port sets every lock locked as it claims it, and the
       // status says online only once it has (contract section 2, "Safe state").
       runner.start();
-      void gpio.open(runner).then(() => {
-        if (!this.stopped) publisher.start();
-      });
+      void gpio
+        .open(runner)
+        .catch((err: unknown) => this.log.error({ err }, "GPIO could not be set up: doors and contacts are out of service"))
+        .then(() => {
+          if (!this.stopped) publisher.start();
+        });
     }
     this.clockCorrection = new ClockCorrection({ outbox, clock: this.clock, logger: this.deps.logger.child({ module: "clock" }) });
     this.clockCorrection.start();
