@@ -167,6 +167,16 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
       result.code = await runDoctorCommand(configFile, { json: opts.json === true }, out);
     });
 
+  program
+    .command("monitor")
+    .description("show each device's readings, stability, cards and discarded bytes live, for commissioning")
+    .argument("[device...]", "ids of the scales and readers to show (default: all)")
+    .addOption(configOption())
+    .action(async (devices: string[], opts: { config?: string }) => {
+      const { runMonitorCommand } = await import("./monitor.js");
+      result.code = await runMonitorCommand(resolveConfigPath(opts.config), devices, signals);
+    });
+
   return program;
 }
 
