@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { configFileArgument, runConfigCheck, runConfigSchema, resolveConfigPath } from "./config-commands.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
+import type { SimulateReaderArgs, SimulateScaleArgs, SimulateSetup } from "./simulate.js";
 
 /** A day: the demo's longest run (and far below Node's timer limit). */
 const MAX_DEMO_SECONDS = 86_400;
@@ -175,6 +176,71 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
     .action(async (devices: string[], opts: { config?: string }) => {
       const { runMonitorCommand } = await import("./monitor.js");
       result.code = await runMonitorCommand(resolveConfigPath(opts.config), devices, signals);
+    });
+
+  program
+    .command("ports")
+    .description("list serial ports with their /dev/serial/by-id names and USB identity (no udevadm needed); with -c, which device uses each")
+    .addOption(configOption())
+    .option("--json", "one JSON object on stdout")
+    // For tests: read <dir>/sys and <dir>/dev instead of /sys and /dev (a fake tree).
+    .addOption(new Option("--root <dir>").hideHelp())
+    .action(async (opts: { config?: string; json?: boolean; root?: string }) => {
+      const { runPortsCommand } = await import("./ports.js");
+      result.code = runPortsCommand(
+        { json: opts.json === true, ...(opts.config !== undefined ? { configFile: opts.config } : {}), ...(opts.root !== undefined ? { root: opts.root } : {}) },
+        out,
+        err,
+      );
+    });
+
+  const simulate = program
+    .command("simulate")
+    .description("play a scale or a card reader on a serial port (the other end of a socat pair, or an adapter wired to the station), for bench tests");
+  /** Plays a parsed `simulate` setup, or reports its usage mistake (exit 2). */
+  const playSimulated = async (kind: string, setup: SimulateSetup | { usage: string }): Promise<void> => {
+    if ("usage" in setup) {
+      err(`smartbin simulate ${kind}: ${setup.usage}`);
+      result.code = EXIT.USAGE;
+      return;
+    }
+    const { runSimulate } = await import("./simulate.js");
+    result.code = await runSimulate(setup, kind, signals, err);
+  };
+  const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+  const simulateCommon = (c: Command): Command =>
+    c
+      .requiredOption("--port <path>", "the serial port to play on")
+      .requiredOption("--protocol <name>", "the device's protocol (as in the config)")
+      .option("--baud <n>", "baud rate (default: the protocol's)")
+      .option("--option <key=value>", "a protocol option, as in the config (repeatable)", collect);
+  simulateCommon(simulate.command("scale").description("play a weighing indicator: steady weight, noise, ramps"))
+    .option("--weight <g>", "steady weight in grams (default 0)")
+    .option("--noise <g>", "each frame's weight moves by up to ± this many grams")
+    .option("--ramp <from:to:seconds>", "from one weight to another (grams) in so many seconds, then steady")
+    .option("--period <ms>", "frame interval in ms (default 100)")
+    .option("--unit <unit>", "the display unit, for protocols with a unit option (g, kg, lb)")
+    .option("--decimals <n>", "digits after the decimal point the display shows (default 2)")
+    .action(async (opts: SimulateScaleArgs) => {
+      const { parseSimulateScale } = await import("./simulate.js");
+      await playSimulated("scale", parseSimulateScale(opts));
+    });
+  simulateCommon(simulate.command("reader").description("play a card reader: cards presented in turn"))
+    .option("--card <id>", "an identifier to present (repeatable; em4100-ascii: the tag's 10 hex characters)", collect)
+    .option("--every <s>", "present the next card every so many seconds (default 5)")
+    .option("--hold <s>", "how long each card stays in the field, in seconds (default 1)")
+    .action(async (opts: SimulateReaderArgs) => {
+      const { parseSimulateReader } = await import("./simulate.js");
+      await playSimulated("reader", parseSimulateReader(opts));
+    });
+  simulate
+    .command("level")
+    .description("play a fill-level sensor (not yet)")
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      err("smartbin simulate level: not yet: fill-level sensors come with a later part of issue 9");
+      result.code = EXIT.USAGE;
     });
 
   return program;

@@ -1,0 +1,67 @@
+/**
+ * What a simulated device shows over time (`smartbin simulate`, issue 9 item 5): a scale's weight
+ * program and a reader's card presentations, as pure functions of the elapsed time so that they are
+ * tested without a clock.
+ */
+import type { ReaderSample, ScaleSample } from "../../protocol/index.js";
+
+/** A scale's load: steady, or a ramp from one weight to another that then stays at the end weight. */
+export type WeightProgram =
+  | { kind: "steady"; grams: number }
+  /** From `fromG` to `toG` in `seconds` (linear), then `toG` for good. */
+  | { kind: "ramp"; fromG: number; toG: number; seconds: number };
+
+/** How a simulated scale behaves. */
+export interface ScalePlan {
+  program: WeightProgram;
+  /** Each frame's weight moves by a uniform random amount within ± this (grams); 0: none. */
+  noiseG: number;
+  /** Digits after the decimal point the display shows (the encoder rounds to them). */
+  decimals: number;
+}
+
+/**
+ * The sample to encode `elapsedMs` after start. While a ramp runs the display is unstable; a
+ * steady or finished program is stable (noise is display jitter and leaves the flag alone, so
+ * the station's own stability window decides). `random()` is uniform in [0, 1).
+ */
+export function scaleSampleAt(plan: ScalePlan, elapsedMs: number, random: () => number): ScaleSample {
+  const { program } = plan;
+  let grams: number;
+  let stable = true;
+  if (program.kind === "steady") grams = program.grams;
+  else {
+    const fraction = program.seconds <= 0 ? 1 : Math.min(1, elapsedMs / (program.seconds * 1000));
+    grams = program.fromG + (program.toG - program.fromG) * fraction;
+    stable = fraction >= 1;
+  }
+  if (plan.noiseG > 0) grams += (random() * 2 - 1) * plan.noiseG;
+  return { grams: Math.round(grams), stable, decimals: plan.decimals };
+}
+
+/** How a simulated reader presents its cards. */
+export interface ReaderPlan {
+  /** The identifiers, in turn (then from the first again). */
+  cards: readonly string[];
+  /** One presentation starts every this many ms (the first at 0). */
+  everyMs: number;
+  /** A presented card stays in the field this long (ms). */
+  holdMs: number;
+  /**
+   * While a card is held, a frame this often (ms): the protocol's `heldTagRepeatMs` (an RDM6300
+   * repeats about every 50 ms); absent: one frame per presentation.
+   */
+  repeatMs?: number;
+}
+
+/**
+ * The card in the field `elapsedMs` after start, or `null` between presentations, and the
+ * presentation's number (0, 1, …).
+ */
+export function cardAt(plan: ReaderPlan, elapsedMs: number): { sample: ReaderSample; presentation: number } | null {
+  const presentation = Math.floor(elapsedMs / plan.everyMs);
+  const into = elapsedMs - presentation * plan.everyMs;
+  if (into >= Math.min(plan.holdMs, plan.everyMs)) return null;
+  const tag = plan.cards[presentation % plan.cards.length];
+  return tag === undefined ? null : { sample: { tag }, presentation };
+}
