@@ -61,7 +61,7 @@ const tools = requireTools(["script"]);
 
 describe.skipIf(tools.skip)(`smartbin demo in a terminal${tools.reason}`, () => {
   it("tells a readable story on the terminal: broker URL first, a line per identification, door change and deposit, progress, plurals, why 0 points, a summary table, no JSON", async () => {
-    const { code, transcript } = await inTerminal(["demo", "--seconds", "10"]);
+    const { code, transcript } = await inTerminal(["demo", "--seconds", "14"]);
     expect(code).toBe(0);
     const lines = screenLines(transcript);
     expect(lines[0]).toMatch(BROKER_LINE);
