@@ -68,7 +68,14 @@ describe("configJsonSchema", () => {
       "toledo-continuous",
       "ohaus",
       "cas-22",
+      "mt-sics",
     ]);
+    expect(props(branches(properties.scales)[6])?.poll_ms).toMatchObject({ type: "integer", minimum: 50, maximum: 10_000, default: 200 });
+    for (const key of ["dtr", "rts", "hupcl"]) {
+      expect(props(branches(properties.scales)[0])?.[key], key).toMatchObject({ type: "boolean" });
+      expect(props(branches(properties.scales)[0])?.[key], key).not.toHaveProperty("default");
+      expect(props(branches(properties.readers)[1])?.[key], key).toMatchObject({ type: "boolean" });
+    }
     const toledo = props(branches(properties.scales)[3]);
     expect(toledo?.checksum).toMatchObject({ type: "boolean", default: true });
     expect(toledo?.character_format).toMatchObject({ enum: ["7E1", "8N1"], default: "7E1" });
