@@ -25,7 +25,7 @@ export type NonEmpty<T> = readonly [T, ...T[]];
 /** Every protocol module, by kind, in the order the config's documentation lists them. */
 export const PROTOCOLS: { readonly [K in DeviceKind]: NonEmpty<ProtocolModule<K>> } = {
   // contract.md section 5; layouts in shared/protocols/scales.md
-  scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, ohaus, cas22, mtSics],
+  scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, mtSics, ohaus, cas22],
   // contract.md section 5; layouts in shared/protocols/readers.md
   reader: [em4100Ascii, asciiLine],
 };

@@ -124,11 +124,11 @@ describe("the protocol key", () => {
       'c.yaml:8:16: readers.0.baud_rate: expected integer, found "fast"',
     ]);
     expect(check(scale("toledo"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, ohaus, cas-22, mt-sics, found "toledo"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "toledo"',
     ]);
     // A reader protocol on a scale is no scale protocol.
     expect(check(scale("em4100-ascii"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, ohaus, cas-22, mt-sics, found "em4100-ascii"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "em4100-ascii"',
     ]);
   });
 
