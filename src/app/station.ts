@@ -23,7 +23,7 @@ import { DEFAULT_RESERVE_BYTES } from "../adapters/outbox/space.js";
 import { SmartbinError } from "../errors.js";
 import { Publisher } from "../adapters/mqtt/publisher.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
-import { findProtocol, type SerialSettings } from "../protocol/index.js";
+import { findProtocol, type PortNeeds, type ScaleCommands } from "../protocol/index.js";
 import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
@@ -102,6 +102,8 @@ export class Station {
   /** When events past retention were last pruned (mono ms), `null` before the first time. */
   private retentionPrunedAt: number | null = null;
   private stopped = false;
+  /** Each scale's open serial device and its protocol's commands, for {@link Station.scaleCommand}. */
+  private readonly scalePorts = new Map<string, { device: SerialDevice; commands: ScaleCommands | undefined }>();
 
   constructor(private readonly deps: StationDeps) {
     this.config = deps.config;
@@ -303,22 +305,47 @@ export class Station {
     );
   }
 
+  /**
+   * Sends a scale's protocol command (`zero`, `tare`) through its open port: what the MQTT `zero`
+   * and `tare` commands call.
+   *
+   * @returns `sent` when the request was handed to the port; `unsupported` when the scale's protocol
+   *   takes no commands (the streaming ones); `not_open` when its port is not open now;
+   *   `unknown_scale` for an id that is not a configured scale
+   */
+  scaleCommand(scaleId: string, command: keyof ScaleCommands): "sent" | "unsupported" | "not_open" | "unknown_scale" {
+    const scale = this.config.scales.find((s) => s.id === scaleId);
+    if (scale === undefined) return "unknown_scale";
+    const entry = this.scalePorts.get(scaleId);
+    const commands = entry?.commands ?? findProtocol("scale", scale.protocol).configure(scale).commands;
+    if (commands === undefined) return "unsupported";
+    if (entry === undefined || !entry.device.write(commands[command]())) return "not_open";
+    this.log.info({ scale: scaleId, command }, "scale command sent");
+    return "sent";
+  }
+
   /** Every configured device, its framer made by its protocol module (the device registry). */
   private devices(): RunnerDevice[] {
     const serial = (
-      device: { id: string; port: string; baud_rate: number },
-      settings: SerialSettings,
+      device: { id: string; port: string; baud_rate: number; dtr?: boolean | undefined; rts?: boolean | undefined; hupcl?: boolean | undefined },
+      needs: PortNeeds,
       module: string,
       silenceTimeoutMs?: number,
+      onCreated?: (device: SerialDevice) => void,
     ) =>
-      (handlers: DeviceHandlers) =>
-        new SerialDevice({
+      (handlers: DeviceHandlers) => {
+        const settings = needs.serial;
+        const created = new SerialDevice({
           id: device.id,
           path: device.port,
           baudRate: device.baud_rate,
           dataBits: settings.dataBits,
           parity: settings.parity,
           stopBits: settings.stopBits,
+          ...(device.dtr !== undefined ? { dtr: device.dtr } : {}),
+          ...(device.rts !== undefined ? { rts: device.rts } : {}),
+          ...(device.hupcl !== undefined ? { hupcl: device.hupcl } : {}),
+          ...(needs.poll !== undefined ? { poll: needs.poll } : {}),
           logger: this.deps.logger.child({ module, device: device.id }),
           ...(silenceTimeoutMs !== undefined ? { silenceTimeoutMs } : {}),
           ...(this.deps.binding ? { binding: this.deps.binding } : {}),
@@ -327,6 +354,9 @@ export class Station {
           onOnline: () => handlers.onOpen(),
           onOffline: (reason: string) => handlers.onClose(reason),
         });
+        onCreated?.(created);
+        return created;
+      };
     const devices: RunnerDevice[] = [];
     for (const s of this.config.scales) {
       // The device's options may set its port (toledo-continuous's character_format).
@@ -335,7 +365,9 @@ export class Station {
         kind: "scale",
         id: s.id,
         framer: codec.createFramer(),
-        open: serial(s, codec.port.serial, "scale", s.silence_timeout_s * 1000),
+        open: serial(s, codec.port, "scale", s.silence_timeout_s * 1000, (device) =>
+          this.scalePorts.set(s.id, { device, commands: codec.commands }),
+        ),
       });
     }
     for (const r of this.config.readers) {
@@ -344,7 +376,7 @@ export class Station {
         kind: "reader",
         id: r.id,
         framer: codec.createFramer(),
-        open: serial(r, codec.port.serial, "reader"),
+        open: serial(r, codec.port, "reader"),
       });
     }
     return devices;

@@ -58,6 +58,38 @@ function headKeys(kind: DeviceKind, p: ProtocolModule, docs: HeadDocs) {
     id: deviceId().describe(docs.id).meta({ examples: [docs.examples[0]] }),
     port: nonEmpty().describe(docs.port).meta({ examples: [docs.examples[1]] }),
     baud_rate: baudRate(kind, p),
+    ...controlLineKeys(),
+  };
+}
+
+/**
+ * The serial options every device has besides its character format: the modem control lines DTR
+ * and RTS, set right after the port opens (serialport's `port.set`), and `hupcl` (serialport's open
+ * option). Unset: left as the OS and serialport have them (Linux raises DTR and RTS on open; HUPCL
+ * is on, so DTR drops on close).
+ */
+function controlLineKeys() {
+  const line = (name: "DTR" | "RTS", use: string) =>
+    z
+      .boolean()
+      .optional()
+      .describe(
+        `${name} line right after the port opens: true raises it, false lowers it; unset leaves it as the OS ` +
+          `opened the port (raised on Linux). ${use} Linux raises DTR and RTS on open before the station can act: ` +
+          "an indicator that resets on that edge needs the line cut or held in hardware (see the README).",
+      )
+      .meta({ examples: [false] });
+  return {
+    dtr: line("DTR", "Some indicators reset or stop sending while DTR is up or when it changes."),
+    rts: line("RTS", "Some adapters power the device or switch an RS-485 driver with RTS."),
+    hupcl: z
+      .boolean()
+      .optional()
+      .describe(
+        "Hang up on close (termios HUPCL): unset or true lowers DTR (and RTS) when the port closes, as serialport " +
+          "does by default; false keeps them up, so an indicator that resets when DTR drops is not reset by a reopen.",
+      )
+      .meta({ examples: [false] }),
   };
 }
 

@@ -26,11 +26,37 @@ export interface SerialSettings {
 }
 
 /**
- * What a protocol needs from its port. Only serial settings so far; request/response protocols
- * (MT-SICS, Modbus RTU) will add polling and writes here.
+ * A request a polled device needs sent while its port is open (request/response protocols: MT-SICS
+ * `SI`, later Modbus RTU's read request). The serial device writes `request` as soon as the port
+ * opens and then every `everyMs`; the answers arrive as ordinary bytes for the framer. A device that
+ * does not answer is silent, and offline after the scale's `silence_timeout_s`, as a streaming one.
+ */
+export interface PollRequest {
+  /** Milliseconds between two requests (the protocol's `poll_ms` option). */
+  readonly everyMs: number;
+  /** The bytes of one request, terminator included. */
+  readonly request: Uint8Array;
+}
+
+/**
+ * What a protocol needs from its port: serial settings, and for a request/response protocol the
+ * request to poll with.
  */
 export interface PortNeeds {
   readonly serial: SerialSettings;
+  /** Absent for devices that stream (or send one frame per card) without being asked. */
+  readonly poll?: PollRequest;
+}
+
+/**
+ * Requests a scale protocol can send to its indicator on command (the MQTT `zero` and `tare`
+ * commands will call them), for protocols that take commands (MT-SICS `Z`, `T`).
+ */
+export interface ScaleCommands {
+  /** The bytes that set the indicator to zero. */
+  zero(): Uint8Array;
+  /** The bytes that tare the indicator (store the present weight as its tare). */
+  tare(): Uint8Array;
 }
 
 /** What a scale encoder writes: one displayed weight (simulators and tests). */
@@ -114,6 +140,8 @@ export interface ProtocolSpec<K extends DeviceKind, S extends OptionsSchema> ext
    * (toledo-continuous's `character_format`). Absent: `port`, whatever the options.
    */
   portFor?(options: z.output<S>): PortNeeds;
+  /** The requests the device takes on command, for protocols that take any (MT-SICS). Absent: none. */
+  commands?(options: z.output<S>): ScaleCommands;
 }
 
 /** A protocol bound to one device's options: its framer, decoder and encoder. */
@@ -126,6 +154,8 @@ export interface DeviceCodec<K extends DeviceKind> {
   decode(frame: Uint8Array): FrameOf<K>;
   /** The bytes the device sends for `sample` (simulators and tests). @throws RangeError if it cannot show it */
   encode(sample: SampleOf<K>): Uint8Array;
+  /** The requests the device takes on command (zero, tare); absent when its protocol takes none. */
+  readonly commands?: ScaleCommands;
 }
 
 /** A protocol as the registry lists it: its facts, and {@link ProtocolModule.configure}. */
@@ -154,11 +184,13 @@ export function defineProtocol<K extends DeviceKind, S extends OptionsSchema>(sp
     options: spec.options,
     configure(config = {}) {
       const options = spec.options.parse(config);
+      const commands = spec.commands?.(options);
       return {
         port: spec.portFor?.(options) ?? spec.port,
         createFramer: () => spec.createFramer(options),
         decode: (frame) => spec.decode(frame, options),
         encode: (sample) => spec.encode(sample, options),
+        ...(commands !== undefined ? { commands } : {}),
       };
     },
   };

@@ -62,6 +62,18 @@ export {
   type Cas22Reading,
 } from "./scale/cas-22.js";
 export {
+  MT_SICS_MAX_LINE_BYTES,
+  MT_SICS_POLL_MS,
+  SI_REQUEST,
+  TARE_REQUEST,
+  ZERO_REQUEST,
+  createMtSicsFramer,
+  decodeMtSics,
+  encodeMtSics,
+  mtSics,
+  type MtSicsReading,
+} from "./scale/mt-sics.js";
+export {
   EM4100_CARD_FORMATS,
   EM4100_FRAME_BYTES,
   EM4100_RAW_CHECKSUM_FRAME_BYTES,

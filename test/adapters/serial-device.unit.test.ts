@@ -7,6 +7,7 @@ import type {
   BindingPortInterface,
   OpenOptions,
   PortInfo,
+  SetOptions,
 } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
 import { pino, type Logger } from "pino";
 import { describe, expect, it } from "vitest";
@@ -94,9 +95,19 @@ class FakePort implements BindingPortInterface {
     w?.reject(new CanceledError("port is closed"));
     return Promise.resolve();
   }
-  async write(): Promise<void> {}
+  /** What the code under test wrote, in order. */
+  readonly written: string[] = [];
+  /** Every `set()` the code under test made (DTR/RTS), in order. */
+  readonly sets: SetOptions[] = [];
+  write(buffer: Buffer): Promise<void> {
+    this.written.push(buffer.toString("latin1"));
+    return Promise.resolve();
+  }
   async update(): Promise<void> {}
-  async set(): Promise<void> {}
+  set(options: SetOptions): Promise<void> {
+    this.sets.push(options);
+    return Promise.resolve();
+  }
   get(): Promise<{ cts: boolean; dsr: boolean; dcd: boolean }> {
     return Promise.resolve({ cts: false, dsr: false, dcd: false });
   }
@@ -425,5 +436,72 @@ describe("SerialDevice liveness beats (systemd watchdog)", () => {
     expect(liveness.stuck()).toEqual([]);
     await clock.advance(1);
     expect(liveness.stuck().map((s) => s.name)).toEqual(["scale scale-1"]);
+  });
+});
+
+describe("serial options and polling", () => {
+  it("sets the configured DTR and RTS right after every open, the unset one raised", async () => {
+    const h = harness({ dtr: false });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    expect(h.binding.port(PATH)?.sets).toEqual([{ brk: false, cts: false, dtr: false, rts: true }]);
+    h.binding.unplug(PATH);
+    h.binding.plug(PATH);
+    await h.clock.advance(1_000);
+    expect(h.binding.port(PATH)?.sets).toEqual([{ brk: false, cts: false, dtr: false, rts: true }]);
+    await h.device.stop();
+  });
+
+  it("leaves the lines alone when neither is configured, and passes hupcl to the open", async () => {
+    const h = harness({ hupcl: false });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    expect(h.binding.port(PATH)?.sets).toEqual([]);
+    expect(h.binding.port(PATH)?.openOptions.hupcl).toBe(false);
+    await h.device.stop();
+    const d = harness();
+    d.binding.plug(PATH);
+    d.device.start();
+    await d.clock.advance(0);
+    expect(d.binding.port(PATH)?.openOptions.hupcl).toBe(true);
+    await d.device.stop();
+  });
+
+  it("writes the poll request at open and every everyMs while the port is open, and stops at a silence", async () => {
+    const h = harness({ poll: { everyMs: 200, request: Buffer.from("SI\r\n") }, silenceTimeoutMs: 1_000 });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    const port = h.binding.port(PATH);
+    expect(port?.written).toEqual(["SI\r\n"]);
+    await h.clock.advance(600);
+    expect(port?.written).toHaveLength(4);
+    // No answer: silent after 1 s, the port is closed and no more requests go to it.
+    await h.clock.advance(400);
+    expect(h.events).toEqual(["offline(silent)<-unknown"]);
+    const before = port?.written.length;
+    await h.clock.advance(50);
+    expect(port?.written.length).toBe(before);
+    expect(h.device.stats().writes).toBeGreaterThanOrEqual(5);
+    await h.device.stop();
+  });
+
+  it("goes online at the first answer and writes commands only while open", async () => {
+    const h = harness({ poll: { everyMs: 200, request: Buffer.from("SI\r\n") }, silenceTimeoutMs: 1_000 });
+    expect(h.device.write(Buffer.from("Z\r\n"))).toBe(false);
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.advance(0);
+    h.binding.port(PATH)?.emit(Buffer.from("S S      12.340 kg\r\n"));
+    await h.clock.advance(0);
+    expect(h.events).toEqual(["online<-unknown"]);
+    expect(h.device.write(Buffer.from("Z\r\n"))).toBe(true);
+    await h.clock.advance(0);
+    expect(h.binding.port(PATH)?.written).toEqual(["SI\r\n", "Z\r\n"]);
+    await h.device.stop();
+    expect(h.device.write(Buffer.from("T\r\n"))).toBe(false);
+    expect(h.clock.pendingTimers).toBe(0);
   });
 });

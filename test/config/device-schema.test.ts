@@ -34,7 +34,7 @@ describe("per-protocol options", () => {
 
   it("still names the keys a protocol allows for a key no protocol has", () => {
     expect(check(reader("ascii-line", "    patern: x\n"))).toEqual([
-      "c.yaml:8:5: readers.0.patern: unknown key (expected one of: id, port, baud_rate, protocol, pattern, " +
+      "c.yaml:8:5: readers.0.patern: unknown key (expected one of: id, port, baud_rate, dtr, rts, hupcl, protocol, pattern, " +
         "repeat_gap_ms, min_reads, no_valid_frames_s); did you mean pattern?",
     ]);
   });
@@ -85,6 +85,38 @@ describe("the options of yaohua-a12, toledo-continuous, ohaus and cas-22", () =>
   });
 });
 
+describe("mt-sics", () => {
+  it("polls every 200 ms by default, within 50 ms to 10 s", () => {
+    expect(load(scale("mt-sics")).scales[0]).toMatchObject({ baud_rate: 9600, poll_ms: 200 });
+    expect(load(scale("mt-sics", "    poll_ms: 500\n")).scales[0]).toMatchObject({ poll_ms: 500 });
+    expect(check(scale("mt-sics", "    poll_ms: 10\n"))).toEqual(["c.yaml:8:14: scales.0.poll_ms: expected integer >= 50, found 10"]);
+    expect(check(scale("mt-sics", "    poll_ms: 20000\n"))).toEqual([
+      "c.yaml:8:14: scales.0.poll_ms: expected integer <= 10000, found 20000",
+    ]);
+    expect(check(scale("ohaus", "    poll_ms: 200\n"))).toEqual([
+      "c.yaml:8:5: scales.0.poll_ms: poll_ms is an option of mt-sics, not of ohaus",
+    ]);
+  });
+});
+
+describe("the serial control lines (dtr, rts, hupcl)", () => {
+  it("are unset by default, on scales and readers", () => {
+    const config = load(`${scale("ascii-st-gs")}readers:\n  - id: r1\n    port: /dev/ttyUSB1\n    protocol: em4100-ascii\n`);
+    for (const item of [config.scales[0], config.readers[0]]) {
+      expect(item).not.toHaveProperty("dtr");
+      expect(item).not.toHaveProperty("rts");
+      expect(item).not.toHaveProperty("hupcl");
+    }
+  });
+
+  it("take booleans on any protocol", () => {
+    const options = "    dtr: false\n    rts: true\n    hupcl: false\n";
+    expect(load(scale("mt-sics", options)).scales[0]).toMatchObject({ dtr: false, rts: true, hupcl: false });
+    expect(load(reader("ascii-line", options)).readers[0]).toMatchObject({ dtr: false, rts: true, hupcl: false });
+    expect(check(scale("ohaus", "    dtr: low\n"))).toEqual(['c.yaml:8:10: scales.0.dtr: expected boolean, found "low"']);
+  });
+});
+
 describe("the protocol key", () => {
   it("refuses an unknown protocol, listing the known ones, and still checks the keys every protocol has", () => {
     expect(check(reader("wiegand", "    baud_rate: fast\n    pattern: x\n"))).toEqual([
@@ -92,11 +124,11 @@ describe("the protocol key", () => {
       'c.yaml:8:16: readers.0.baud_rate: expected integer, found "fast"',
     ]);
     expect(check(scale("toledo"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, ohaus, cas-22, found "toledo"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "toledo"',
     ]);
     // A reader protocol on a scale is no scale protocol.
     expect(check(scale("em4100-ascii"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, ohaus, cas-22, found "em4100-ascii"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "em4100-ascii"',
     ]);
   });
 

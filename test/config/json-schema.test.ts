@@ -66,14 +66,21 @@ describe("configJsonSchema", () => {
       "ascii-st-gs",
       "yaohua-a12",
       "toledo-continuous",
+      "mt-sics",
       "ohaus",
       "cas-22",
     ]);
+    expect(props(branches(properties.scales)[4])?.poll_ms).toMatchObject({ type: "integer", minimum: 50, maximum: 10_000, default: 200 });
+    for (const key of ["dtr", "rts", "hupcl"]) {
+      expect(props(branches(properties.scales)[0])?.[key], key).toMatchObject({ type: "boolean" });
+      expect(props(branches(properties.scales)[0])?.[key], key).not.toHaveProperty("default");
+      expect(props(branches(properties.readers)[1])?.[key], key).toMatchObject({ type: "boolean" });
+    }
     const toledo = props(branches(properties.scales)[3]);
     expect(toledo?.checksum).toMatchObject({ type: "boolean", default: true });
     expect(toledo?.character_format).toMatchObject({ enum: ["7E1", "8N1"], default: "7E1" });
     expect(toledo?.unit).toBeUndefined();
-    expect(props(branches(properties.scales)[5])?.device_id).toMatchObject({ type: "integer", minimum: 1, maximum: 78 });
+    expect(props(branches(properties.scales)[6])?.device_id).toMatchObject({ type: "integer", minimum: 1, maximum: 78 });
     expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line"]);
     const [em4100, asciiLine] = branches(properties.readers).map(props);
     expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26"], default: "dec10" });

@@ -118,7 +118,7 @@ export function writeStationConfig(opts: {
   protocolVersion?: 4 | 5;
   /** Extra YAML lines for the scale entry (indented by the caller as `    key: value`). */
   scaleExtra?: string;
-  /** The scale's protocol (default yaohua-a9). */
+  /** The scale's protocol (default yaohua-a9); `unit: kg` is written only for the protocols that take it. */
   scaleProtocol?: string;
   /** Extra YAML lines for the bin entry. */
   binExtra?: string;
@@ -145,8 +145,7 @@ scales:
   - id: scale-1
     port: ${opts.scalePort}
     protocol: ${opts.scaleProtocol ?? "yaohua-a9"}
-    unit: kg
-    stable_window_ms: 300
+${(opts.scaleProtocol ?? "yaohua-a9") === "mt-sics" ? "" : "    unit: kg\n"}    stable_window_ms: 300
     silence_timeout_s: 2
 ${opts.scaleExtra ?? ""}readers:
   - id: reader-1

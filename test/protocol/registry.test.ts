@@ -18,7 +18,7 @@ const all = [...PROTOCOLS.scale, ...PROTOCOLS.reader];
 
 describe("the registry", () => {
   it("lists the protocols of contract.md section 5 written so far, by kind, in its order, once each", () => {
-    expect(protocolNames("scale")).toEqual(["yaohua-a9", "ascii-st-gs", "yaohua-a12", "toledo-continuous", "ohaus", "cas-22"]);
+    expect(protocolNames("scale")).toEqual(["yaohua-a9", "ascii-st-gs", "yaohua-a12", "toledo-continuous", "mt-sics", "ohaus", "cas-22"]);
     expect(protocolNames("reader")).toEqual(["em4100-ascii", "ascii-line"]);
     expect(new Set(all.map((p) => p.name)).size).toBe(all.length);
     for (const kind of ["scale", "reader"] as const) {

@@ -46,6 +46,27 @@ export interface SerialDeviceOptions {
   dataBits?: 7 | 8;
   parity?: "none" | "even" | "odd";
   stopBits?: 1 | 2;
+  /**
+   * Modem control lines set right after every open (config `dtr`, `rts`), with serialport's
+   * `port.set()` (serialport docs, "SerialPort#set": it sets every flag on each call, the ones not
+   * given to their defaults, DTR and RTS raised). Undefined: the line stays as the OS opened the port
+   * (Linux raises both DTR and RTS on open, before any program can act: tty_port.c, `tty_port_raise_dtr_rts`).
+   * When only one is given, the other is set raised, as the OS left it.
+   */
+  dtr?: boolean;
+  rts?: boolean;
+  /**
+   * serialport's open option `hupcl` (termios HUPCL, termios(3): "lower modem control lines after
+   * last process closes the device"): false keeps DTR up when the port closes. Undefined:
+   * serialport's default, true.
+   */
+  hupcl?: boolean;
+  /**
+   * A request/response device's poll (src/protocol `port.poll`): `request` is written as soon as the
+   * port opens and then every `everyMs` while it stays open. With `silenceTimeoutMs`, a device that
+   * does not answer is silent and goes offline as a streaming one.
+   */
+  poll?: { everyMs: number; request: Uint8Array };
   /** A child logger (`{ module, device }`); the device adds `path` to its lines. */
   logger: Logger;
   /**
@@ -97,6 +118,10 @@ export interface SerialDeviceStats {
   disconnects: number;
   silenceTimeouts: number;
   bytesReceived: number;
+  /** Writes handed to the port (polls and commands). */
+  writes: number;
+  /** Writes the port failed (logged at debug; the port's loss is reported by its own events). */
+  writeFailures: number;
 }
 
 type Phase = "idle" | "running" | "stopped";
@@ -138,6 +163,7 @@ export class SerialDevice {
   private lastOpenError: string | undefined;
   private retryTimer: { handle: unknown } | undefined;
   private silenceTimer: { handle: unknown } | undefined;
+  private pollTimer: { handle: unknown } | undefined;
   /** Stops the event-loop wake that serialport's reads need on Node 26.4+ (poller-wake.ts). */
   private stopWake: () => void = () => undefined;
   /** Open and close operations in flight; `stop()` waits for all of them. */
@@ -149,6 +175,8 @@ export class SerialDevice {
     disconnects: 0,
     silenceTimeouts: 0,
     bytesReceived: 0,
+    writes: 0,
+    writeFailures: 0,
   };
 
   constructor(options: SerialDeviceOptions) {
@@ -182,6 +210,7 @@ export class SerialDevice {
     this.stopWake();
     this.clearRetry();
     this.clearSilence();
+    this.clearPoll();
     const port = this.port;
     this.port = undefined;
     // A port still opening is closed by its open callback, which sees it is no longer ours.
@@ -199,6 +228,25 @@ export class SerialDevice {
     return { state: this.current, ...this.counters };
   }
 
+  /**
+   * Writes `bytes` to the open port (a request/response device's commands: MT-SICS `Z`, `T`).
+   *
+   * @returns false, writing nothing, when the port is not open (opening, closed, reopening, stopped);
+   *   true when the bytes were handed to the port. A write that fails later is counted and logged, and
+   *   never thrown.
+   */
+  write(bytes: Uint8Array): boolean {
+    const port = this.port;
+    if (port === undefined || this.phase !== "running" || this.openedAt === undefined || !port.isOpen) return false;
+    this.counters.writes++;
+    port.write(Buffer.from(bytes), (err: Error | null | undefined) => {
+      if (!err) return;
+      this.counters.writeFailures++;
+      this.log.debug({ err: describe(err) }, "serial write failed");
+    });
+    return true;
+  }
+
   private get streaming(): boolean {
     return this.opts.silenceTimeoutMs !== undefined;
   }
@@ -209,8 +257,8 @@ export class SerialDevice {
     if (this.counters.openAttempts > 1) this.counters.reopenAttempts++;
     let port: SerialPortStream;
     try {
-      const { path, baudRate, binding, dataBits = 8, parity = "none", stopBits = 1 } = this.opts;
-      const settings = { path, baudRate, dataBits, parity, stopBits, autoOpen: false };
+      const { path, baudRate, binding, dataBits = 8, parity = "none", stopBits = 1, hupcl } = this.opts;
+      const settings = { path, baudRate, dataBits, parity, stopBits, autoOpen: false, ...(hupcl !== undefined ? { hupcl } : {}) };
       port = binding ? new SerialPortStream({ binding, ...settings }) : new SerialPort(settings);
     } catch (err) {
       // Invalid options (e.g. a baud rate that is not a number); retrying is harmless and keeps the
@@ -250,9 +298,35 @@ export class SerialDevice {
     this.lastDataAt = now;
     this.lastOpenError = undefined;
     this.log.info({ baudRate: this.opts.baudRate }, "serial port open");
+    this.setControlLines(port);
     this.opts.liveness?.beat("idle");
+    this.startPoll();
     if (this.streaming) this.armSilence();
     else this.goOnline();
+  }
+
+  /** Sets DTR and RTS as configured, right after the open (see `SerialDeviceOptions.dtr`). */
+  private setControlLines(port: SerialPortStream): void {
+    const { dtr, rts } = this.opts;
+    if (dtr === undefined && rts === undefined) return;
+    const flags = { dtr: dtr ?? true, rts: rts ?? true };
+    port.set(flags, (err: Error | null | undefined) => {
+      if (err) this.log.warn({ err: describe(err), ...flags }, "cannot set the serial port's DTR/RTS lines");
+    });
+  }
+
+  /** Writes the poll request now and every `poll.everyMs` while this port stays open. */
+  private startPoll(): void {
+    const poll = this.opts.poll;
+    if (poll === undefined) return;
+    this.clearPoll();
+    const tick = () => {
+      this.pollTimer = undefined;
+      if (this.phase !== "running" || this.openedAt === undefined) return;
+      this.write(poll.request);
+      this.pollTimer = { handle: this.clock.setTimeout(tick, Math.max(1, poll.everyMs)) };
+    };
+    tick();
   }
 
   private onOpenFailed(err: unknown): void {
@@ -292,6 +366,7 @@ export class SerialDevice {
     if (port !== this.port || this.phase !== "running") return;
     this.port = undefined;
     this.clearSilence();
+    this.clearPoll();
     this.counters.disconnects++;
     const message = describe(err);
     const error = new SmartbinError(
@@ -336,6 +411,7 @@ export class SerialDevice {
     this.counters.silenceTimeouts++;
     this.log.warn({ silenceTimeoutMs: timeout }, "streaming device silent; closing and reopening the port");
     this.port = undefined;
+    this.clearPoll();
     this.resetBackoffIfHealthy();
     this.goOffline(`silent: no data for ${timeout} ms`, "silent");
     this.opts.liveness?.beat("busy");
@@ -400,6 +476,11 @@ export class SerialDevice {
   private clearRetry(): void {
     if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
     this.retryTimer = undefined;
+  }
+
+  private clearPoll(): void {
+    if (this.pollTimer) this.clock.clearTimeout(this.pollTimer.handle);
+    this.pollTimer = undefined;
   }
 
   private clearSilence(): void {

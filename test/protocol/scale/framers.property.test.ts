@@ -1,5 +1,5 @@
 /**
- * Properties of the yaohua-a12, toledo-continuous, ohaus and cas-22 framers over random input (issue
+ * Properties of the yaohua-a12, toledo-continuous, ohaus, cas-22 and mt-sics framers over random input (issue
  * 9, item 6): no byte sequence makes one throw or hold more than its bound, the results depend on
  * the bytes only (not on how they are cut into chunks), and valid frames embedded in random noise,
  * in random chunks, are all found, in order. Plus, for each, a megabyte without a frame end: bounded
@@ -11,6 +11,7 @@ import { findProtocol, type BufferedFramer, type ScaleFrame, type ScaleSample } 
 import { A12_MAX_LINE_BYTES } from "../../../src/protocol/scale/yaohua-a12.js";
 import { CAS22_MAX_LINE_BYTES } from "../../../src/protocol/scale/cas-22.js";
 import { OHAUS_MAX_LINE_BYTES } from "../../../src/protocol/scale/ohaus.js";
+import { MT_SICS_MAX_LINE_BYTES } from "../../../src/protocol/scale/mt-sics.js";
 import { TOLEDO_MAX_FRAME_BYTES } from "../../../src/protocol/scale/toledo-continuous.js";
 import { LINE_TOO_LONG } from "../../../src/protocol/line-framer.js";
 import { MAX_DISCARD_BYTES, NO_START_BYTE } from "../../../src/protocol/stx-framer.js";
@@ -37,6 +38,7 @@ const CASES: Case[] = [
   { name: "ohaus", options: {}, ...lined(OHAUS_MAX_LINE_BYTES) },
   { name: "cas-22", options: {}, ...lined(CAS22_MAX_LINE_BYTES) },
   { name: "cas-22", options: { device_id: 13 }, ...lined(CAS22_MAX_LINE_BYTES) },
+  { name: "mt-sics", options: {}, ...lined(MT_SICS_MAX_LINE_BYTES) },
 ];
 
 /** Bytes these layouts care about, mixed into the random ones so that random input reaches their paths. */
