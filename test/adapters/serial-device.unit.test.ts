@@ -12,7 +12,7 @@ import type {
 import { pino, type Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { SerialDevice, type SerialDeviceOptions } from "../../src/adapters/serial/serial-device.js";
-import type { TimerPort } from "../../src/adapters/serial/timer-port.js";
+import { ManualTimers } from "../support/manual-timers.js";
 import { Liveness } from "../../src/app/liveness.js";
 
 /** Lets promise callbacks, nextTicks and immediates run. */
@@ -20,37 +20,16 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-/** A manual monotonic clock: timers fire only inside `advance`. */
-class ManualClock implements TimerPort {
-  t = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  now(): number {
-    return this.t;
-  }
+/** Manual timers whose `advance` lets I/O and promise callbacks settle around each timer. */
+class ManualClock extends ManualTimers {
   get pendingTimers(): number {
-    return this.timers.size;
+    return this.pending;
   }
   /** Moves time forward by `ms`, firing due timers in order and settling after each. */
-  async advance(ms: number): Promise<void> {
+  async settleFor(ms: number): Promise<void> {
     const end = this.t + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
+    do await settle();
+    while (this.fireNext(end));
     this.t = end;
     await settle();
   }
@@ -214,14 +193,14 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     const h = harness();
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.events).toEqual(["online<-unknown"]);
     expect(h.device.state()).toBe("online");
     // A quiet reader is not offline, however long it stays quiet.
-    await h.clock.advance(3_600_000);
+    await h.clock.settleFor(3_600_000);
     expect(h.events).toEqual(["online<-unknown"]);
     h.binding.port(PATH)!.emit(Uint8Array.of(0x02, 0x31, 0x03));
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(Buffer.concat(h.data)).toEqual(Buffer.from([0x02, 0x31, 0x03]));
     await h.device.stop();
   });
@@ -229,16 +208,16 @@ describe("SerialDevice (fake binding, manual clock)", () => {
   it("missing at start: offline once, error logged once, retries on the backoff schedule, then online", async () => {
     const h = harness();
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.events).toEqual(["offline(open_failed)<-unknown"]);
     expect(h.binding.opens).toBe(1);
 
     // random() = 0.5 → delays are half the caps: 50, 100, 200, 400, 500, 500 ms.
     const expectedDelays = [50, 100, 200, 400, 500, 500];
     for (const [i, d] of expectedDelays.entries()) {
-      await h.clock.advance(d - 1);
+      await h.clock.settleFor(d - 1);
       expect(h.binding.opens).toBe(i + 1);
-      await h.clock.advance(1);
+      await h.clock.settleFor(1);
       expect(h.binding.opens).toBe(i + 2);
     }
     expect(h.events).toEqual(["offline(open_failed)<-unknown"]);
@@ -247,7 +226,7 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     expect(h.device.stats()).toMatchObject({ openAttempts: 7, reopenAttempts: 6, openFailures: 7 });
 
     h.binding.plug(PATH);
-    await h.clock.advance(500);
+    await h.clock.settleFor(500);
     expect(h.events).toEqual(["offline(open_failed)<-unknown", "online<-offline"]);
     await h.device.stop();
   });
@@ -256,21 +235,21 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     const h = harness();
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     h.binding.unplug(PATH);
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online"]);
     expect(h.device.stats().disconnects).toBe(1);
 
-    await h.clock.advance(2_000); // a few failed reopens, no further events
+    await h.clock.settleFor(2_000); // a few failed reopens, no further events
     expect(h.events).toHaveLength(2);
     expect(h.binding.opens).toBeGreaterThan(3);
 
     h.binding.plug(PATH);
-    await h.clock.advance(1_000);
+    await h.clock.settleFor(1_000);
     expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online", "online<-offline"]);
     h.binding.port(PATH)!.emit(Buffer.from("after replug"));
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(Buffer.concat(h.data).toString()).toBe("after replug");
     await h.device.stop();
   });
@@ -278,27 +257,27 @@ describe("SerialDevice (fake binding, manual clock)", () => {
   it("backoff starts over after a connection that stayed up for maxMs", async () => {
     const h = harness();
     h.device.start();
-    await h.clock.advance(0);
-    await h.clock.advance(50 + 100 + 200 + 400); // four failed retries: the next cap is 1000
+    await h.clock.settleFor(0);
+    await h.clock.settleFor(50 + 100 + 200 + 400); // four failed retries: the next cap is 1000
     h.binding.plug(PATH);
-    await h.clock.advance(500);
+    await h.clock.settleFor(500);
     expect(h.device.state()).toBe("online");
 
     // Flapping (up for less than maxMs) keeps the grown backoff.
     const opensBefore = h.binding.opens;
     h.binding.unplug(PATH);
     h.binding.plug(PATH);
-    await h.clock.advance(499);
+    await h.clock.settleFor(499);
     expect(h.binding.opens).toBe(opensBefore);
-    await h.clock.advance(1);
+    await h.clock.settleFor(1);
     expect(h.binding.opens).toBe(opensBefore + 1);
     expect(h.device.state()).toBe("online");
 
     // Healthy for maxMs: the next outage retries after startMs * 0.5 again.
-    await h.clock.advance(1_000);
+    await h.clock.settleFor(1_000);
     h.binding.unplug(PATH);
     h.binding.plug(PATH);
-    await h.clock.advance(50);
+    await h.clock.settleFor(50);
     expect(h.binding.opens).toBe(opensBefore + 2);
     await h.device.stop();
   });
@@ -307,29 +286,29 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     const h = harness({ silenceTimeoutMs: 300 });
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.events).toEqual([]); // open but no data yet: still unknown
     expect(h.device.state()).toBe("unknown");
 
     for (let i = 0; i < 10; i++) {
       h.binding.port(PATH)!.emit(Buffer.from("W"));
-      await h.clock.advance(100);
+      await h.clock.settleFor(100);
     }
     expect(h.events).toEqual(["online<-unknown"]);
     expect(h.clock.pendingTimers).toBe(1); // one silence timer, re-armed, not one per chunk
 
     const first = h.binding.port(PATH)!;
-    await h.clock.advance(300);
+    await h.clock.settleFor(300);
     expect(h.events).toEqual(["online<-unknown", "offline(silent)<-online"]);
     expect(first.isOpen).toBe(false);
     expect(h.device.stats().silenceTimeouts).toBe(1);
 
-    await h.clock.advance(50);
+    await h.clock.settleFor(50);
     const second = h.binding.port(PATH);
     expect(second).toBeDefined();
     expect(second).not.toBe(first);
     second!.emit(Buffer.from("W"));
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.events).toEqual(["online<-unknown", "offline(silent)<-online", "online<-offline"]);
     await h.device.stop();
   });
@@ -338,10 +317,10 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     const h = harness({ silenceTimeoutMs: 300 });
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(300);
+    await h.clock.settleFor(300);
     expect(h.events).toEqual(["offline(silent)<-unknown"]);
     // Keeps cycling (open, wait, close) without repeating the event.
-    await h.clock.advance(5_000);
+    await h.clock.settleFor(5_000);
     expect(h.events).toEqual(["offline(silent)<-unknown"]);
     expect(h.device.stats().silenceTimeouts).toBeGreaterThan(3);
     await h.device.stop();
@@ -350,11 +329,11 @@ describe("SerialDevice (fake binding, manual clock)", () => {
   it("stop() cancels the retry timer and silences every callback", async () => {
     const h = harness();
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     await h.device.stop();
     const opens = h.binding.opens;
     h.binding.plug(PATH);
-    await h.clock.advance(60_000);
+    await h.clock.settleFor(60_000);
     expect(h.binding.opens).toBe(opens);
     expect(h.clock.pendingTimers).toBe(0);
     expect(h.events).toEqual(["offline(open_failed)<-unknown"]);
@@ -369,7 +348,7 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     expect(h.binding.port(PATH)).toBeUndefined();
     expect(h.events).toEqual([]);
     h.device.start(); // a stopped device stays stopped
-    await h.clock.advance(1_000);
+    await h.clock.settleFor(1_000);
     expect(h.binding.opens).toBe(1);
   });
 
@@ -381,9 +360,9 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     });
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     h.binding.port(PATH)!.emit(Buffer.from("x"));
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.lines.some((l) => l.msg === "serial device callback threw; ignored")).toBe(true);
     expect(h.device.state()).toBe("online");
     expect(h.device.stats().bytesReceived).toBe(1);
@@ -405,7 +384,7 @@ describe("SerialDevice liveness beats (systemd watchdog)", () => {
     const h = harness({ clock, liveness: liveness.register("scale scale-1") });
     h.device.start();
     for (let i = 0; i < 20; i++) {
-      await clock.advance(30_000);
+      await clock.settleFor(30_000);
       expect(liveness.stuck()).toEqual([]);
     }
     expect(h.binding.opens).toBeGreaterThan(10);
@@ -419,7 +398,7 @@ describe("SerialDevice liveness beats (systemd watchdog)", () => {
     binding.plug(PATH);
     const h = harness({ clock, binding, liveness: liveness.register("reader reader-1") });
     h.device.start();
-    await clock.advance(600_000);
+    await clock.settleFor(600_000);
     expect(h.device.state()).toBe("online");
     expect(liveness.stuck()).toEqual([]);
     await h.device.stop();
@@ -432,9 +411,9 @@ describe("SerialDevice liveness beats (systemd watchdog)", () => {
     binding.plug(PATH);
     const h = harness({ clock, binding, liveness: liveness.register("scale scale-1", 60_000) });
     h.device.start();
-    await clock.advance(60_000);
+    await clock.settleFor(60_000);
     expect(liveness.stuck()).toEqual([]);
-    await clock.advance(1);
+    await clock.settleFor(1);
     expect(liveness.stuck().map((s) => s.name)).toEqual(["scale scale-1"]);
   });
 });
@@ -444,11 +423,11 @@ describe("serial options and polling", () => {
     const h = harness({ dtr: false });
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.binding.port(PATH)?.sets).toEqual([{ brk: false, cts: false, dtr: false, rts: true }]);
     h.binding.unplug(PATH);
     h.binding.plug(PATH);
-    await h.clock.advance(1_000);
+    await h.clock.settleFor(1_000);
     expect(h.binding.port(PATH)?.sets).toEqual([{ brk: false, cts: false, dtr: false, rts: true }]);
     await h.device.stop();
   });
@@ -457,14 +436,14 @@ describe("serial options and polling", () => {
     const h = harness({ hupcl: false });
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.binding.port(PATH)?.sets).toEqual([]);
     expect(h.binding.port(PATH)?.openOptions.hupcl).toBe(false);
     await h.device.stop();
     const d = harness();
     d.binding.plug(PATH);
     d.device.start();
-    await d.clock.advance(0);
+    await d.clock.settleFor(0);
     expect(d.binding.port(PATH)?.openOptions.hupcl).toBe(true);
     await d.device.stop();
   });
@@ -473,16 +452,16 @@ describe("serial options and polling", () => {
     const h = harness({ poll: { everyMs: 200, request: Buffer.from("SI\r\n") }, silenceTimeoutMs: 1_000 });
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     const port = h.binding.port(PATH);
     expect(port?.written).toEqual(["SI\r\n"]);
-    await h.clock.advance(600);
+    await h.clock.settleFor(600);
     expect(port?.written).toHaveLength(4);
     // No answer: silent after 1 s, the port is closed and no more requests go to it.
-    await h.clock.advance(400);
+    await h.clock.settleFor(400);
     expect(h.events).toEqual(["offline(silent)<-unknown"]);
     const before = port?.written.length;
-    await h.clock.advance(50);
+    await h.clock.settleFor(50);
     expect(port?.written.length).toBe(before);
     expect(h.device.stats().writes).toBeGreaterThanOrEqual(5);
     await h.device.stop();
@@ -493,12 +472,12 @@ describe("serial options and polling", () => {
     expect(h.device.write(Buffer.from("Z\r\n"))).toBe(false);
     h.binding.plug(PATH);
     h.device.start();
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     h.binding.port(PATH)?.emit(Buffer.from("S S      12.340 kg\r\n"));
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.events).toEqual(["online<-unknown"]);
     expect(h.device.write(Buffer.from("Z\r\n"))).toBe(true);
-    await h.clock.advance(0);
+    await h.clock.settleFor(0);
     expect(h.binding.port(PATH)?.written).toEqual(["SI\r\n", "Z\r\n"]);
     await h.device.stop();
     expect(h.device.write(Buffer.from("T\r\n"))).toBe(false);
