@@ -40,9 +40,9 @@ export function measureBin(
   ctx: StationContext,
   card: { blocked?: boolean; earnedToday?: number } = {},
 ): DurableEvent[] {
-  const bin = ctx.bins.find((b) => b.binId === covered.binId);
-  if (bin === undefined) return [];
-  const thresholdG = ctx.scales.find((s) => s.id === bin.scaleId)?.changeThresholdG ?? 0;
+  const found = binOf(covered, ctx);
+  if (found === null) return [];
+  const { bin, thresholdG } = found;
   const netG = afterG - covered.baselineG;
   if (netG < 0 && -netG >= thresholdG) {
     return [
@@ -89,6 +89,13 @@ export function measureBin(
   return events;
 }
 
+/** A covered bin's spec and its scale's `change_threshold_g` (smaller changes are noise); `null` for an unknown bin. */
+function binOf(covered: CoveredBin, ctx: StationContext): { bin: BinSpec; thresholdG: number } | null {
+  const bin = ctx.bins.find((b) => b.binId === covered.binId);
+  if (bin === undefined) return null;
+  return { bin, thresholdG: ctx.scales.find((s) => s.id === bin.scaleId)?.changeThresholdG ?? 0 };
+}
+
 /**
  * Points with the plausibility bound. A weight the rule table cannot turn into a safe integer of
  * points (a config that slipped past validation) earns nothing rather than throwing.
@@ -114,9 +121,9 @@ export function collectionEvent(
   endedWall: number,
   ctx: StationContext,
 ): DurableEvent[] {
-  const bin = ctx.bins.find((b) => b.binId === covered.binId);
-  if (bin === undefined) return [];
-  const thresholdG = ctx.scales.find((s) => s.id === bin.scaleId)?.changeThresholdG ?? 0;
+  const found = binOf(covered, ctx);
+  if (found === null) return [];
+  const { bin, thresholdG } = found;
   const removedG = covered.baselineG - afterG;
   if (removedG <= 0 || removedG < thresholdG) return [];
   return [
