@@ -86,16 +86,20 @@ describe.skipIf(tools.skip)(`storage space budget${tools.reason}`, () => {
     await eventually(() => station!.getStats().deposits === 1, 8_000, "the deposit");
 
     // 900 + storage_nearly_full (901, once, though the station started twice while full) +
-    // storage_ok (902) + the deposit (903): no other event was ever recorded.
-    expect(Outbox.readStatus(cfg.dbPath).last_seq).toBe(903);
+    // storage_ok + the deposit: no other event was recorded, except that a loaded machine may judge
+    // the indicator silent across the restart (Node 26's serial poller can deliver its bytes late):
+    // scale_offline/scale_online pairs, which are the link's own alarms, not storage's.
     const events = held(cfg.dbPath);
-    expect(events.slice(-2).map((e) => [e.seq, e.code])).toEqual([
-      [902, "storage_ok"],
-      [903, null],
-    ]);
+    const isLink = (code: string | null) => code === "scale_offline" || code === "scale_online" || code === "reader_offline" || code === "reader_online";
+    const newer = events.filter((e) => e.seq > 900);
+    const links = newer.filter((e) => isLink(e.code));
+    // (901, the nearly-full alarm, may be pruned already, once published.)
+    expect(newer.filter((e) => !isLink(e.code) && e.seq > 901).map((e) => e.code)).toEqual(["storage_ok", null]);
+    const lastSeq = Outbox.readStatus(cfg.dbPath).last_seq;
+    expect(lastSeq).toBe(903 + links.length);
     // Pruned oldest first (the nearly-full alarm too, once published): what is left is the newest, gap-free.
     const seqs = events.map((e) => e.seq);
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => 904 - seqs.length + i));
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 - seqs.length + i));
     expect(events.length).toBeLessThan(600);
   });
 });
