@@ -103,7 +103,8 @@ describe.skipIf(tools.skip)(`smartbin demo in a terminal${tools.reason}`, () => 
 
   it("Ctrl-C: the story ends with what happened so far and the summary, exit 0", async () => {
     const { code, transcript } = await inTerminal(["demo", "--seconds", "60"], { ctrlCAfter: /deposit {5}0\.9\d\d kg of recyclable/ });
-    expect(code).toBe(0);
+    // The transcript goes with a failure: exit 130 (killed by SIGINT) was seen once in CI and not reproduced since.
+    expect(code, `exit ${code}; the terminal showed:\n${transcript}`).toBe(0);
     const lines = screenLines(transcript);
     expect(lines).toContainEqual(expect.stringMatching(/^demo: interrupted(: closing the open session)?$/));
     expect(lines).toContainEqual(expect.stringMatching(/^demo summary: [2-9] deposits, [3-9] points, /));
