@@ -525,8 +525,9 @@ function backlogRows(backlog) {
 const LINE_BYTES_PER_S = 11_520;
 const FRAMER_TARGET = 2000;
 
-/** One encodable sample of the protocol's kind (a weight, or a tag of 10 hex characters). */
+/** One encodable sample of the protocol's kind (a weight, a tag of 10 hex characters, or a distance). */
 function sampleFor(kind, rand) {
+  if (kind === "level") return { mm: 200 + Math.round(rand() * 4000), strength: 100 + Math.round(rand() * 2000) };
   if (kind === "scale") return { grams: Math.round(rand() * 6000) * 10 - 2000, stable: rand() < 0.8 };
   const tag = Array.from({ length: 10 }, () => "0123456789ABCDEF"[Math.floor(rand() * 16)]).join("");
   return { tag: /^(00|FF)+$/.test(tag.slice(2)) ? `10${tag.slice(2, 9)}1` : tag };
@@ -587,7 +588,7 @@ const FRAMER_BENCH = { size: 2 * 1024 * 1024, chunk: 64, rounds: quick ? 3 : 9 }
 
 /** The module of a registered protocol, by name. */
 function registered(name) {
-  const module = [...PROTOCOLS.scale, ...PROTOCOLS.reader].find((p) => p.name === name);
+  const module = [...PROTOCOLS.scale, ...PROTOCOLS.reader, ...PROTOCOLS.level].find((p) => p.name === name);
   if (module === undefined) throw new Error(`bench: no registered protocol ${name}`);
   return module;
 }
@@ -595,7 +596,7 @@ function registered(name) {
 /** Every registered protocol's decode rate, each measured in a child process of its own. */
 async function benchFramers() {
   const results = [];
-  for (const module of [...PROTOCOLS.scale, ...PROTOCOLS.reader]) {
+  for (const module of [...PROTOCOLS.scale, ...PROTOCOLS.reader, ...PROTOCOLS.level]) {
     const args = [fileURLToPath(import.meta.url), `--framer-child=${module.name}`, ...(quick ? ["--quick"] : [])];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
     let text = "";

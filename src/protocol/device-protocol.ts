@@ -9,7 +9,7 @@
  * zod is used here only as data (a schema of the protocol's options); it does no I/O.
  */
 import type { z } from "zod";
-import type { BufferedFramer, ReaderFrame, ScaleFrame } from "./types.js";
+import type { BufferedFramer, LevelFrame, ReaderFrame, ScaleFrame } from "./types.js";
 
 /**
  * Serial line settings a protocol's devices use out of the box. `baudRate` is the default of the
@@ -75,6 +75,17 @@ export interface ReaderSample {
   tag: string;
 }
 
+/** What a level-sensor encoder writes: one measurement (simulators and tests). */
+export interface LevelSample {
+  /** Distance in integer millimetres; protocols in centimetres round it half up to whole cm. */
+  mm: number;
+  /** Signal strength, for protocols that carry one (tf-luna; default 1000). */
+  strength?: number;
+}
+
+/** Defaults that differ by level-sensor protocol (none yet). */
+export type LevelDefaults = Readonly<Record<never, never>>;
+
 /** Defaults that differ by scale protocol (none yet). */
 export type ScaleDefaults = Readonly<Record<never, never>>;
 
@@ -94,6 +105,7 @@ export interface ReaderDefaults {
 interface KindTypes {
   scale: { frame: ScaleFrame; sample: ScaleSample; defaults: ScaleDefaults };
   reader: { frame: ReaderFrame; sample: ReaderSample; defaults: ReaderDefaults };
+  level: { frame: LevelFrame; sample: LevelSample; defaults: LevelDefaults };
 }
 
 /** The kinds of serial device a protocol can drive. */

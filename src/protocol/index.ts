@@ -97,3 +97,22 @@ export {
   type IdPattern,
   type IdPatternProblem,
 } from "./reader/ascii-line.js";
+export {
+  DYP_A02_FRAME_BYTES,
+  DYP_A02_MAX_MM,
+  DYP_A02_MIN_MM,
+  createDypA02Framer,
+  decodeDypA02,
+  dypA02,
+  encodeDypA02,
+  type DypA02Limits,
+} from "./level/dyp-a02.js";
+export {
+  TF_LUNA_FRAME_BYTES,
+  TF_LUNA_MAX_REPLY_BYTES,
+  TF_LUNA_MIN_STRENGTH,
+  createTfLunaFramer,
+  decodeTfLuna,
+  encodeTfLuna,
+  tfLuna,
+} from "./level/tf-luna.js";

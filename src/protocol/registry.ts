@@ -1,7 +1,7 @@
 /**
  * The device registry (architecture.md, "Data flow": "device registry: framer + decoder per
- * protocol"): every protocol module, by kind. The config schema builds its `scales[]` and
- * `readers[]` items from these lists, the station creates framers through them, and the demo
+ * protocol"): every protocol module, by kind. The config schema builds its `scales[]`,
+ * `readers[]` and `level_sensors[]` items from these lists, the station creates framers through them, and the demo
  * simulator encodes through them.
  *
  * Adding a protocol: write its module (layout facts with their source, `defineProtocol` with its
@@ -9,6 +9,8 @@
  * the list of its kind below; nothing else changes.
  */
 import type { DeviceKind, ProtocolModule } from "./device-protocol.js";
+import { dypA02 } from "./level/dyp-a02.js";
+import { tfLuna } from "./level/tf-luna.js";
 import { asciiLine } from "./reader/ascii-line.js";
 import { em4100Ascii } from "./reader/em4100-ascii.js";
 import { asciiStGs } from "./scale/ascii-st-gs.js";
@@ -28,6 +30,8 @@ export const PROTOCOLS: { readonly [K in DeviceKind]: NonEmpty<ProtocolModule<K>
   scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, mtSics, ohaus, cas22],
   // contract.md section 5; layouts in shared/protocols/readers.md
   reader: [em4100Ascii, asciiLine],
+  // contract.md section 5; layouts in shared/protocols/level-sensors.md
+  level: [dypA02, tfLuna],
 };
 
 /** The names of a kind's protocols (the config's `protocol` values). */

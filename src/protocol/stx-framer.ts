@@ -32,6 +32,13 @@ export interface StxLayout<T> {
    * its callers may pass any array).
    */
   decode(frame: Uint8Array): T;
+  /**
+   * The bytes that open a candidate frame; absent: STX alone. Binary layouts that start with
+   * another byte (dyp-a02's `FF`, tf-luna's `59` and `5A`) name theirs.
+   */
+  readonly startBytes?: readonly number[];
+  /** Reason given to bytes outside frames; absent: {@link NO_START_BYTE}. */
+  readonly noStartReason?: string;
 }
 
 /** The `more` verdict, shared (verdicts are read, never changed). */
@@ -56,11 +63,19 @@ export const NO_START_BYTE = "no start byte (STX)";
  */
 export const MAX_DISCARD_BYTES = 256;
 
-/** A lone STX, set aside as junk when the candidate it opened breaks. */
-const STX_BYTE = Uint8Array.of(STX);
+/** `STARTS[b]` is 1 for STX alone: the start table of layouts that name no start bytes. */
+const STX_STARTS = startTable([STX]);
+
+/** A 256-entry table, 1 at each start byte (one lookup per byte while scanning). */
+function startTable(bytes: readonly number[]): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const b of bytes) table[b & 0xff] = 1;
+  return table;
+}
 
 /**
- * A framer for STX-started fixed-layout frames. Bytes before a STX, and a broken candidate frame
+ * A framer for STX-started fixed-layout frames (or frames opened by the layout's `startBytes`).
+ * Bytes before a STX, and a broken candidate frame
  * together with the non-STX bytes after it, become one `discarded` value each, emitted when the
  * next STX arrives or when `MAX_DISCARD_BYTES` have gathered. Memory: at most
  * `MAX_DISCARD_BYTES + maxFrameBytes` bytes. Never throws on input.
@@ -72,10 +87,15 @@ const STX_BYTE = Uint8Array.of(STX);
 export class StxFramer<T> implements BufferedFramer<T | Discarded> {
   private readonly candidate: BoundedBytes;
   private readonly junk = new BoundedBytes(MAX_DISCARD_BYTES);
-  private junkReason = NO_START_BYTE;
+  private junkReason: string;
+  private readonly starts: Uint8Array;
+  private readonly noStart: string;
 
   constructor(private readonly layout: StxLayout<T>) {
     this.candidate = new BoundedBytes(layout.maxFrameBytes);
+    this.starts = layout.startBytes === undefined ? STX_STARTS : startTable(layout.startBytes);
+    this.noStart = layout.noStartReason ?? NO_START_BYTE;
+    this.junkReason = this.noStart;
   }
 
   get bufferedBytes(): number {
@@ -89,17 +109,17 @@ export class StxFramer<T> implements BufferedFramer<T | Discarded> {
   }
 
   private feed(bytes: Uint8Array, out: (T | Discarded)[]): void {
-    const { candidate, layout } = this;
+    const { candidate, layout, starts } = this;
     const n = bytes.length;
     let i = 0;
     while (i < n) {
       if (candidate.length === 0) {
         let stx = i;
-        while (stx < n && bytes[stx] !== STX) stx++;
-        this.addJunk(bytes, i, stx, NO_START_BYTE, out);
+        while (stx < n && starts[bytes[stx] ?? 0] === 0) stx++;
+        this.addJunk(bytes, i, stx, this.noStart, out);
         if (stx === n) return;
         this.flushJunk(out);
-        candidate.push(STX);
+        candidate.push(bytes[stx] ?? STX);
         i = stx + 1;
         continue;
       }
@@ -115,11 +135,11 @@ export class StxFramer<T> implements BufferedFramer<T | Discarded> {
           candidate.clear();
           continue;
         case "invalid": {
-          // Resynchronise: the STX that opened the candidate is junk; every later byte is read again,
-          // since one of them may be the STX of a real frame (a port opened mid-frame, noise).
-          const rest = candidate.take().subarray(1);
-          this.addJunk(STX_BYTE, 0, 1, verdict.reason, out);
-          this.feed(rest, out);
+          // Resynchronise: the start byte that opened the candidate is junk; every later byte is read
+          // again, since one of them may start a real frame (a port opened mid-frame, noise).
+          const taken = candidate.take();
+          this.addJunk(taken, 0, 1, verdict.reason, out);
+          this.feed(taken.subarray(1), out);
           continue;
         }
       }

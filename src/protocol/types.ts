@@ -29,6 +29,29 @@ export type ReaderFrame =
   | { kind: "discarded"; bytes: Uint8Array; reason: string };
 
 /**
+ * A value decoded from one fill-level sensor frame (shared/protocols/level-sensors.md). Distances
+ * are integer millimetres from the sensor's face.
+ */
+export type LevelFrame =
+  | {
+      kind: "distance";
+      /** Distance to the nearest surface, integer millimetres (tf-luna's centimetres times 10). */
+      mm: number;
+      /** The signal strength the sensor reports (tf-luna `Amp`); `null` when the frame carries none. */
+      strength: number | null;
+      /** The sensor's chip temperature in degrees C (tf-luna); `null` when the frame carries none. */
+      temperatureC: number | null;
+    }
+  /**
+   * A well-formed frame whose distance the sensor itself marks as unusable (no echo, out of range,
+   * a signal too weak): counted as a sign of life, never used as a reading.
+   */
+  | { kind: "no_reading"; reason: string }
+  /** A well-formed frame that carries nothing for us (a tf-luna `5A` command reply). */
+  | { kind: "ignored"; reason: string }
+  | { kind: "discarded"; bytes: Uint8Array; reason: string };
+
+/**
  * A stateful framer for one serial stream. `push` takes the next chunk (any size, split anywhere)
  * and returns the frames completed so far, in order. It keeps only unread bytes, bounded in size,
  * and never throws on bad input.

@@ -4,7 +4,7 @@ import { feedChunks, feedEveryWay, listFixtures, loadFixture, normalize, parseFi
 
 /** The fixture's protocol from the device registry, configured with the fixture's options. */
 function framerFor(protocol: string, options: Record<string, unknown>): () => BufferedFramer<object> {
-  const module = [...PROTOCOLS.scale, ...PROTOCOLS.reader].find((p) => p.name === protocol);
+  const module = [...PROTOCOLS.scale, ...PROTOCOLS.reader, ...PROTOCOLS.level].find((p) => p.name === protocol);
   if (module === undefined) throw new Error(`fixture names an unknown protocol: ${protocol}`);
   const codec = module.configure(options);
   return () => codec.createFramer();
@@ -13,7 +13,7 @@ function framerFor(protocol: string, options: Record<string, unknown>): () => Bu
 const names = listFixtures();
 
 describe("fixture files", () => {
-  it("cover every example frame of scales.md and readers.md", () => {
+  it("cover every example frame of scales.md, readers.md and level-sensors.md", () => {
     expect(names).toEqual(
       expect.arrayContaining([
         "yaohua-a9-plus-20.00.txt",
@@ -29,13 +29,15 @@ describe("fixture files", () => {
         "toledo-continuous-12.34kg.txt",
         "ohaus-manual-examples.txt",
         "cas-22-13.5kg.txt",
+        "dyp-a02-1953mm.txt",
+        "tf-luna-100cm-strength-300.txt",
       ]),
     );
   });
 
   it("cover every protocol of the registry", () => {
     const covered = new Set(names.map((n) => loadFixture(n).protocol));
-    for (const p of [...PROTOCOLS.scale, ...PROTOCOLS.reader]) expect(covered.has(p.name), p.name).toBe(true);
+    for (const p of [...PROTOCOLS.scale, ...PROTOCOLS.reader, ...PROTOCOLS.level]) expect(covered.has(p.name), p.name).toBe(true);
   });
 
   it("loader reads headers and hex, and rejects a fixture without a source", () => {

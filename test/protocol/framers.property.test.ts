@@ -19,6 +19,7 @@
  *      stream), whatever the other noise bytes; a frame glued to noise without a line end between
  *      them is one line with that noise, which is not the frame. Noise lines may decode to frames of
  *      their own (any printable line is an ascii-line id), so again a subsequence;
+ *    (The fill-level sensor framers have their own properties: test/protocol/level/framers.property.test.ts.)
  * 3. for every protocol of the registry: no result aliases a pushed chunk or the framer's buffer
  *    (overwriting a chunk after its push, or pushing more, changes no result already returned).
  */
@@ -289,7 +290,7 @@ describe.each(SUBJECTS)("$name framer", (subject) => {
 });
 
 describe("every protocol of the registry", () => {
-  const modules = [...PROTOCOLS.scale, ...PROTOCOLS.reader];
+  const modules = [...PROTOCOLS.scale, ...PROTOCOLS.reader, ...PROTOCOLS.level];
   const samples = fc.array(fc.integer({ min: 0, max: 50_000 }), { minLength: 1, maxLength: 10 });
 
   it.each(modules.map((m) => [m.name, m] as const))("%s: no result aliases a pushed chunk or the framer's buffer", (_name, module) => {
@@ -297,6 +298,7 @@ describe("every protocol of the registry", () => {
     const createFramer = (): BufferedFramer<{ kind: string }> => codec.createFramer();
     const encode = (n: number): Uint8Array => {
       try {
+        if (module.kind === "level") return (codec.encode as (s: { mm: number }) => Uint8Array)({ mm: n });
         return module.kind === "scale"
           ? (codec.encode as (s: { grams: number; stable: boolean }) => Uint8Array)({ grams: n * 10, stable: n % 2 === 0 })
           : (codec.encode as (s: { tag: string }) => Uint8Array)({ tag: (0x1000000000 + n * 7919).toString(16).toUpperCase() });

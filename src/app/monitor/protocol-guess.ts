@@ -57,6 +57,8 @@ function countFrame(tally: ProtocolTally, frame: FrameOf<DeviceKind>): void {
     case "weight":
     case "no_weight":
     case "id":
+    case "distance":
+    case "no_reading":
       tally.decoded++;
       return;
     case "ignored":
@@ -113,6 +115,6 @@ export function discardHint(device: DiscardedDevice, bytes: Uint8Array): string 
   }
   return (
     `no ${device.kind} protocol decodes them: wrong baud rate (now ${device.baudRate}) or protocol; ` +
-    `check the ${device.kind === "scale" ? "indicator's" : "reader's"} output settings (baud rate, data bits, parity)`
+    `check the ${device.kind === "scale" ? "indicator's" : device.kind === "level" ? "sensor's" : "reader's"} output settings (baud rate, data bits, parity)`
   );
 }
