@@ -2,7 +2,7 @@
  * What a configuration reload may change while the station runs (issue 10 item 3; contract section
  * 4 `reload_config`): one pure plan that SIGHUP and, later, the MQTT command share.
  *
- * - Applied at run time: scales and readers (only devices whose settings changed are reopened; new
+ * - Applied at run time: scales, readers and level sensors (only devices whose settings changed are reopened; new
  *   ones are opened, removed ones closed), bins without door changes, points, session timers, role
  *   lists, the time zone and fire rule, the log level.
  * - Refused, with the reason "needs a restart": `station.id` (in every topic and event),
@@ -19,7 +19,7 @@ export type ReloadPlan =
       ok: true;
       /** Nothing differs: nothing to do. */
       unchanged: boolean;
-      /** Ids of scales and readers to stop and open again (settings changed), and of removed ones. */
+      /** Ids of scales, readers and level sensors to stop and open again (settings changed), and of removed ones. */
       reopen: Set<string>;
       /** The config's role lists changed: they replace the lists in force. */
       cardsChanged: boolean;
@@ -41,6 +41,7 @@ const RESTART_ONLY: Array<[path: string, get: (c: Readonly<Config>) => unknown, 
 const HOT: Array<[path: string, get: (c: Readonly<Config>) => unknown]> = [
   ["scales", (c) => c.scales],
   ["readers", (c) => c.readers],
+  ["level_sensors", (c) => c.level_sensors],
   ["bins", (c) => c.bins],
   ["points", (c) => c.points],
   ["session", (c) => c.session],
@@ -58,7 +59,7 @@ export function planReload(current: Readonly<Config>, next: Readonly<Config>): R
   if (refused.length > 0) return { ok: false, refused };
   const changed = HOT.filter(([, get]) => !isDeepStrictEqual(get(current), get(next))).map(([path]) => path);
   const reopen = new Set<string>();
-  const devices = (c: Readonly<Config>) => new Map<string, unknown>([...c.scales.map((s) => [`scale ${s.id}`, s] as const), ...c.readers.map((r) => [`reader ${r.id}`, r] as const)]);
+  const devices = (c: Readonly<Config>) => new Map<string, unknown>([...c.scales.map((s) => [`scale ${s.id}`, s] as const), ...c.readers.map((r) => [`reader ${r.id}`, r] as const), ...c.level_sensors.map((l) => [`level ${l.id}`, l] as const)]);
   const before = devices(current);
   const after = devices(next);
   for (const [key, value] of before) {

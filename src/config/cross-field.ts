@@ -1,12 +1,14 @@
 /**
  * The config checks that involve more than one key (contract.md section 2: ids unique within their
- * list, a scale serves one bin, rules_version required with categories; issue 6: a bin's max_net_g
+ * list, a scale serves one bin, rules_version required with categories, a level sensor per bin
+ * with full_mm < empty_mm; issue 6: a bin's max_net_g
  * at most its scale's capacity_g; TLS files only with a TLS url; issue 10: two devices on one port).
  * Messages are complete: what was expected and what was found.
  */
 import path from "node:path";
 import { findProtocol, protocolNames } from "../protocol/registry.js";
-import { DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
+import { DYP_A02_MIN_MM } from "../protocol/level/dyp-a02.js";
+import { DEFAULT_EMPTY_MM, DEFAULT_FULL_MM, DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
 import { quoteFound } from "./found.js";
 import { gpioIssues } from "./gpio-schema.js";
 
@@ -43,8 +45,11 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   const scaleIds = uniqueIds("scales", scales, out);
   uniqueIds("readers", entries(data.readers), out);
   const bins = entries(data.bins);
-  uniqueIds("bins", bins, out);
+  const binIds = uniqueIds("bins", bins, out);
   if (bins && scaleIds) checkBinScales(bins, scaleIds, out);
+  const levelSensors = entries(data.level_sensors);
+  uniqueIds("level_sensors", levelSensors, out);
+  if (levelSensors) checkLevelSensors(levelSensors, binIds, out);
   if (bins && scales) checkMaxNetG(bins, scales, out);
   if (isRecord(data.points)) checkPoints(data.points, out);
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
@@ -72,6 +77,53 @@ function checkRepeatGap(reader: Record<string, unknown>, i: number, out: Issues)
       ? `${reader.protocol} readers repeat a held tag about every ${defaults.heldTagRepeatMs} ms, so with min_reads ${minReads} the gap must be at least ${floor}`
       : `with min_reads ${minReads}, frames of one tag must be allowed some time apart`;
   out.push({ path: ["readers", i, "repeat_gap_ms"], message: `expected a gap in which ${minReads} reads can arrive (${why}), found ${gap}` });
+}
+
+/**
+ * Level sensors (contract.md section 2, `level_sensors:`): each looks into an existing bin, a bin
+ * has one sensor at most, and the full distance is shorter than the empty one (the sensor looks
+ * down: a fuller bin is nearer). With dyp-a02, a full distance inside the blind zone (`min_mm`)
+ * could never be read.
+ */
+function checkLevelSensors(sensors: Record<string, unknown>[], binIds: Set<string> | null, out: Issues): void {
+  const sensorOf = new Map<string, number>();
+  sensors.forEach((sensor, i) => {
+    const bin = sensor.bin;
+    if (typeof bin === "string" && binIds !== null) {
+      if (!binIds.has(bin)) {
+        out.push({
+          path: ["level_sensors", i, "bin"],
+          message:
+            binIds.size === 0
+              ? `expected the id of a bin in bins, found ${quoteFound(bin)} (no bins are configured)`
+              : `expected the id of a bin (one of: ${[...binIds].join(", ")}), found ${quoteFound(bin)}`,
+        });
+      } else {
+        const other = sensorOf.get(bin);
+        if (other === undefined) sensorOf.set(bin, i);
+        else
+          out.push({
+            path: ["level_sensors", i, "bin"],
+            message: `expected a bin no other level sensor looks into, found ${quoteFound(bin)} (already under level_sensors.${other}; one sensor per bin)`,
+          });
+      }
+    }
+    const empty = sensor.empty_mm ?? DEFAULT_EMPTY_MM;
+    const full = sensor.full_mm ?? DEFAULT_FULL_MM;
+    if (typeof empty === "number" && typeof full === "number" && full >= empty) {
+      out.push({
+        path: ["level_sensors", i, "full_mm"],
+        message: `expected a distance less than empty_mm (${empty}: the sensor looks down, a full bin is nearer), found ${full}`,
+      });
+    }
+    const blind = sensor.protocol === "dyp-a02" ? (sensor.min_mm ?? DYP_A02_MIN_MM) : undefined;
+    if (typeof blind === "number" && typeof full === "number" && full < blind) {
+      out.push({
+        path: ["level_sensors", i, "full_mm"],
+        message: `expected at least min_mm (${blind}: shorter readings are the sensor's blind zone, never read), found ${full}`,
+      });
+    }
+  });
 }
 
 /** A tolerance in divisions needs the division's size in grams. */

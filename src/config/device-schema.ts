@@ -1,5 +1,5 @@
 /**
- * The `scales[]` and `readers[]` items of the config schema (contract.md section 2), built from the
+ * The `scales[]`, `readers[]` and `level_sensors[]` items of the config schema (contract.md section 2), built from the
  * device registry (src/protocol/registry.ts): for each protocol, the keys every device of its kind
  * has, `protocol`, and the protocol's own options, with the protocol's defaults (`baud_rate`,
  * `min_reads`). The items are a union discriminated by `protocol`, so an option of another protocol
@@ -235,4 +235,50 @@ export const readerItemSchema = deviceItemSchema(
     examples: ["reader-1", "/dev/ttyUSB1"],
   },
   readerKeys,
+);
+
+/** The defaults of `level_sensors[].empty_mm` and `full_mm` (contract.md section 2). */
+export const DEFAULT_EMPTY_MM = 1200;
+export const DEFAULT_FULL_MM = 250;
+
+/** The default of `level_sensors[].median_window_s`: the median's window, seconds. */
+export const DEFAULT_LEVEL_MEDIAN_WINDOW_S = 3;
+
+/** The level-sensor keys after `protocol` and the protocol's options (contract.md section 2, `level_sensors:`). */
+function levelKeys() {
+  const mm = (what: string, fallback: number) =>
+    z.int().positive().max(65_535).default(fallback).describe(what);
+  return {
+    silence_timeout_s: z
+      .number()
+      .positive()
+      .max(HOUR_S)
+      .default(5)
+      .describe("Seconds without a frame after which the sensor is offline (level_sensor_offline)."),
+    bin: deviceId()
+      .describe("Id of the bin the sensor looks into; a bin has one sensor at most.")
+      .meta({ examples: ["kitchen"] }),
+    empty_mm: mm("Millimetres from the sensor to the bottom of the empty bin: 0 % full.", DEFAULT_EMPTY_MM),
+    full_mm: mm("Millimetres from the sensor at which the bin is full (100 %, bin_full); less than empty_mm.", DEFAULT_FULL_MM),
+    median_window_s: z
+      .number()
+      .positive()
+      .max(600)
+      .default(DEFAULT_LEVEL_MEDIAN_WINDOW_S)
+      .describe(
+        "Seconds of readings the fill level is the median of (at least the last 5 readings, however old), so " +
+          "that a hand or a bag passing under the sensor is not a full bin.",
+      ),
+  };
+}
+
+/** One item of `level_sensors[]`: the common level-sensor keys and its protocol's options. */
+export const levelSensorItemSchema = deviceItemSchema(
+  "level",
+  {
+    id: "Level sensor id, unique among the level sensors; its alarms name it.",
+    port: "Serial port of the fill-level sensor (a USB-UART adapter); prefer the stable /dev/serial/by-id/... name.",
+    examples: ["level-1", "/dev/ttyUSB2"],
+  },
+  levelKeys,
 );

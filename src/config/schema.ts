@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { crossFieldIssues } from "./cross-field.js";
 import { canonicalDecimal, DECIMAL_TEXT } from "./decimal.js";
-import { readerItemSchema, scaleItemSchema } from "./device-schema.js";
+import { levelSensorItemSchema, readerItemSchema, scaleItemSchema } from "./device-schema.js";
 import { cardsSchema, doorSchema, gpioSchema } from "./gpio-schema.js";
 import { describeFound } from "./found.js";
 import { DAY_S, HOUR_S, deviceId, matching, nonEmpty } from "./schema-parts.js";
@@ -361,6 +361,10 @@ export const configSchema = z
       .array(readerItemSchema)
       .default([])
       .describe("Identification readers (cards, QR codes); any reader opens a session. Default: none."),
+    level_sensors: z
+      .array(levelSensorItemSchema)
+      .default([])
+      .describe("Fill-level sensors (ultrasonic or lidar above the waste), one per bin at most. Default: none."),
     bins: z.array(binSchema).default([]).describe("Bins, each on its own scale. Default: none."),
     points: pointsSchema,
     session: sessionSchema.prefault({}),

@@ -24,6 +24,7 @@ describe("configJsonSchema", () => {
       "mqtt",
       "scales",
       "readers",
+      "level_sensors",
       "bins",
       "points",
       "session",

@@ -139,7 +139,7 @@ describe("checkConfigText problems", () => {
 
   it("reports an unknown top-level key", () => {
     expect(check(`${head}colour: blue\n`)).toEqual([
-      "c.yaml:5:1: colour: unknown key (expected one of: station, storage, mqtt, scales, readers, bins, points, session, gpio, cards, log)",
+      "c.yaml:5:1: colour: unknown key (expected one of: station, storage, mqtt, scales, readers, level_sensors, bins, points, session, gpio, cards, log)",
     ]);
   });
 

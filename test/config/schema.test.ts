@@ -55,6 +55,7 @@ describe("configSchema", () => {
           card_id_format: "dec10",
         },
       ],
+      level_sensors: [],
       bins: [{ id: "kitchen", category: "food_waste", scale: "scale-1", max_net_g: 50000 }],
       points: { rules_version: "2026-11", rounding: "floor", categories: { food_waste: { points_per_kg: "2", min_net_g: 0 } } },
       session: SESSION_DEFAULTS,
