@@ -32,7 +32,7 @@ import type {
   StationState,
   StorageState,
 } from "../domain/station-types.js";
-import type { BufferedFramer, ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { BufferedFramer, LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
 import type { Clock } from "./clock.js";
 import { EventRecorder, STORAGE_ALARM_KEY, type CommitPort, type SpillOf } from "./event-recorder.js";
 import { parsePersistedSession } from "./persisted-session.js";
@@ -74,7 +74,8 @@ export interface DevicePort {
 /** A device as the runner drives it: its kind, id, framer, and how to open its port. */
 export type RunnerDevice =
   | { kind: "scale"; id: string; framer: BufferedFramer<ScaleFrame>; open(handlers: DeviceHandlers): DevicePort }
-  | { kind: "reader"; id: string; framer: BufferedFramer<ReaderFrame>; open(handlers: DeviceHandlers): DevicePort };
+  | { kind: "reader"; id: string; framer: BufferedFramer<ReaderFrame>; open(handlers: DeviceHandlers): DevicePort }
+  | { kind: "level"; id: string; framer: BufferedFramer<LevelFrame>; open(handlers: DeviceHandlers): DevicePort };
 
 /**
  * What the runner needs of the station's GPIO outputs (app/gpio-station.ts): the levels the machine's
@@ -137,6 +138,8 @@ export interface RunnerOptions {
 export interface RunnerStats {
   scaleFrames: number;
   readerFrames: number;
+  /** Frames from fill-level sensors. */
+  levelFrames: number;
   discardedFrames: number;
   noiseFrames: number;
   sessionsOpened: number;
@@ -306,12 +309,14 @@ export class StationRunner {
     const c = this.state.counters;
     let scaleFrames = 0;
     let readerFrames = 0;
+    let levelFrames = 0;
     let discardedFrames = 0;
     let noiseFrames = 0;
     for (const d of this.devices) {
       const dc = c.devices[d.id];
       if (dc === undefined) continue;
       if (d.kind === "scale") scaleFrames += dc.frames;
+      else if (d.kind === "level") levelFrames += dc.frames;
       else readerFrames += dc.frames;
       discardedFrames += dc.discarded;
       noiseFrames += dc.noise;
@@ -319,6 +324,7 @@ export class StationRunner {
     return {
       scaleFrames,
       readerFrames,
+      levelFrames,
       discardedFrames,
       noiseFrames,
       sessionsOpened: c.sessionsOpened,
@@ -354,6 +360,7 @@ export class StationRunner {
     };
     const daily = read(META_KEYS.daily, isDailyPoints);
     const full = read(META_KEYS.full, isBoolRecord);
+    const fullBy = read(META_KEYS.fullBy, isFullSources);
     const contacts = read(META_KEYS.contacts, isBoolRecord) as Partial<Record<Contact, boolean>> | undefined;
     const stored = read(META_KEYS.cards, isCardLists);
     const configCards: ConfigCards = this.opts.cards ?? { collectors: [], maintenance: [], blocked: [] };
@@ -366,6 +373,7 @@ export class StationRunner {
       type: "restore",
       ...(daily !== undefined ? { daily } : {}),
       ...(full !== undefined ? { full } : {}),
+      ...(fullBy !== undefined ? { fullBy } : {}),
       ...(contacts !== undefined ? { contacts } : {}),
       cards: stored !== undefined && !configChanged ? stored : { ...configCards, version: null },
       ...now,
@@ -505,6 +513,14 @@ export class StationRunner {
       return device.open({
         onData: (chunk) =>
           this.feed({ type: "scale_data", scaleId: id, bytes: chunk.length, frames: framer.push(chunk), ...this.now() }),
+        onOpen,
+        onClose,
+      });
+    }
+    if (device.kind === "level") {
+      const framer = device.framer;
+      return device.open({
+        onData: (chunk) => this.feed({ type: "level_data", sensorId: id, bytes: chunk.length, frames: framer.push(chunk), ...this.now() }),
         onOpen,
         onClose,
       });
@@ -654,6 +670,14 @@ function isCardLists(v: unknown): v is CardListsState {
 
 function isDailyPoints(v: unknown): v is DailyPoints {
   return isRecord(v) && typeof v.day === "string" && isRecord(v.points) && Object.values(v.points).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+}
+
+/** The stored sources of bins' full states: `{bin: {weight?: boolean, level?: boolean}}`. */
+function isFullSources(v: unknown): v is Record<string, { weight?: boolean; level?: boolean }> {
+  return (
+    isRecord(v) &&
+    Object.values(v).every((s) => isRecord(s) && Object.entries(s).every(([k, b]) => (k === "weight" || k === "level") && typeof b === "boolean"))
+  );
 }
 
 function isBoolRecord(v: unknown): v is Record<string, boolean> {

@@ -44,6 +44,14 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
       minReads: r.min_reads,
       noValidFramesMs: secondsToMs(r.no_valid_frames_s),
     })),
+    levelSensors: config.level_sensors.map((l) => ({
+      id: l.id,
+      binId: l.bin,
+      emptyMm: l.empty_mm,
+      fullMm: l.full_mm,
+      medianWindowMs: secondsToMs(l.median_window_s),
+      noValidFramesMs: secondsToMs(l.silence_timeout_s),
+    })),
     bins: config.bins.map((b) => ({
       binId: b.id,
       category: b.category,

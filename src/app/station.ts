@@ -187,7 +187,7 @@ export class Station {
     this.cancelHousekeeping = this.clock.every(this.deps.storage?.checkMs ?? SPACE_CHECK_MS, () => void this.housekeep());
     void this.housekeep();
     this.log.info(
-      { station: cfg.station.id, scales: cfg.scales.length, readers: cfg.readers.length, bins: cfg.bins.length },
+      { station: cfg.station.id, scales: cfg.scales.length, readers: cfg.readers.length, level_sensors: cfg.level_sensors.length, bins: cfg.bins.length },
       "station started",
     );
   }
@@ -295,6 +295,7 @@ export class Station {
       this.runner?.stats() ?? {
         scaleFrames: 0,
         readerFrames: 0,
+        levelFrames: 0,
         discardedFrames: 0,
         noiseFrames: 0,
         sessionsOpened: 0,
@@ -377,6 +378,16 @@ export class Station {
         id: r.id,
         framer: codec.createFramer(),
         open: serial(r, codec.port, "reader"),
+      });
+    }
+    for (const l of this.config.level_sensors) {
+      // A level sensor streams like an indicator: silent for silence_timeout_s, it is offline and reopened.
+      const codec = findProtocol("level", l.protocol).configure(l);
+      devices.push({
+        kind: "level",
+        id: l.id,
+        framer: codec.createFramer(),
+        open: serial(l, codec.port, "level", l.silence_timeout_s * 1000),
       });
     }
     return devices;

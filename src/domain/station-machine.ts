@@ -12,17 +12,19 @@
  *
  * Rules that live here: sessions (session.ts), deposits and plausibility (deposits.ts), weighing
  * (scale-state.ts), presentations and reader noise (reader-state.ts), device links, alarms and
- * "no valid frames" (device-link.ts), storage (storage.ts: busy, fault, space and its alarms, and the
+ * "no valid frames" (device-link.ts), fill-level sensors (level-state.ts) and full bins (bin-full.ts), storage (storage.ts: busy, fault, space and its alarms, and the
  * fail-safe rule: no new session while storage is at fault or full), and the status payload
  * ({@link statusOf}).
  */
-import type { ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
 import { chunkArrived, linkOnline, linkState, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
 import { applyScaleFrame, initialScale, scaleLinkChanged } from "./scale-state.js";
 import { alarmEffect } from "./alarms.js";
+import { judgeBinFull, priorVerdict } from "./bin-full.js";
+import { LEVEL_STATUS_STEP_PERCENT, addReading, initialLevel, levelLinkChanged, levelSaysFull } from "./level-state.js";
 import { contactInput, doorClosedInput, doorDeadline, doorOf, doorTimers, gpioError, initialDoor, outputsOf } from "./doors.js";
 import { buttonPressed, closeIfDue, identify, recover, sessionDeadline, sessionDoorEdge, shutdown, weightAttributed, weightChanged } from "./session.js";
 import { initialStorage, refusedForSpace, spaceMeasured, storageChanged, storageStatus } from "./storage.js";
@@ -32,6 +34,8 @@ import type {
   DeviceCounters,
   DoorState,
   DeviceLink,
+  LevelSensorSpec,
+  LevelSensorState,
   ReaderSpec,
   ReaderState,
   ScaleCondition,
@@ -60,6 +64,11 @@ export function initialState(ctx: StationContext): StationState {
     readers[r.id] = initialReader;
     devices[r.id] = ZERO_COUNTERS;
   }
+  const levels: Record<string, LevelSensorState> = {};
+  for (const l of ctx.levelSensors ?? []) {
+    levels[l.id] = initialLevel;
+    devices[l.id] = ZERO_COUNTERS;
+  }
   const doors: Record<string, DoorState> = {};
   for (const b of ctx.bins) if (b.door) doors[b.binId] = initialDoor;
   return {
@@ -72,6 +81,8 @@ export function initialState(ctx: StationContext): StationState {
     doors,
     contacts: {},
     full: {},
+    fullBy: {},
+    levels,
     cards: { collectors: [], maintenance: [], blocked: [], version: null },
   };
 }
@@ -117,6 +128,9 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
       break;
     case "reader_data":
       next = readerData(next, input, ctx, effects);
+      break;
+    case "level_data":
+      next = levelData(next, input, ctx, effects);
       break;
     case "identified":
       next = identifyIfRoom(next, input, ctx, effects);
@@ -170,6 +184,11 @@ export interface StationStatus {
   alarms?: string[];
   /** Bins that are full. */
   full_bins?: string[];
+  /**
+   * Per fill-level sensor: its bin, the median distance (mm) and the fill level (0..100 %, one
+   * decimal), `null` before the first median (5 readings). Present when level sensors are configured.
+   */
+  levels?: Record<string, { bin_id: string; distance_mm: number | null; fill_percent: number | null }>;
 }
 
 /** The status fields the machine decides. */
@@ -182,6 +201,8 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
     scales[s.id] = scale.condition;
   }
   for (const r of ctx.readers) devices[r.id] = linkState((state.readers[r.id] ?? initialReader).link);
+  const levelSensors = ctx.levelSensors ?? [];
+  for (const l of levelSensors) devices[l.id] = linkState((state.levels?.[l.id] ?? initialLevel).link);
   const status: StationStatus = {
     devices,
     scales,
@@ -202,7 +223,15 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
   const active = Object.entries(state.contacts ?? {}).filter(([, v]) => v).map(([k]) => k);
   if ((ctx.gpio?.contacts.length ?? 0) > 0) status.alarms = active;
   const full = Object.entries(state.full ?? {}).filter(([, v]) => v).map(([k]) => k);
-  if (ctx.bins.some((b) => b.fullG !== undefined && b.fullG !== null)) status.full_bins = full;
+  if (ctx.bins.some((b) => b.fullG !== undefined && b.fullG !== null) || levelSensors.length > 0) status.full_bins = full;
+  if (levelSensors.length > 0) {
+    status.levels = Object.fromEntries(
+      levelSensors.map((l) => {
+        const level = state.levels?.[l.id] ?? initialLevel;
+        return [l.id, { bin_id: l.binId, distance_mm: level.medianMm, fill_percent: level.fillPercent }];
+      }),
+    );
+  }
   return status;
 }
 
@@ -242,7 +271,9 @@ function reconfigured(state: StationState, input: Input<"reconfigured">, effects
     scales: pick(state.scales, fresh.scales),
     readers: pick(state.readers, fresh.readers),
     doors: pick(state.doors, fresh.doors),
+    levels: pick(state.levels, fresh.levels),
     full: Object.fromEntries(Object.entries(state.full ?? {}).filter(([id]) => binIds.has(id))),
+    fullBy: Object.fromEntries(Object.entries(state.fullBy ?? {}).filter(([id]) => binIds.has(id))),
     counters: { ...state.counters, devices: pick(state.counters.devices, fresh.counters.devices) },
   };
 }
@@ -254,6 +285,7 @@ function restore(state: StationState, input: Input<"restore">): StationState {
     ...(input.cards !== undefined ? { cards: input.cards } : {}),
     ...(input.daily !== undefined ? { daily: input.daily } : {}),
     ...(input.full !== undefined ? { full: { ...input.full } } : {}),
+    ...(input.fullBy !== undefined ? { fullBy: { ...input.fullBy } } : {}),
     ...(input.contacts !== undefined ? { contacts: { ...input.contacts } } : {}),
   };
 }
@@ -302,26 +334,21 @@ function binWeightChanged(state: StationState, binId: string | null, beforeG: nu
   }
   const fullG = bin.fullG ?? null;
   if (fullG === null) return state;
-  const wasFull = state.full?.[binId] === true;
-  const isFull = wasFull ? afterG >= fullG * 0.9 : afterG >= fullG;
-  if (isFull === wasFull) return state;
-  const full = { ...state.full, [binId]: isFull };
-  effects.push({ type: "notice", level: isFull ? "warn" : "info", msg: isFull ? "bin full" : "bin no longer full", fields: { bin: binId, gross_g: afterG } });
-  effects.push(
-    alarmEffect(
-      binId,
-      {
-        code: isFull ? "bin_full" : "bin_ok",
-        bin_id: binId,
-        gross_g: afterG,
-        full_g: fullG,
-        message: isFull ? `bin ${binId} is full (${afterG} g, full at ${fullG} g)` : `bin ${binId} is no longer full (${afterG} g)`,
-      },
-      { [META_KEYS.full]: JSON.stringify(full) },
-    ),
+  const verdict = priorVerdict(state, binId, "weight") ? afterG >= fullG * 0.9 : afterG >= fullG;
+  return judgeBinFull(
+    state,
+    binId,
+    "weight",
+    verdict,
+    {
+      details: { gross_g: afterG, full_g: fullG },
+      fullMessage: `bin ${binId} is full (${afterG} g, full at ${fullG} g)`,
+      okMessage: `bin ${binId} is no longer full (${afterG} g)`,
+      fields: { gross_g: afterG },
+    },
+    ctx,
+    effects,
   );
-  effects.push({ type: "status_changed" });
-  return { ...state, full };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,9 +370,12 @@ function bumpCounters(state: StationState, id: string, add: Partial<DeviceCounte
   return { ...state, counters: { ...state.counters, devices: { ...state.counters.devices, [id]: next } } };
 }
 
+/** The kinds of device whose link the machine judges; the alarm codes are `<kind>_offline` / `<kind>_online`. */
+type LinkKind = "scale" | "reader" | "level_sensor";
+
 /** Raises the alarm a link change calls for, and the status change. */
 function reportLinkChange(
-  kind: "scale" | "reader",
+  kind: LinkKind,
   id: string,
   link: DeviceLink,
   binId: string | null,
@@ -356,27 +386,28 @@ function reportLinkChange(
   return reported;
 }
 
-function recordLinkAlarm(kind: "scale" | "reader", id: string, binId: string | null, alarm: NonNullable<LinkAlarm>, effects: StationEffect[]): void {
+function recordLinkAlarm(kind: LinkKind, id: string, binId: string | null, alarm: NonNullable<LinkAlarm>, effects: StationEffect[]): void {
   const bin = binId === null ? {} : { bin_id: binId };
+  const name = kind === "level_sensor" ? "level sensor" : kind;
   if (alarm.state === "offline") {
-    effects.push({ type: "notice", level: "warn", msg: `${kind} offline`, fields: { device: id, reason: alarm.reason } });
+    effects.push({ type: "notice", level: "warn", msg: `${name} offline`, fields: { device: id, reason: alarm.reason } });
     effects.push(
       alarmEffect(id, {
-        code: kind === "scale" ? "scale_offline" : "reader_offline",
+        code: `${kind}_offline`,
         device_id: id,
         ...bin,
         reason: alarm.reason,
-        message: `${kind} ${id} offline: ${alarm.reason}`,
+        message: `${name} ${id} offline: ${alarm.reason}`,
       }),
     );
   } else {
-    effects.push({ type: "notice", level: "info", msg: `${kind} back online`, fields: { device: id } });
+    effects.push({ type: "notice", level: "info", msg: `${name} back online`, fields: { device: id } });
     effects.push(
       alarmEffect(id, {
-        code: kind === "scale" ? "scale_online" : "reader_online",
+        code: `${kind}_online`,
         device_id: id,
         ...bin,
-        message: `${kind} ${id} back online`,
+        message: `${name} ${id} back online`,
       }),
     );
   }
@@ -402,6 +433,15 @@ function port(state: StationState, input: Input<"port">, ctx: StationContext, ef
     if (linkState(link) !== before) effects.push({ type: "status_changed" });
     return { ...state, readers: { ...state.readers, [readerSpec.id]: resetTags({ ...reader, link }) } };
   }
+  const levelSpec = ctx.levelSensors?.find((l) => l.id === input.deviceId);
+  if (levelSpec !== undefined) {
+    const level = state.levels?.[levelSpec.id] ?? initialLevel;
+    const before = linkState(level.link);
+    let link = portChanged(level.link, input.state, input.mono, input.reason);
+    link = reportLinkChange("level_sensor", levelSpec.id, link, levelSpec.binId, effects);
+    if (linkState(link) !== before) effects.push({ type: "status_changed" });
+    return { ...state, levels: { ...state.levels, [levelSpec.id]: levelLinkChanged({ ...level, link }) } };
+  }
   unknownDevice(input.deviceId, effects);
   return state;
 }
@@ -422,7 +462,7 @@ function flush(state: StationState, at: Input<"flush">, ctx: StationContext, eff
 
 /** Counts and checks one chunk's link verdict; returns the link and whether its online state changed. */
 function judgeChunk(
-  kind: "scale" | "reader",
+  kind: LinkKind,
   id: string,
   binId: string | null,
   link0: DeviceLink,
@@ -436,7 +476,7 @@ function judgeChunk(
     effects.push({
       type: "notice",
       level: "warn",
-      msg: `${kind} sends bytes that never form a valid frame: check its protocol and baud rate`,
+      msg: `${kind === "level_sensor" ? "level sensor" : kind} sends bytes that never form a valid frame: check its protocol and baud rate`,
       fields: { device: id, discarded_bytes: judged.discardedBytes, window_s: windowMs / 1000 },
     });
   }
@@ -453,15 +493,7 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
     return state0;
   }
   const scale0 = state0.scales[spec.id] ?? initialScale;
-  let valid = 0;
-  let discarded = 0;
-  let discardedBytes = 0;
-  for (const f of input.frames) {
-    if (f.kind === "discarded") {
-      discarded++;
-      discardedBytes += f.bytes.length;
-    } else valid++;
-  }
+  const { valid, discarded, discardedBytes } = countFrames(input.frames);
   const { link, changed } = judgeChunk(
     "scale",
     spec.id,
@@ -507,7 +539,21 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
   return { ...state, scales: { ...state.scales, [spec.id]: scale } };
 }
 
-function discardedNotice(deviceId: string, frame: Extract<ScaleFrame | ReaderFrame, { kind: "discarded" }>): StationEffect {
+/** A chunk's frames: valid ones (anything not discarded), discarded ones and their bytes. */
+function countFrames(frames: readonly { kind: string; bytes?: Uint8Array }[]): { valid: number; discarded: number; discardedBytes: number } {
+  let valid = 0;
+  let discarded = 0;
+  let discardedBytes = 0;
+  for (const f of frames) {
+    if (f.kind === "discarded") {
+      discarded++;
+      discardedBytes += f.bytes?.length ?? 0;
+    } else valid++;
+  }
+  return { valid, discarded, discardedBytes };
+}
+
+function discardedNotice(deviceId: string, frame: Extract<ScaleFrame | ReaderFrame | LevelFrame, { kind: "discarded" }>): StationEffect {
   return { type: "notice", level: "debug", msg: "frame discarded", fields: { device: deviceId, reason: frame.reason, length: frame.bytes.length } };
 }
 
@@ -596,4 +642,80 @@ function tickReaders(state: StationState, mono: number, ctx: StationContext, eff
     s = bumpCounters({ ...s, readers: { ...s.readers, [spec.id]: noted } }, spec.id, { noise: expired.noise });
   }
   return s;
+}
+
+/**
+ * One chunk from a fill-level sensor: the link verdict as for a scale (its `silence_timeout_s` is the
+ * "no valid frames" window; a `no_reading` or `ignored` frame is a valid frame: the right device,
+ * speaking), each distance a reading of the median (level-state.ts), and the bin's full state judged
+ * on the new median (bin-full.ts). The retained status is published again when the link changes, the
+ * bin's full state changes, or the fill level moved by {@link LEVEL_STATUS_STEP_PERCENT} points.
+ */
+function levelData(state0: StationState, input: Input<"level_data">, ctx: StationContext, effects: StationEffect[]): StationState {
+  const spec: LevelSensorSpec | undefined = ctx.levelSensors?.find((l) => l.id === input.sensorId);
+  if (spec === undefined) {
+    unknownDevice(input.sensorId, effects);
+    return state0;
+  }
+  const level0 = state0.levels?.[spec.id] ?? initialLevel;
+  const { valid, discarded, discardedBytes } = countFrames(input.frames);
+  const { link, changed } = judgeChunk(
+    "level_sensor",
+    spec.id,
+    spec.binId,
+    level0.link,
+    { bytes: input.bytes, validFrames: valid, discardedBytes, mono: input.mono },
+    spec.noValidFramesMs,
+    effects,
+  );
+  let level: LevelSensorState = changed ? levelLinkChanged({ ...level0, link }) : { ...level0, link };
+  let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
+  for (const frame of input.frames) {
+    switch (frame.kind) {
+      case "discarded":
+        effects.push(discardedNotice(spec.id, frame));
+        break;
+      case "distance":
+        level = addReading(level, frame.mm, input.mono, spec);
+        break;
+      case "no_reading":
+        if (level.noReading !== frame.reason) effects.push({ type: "notice", level: "debug", msg: "level sensor: no reading", fields: { device: spec.id, reason: frame.reason } });
+        level = { ...level, noReading: frame.reason };
+        break;
+      case "ignored":
+        break;
+      default:
+        unreachable(frame);
+    }
+  }
+  state = { ...state, levels: { ...state.levels, [spec.id]: level } };
+  const medianMm = level.medianMm;
+  if (medianMm !== null && level.fillPercent !== null && medianMm !== level0.medianMm) {
+    const fill = level.fillPercent;
+    const verdict = levelSaysFull(priorVerdict(state, spec.binId, "level"), medianMm, spec);
+    const fullBefore = state.full?.[spec.binId] === true;
+    state = judgeBinFull(
+      state,
+      spec.binId,
+      "level",
+      verdict,
+      {
+        details: { device_id: spec.id, distance_mm: medianMm, fill_percent: fill, full_mm: spec.fullMm, empty_mm: spec.emptyMm },
+        fullMessage: `bin ${spec.binId} is full: level sensor ${spec.id} reads ${medianMm} mm (${fill} %, full at ${spec.fullMm} mm)`,
+        okMessage: `bin ${spec.binId} is no longer full: level sensor ${spec.id} reads ${medianMm} mm (${fill} %)`,
+        fields: { sensor: spec.id, distance_mm: medianMm, fill_percent: fill },
+      },
+      ctx,
+      effects,
+    );
+    const reported = level.statusPercent ?? null;
+    const fullChanged = (state.full?.[spec.binId] === true) !== fullBefore;
+    const moved = reported === null || Math.abs(fill - reported) >= LEVEL_STATUS_STEP_PERCENT;
+    if (changed || fullChanged || moved) {
+      // The status is published with this fill level (by the link's or the full state's own change, or now).
+      if (!changed && !fullChanged) effects.push({ type: "status_changed" });
+      state = { ...state, levels: { ...state.levels, [spec.id]: { ...level, statusPercent: fill } } };
+    }
+  }
+  return state;
 }

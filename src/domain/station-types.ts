@@ -6,7 +6,7 @@
  * Time: every input carries `mono` (milliseconds on a monotonic clock; every timer uses it) and
  * `wall` (milliseconds since the Unix epoch; used only to stamp events).
  */
-import type { ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
 import type { CompiledPointsTable } from "./points.js";
 import type { ResolvedStabilityOptions, WeightSample } from "./stability.js";
 import type { DepositData } from "./types.js";
@@ -36,6 +36,21 @@ export interface ReaderSpec {
   /** `min_reads`: identical frames, each within the gap of the one before, before a tag counts. */
   readonly minReads: number;
   /** `no_valid_frames_s` in ms. */
+  readonly noValidFramesMs: number;
+}
+
+/** One fill-level sensor (config `level_sensors[]`), distances in mm, times in ms. */
+export interface LevelSensorSpec {
+  readonly id: string;
+  /** The bin it looks into (`bin`). */
+  readonly binId: string;
+  /** `empty_mm`: the distance to the bottom of the empty bin (0 %). */
+  readonly emptyMm: number;
+  /** `full_mm`: the distance at which the bin is full (100 %); less than `emptyMm`. */
+  readonly fullMm: number;
+  /** `median_window_s` in ms: the readings of this window (at least the last 5) give the median. */
+  readonly medianWindowMs: number;
+  /** `silence_timeout_s` in ms: the window of the "no valid frames" rule. */
   readonly noValidFramesMs: number;
 }
 
@@ -92,6 +107,8 @@ export interface StationContext {
   readonly readers: readonly ReaderSpec[];
   /** In config order: deposits of one session follow it. */
   readonly bins: readonly BinSpec[];
+  /** Fill-level sensors (config `level_sensors`); absent: none. */
+  readonly levelSensors?: readonly LevelSensorSpec[];
   readonly session: SessionTimings;
   /** `null` without `points.categories` (every deposit `no_rule`). */
   readonly points: CompiledPointsTable | null;
@@ -165,6 +182,33 @@ export interface ScaleState {
   readonly tareChanges: number;
   /** `tareChanges` when the accepted weight last changed (a change across a tare switch is no weight change). */
   readonly acceptedTareChanges?: number;
+}
+
+/** One distance reading kept for a level sensor's median. */
+export interface LevelReading {
+  readonly mono: number;
+  readonly mm: number;
+}
+
+/** One fill-level sensor's state (src/domain/level-state.ts). Its full/ok verdict is the bin's: {@link StationState.fullBy}. */
+export interface LevelSensorState {
+  readonly link: DeviceLink;
+  /** Readings of the median's window (at least the last 5), oldest first, bounded. */
+  readonly readings: readonly LevelReading[];
+  /** The median of `readings` in mm, `null` until there are 5 (kept while offline). */
+  readonly medianMm: number | null;
+  /** The fill level of that median, 0..100 %, one decimal; `null` with it. */
+  readonly fillPercent: number | null;
+  /** Why the latest frame was no reading (no echo, weak signal), `null` after a reading. */
+  readonly noReading: string | null;
+  /** The fill level when the retained status was last asked to be published for this sensor; absent: never. */
+  readonly statusPercent?: number | null;
+}
+
+/** Which source says a bin is full: its weight (`full_g`) and its fill-level sensor; absent: not judged yet. */
+export interface FullSources {
+  readonly weight?: boolean;
+  readonly level?: boolean;
 }
 
 /** A tag seen fewer than `min_reads` times so far. */
@@ -352,6 +396,10 @@ export interface StationState {
   readonly contactErrors?: Readonly<Partial<Record<Contact, string>>>;
   /** Bins whose last bin_full/bin_ok alarm said full. */
   readonly full?: Readonly<Record<string, boolean>>;
+  /** Per bin, what each of its sources said last (src/domain/bin-full.ts); `full` is their combination. */
+  readonly fullBy?: Readonly<Record<string, FullSources>>;
+  /** Fill-level sensors by id. */
+  readonly levels?: Readonly<Record<string, LevelSensorState>>;
   readonly cards?: CardListsState;
   readonly daily?: DailyPoints;
 }
@@ -391,6 +439,8 @@ export type StationInput =
    * this chunk may open (the machine cannot mint ids).
    */
   | ({ type: "reader_data"; readerId: string; bytes: number; frames: readonly ReaderFrame[]; sessionId: string } & At)
+  /** One chunk from a fill-level sensor's port: its size and the frames the protocol's framer completed. */
+  | ({ type: "level_data"; sensorId: string; bytes: number; frames: readonly LevelFrame[] } & At)
   /** A presentation decided outside the readers (tests; later, commands). */
   | ({ type: "identified"; cardId: string; readerId: string; sessionId: string } & At)
   /** The port adapter opened or lost a device's port (`reason`: why it closed). */
@@ -425,7 +475,15 @@ export type StationInput =
    * What the database kept for the machine, at start: the role lists in force, today's points per
    * card, and the bins and contacts whose last alarm said full/active (so a restart repeats no alarm).
    */
-  | ({ type: "restore"; cards?: CardListsState; daily?: DailyPoints; full?: Readonly<Record<string, boolean>>; contacts?: Readonly<Partial<Record<Contact, boolean>>> } & At)
+  | ({
+      type: "restore";
+      cards?: CardListsState;
+      daily?: DailyPoints;
+      full?: Readonly<Record<string, boolean>>;
+      /** What each source of a bin's full state said last (stored since level sensors). */
+      fullBy?: Readonly<Record<string, FullSources>>;
+      contacts?: Readonly<Partial<Record<Contact, boolean>>>;
+    } & At)
   /**
    * A configuration reload took effect (issue 10 item 3): `context` is the new context (the input
    * is stepped with the old one). Devices, bins and doors keep their state when they remain; those
@@ -462,6 +520,8 @@ export const ALARM_CODES = [
   "power_fail",
   "power_ok",
   "gpio_error",
+  "level_sensor_offline",
+  "level_sensor_online",
 ] as const;
 export type AlarmCode = (typeof ALARM_CODES)[number];
 
@@ -566,5 +626,6 @@ export const META_KEYS = {
   cards: "cards",
   daily: "daily_points",
   full: "bins_full",
+  fullBy: "bins_full_by",
   contacts: "contacts",
 } as const;
