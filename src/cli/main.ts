@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { configFileArgument, runConfigCheck, runConfigSchema, resolveConfigPath } from "./config-commands.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
-import type { SimulateReaderArgs, SimulateScaleArgs, SimulateSetup } from "./simulate.js";
+import type { SimulateLevelArgs, SimulateReaderArgs, SimulateScaleArgs, SimulateSetup } from "./simulate.js";
 
 /** A day: the demo's longest run (and far below Node's timer limit). */
 const MAX_DEMO_SECONDS = 86_400;
@@ -196,7 +196,7 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
 
   const simulate = program
     .command("simulate")
-    .description("play a scale or a card reader on a serial port (the other end of a socat pair, or an adapter wired to the station), for bench tests");
+    .description("play a scale, a card reader or a fill-level sensor on a serial port (the other end of a socat pair, or an adapter wired to the station), for bench tests");
   /** Plays a parsed `simulate` setup, or reports its usage mistake (exit 2). */
   const playSimulated = async (kind: string, setup: SimulateSetup | { usage: string }): Promise<void> => {
     if ("usage" in setup) {
@@ -233,14 +233,15 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
       const { parseSimulateReader } = await import("./simulate.js");
       await playSimulated("reader", parseSimulateReader(opts));
     });
-  simulate
-    .command("level")
-    .description("play a fill-level sensor (not yet)")
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      err("smartbin simulate level: not yet: fill-level sensors come with a later part of issue 9");
-      result.code = EXIT.USAGE;
+  simulateCommon(simulate.command("level").description("play a fill-level sensor: a steady distance, noise, a bin filling up"))
+    .option("--distance-mm <mm>", "steady distance in millimetres")
+    .option("--ramp <from:to:seconds>", "from one distance to another (mm) in so many seconds, then steady")
+    .option("--noise <mm>", "each reading moves by up to ± this many millimetres")
+    .option("--strength <n>", "signal strength sent, for tf-luna (default 1000)")
+    .option("--period <ms>", "reading interval in ms (default 100)")
+    .action(async (opts: SimulateLevelArgs) => {
+      const { parseSimulateLevel } = await import("./simulate.js");
+      await playSimulated("level", parseSimulateLevel(opts));
     });
 
   return program;

@@ -25,6 +25,24 @@ export interface SimulateScaleArgs {
   option?: string[];
 }
 
+/** The options commander hands over for `simulate level`. */
+export interface SimulateLevelArgs {
+  port: string;
+  protocol: string;
+  distanceMm?: string;
+  ramp?: string;
+  noise?: string;
+  strength?: string;
+  period?: string;
+  baud?: string;
+  option?: string[];
+}
+
+/** Reading interval of a simulated level sensor when `--period` is not given: 10 a second, as a DYP-A02 in real-time mode. */
+export const DEFAULT_LEVEL_PERIOD_MS = 100;
+/** Signal strength a simulated tf-luna sends by default: well above its `min_strength` default (100). */
+export const DEFAULT_LEVEL_STRENGTH = 1000;
+
 /** The options commander hands over for `simulate reader`. */
 export interface SimulateReaderArgs {
   port: string;
@@ -87,6 +105,55 @@ export function parseSimulateScale(args: SimulateScaleArgs): SimulateSetup | { u
       path: args.port,
       serial,
       summary: `simulating a ${args.protocol} scale on ${args.port} (${describeSerial(serial)}): ${what}${noiseG > 0 ? ` ± ${noiseG} g` : ""}, a frame every ${periodMs} ms; Ctrl-C ends`,
+    };
+  } catch (e) {
+    if (e instanceof UsageError) return { usage: e.message };
+    throw e;
+  }
+}
+
+/**
+ * Understands `simulate level` arguments: `--distance-mm N` (steady) or `--ramp FROM:TO:SECONDS`
+ * (mm, e.g. a bin filling up: `1000:240:20`), `--noise MM`, `--strength N` (tf-luna), `--period MS`,
+ * and protocol options by `--option KEY=VALUE`.
+ *
+ * @returns the setup, or a usage message (exit 2)
+ */
+export function parseSimulateLevel(args: SimulateLevelArgs): SimulateSetup | { usage: string } {
+  try {
+    const codec = configure("level", args.protocol, protocolOptions(args.option));
+    if (args.distanceMm !== undefined && args.ramp !== undefined) throw new UsageError("give --distance-mm or --ramp, not both");
+    const mm = (flag: string, value: string): number => {
+      if (!/^\d{1,6}$/.test(value)) throw new UsageError(`${flag} expects whole millimetres (e.g. 1200), found "${value}"`);
+      return Number(value);
+    };
+    let program: WeightProgram;
+    if (args.ramp !== undefined) {
+      const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(args.ramp);
+      if (m === null) throw new UsageError(`--ramp expects FROM:TO:SECONDS (mm, mm, seconds), found "${args.ramp}"`);
+      program = { kind: "ramp", fromG: mm("--ramp", m[1]!), toG: mm("--ramp", m[2]!), seconds: Number(m[3]) };
+    } else {
+      if (args.distanceMm === undefined) throw new UsageError("give --distance-mm N or --ramp FROM:TO:SECONDS");
+      program = { kind: "steady", grams: mm("--distance-mm", args.distanceMm) };
+    }
+    const noiseMm = args.noise === undefined ? 0 : mm("--noise", args.noise);
+    const strength = args.strength === undefined ? DEFAULT_LEVEL_STRENGTH : wholeNumber("--strength", args.strength, 0, 65_535);
+    const periodMs = args.period === undefined ? DEFAULT_LEVEL_PERIOD_MS : wholeNumber("--period", args.period, 10, 60_000);
+    const extremes = program.kind === "steady" ? [program.grams] : [program.fromG, program.toG];
+    for (const d of extremes.flatMap((x) => [Math.max(0, x - noiseMm), x + noiseMm])) {
+      try {
+        codec.encode({ mm: d, strength });
+      } catch (e) {
+        throw new UsageError(`${args.protocol} cannot send ${d} mm: ${(e as Error).message}`);
+      }
+    }
+    const serial = serialFor(codec, args.baud);
+    const what = program.kind === "steady" ? `${program.grams} mm` : `${program.fromG} mm to ${program.toG} mm in ${program.seconds} s`;
+    return {
+      play: { kind: "level", codec, plan: { program, noiseMm, strength }, periodMs },
+      path: args.port,
+      serial,
+      summary: `simulating a ${args.protocol} level sensor on ${args.port} (${describeSerial(serial)}): ${what}${noiseMm > 0 ? ` ± ${noiseMm} mm` : ""}, a reading every ${periodMs} ms; Ctrl-C ends`,
     };
   } catch (e) {
     if (e instanceof UsageError) return { usage: e.message };

@@ -105,6 +105,30 @@ describeWithTool("socat", "smartbin simulate on a socat pair", () => {
     expect(sim.exitCode).toBe(0);
   });
 
+  it("a dyp-a02 level sensor at --distance-mm 1953 sends FF 07 A1 A7 frames, decoded to 1953 mm; SIGTERM ends it with 0", async () => {
+    const pair = await createPtyPair();
+    pairs.push(pair);
+    const sim = startSimulate(["level", "--port", pair.hostPath, "--protocol", "dyp-a02", "--distance-mm", "1953", "--period", "20"]);
+    const frames = await readFrames(pair.devicePath, "level", "dyp-a02", {}, (f) => f.kind !== "discarded", 5);
+    expect(frames.slice(0, 5)).toEqual(Array(5).fill({ kind: "distance", mm: 1953, strength: null, temperatureC: null }));
+    sim.kill("SIGTERM");
+    await exited(sim);
+    expect(sim.exitCode).toBe(0);
+    expect(sim.stderrText()).toMatch(/^simulating a dyp-a02 level sensor on .*host \(9600 8N1\): 1953 mm, a reading every 20 ms; Ctrl-C ends\n$/);
+  });
+
+  it("a tf-luna level sensor ramping a bin full (1000 mm to 240 mm) at 115200 baud, with --strength, read back through tf-luna's framer", async () => {
+    const pair = await createPtyPair();
+    pairs.push(pair);
+    startSimulate(["level", "--port", pair.hostPath, "--protocol", "tf-luna", "--ramp", "1000:240:1", "--strength", "300", "--period", "20"]);
+    const frames = await readFrames(pair.devicePath, "level", "tf-luna", {}, (f) => f.kind === "distance", 80);
+    const mm = frames.map((f) => (f.kind === "distance" ? f.mm : -1));
+    expect(Math.max(...mm)).toBeLessThanOrEqual(1000);
+    expect(mm.at(-1)).toBe(240);
+    for (let i = 1; i < mm.length; i++) expect(mm[i]).toBeLessThanOrEqual(mm[i - 1]!);
+    expect(frames[0]).toMatchObject({ strength: 300 });
+  });
+
   it("a port that cannot be opened is one line and exit 1", async () => {
     const sim = startSimulate(["scale", "--port", "/nonexistent/ttyUSB9", "--protocol", "yaohua-a9", "--weight", "1"]);
     await exited(sim);
@@ -126,7 +150,12 @@ describe("smartbin simulate: bad arguments exit 2 with one clear line", () => {
     [["reader", "--port", "/dev/null", "--protocol", "em4100-ascii"], /give at least one --card ID/],
     [["reader", "--port", "/dev/null", "--protocol", "em4100-ascii", "--card", "XYZ"], /--card "XYZ" is not an identifier em4100-ascii can send/],
     [["reader", "--port", "/dev/null", "--protocol", "em4100-ascii", "--card", "100086F444", "--every", "1", "--hold", "2"], /--hold \(2 s\) must not be longer than --every/],
-    [["level", "--port", "/dev/null", "--protocol", "dyp-a02"], /not yet/],
+    [["level", "--port", "/dev/null", "--protocol", "dyp-a02"], /give --distance-mm N or --ramp FROM:TO:SECONDS/],
+    [["level", "--port", "/dev/null", "--protocol", "hc-sr04", "--distance-mm", "900"], /unknown level protocol "hc-sr04" \(known: dyp-a02, tf-luna\)/],
+    [["level", "--port", "/dev/null", "--protocol", "dyp-a02", "--distance-mm", "9.5"], /--distance-mm expects whole millimetres/],
+    [["level", "--port", "/dev/null", "--protocol", "dyp-a02", "--distance-mm", "900", "--ramp", "900:200:5"], /give --distance-mm or --ramp, not both/],
+    [["level", "--port", "/dev/null", "--protocol", "dyp-a02", "--distance-mm", "900", "--option", "min_strength=50"], /dyp-a02 has no option "min_strength" \(its options: min_mm, max_mm\)/],
+    [["level", "--port", "/dev/null", "--protocol", "dyp-a02", "--distance-mm", "70000"], /--distance-mm expects whole millimetres|dyp-a02 cannot send 70000 mm/],
     [["scale", "--protocol", "yaohua-a9"], /required option '--port <path>' not specified/],
   ];
   it.each(cases)("simulate %j", (args, message) => {

@@ -1,5 +1,5 @@
 /**
- * `smartbin simulate`: plays a weighing indicator or a card reader on an existing serial port (the
+ * `smartbin simulate`: plays a weighing indicator, a card reader or a fill-level sensor on an existing serial port (the
  * other end of a socat pair, or a USB adapter wired to the station's input), encoding through the
  * device registry's encoders (src/protocol/registry.ts) with the protocol's own serial settings.
  */
@@ -7,12 +7,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SerialPort } from "serialport";
 import { expectedFault } from "../../adapters/log/faults.js";
 import type { DeviceCodec, SerialSettings } from "../../protocol/index.js";
-import { cardAt, scaleSampleAt, type ReaderPlan, type ScalePlan } from "./programs.js";
+import { cardAt, levelSampleAt, scaleSampleAt, type LevelPlan, type ReaderPlan, type ScalePlan } from "./programs.js";
 
 /** What to play. */
 export type PlayPlan =
   | { kind: "scale"; codec: DeviceCodec<"scale">; plan: ScalePlan; periodMs: number }
-  | { kind: "reader"; codec: DeviceCodec<"reader">; plan: ReaderPlan };
+  | { kind: "reader"; codec: DeviceCodec<"reader">; plan: ReaderPlan }
+  | { kind: "level"; codec: DeviceCodec<"level">; plan: LevelPlan; periodMs: number };
 
 /** Where and how to play it. */
 export interface PlayOptions {
@@ -76,11 +77,12 @@ export async function playDevice(play: PlayPlan, opts: PlayOptions): Promise<Pla
   opts.onStart?.();
   const start = performance.now();
   try {
-    if (play.kind === "scale") {
+    if (play.kind === "scale" || play.kind === "level") {
       for (let n = 0; !ended.signal.aborted; n++) {
         await untilAt(start + n * play.periodMs, ended.signal);
         if (ended.signal.aborted) break;
-        await write(play.codec.encode(scaleSampleAt(play.plan, performance.now() - start, opts.random)));
+        const elapsed = performance.now() - start;
+        await write(play.kind === "scale" ? play.codec.encode(scaleSampleAt(play.plan, elapsed, opts.random)) : play.codec.encode(levelSampleAt(play.plan, elapsed, opts.random)));
       }
     } else {
       const tickMs = play.plan.repeatMs ?? play.plan.everyMs;

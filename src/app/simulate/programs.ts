@@ -1,9 +1,9 @@
 /**
  * What a simulated device shows over time (`smartbin simulate`, issue 9 item 5): a scale's weight
- * program and a reader's card presentations, as pure functions of the elapsed time so that they are
+ * program, a level sensor's distance program and a reader's card presentations, as pure functions of the elapsed time so that they are
  * tested without a clock.
  */
-import type { ReaderSample, ScaleSample } from "../../protocol/index.js";
+import type { LevelSample, ReaderSample, ScaleSample } from "../../protocol/index.js";
 
 /** A scale's load: steady, or a ramp from one weight to another that then stays at the end weight. */
 export type WeightProgram =
@@ -26,17 +26,42 @@ export interface ScalePlan {
  * the station's own stability window decides). `random()` is uniform in [0, 1).
  */
 export function scaleSampleAt(plan: ScalePlan, elapsedMs: number, random: () => number): ScaleSample {
-  const { program } = plan;
-  let grams: number;
-  let stable = true;
-  if (program.kind === "steady") grams = program.grams;
+  const { value, settled } = programAt(plan.program, elapsedMs, plan.noiseG, random);
+  return { grams: value, stable: settled, decimals: plan.decimals };
+}
+
+/**
+ * A program's value `elapsedMs` after start (a weight's grams or a distance's mm: the program's
+ * numbers, whatever their unit), moved by uniform noise within ± `noise`, rounded; `settled` once
+ * a ramp has ended (a steady program always is).
+ */
+function programAt(program: WeightProgram, elapsedMs: number, noise: number, random: () => number): { value: number; settled: boolean } {
+  let value: number;
+  let settled = true;
+  if (program.kind === "steady") value = program.grams;
   else {
     const fraction = program.seconds <= 0 ? 1 : Math.min(1, elapsedMs / (program.seconds * 1000));
-    grams = program.fromG + (program.toG - program.fromG) * fraction;
-    stable = fraction >= 1;
+    value = program.fromG + (program.toG - program.fromG) * fraction;
+    settled = fraction >= 1;
   }
-  if (plan.noiseG > 0) grams += (random() * 2 - 1) * plan.noiseG;
-  return { grams: Math.round(grams), stable, decimals: plan.decimals };
+  if (noise > 0) value += (random() * 2 - 1) * noise;
+  return { value: Math.round(value), settled };
+}
+
+/** How a simulated fill-level sensor behaves. */
+export interface LevelPlan {
+  /** The distance over time, in mm (a {@link WeightProgram}'s numbers read as millimetres). */
+  program: WeightProgram;
+  /** Each reading moves by a uniform random amount within ± this (mm); 0: none. */
+  noiseMm: number;
+  /** The signal strength sent, for protocols that carry one (tf-luna). */
+  strength: number;
+}
+
+/** The reading to encode `elapsedMs` after start (never below 0 mm). `random()` is uniform in [0, 1). */
+export function levelSampleAt(plan: LevelPlan, elapsedMs: number, random: () => number): LevelSample {
+  const { value } = programAt(plan.program, elapsedMs, plan.noiseMm, random);
+  return { mm: Math.max(0, value), strength: plan.strength };
 }
 
 /** How a simulated reader presents its cards. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cardAt, scaleSampleAt, type ReaderPlan, type ScalePlan } from "../../../src/app/simulate/programs.js";
+import { cardAt, levelSampleAt, scaleSampleAt, type LevelPlan, type ReaderPlan, type ScalePlan } from "../../../src/app/simulate/programs.js";
 
 const noRandom = (): number => 0.5;
 
@@ -38,5 +38,17 @@ describe("cardAt", () => {
     expect(cardAt(plan, 4999)).toBeNull();
     expect(cardAt(plan, 5000)).toEqual({ sample: { tag: "B" }, presentation: 1 });
     expect(cardAt(plan, 10_500)).toEqual({ sample: { tag: "A" }, presentation: 2 });
+  });
+});
+
+describe("levelSampleAt", () => {
+  it("ramps the distance (a bin filling up), then holds it; noise within ± noiseMm, never below 0 mm; the strength as planned", () => {
+    const plan: LevelPlan = { program: { kind: "ramp", fromG: 1000, toG: 240, seconds: 10 }, noiseMm: 0, strength: 300 };
+    expect(levelSampleAt(plan, 0, () => 0.5)).toEqual({ mm: 1000, strength: 300 });
+    expect(levelSampleAt(plan, 5000, () => 0.5)).toEqual({ mm: 620, strength: 300 });
+    expect(levelSampleAt(plan, 60_000, () => 0.5)).toEqual({ mm: 240, strength: 300 });
+    const noisy: LevelPlan = { program: { kind: "steady", grams: 5 }, noiseMm: 10, strength: 1000 };
+    expect(levelSampleAt(noisy, 0, () => 0).mm).toBe(0);
+    expect(levelSampleAt(noisy, 0, () => 0.999999).mm).toBe(15);
   });
 });
