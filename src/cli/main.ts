@@ -171,7 +171,7 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
   program
     .command("monitor")
     .description("show each device's readings, stability, cards and discarded bytes live, for commissioning")
-    .argument("[device...]", "ids of the scales and readers to show (default: all)")
+    .argument("[device...]", "ids of the scales, readers and level sensors to show (default: all)")
     .addOption(configOption())
     .action(async (devices: string[], opts: { config?: string }) => {
       const { runMonitorCommand } = await import("./monitor.js");

@@ -28,7 +28,7 @@ const SHOW_CURSOR = `${CSI}?25h`;
  * `smartbin monitor [-c FILE] [DEVICE…]` (contract.md section 1; issue 9, item 5): opens each
  * configured serial device (or those named) and shows, live, what it decodes: a scale's weight,
  * stability by the station's own window rule, condition and frame rate; a reader's presentations
- * (card ids in full) and noise; for both the valid and discarded frames, the last discarded bytes,
+ * (card ids in full) and noise; a level sensor's distance, median, fill level and full verdict; for all the valid and discarded frames, the last discarded bytes,
  * and, when every frame is discarded, which registered protocol the bytes decode as.
  *
  * In a terminal, one line per device redrawn in place every {@link REFRESH_MS} ms, cut to the
@@ -36,7 +36,7 @@ const SHOW_CURSOR = `${CSI}?25h`;
  * SIGINT / SIGTERM / SIGHUP (exit 0).
  *
  * Exit codes: 78 for an invalid config (its problems on stderr in the `config check` form); 2 for a
- * DEVICE that is no scale or reader of the config (the known ids listed); 1 when a running station
+ * DEVICE that is no device of the config (the known ids listed); 1 when a running station
  * holds the database lock (it holds the serial ports, which are exclusive: `systemctl stop
  * smartbin` first), or when the config has no device to monitor.
  */
@@ -60,7 +60,7 @@ export async function runMonitorCommand(
     return EXIT.USAGE;
   }
   if (selected.devices.length === 0) {
-    err(`smartbin monitor: ${configFile} configures no scales or readers: nothing to monitor`);
+    err(`smartbin monitor: ${configFile} configures no scales, readers or level sensors: nothing to monitor`);
     return EXIT.FAILURE;
   }
   const dbPath = config.storage.path;
@@ -96,7 +96,7 @@ export async function runMonitorCommand(
       parity: serial.parity,
       stopBits: serial.stopBits,
       logger,
-      ...(device.kind === "scale" ? { silenceTimeoutMs: device.item.silence_timeout_s * 1000 } : {}),
+      ...(device.kind === "scale" || device.kind === "level" ? { silenceTimeoutMs: device.item.silence_timeout_s * 1000 } : {}),
       onData: (chunk) => monitor.bytes(chunk, now()),
       onOnline: () => monitor.portChanged({ state: "open" }, now()),
       onOffline: (reason) => monitor.portChanged({ state: "offline", reason }, now()),

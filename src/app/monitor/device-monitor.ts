@@ -3,22 +3,25 @@
  * run through the device's own protocol module (the registry's framer and decoder, as the station
  * does), and judged by the station's own rules with the device's config: the scale's stability
  * window, `capacity_g` and `change_threshold_g` (src/domain/scale-state.ts), the reader's `min_reads`
- * and `repeat_gap_ms` (src/domain/reader-state.ts). Pure apart from the framer's buffer: bytes and
+ * and `repeat_gap_ms` (src/domain/reader-state.ts), the level sensor's median, fill level and
+ * full/ok hysteresis (src/domain/level-state.ts). Pure apart from the framer's buffer: bytes and
  * the monotonic time (ms) come in, a {@link MonitorView} goes out; the CLI renders it.
  */
 import type { Config } from "../../config/schema.js";
 import { portChanged } from "../../domain/device-link.js";
+import { addReading, initialLevel, levelLinkChanged, levelSaysFull } from "../../domain/level-state.js";
 import { unreachable } from "../../domain/exhaustive.js";
 import { initialReader, readTag } from "../../domain/reader-state.js";
 import { applyScaleFrame, initialScale, scaleLinkChanged } from "../../domain/scale-state.js";
-import type { ReaderSpec, ReaderState, ScaleCondition, ScaleSpec, ScaleState } from "../../domain/station-types.js";
-import { findProtocol, type BufferedFramer, type ReaderFrame, type ScaleFrame } from "../../protocol/index.js";
+import type { LevelSensorSpec, LevelSensorState, ReaderSpec, ReaderState, ScaleCondition, ScaleSpec, ScaleState } from "../../domain/station-types.js";
+import { findProtocol, type BufferedFramer, type LevelFrame, type ReaderFrame, type ScaleFrame } from "../../protocol/index.js";
 import { discardHint } from "./protocol-guess.js";
 
 /** One configured device to monitor: its config item and the station's spec of it. */
 export type MonitoredDevice =
   | { kind: "scale"; item: Config["scales"][number]; spec: ScaleSpec }
-  | { kind: "reader"; item: Config["readers"][number]; spec: ReaderSpec };
+  | { kind: "reader"; item: Config["readers"][number]; spec: ReaderSpec }
+  | { kind: "level"; item: Config["level_sensors"][number]; spec: LevelSensorSpec };
 
 /** Frames per second are counted over this many ms of valid frames. */
 export const RATE_WINDOW_MS = 2_000;
@@ -89,13 +92,36 @@ export interface ReaderView {
   hint: string | null;
 }
 
+/** A fill-level sensor as shown: its readings, judged as the station judges them. */
+export interface LevelView {
+  kind: "level";
+  id: string;
+  protocol: string;
+  baudRate: number;
+  port: MonitorPort;
+  counts: FrameCounts;
+  /** The bin it looks into, and its full distance (mm). */
+  binId: string;
+  fullMm: number;
+  /** The last distance read (mm), `null` before one. */
+  lastMm: number | null;
+  /** The median of the station's window (at least 5 readings) and its fill level, `null` before. */
+  medianMm: number | null;
+  fillPercent: number | null;
+  /** Whether the station would call the bin full on these readings (full at full_mm, ok below 90 %). */
+  full: boolean;
+  /** Why the last frame carried no reading (no echo, weak signal), `null` after a reading. */
+  noReading: string | null;
+  hint: string | null;
+}
+
 /** What the monitor shows of one device. */
-export type MonitorView = ScaleView | ReaderView;
+export type MonitorView = ScaleView | ReaderView | LevelView;
 
 /** One device's live state. Feed it with {@link DeviceMonitor.portChanged} and {@link DeviceMonitor.bytes}. */
 export class DeviceMonitor {
   readonly device: MonitoredDevice;
-  private readonly framer: BufferedFramer<ScaleFrame | ReaderFrame>;
+  private readonly framer: BufferedFramer<ScaleFrame | ReaderFrame | LevelFrame>;
   private port: MonitorPort = { state: "opening" };
   private counts = { bytes: 0, valid: 0, discarded: 0, discardedBytes: 0 };
   private lastDiscarded: FrameCounts["lastDiscarded"] = null;
@@ -108,6 +134,9 @@ export class DeviceMonitor {
   private presentations = 0;
   private cards = new Map<string, { presentations: number; lastMono: number }>();
   private noise = 0;
+  private level: LevelSensorState = initialLevel;
+  private levelFull = false;
+  private lastMm: number | null = null;
 
   /** @throws RangeError for a protocol the registry does not know (the config schema refuses it first) */
   constructor(device: MonitoredDevice) {
@@ -121,6 +150,10 @@ export class DeviceMonitor {
     if (this.device.kind === "scale" && port.state !== "opening") {
       const link = portChanged(this.scale.link, port.state === "open" ? "open" : "closed", mono, port.state === "offline" ? port.reason : undefined);
       this.scale = scaleLinkChanged({ ...this.scale, link });
+    }
+    if (this.device.kind === "level" && port.state !== "opening") {
+      const link = portChanged(this.level.link, port.state === "open" ? "open" : "closed", mono, port.state === "offline" ? port.reason : undefined);
+      this.level = levelLinkChanged({ ...this.level, link });
     }
   }
 
@@ -143,7 +176,7 @@ export class DeviceMonitor {
     this.sample = next;
   }
 
-  private frame(frame: ScaleFrame | ReaderFrame, mono: number): void {
+  private frame(frame: ScaleFrame | ReaderFrame | LevelFrame, mono: number): void {
     if (frame.kind === "discarded") {
       this.counts.discarded++;
       this.counts.discardedBytes += frame.bytes.length;
@@ -158,12 +191,22 @@ export class DeviceMonitor {
     this.validMonos.push(mono);
     this.pruneRate(mono);
     if (this.device.kind === "scale") this.scaleFrame(frame as ScaleFrame, mono, this.device.spec);
+    else if (this.device.kind === "level") this.levelFrame(frame as LevelFrame, mono, this.device.spec);
     else this.readerFrame(frame as ReaderFrame, mono, this.device.spec);
   }
 
   private scaleFrame(frame: ScaleFrame, mono: number, spec: ScaleSpec): void {
     if (frame.kind === "weight") this.lastG = frame.grams;
     this.scale = applyScaleFrame(this.scale, frame, mono, spec).scale;
+  }
+
+  private levelFrame(frame: LevelFrame, mono: number, spec: LevelSensorSpec): void {
+    if (frame.kind === "no_reading") this.level = { ...this.level, noReading: frame.reason };
+    if (frame.kind !== "distance") return;
+    this.lastMm = frame.mm;
+    const before = this.level.medianMm;
+    this.level = addReading(this.level, frame.mm, mono, spec);
+    if (this.level.medianMm !== null && this.level.medianMm !== before) this.levelFull = levelSaysFull(this.levelFull, this.level.medianMm, spec);
   }
 
   private readerFrame(frame: ReaderFrame, mono: number, spec: ReaderSpec): void {
@@ -225,6 +268,20 @@ export class DeviceMonitor {
         mode: this.scale.mode,
         stable: this.scale.stable,
         condition: this.port.state === "opening" ? "no_reading" : this.scale.condition,
+      };
+    }
+    if (this.device.kind === "level") {
+      const { spec } = this.device;
+      return {
+        kind: "level",
+        ...base,
+        binId: spec.binId,
+        fullMm: spec.fullMm,
+        lastMm: this.lastMm,
+        medianMm: this.level.medianMm,
+        fillPercent: this.level.fillPercent,
+        full: this.levelFull,
+        noReading: this.level.noReading,
       };
     }
     const cards = [...this.cards].reverse().map(([cardId, c]) => ({ cardId, presentations: c.presentations, agoMs: Math.max(0, mono - c.lastMono) }));

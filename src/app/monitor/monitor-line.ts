@@ -5,10 +5,10 @@
  */
 import type { Config } from "../../config/schema.js";
 import { contextFromConfig } from "../station-context.js";
-import type { MonitoredDevice, MonitorView, ReaderView, ScaleView } from "./device-monitor.js";
+import type { LevelView, MonitoredDevice, MonitorView, ReaderView, ScaleView } from "./device-monitor.js";
 
 /**
- * The devices to monitor: every scale and reader of `config`, in the file's order, or those whose
+ * The devices to monitor: every scale, reader and level sensor of `config`, in the file's order, or those whose
  * id is among `names` (an id shared by a scale and a reader selects both). `unknown` lists the names
  * that are no device's id, with every known id, for the usage error.
  */
@@ -20,6 +20,7 @@ export function selectDevices(
   const all: MonitoredDevice[] = [
     ...config.scales.map((item, i) => ({ kind: "scale" as const, item, spec: context.scales[i]! })),
     ...config.readers.map((item, i) => ({ kind: "reader" as const, item, spec: context.readers[i]! })),
+    ...config.level_sensors.map((item, i) => ({ kind: "level" as const, item, spec: context.levelSensors![i]! })),
   ];
   const known = [...new Set(all.map((d) => d.item.id))];
   const unknown = names.filter((n) => !known.includes(n));
@@ -97,10 +98,20 @@ function readerReading(view: ReaderView): string {
   return `${view.presentations} presentation${view.presentations === 1 ? "" : "s"} (${cards}), ${view.noise} noise`;
 }
 
+function levelReading(view: LevelView): string {
+  const last = view.lastMm === null ? "no distance yet" : `${view.lastMm} mm`;
+  const fill =
+    view.medianMm === null || view.fillPercent === null
+      ? "no median yet (5 readings)"
+      : `median ${view.medianMm} mm = ${view.fillPercent.toFixed(1)} % full${view.full ? ", FULL" : ""}`;
+  const no = view.noReading === null ? "" : `, no reading: ${printable(view.noReading)}`;
+  return `${last}, ${fill} (bin ${view.binId}, full at ${view.fullMm} mm)${no}, ${view.counts.framesPerSecond.toFixed(1)} frames/s`;
+}
+
 /** One device's line (no newline, not truncated): state or hint, then readings, then counts. */
 export function monitorLine(view: MonitorView): string {
   const pre = preamble(view);
-  const reading = view.kind === "scale" ? scaleReading(view) : readerReading(view);
+  const reading = view.kind === "scale" ? scaleReading(view) : view.kind === "level" ? levelReading(view) : readerReading(view);
   if (pre !== null && view.counts.valid === 0) return `${head(view)} ${pre}; ${counts(view)}`;
   return `${head(view)} ${pre === null ? "" : pre + "; "}${reading}; ${counts(view)}`;
 }
@@ -116,6 +127,8 @@ export function changeKey(view: MonitorView): string {
   const hint = view.hint?.replace(/\d+/g, "#") ?? "";
   const common = [view.port.state, view.port.state === "offline" ? view.port.reason : "", view.counts.bytes > 0, view.counts.valid > 0, view.counts.discarded > 0, hint];
   if (view.kind === "scale") return JSON.stringify([...common, view.lastG, view.mode, view.condition, view.stable]);
+  // The fill level in whole percent: the median moves by a millimetre or two with every reading.
+  if (view.kind === "level") return JSON.stringify([...common, view.fillPercent === null ? null : Math.round(view.fillPercent), view.full, view.noReading]);
   return JSON.stringify([...common, view.presentations, view.cards.map((c) => c.cardId), view.noise]);
 }
 
