@@ -96,10 +96,10 @@ export function runPortsCommand(opts: PortsOptions, out: (line: string) => void,
   return configInvalid ? EXIT.CONFIG : EXIT.OK;
 }
 
-/** The serial devices of a config: `scales[i]` and `readers[i]` with their ports. */
+/** The serial devices of a config: `scales[i]`, `readers[i]` and `level_sensors[i]` with their ports. */
 function configuredDevices(config: Readonly<Config>): ConfiguredDevice[] {
   const devices: ConfiguredDevice[] = [];
-  for (const [list, items] of [["scales", config.scales], ["readers", config.readers]] as const) {
+  for (const [list, items] of [["scales", config.scales], ["readers", config.readers], ["level_sensors", config.level_sensors]] as const) {
     items.forEach((item, i) => devices.push({ at: `${list}.${i}`, id: item.id, port: item.port }));
   }
   return devices;

@@ -43,6 +43,7 @@ export async function runDoctor(
   const devices: SerialDeviceEntry[] = [
     ...config.scales.map((item) => ({ kind: "scale" as const, item })),
     ...config.readers.map((item) => ({ kind: "reader" as const, item })),
+    ...config.level_sensors.map((item) => ({ kind: "level" as const, item })),
   ];
   const listenMs = timing.listenMs ?? LISTEN_MS;
   const [serial, broker] = await Promise.all([

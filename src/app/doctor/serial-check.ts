@@ -154,5 +154,7 @@ function describeFrame(frame: Record<string, unknown> | undefined): string {
   if (frame.kind === "weight") return ` (last: ${String(frame.grams)} g, ${frame.mode === "net" ? "net" : "gross"}${frame.stable === false ? ", unstable" : ""})`;
   if (frame.kind === "no_weight") return ` (last: no valid weight, ${String(frame.reason)})`;
   if (frame.kind === "id" && typeof frame.cardId === "string") return ` (last card: ${maskCardId(frame.cardId)})`;
+  if (frame.kind === "distance") return ` (last: ${String(frame.mm)} mm)`;
+  if (frame.kind === "no_reading") return ` (last: no reading, ${String(frame.reason)})`;
   return "";
 }
