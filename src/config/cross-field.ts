@@ -50,6 +50,8 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
   entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
   entries(data.readers)?.forEach((reader, i) => checkRepeatGap(reader, i, out));
+  entries(data.scales)?.forEach((scale, i) => checkProtocolOptions("scales", scale, i, out));
+  entries(data.readers)?.forEach((reader, i) => checkProtocolOptions("readers", reader, i, out));
   out.push(...gpioIssues(data));
   return out;
 }
@@ -72,6 +74,17 @@ function checkRepeatGap(reader: Record<string, unknown>, i: number, out: Issues)
       ? `${reader.protocol} readers repeat a held tag about every ${defaults.heldTagRepeatMs} ms, so with min_reads ${minReads} the gap must be at least ${floor}`
       : `with min_reads ${minReads}, frames of one tag must be allowed some time apart`;
   out.push({ path: ["readers", i, "repeat_gap_ms"], message: `expected a gap in which ${minReads} reads can arrive (${why}), found ${gap}` });
+}
+
+/**
+ * Options of a device's protocol that contradict each other or the protocol (the protocol's
+ * `optionIssues`, e.g. modbus-rtu's word order on a one-register value): config errors at the
+ * option's key.
+ */
+function checkProtocolOptions(list: "scales" | "readers", item: Record<string, unknown>, i: number, out: Issues): void {
+  const kind = list === "scales" ? "scale" : "reader";
+  if (typeof item.protocol !== "string" || !protocolNames(kind).includes(item.protocol)) return;
+  for (const issue of findProtocol(kind, item.protocol).optionIssues(item)) out.push({ path: [list, i, ...issue.path], message: issue.message });
 }
 
 /** A tolerance in divisions needs the division's size in grams. */
