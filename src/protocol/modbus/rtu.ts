@@ -25,7 +25,6 @@
  * an exception response whose CRC matches is a frame; anything else is junk, skipped one byte at a
  * time, so a real frame after a broken one is still found.
  */
-import { BoundedBytes } from "../bytes.js";
 import type { BufferedFramer, Discarded } from "../types.js";
 import { CRC_BYTES, crcMatches, withCrc } from "./crc.js";
 
@@ -166,7 +165,9 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
   private readonly fn: number;
   private readonly byteCount: number;
   private readonly responseBytes: number;
-  private readonly buffer: BoundedBytes;
+  /** Unread bytes: `buffer[0, held)`. Allocated once; consumed bytes are moved out with copyWithin. */
+  private readonly buffer: Uint8Array;
+  private held = 0;
   /** Leading bytes of the buffer already judged junk, not yet handed out. */
   private junk = 0;
   private junkReason = NOT_A_RESPONSE;
@@ -180,11 +181,11 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
     this.fn = exchange.fn;
     this.byteCount = 2 * exchange.count;
     this.responseBytes = readResponseBytes(exchange.count);
-    this.buffer = new BoundedBytes(MAX_JUNK_BYTES + Math.max(this.responseBytes, READ_REQUEST_BYTES));
+    this.buffer = new Uint8Array(MAX_JUNK_BYTES + Math.max(this.responseBytes, READ_REQUEST_BYTES));
   }
 
   get bufferedBytes(): number {
-    return this.buffer.length;
+    return this.held;
   }
 
   /** Echoes of the request consumed so far. */
@@ -198,8 +199,9 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
     while (from < chunk.length) {
       // The buffer always has room: scan() leaves less than a frame after the junk, and the junk
       // is handed out at MAX_JUNK_BYTES.
-      const to = Math.min(chunk.length, from + this.buffer.room);
-      this.buffer.append(chunk, from, to);
+      const to = Math.min(chunk.length, from + this.buffer.length - this.held);
+      this.buffer.set(chunk.subarray(from, to), this.held);
+      this.held += to - from;
       from = to;
       this.scan(out);
     }
@@ -209,9 +211,8 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
   private scan(out: (T | Discarded)[]): void {
     for (;;) {
       if (this.junk >= MAX_JUNK_BYTES) this.flushJunk(out);
-      const held = this.buffer.view();
-      if (this.junk >= held.length) return;
-      const verdict = this.judge(held, this.junk);
+      if (this.junk >= this.held) return;
+      const verdict = this.judge(this.junk);
       switch (verdict.kind) {
         case "more":
           return;
@@ -226,7 +227,7 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
           continue;
         case "frame":
           this.flushJunk(out);
-          out.push(this.decode(this.buffer.view().subarray(0, verdict.length)));
+          out.push(this.decode(this.buffer.subarray(0, verdict.length)));
           this.drop(verdict.length);
           continue;
         default:
@@ -235,9 +236,10 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
     }
   }
 
-  /** What the bytes from `at` on are, as far as `held` shows. */
-  private judge(held: Uint8Array, at: number): Verdict {
-    const avail = held.length - at;
+  /** What the bytes from `at` on are, as far as the bytes held show. */
+  private judge(at: number): Verdict {
+    const held = this.buffer;
+    const avail = this.held - at;
     const request = this.request;
     let same = 0;
     while (same < avail && same < READ_REQUEST_BYTES && held[at + same] === request[same]) same++;
@@ -265,15 +267,14 @@ export class ModbusRtuFramer<T> implements BufferedFramer<T | Discarded> {
 
   private flushJunk(out: (T | Discarded)[]): void {
     if (this.junk === 0) return;
-    out.push({ kind: "discarded", bytes: this.buffer.view().slice(0, this.junk), reason: this.junkReason });
+    out.push({ kind: "discarded", bytes: this.buffer.slice(0, this.junk), reason: this.junkReason });
     this.drop(this.junk);
     this.junk = 0;
   }
 
   /** Forgets the first `n` bytes of the buffer. */
   private drop(n: number): void {
-    const rest = this.buffer.view().slice(n);
-    this.buffer.clear();
-    this.buffer.append(rest, 0, rest.length);
+    this.buffer.copyWithin(0, n, this.held);
+    this.held -= n;
   }
 }
