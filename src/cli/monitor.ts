@@ -87,7 +87,8 @@ export async function runMonitorCommand(
   const monitors = selected.devices.map((device) => new DeviceMonitor(device));
   const serials = monitors.map((monitor) => {
     const device = monitor.device;
-    const serial = findProtocol(device.kind, device.item.protocol).configure(device.item).port.serial;
+    const needs = findProtocol(device.kind, device.item.protocol).configure(device.item).port;
+    const serial = needs.serial;
     return new SerialDevice({
       id: device.item.id,
       path: device.item.port,
@@ -95,6 +96,8 @@ export async function runMonitorCommand(
       dataBits: serial.dataBits,
       parity: serial.parity,
       stopBits: serial.stopBits,
+      // A polled device (mt-sics, modbus-rtu) answers only when asked, as under the station.
+      ...(needs.poll !== undefined ? { poll: needs.poll } : {}),
       logger,
       ...(device.kind === "scale" || device.kind === "level" ? { silenceTimeoutMs: device.item.silence_timeout_s * 1000 } : {}),
       onData: (chunk) => monitor.bytes(chunk, now()),

@@ -104,7 +104,7 @@ export function parseSimulateScale(args: SimulateScaleArgs): SimulateSetup | { u
       play: { kind: "scale", codec, plan: { program, noiseG, decimals }, periodMs },
       path: args.port,
       serial,
-      summary: `simulating a ${args.protocol} scale on ${args.port} (${describeSerial(serial)}): ${what}${noiseG > 0 ? ` ± ${noiseG} g` : ""}, a frame every ${periodMs} ms; Ctrl-C ends`,
+      summary: `simulating a ${args.protocol} scale on ${args.port} (${describeSerial(serial)}): ${what}${noiseG > 0 ? ` ± ${noiseG} g` : ""}, ${codec.port.poll !== undefined ? "answering each request" : `a frame every ${periodMs} ms`}; Ctrl-C ends`,
     };
   } catch (e) {
     if (e instanceof UsageError) return { usage: e.message };

@@ -55,6 +55,9 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (isRecord(data.mqtt)) checkTls(data.mqtt, out);
   entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
   entries(data.readers)?.forEach((reader, i) => checkRepeatGap(reader, i, out));
+  entries(data.scales)?.forEach((scale, i) => checkProtocolOptions("scales", scale, i, out));
+  entries(data.readers)?.forEach((reader, i) => checkProtocolOptions("readers", reader, i, out));
+  entries(data.level_sensors)?.forEach((sensor, i) => checkProtocolOptions("level_sensors", sensor, i, out));
   out.push(...gpioIssues(data));
   return out;
 }
@@ -124,6 +127,17 @@ function checkLevelSensors(sensors: Record<string, unknown>[], binIds: Set<strin
       });
     }
   });
+}
+
+/**
+ * Options of a device's protocol that contradict each other or the protocol (the protocol's
+ * `optionIssues`, e.g. modbus-rtu's word order on a one-register value): config errors at the
+ * option's key.
+ */
+function checkProtocolOptions(list: "scales" | "readers" | "level_sensors", item: Record<string, unknown>, i: number, out: Issues): void {
+  const kind = list === "scales" ? "scale" : list === "readers" ? "reader" : "level";
+  if (typeof item.protocol !== "string" || !protocolNames(kind).includes(item.protocol)) return;
+  for (const issue of findProtocol(kind, item.protocol).optionIssues(item)) out.push({ path: [list, i, ...issue.path], message: issue.message });
 }
 
 /** A tolerance in divisions needs the division's size in grams. */

@@ -154,6 +154,18 @@ export interface ProtocolSpec<K extends DeviceKind, S extends OptionsSchema> ext
   portFor?(options: z.output<S>): PortNeeds;
   /** The requests the device takes on command, for protocols that take any (MT-SICS). Absent: none. */
   commands?(options: z.output<S>): ScaleCommands;
+  /**
+   * Problems between options that are each valid (an option that contradicts another or the
+   * protocol, e.g. a word order for a one-register value): the option's key as `path`, and the
+   * complete message. Absent: options never contradict each other.
+   */
+  optionIssues?(options: z.output<S>): OptionIssue[];
+}
+
+/** A problem between a protocol's options: where (the option's key) and the complete message. */
+export interface OptionIssue {
+  path: string[];
+  message: string;
 }
 
 /** A protocol bound to one device's options: its framer, decoder and encoder. */
@@ -182,6 +194,12 @@ export interface ProtocolModule<K extends DeviceKind = DeviceKind> extends Proto
    * @throws z.ZodError when an option is invalid (the config schema refuses such a file first)
    */
   configure(config?: Readonly<Record<string, unknown>>): DeviceCodec<K>;
+  /**
+   * Problems between the options of a config item whose options are each valid (the config check
+   * reports them as config errors, exit 78); empty when they agree, or when an option is itself
+   * invalid (the schema reports that).
+   */
+  optionIssues(config: Readonly<Record<string, unknown>>): OptionIssue[];
 }
 
 /** Turns a protocol's spec into its registry entry. */
@@ -204,6 +222,11 @@ export function defineProtocol<K extends DeviceKind, S extends OptionsSchema>(sp
         encode: (sample) => spec.encode(sample, options),
         ...(commands !== undefined ? { commands } : {}),
       };
+    },
+    optionIssues(config) {
+      if (spec.optionIssues === undefined) return [];
+      const parsed = spec.options.safeParse(config);
+      return parsed.success ? spec.optionIssues(parsed.data) : [];
     },
   };
 }

@@ -74,6 +74,16 @@ export {
   type MtSicsReading,
 } from "./scale/mt-sics.js";
 export {
+  MODBUS_POLL_MS,
+  createModbusRtuFramer,
+  decodeModbusRtu,
+  encodeModbusRtu,
+  encodeModbusRtuException,
+  modbusRtu,
+  modbusRtuRequest,
+  type ModbusRtuOptions,
+} from "./scale/modbus-rtu.js";
+export {
   EM4100_CARD_FORMATS,
   EM4100_FRAME_BYTES,
   EM4100_RAW_CHECKSUM_FRAME_BYTES,

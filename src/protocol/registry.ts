@@ -15,6 +15,7 @@ import { asciiLine } from "./reader/ascii-line.js";
 import { em4100Ascii } from "./reader/em4100-ascii.js";
 import { asciiStGs } from "./scale/ascii-st-gs.js";
 import { cas22 } from "./scale/cas-22.js";
+import { modbusRtu } from "./scale/modbus-rtu.js";
 import { mtSics } from "./scale/mt-sics.js";
 import { ohaus } from "./scale/ohaus.js";
 import { toledoContinuous } from "./scale/toledo-continuous.js";
@@ -27,7 +28,7 @@ export type NonEmpty<T> = readonly [T, ...T[]];
 /** Every protocol module, by kind, in the order the config's documentation lists them. */
 export const PROTOCOLS: { readonly [K in DeviceKind]: NonEmpty<ProtocolModule<K>> } = {
   // contract.md section 5; layouts in shared/protocols/scales.md
-  scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, mtSics, ohaus, cas22],
+  scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, mtSics, ohaus, cas22, modbusRtu],
   // contract.md section 5; layouts in shared/protocols/readers.md
   reader: [em4100Ascii, asciiLine],
   // contract.md section 5; layouts in shared/protocols/level-sensors.md

@@ -129,6 +129,41 @@ describeWithTool("socat", "smartbin simulate on a socat pair", () => {
     expect(frames[0]).toMatchObject({ strength: 300 });
   });
 
+  it.each([
+    ["modbus-rtu", ["--option", "decimals=3", "--option", "slave_id=7"], { decimals: 3, slave_id: 7 }],
+    ["mt-sics", [], {}],
+  ] as const)("a polled %s scale answers each request the station sends, and sends nothing unasked", async (protocol, extra, options) => {
+    const pair = await createPtyPair();
+    pairs.push(pair);
+    const sim = startSimulate(["scale", "--port", pair.hostPath, "--protocol", protocol, "--weight", "12340", ...extra]);
+    const codec = findProtocol("scale", protocol).configure(options);
+    const framer = codec.createFramer();
+    const port = new SerialPort({ path: pair.devicePath, ...codec.port.serial, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+    const frames: FrameOf<"scale">[] = [];
+    port.on("data", (chunk: Buffer) => frames.push(...framer.push(Uint8Array.from(chunk))));
+    try {
+      const until = async (check: () => boolean, what: string) => {
+        for (let i = 0; i < 150 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+        if (!check()) throw new Error(`no ${what} within 15 s (stderr: ${sim.stderrText()})`);
+      };
+      await until(() => sim.stderrText().includes("answering each request"), "start line");
+      // A streaming simulator would have sent frames by now; a polled one waits for requests.
+      await new Promise((r) => setTimeout(r, 300));
+      const request = codec.port.poll?.request ?? new Uint8Array(0);
+      for (let i = 1; i <= 3; i++) {
+        port.write(Buffer.from(request));
+        await until(() => frames.length >= i, `answer ${i}`);
+      }
+      expect(frames).toEqual(Array(3).fill(expect.objectContaining({ kind: "weight", grams: 12_340, stable: protocol === "mt-sics" ? true : null })));
+    } finally {
+      await new Promise<void>((resolve) => port.close(() => resolve()));
+    }
+    sim.kill("SIGTERM");
+    await exited(sim);
+    expect(sim.exitCode).toBe(0);
+  });
+
   it("a port that cannot be opened is one line and exit 1", async () => {
     const sim = startSimulate(["scale", "--port", "/nonexistent/ttyUSB9", "--protocol", "yaohua-a9", "--weight", "1"]);
     await exited(sim);

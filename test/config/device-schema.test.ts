@@ -65,7 +65,7 @@ describe("the options of yaohua-a12, toledo-continuous, ohaus and cas-22", () =>
       "c.yaml:8:5: scales.0.checksum: checksum is an option of toledo-continuous, not of ohaus",
     ]);
     expect(check(scale("yaohua-a12", "    unit: lb\n"))).toEqual([
-      "c.yaml:8:5: scales.0.unit: unit is an option of yaohua-a9 and ascii-st-gs, not of yaohua-a12",
+      "c.yaml:8:5: scales.0.unit: unit is an option of yaohua-a9, ascii-st-gs and modbus-rtu, not of yaohua-a12",
     ]);
     expect(check(scale("toledo-continuous", "    device_id: 1\n"))).toEqual([
       "c.yaml:8:5: scales.0.device_id: device_id is an option of cas-22, not of toledo-continuous",
@@ -94,7 +94,7 @@ describe("mt-sics", () => {
       "c.yaml:8:14: scales.0.poll_ms: expected integer <= 10000, found 20000",
     ]);
     expect(check(scale("ohaus", "    poll_ms: 200\n"))).toEqual([
-      "c.yaml:8:5: scales.0.poll_ms: poll_ms is an option of mt-sics, not of ohaus",
+      "c.yaml:8:5: scales.0.poll_ms: poll_ms is an option of mt-sics and modbus-rtu, not of ohaus",
     ]);
   });
 });
@@ -124,11 +124,11 @@ describe("the protocol key", () => {
       'c.yaml:8:16: readers.0.baud_rate: expected integer, found "fast"',
     ]);
     expect(check(scale("toledo"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "toledo"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, modbus-rtu, found "toledo"',
     ]);
     // A reader protocol on a scale is no scale protocol.
     expect(check(scale("em4100-ascii"))).toEqual([
-      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "em4100-ascii"',
+      'c.yaml:7:15: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, modbus-rtu, found "em4100-ascii"',
     ]);
   });
 

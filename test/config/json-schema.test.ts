@@ -70,6 +70,7 @@ describe("configJsonSchema", () => {
       "mt-sics",
       "ohaus",
       "cas-22",
+      "modbus-rtu",
     ]);
     expect(props(branches(properties.scales)[4])?.poll_ms).toMatchObject({ type: "integer", minimum: 50, maximum: 10_000, default: 200 });
     for (const key of ["dtr", "rts", "hupcl"]) {

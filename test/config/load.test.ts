@@ -155,7 +155,7 @@ describe("checkConfigText problems", () => {
 
   it("reports a bad enum value with the allowed values", () => {
     expect(check(`${head}scales:\n  - { id: s, port: p, protocol: foo }\n`)).toEqual([
-      'c.yaml:6:33: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, found "foo"',
+      'c.yaml:6:33: scales.0.protocol: expected one of yaohua-a9, ascii-st-gs, yaohua-a12, toledo-continuous, mt-sics, ohaus, cas-22, modbus-rtu, found "foo"',
     ]);
   });
 

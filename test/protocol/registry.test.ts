@@ -18,7 +18,7 @@ const all = [...PROTOCOLS.scale, ...PROTOCOLS.reader];
 
 describe("the registry", () => {
   it("lists the protocols of contract.md section 5 written so far, by kind, in its order, once each", () => {
-    expect(protocolNames("scale")).toEqual(["yaohua-a9", "ascii-st-gs", "yaohua-a12", "toledo-continuous", "mt-sics", "ohaus", "cas-22"]);
+    expect(protocolNames("scale")).toEqual(["yaohua-a9", "ascii-st-gs", "yaohua-a12", "toledo-continuous", "mt-sics", "ohaus", "cas-22", "modbus-rtu"]);
     expect(protocolNames("reader")).toEqual(["em4100-ascii", "ascii-line"]);
     expect(new Set(all.map((p) => p.name)).size).toBe(all.length);
     for (const kind of ["scale", "reader"] as const) {
@@ -119,13 +119,14 @@ describe("framers made through the registry", () => {
 
 describe("encoders and decoders through the registry", () => {
   it.each(PROTOCOLS.scale.map((p) => [p.name]))("%s: a sample round-trips through encode, framer and decode", (name) => {
-    const codec = findProtocol("scale", name).configure({ unit: "kg" });
+    // modbus-rtu's registers carry no decimal point: its decimals are an option.
+    const codec = findProtocol("scale", name).configure(name === "modbus-rtu" ? { unit: "kg", decimals: 3 } : { unit: "kg" });
     const bytes = codec.encode({ grams: 12_340, stable: true, decimals: 3 });
     // Twice: ohaus discards the first line it sees (the port may have opened mid-line).
     const frame = codec.createFramer().push(concat(bytes, bytes)).at(-1);
     expect(frame).toMatchObject({ kind: "weight", grams: 12_340 });
-    // decode takes one whole frame as the framer delimits it: STX frames whole, lines without their end.
-    const whole = bytes[0] === 0x02 ? bytes : bytes.subarray(0, -2);
+    // decode takes one whole frame as the framer delimits it: STX and Modbus frames whole, lines without their end.
+    const whole = bytes[0] === 0x02 || name === "modbus-rtu" ? bytes : bytes.subarray(0, -2);
     expect(codec.decode(whole)).toEqual(frame);
   });
 

@@ -8,6 +8,7 @@ import { SerialPort } from "serialport";
 import { expectedFault } from "../../adapters/log/faults.js";
 import type { DeviceCodec, SerialSettings } from "../../protocol/index.js";
 import { cardAt, levelSampleAt, scaleSampleAt, type LevelPlan, type ReaderPlan, type ScalePlan } from "./programs.js";
+import { RequestMatcher } from "./requests.js";
 
 /** What to play. */
 export type PlayPlan =
@@ -32,9 +33,10 @@ export type PlayResult = { ok: true; frames: number } | { ok: false; stage: "ope
 
 /**
  * Opens the port with `serial` settings and writes frames until `signal` aborts, then closes it.
- * Frames are scheduled on a fixed grid from the start (no drift from write times). Bytes arriving
- * on the port are read and dropped (a request from the station is not answered: only streaming
- * devices are played), which also lets serialport notice an unplugged port.
+ * Frames are scheduled on a fixed grid from the start (no drift from write times); a polled scale
+ * (its protocol's `port.poll`: MT-SICS, Modbus RTU) instead answers each request the station sends
+ * with the weight of that moment. Other bytes arriving on the port are read and dropped, which also
+ * lets serialport notice an unplugged port.
  *
  * Never rejects for a port fault: an open failure or a port lost mid-play is a `{ok: false}` with
  * one reason in words (`no such file or directory (ENOENT)`).
@@ -58,7 +60,8 @@ export async function playDevice(play: PlayPlan, opts: PlayOptions): Promise<Pla
     if (err !== null && !ended.signal.aborted) lost ??= reasonOf(err);
     ended.abort();
   });
-  port.on("data", () => undefined);
+  let onData: (chunk: Uint8Array) => void = () => undefined;
+  port.on("data", (chunk: Buffer) => onData(chunk));
 
   let frames = 0;
   const write = async (bytes: Uint8Array): Promise<void> => {
@@ -76,8 +79,21 @@ export async function playDevice(play: PlayPlan, opts: PlayOptions): Promise<Pla
 
   opts.onStart?.();
   const start = performance.now();
+  // A polled scale answers each request; every other device ignores what it receives.
+  const poll = play.kind === "scale" ? play.codec.port.poll : undefined;
+  const requests = poll === undefined ? undefined : new RequestMatcher(poll.request);
+  let answers = Promise.resolve();
+  onData = (chunk) => {
+    if (requests === undefined || play.kind !== "scale") return;
+    for (let n = requests.push(chunk); n > 0; n--) {
+      answers = answers.then(() => (ended.signal.aborted ? undefined : write(play.codec.encode(scaleSampleAt(play.plan, performance.now() - start, opts.random)))));
+    }
+  };
   try {
-    if (play.kind === "scale" || play.kind === "level") {
+    if (requests !== undefined) {
+      await untilAborted(ended.signal);
+      await answers;
+    } else if (play.kind === "scale" || play.kind === "level") {
       for (let n = 0; !ended.signal.aborted; n++) {
         await untilAt(start + n * play.periodMs, ended.signal);
         if (ended.signal.aborted) break;
@@ -102,6 +118,12 @@ export async function playDevice(play: PlayPlan, opts: PlayOptions): Promise<Pla
     await new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
   }
   return lost === undefined ? { ok: true, frames } : { ok: false, stage: "write", reason: lost };
+}
+
+/** Waits until `signal` aborts. */
+async function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
 
 /** Waits until the monotonic time `at` (ms, `performance.now()`), or until `signal` aborts. */

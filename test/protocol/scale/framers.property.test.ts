@@ -1,6 +1,6 @@
 /**
- * Properties of the yaohua-a12, toledo-continuous, ohaus, cas-22 and mt-sics framers over random input (issue
- * 9, item 6): no byte sequence makes one throw or hold more than its bound, the results depend on
+ * Properties of the yaohua-a12, toledo-continuous, ohaus, cas-22, mt-sics and modbus-rtu framers over random
+ * input (issue 9, item 6): no byte sequence makes one throw or hold more than its bound, the results depend on
  * the bytes only (not on how they are cut into chunks), and valid frames embedded in random noise,
  * in random chunks, are all found, in order. Plus, for each, a megabyte without a frame end: bounded
  * memory, every byte accounted for, and the next frame still decoded.
@@ -14,6 +14,7 @@ import { OHAUS_MAX_LINE_BYTES } from "../../../src/protocol/scale/ohaus.js";
 import { MT_SICS_MAX_LINE_BYTES } from "../../../src/protocol/scale/mt-sics.js";
 import { TOLEDO_MAX_FRAME_BYTES } from "../../../src/protocol/scale/toledo-continuous.js";
 import { LINE_TOO_LONG } from "../../../src/protocol/line-framer.js";
+import { MAX_JUNK_BYTES, NOT_A_RESPONSE } from "../../../src/protocol/modbus/rtu.js";
 import { MAX_DISCARD_BYTES, NO_START_BYTE } from "../../../src/protocol/stx-framer.js";
 import { concat, discardedBytes, feedChunks, flood, normalize } from "../fixtures.js";
 
@@ -27,6 +28,8 @@ interface Case {
   lines: boolean;
   /** How many bytes a piece of discarded junk holds at most: a line, or the STX framer's junk. */
   piece: number;
+  /** The reason of junk without a frame end, when it is not the line or STX framers' (modbus-rtu's). */
+  junkReason?: string;
 }
 
 const STX_FRAMED = { bound: MAX_DISCARD_BYTES + TOLEDO_MAX_FRAME_BYTES, lines: false, piece: MAX_DISCARD_BYTES };
@@ -39,6 +42,23 @@ const CASES: Case[] = [
   { name: "cas-22", options: {}, ...lined(CAS22_MAX_LINE_BYTES) },
   { name: "cas-22", options: { device_id: 13 }, ...lined(CAS22_MAX_LINE_BYTES) },
   { name: "mt-sics", options: {}, ...lined(MT_SICS_MAX_LINE_BYTES) },
+  // Junk plus the longest answer: 11 bytes for three registers, 9 for two.
+  {
+    name: "modbus-rtu",
+    options: { decimals: 3, status_register: 2, motion_mask: 0x1000, overload_mask: 0x0400 },
+    bound: MAX_JUNK_BYTES + 11,
+    lines: false,
+    piece: MAX_JUNK_BYTES,
+    junkReason: NOT_A_RESPONSE,
+  },
+  {
+    name: "modbus-rtu",
+    options: { slave_id: 17, function: 4, register: 8, value_type: "float32", word_order: "little" },
+    bound: MAX_JUNK_BYTES + 9,
+    lines: false,
+    piece: MAX_JUNK_BYTES,
+    junkReason: NOT_A_RESPONSE,
+  },
 ];
 
 /** Bytes these layouts care about, mixed into the random ones so that random input reaches their paths. */
@@ -54,7 +74,7 @@ const sample: fc.Arbitrary<ScaleSample> = fc.record({
 const noise = bytes(80);
 const CRLF = Uint8Array.of(0x0d, 0x0a);
 
-describe.each(CASES)("$name framer $options", ({ name, options, bound, lines, piece }) => {
+describe.each(CASES)("$name framer $options", ({ name, options, bound, lines, piece, junkReason }) => {
   const codec = findProtocol("scale", name).configure(options);
 
   it("never throws on random bytes, and never holds more than its bound", () => {
@@ -116,9 +136,10 @@ describe.each(CASES)("$name framer $options", ({ name, options, bound, lines, pi
 
   it("keeps memory bounded under 1 MB without a frame end, accounts for every byte, then decodes the next frame", () => {
     const framer = codec.createFramer();
-    // No line end for the line framers; no STX for toledo-continuous.
+    // No line end for the line framers; no STX for toledo-continuous; no slave address followed by a
+    // read function for modbus-rtu.
     const chunk = new Uint8Array(4096).fill(0x39);
-    const reason = lines ? LINE_TOO_LONG : NO_START_BYTE;
+    const reason = junkReason ?? (lines ? LINE_TOO_LONG : NO_START_BYTE);
     const { expected, odd, maxBuffered } = flood(
       framer,
       () => chunk,
