@@ -148,8 +148,13 @@ type Phase = "idle" | "running" | "stopped";
  *   the silence timeout makes it offline.
  * - `onOnline`/`onOffline` fire once per transition only. A device missing at start is a transition
  *   from `unknown`, so it is reported; repeated failed retries are not.
- * - An open failure is logged at error level once; identical failures after it at debug level, until
- *   the port opens again. Disconnects and silences are logged at warn level.
+ * - An open failure (or, with `locate`, a port not found) is logged at error level once; identical
+ *   failures after it at debug level, until the port opens again. A disconnect or a silence is
+ *   logged at warn level once per fault: a port lost again, or an indicator still silent, before the
+ *   device came back online is logged at debug, as are the reopens in between, so a failing port
+ *   never floods the log.
+ * - With `locate` (config `usb`), the path is looked up at every (re)open, so an adapter that
+ *   re-enumerates under another name is found again.
  * - Nothing is thrown to the caller and nothing is emitted after `stop()`. Exceptions thrown by the
  *   callbacks are logged and swallowed, so a bug in a consumer cannot kill the reopen loop.
  */
