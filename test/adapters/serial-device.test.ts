@@ -209,7 +209,10 @@ describe.skipIf(tools.skip)(`SerialDevice over socat pseudo-terminals${tools.rea
       ["--input-type=module", "-e", `import { SerialPort } from "serialport"; new SerialPort({ path: process.argv[1], baudRate: 9600 }, (err) => console.log(err ? "error " + err.message : "held")); setInterval(() => {}, 1000);`, pty.devicePath],
       { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
     );
-    cleanups.push(async () => void holder.kill("SIGKILL"));
+    cleanups.push(() => {
+      holder.kill("SIGKILL");
+      return Promise.resolve();
+    });
     let said = "";
     holder.stdout.on("data", (b: Buffer) => (said += b.toString()));
     await waitFor(() => said.includes("held"), "the other process holds the port");

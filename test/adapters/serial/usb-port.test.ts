@@ -4,19 +4,11 @@
  * multi-port adapter's interfaces, and no udev at all.
  */
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { describeUsb, findUsbPort, serialTarget } from "../../../src/adapters/serial/usb-port.js";
-import { fakeTtyRoot, GATEWAY_TTYS, removeFakeRoot, type FakeTty } from "./fake-tty-sysfs.js";
+import { fakeRootsPerTest, GATEWAY_TTYS, type FakeTty } from "./fake-tty-sysfs.js";
 
-const roots: string[] = [];
-function tree(...args: Parameters<typeof fakeTtyRoot>): string {
-  const root = fakeTtyRoot(...args);
-  roots.push(root);
-  return root;
-}
-afterEach(() => {
-  for (const r of roots.splice(0)) removeFakeRoot(r);
-});
+const tree = fakeRootsPerTest();
 
 const FTDI = { vendorId: "0403", productId: "6001", serial: "A50285BI" };
 /** The FTDI adapter of GATEWAY_TTYS, enumerated as `name` on bus position `bus`. */
