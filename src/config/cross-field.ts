@@ -240,8 +240,12 @@ export function sharedPortIssues(
   return out;
 }
 
-/** The device lists whose items name a serial port by `port` or `usb` (issue 9, item 4). */
-const SERIAL_LISTS = ["scales", "readers", "level_sensors"] as const;
+/**
+ * The device lists whose items name a serial port by `port` or `usb` (issue 9, item 4): those built
+ * with device-schema.ts's common keys. A list whose items require `port` in their own schema stays
+ * out, or a missing port would be reported twice.
+ */
+const SERIAL_LISTS = ["scales", "readers"] as const;
 
 /**
  * Each serial device names its port one way (issue 9, item 4): exactly one of `port` and `usb`
