@@ -23,6 +23,7 @@ import { DEFAULT_RESERVE_BYTES } from "../adapters/outbox/space.js";
 import { SmartbinError } from "../errors.js";
 import { Publisher } from "../adapters/mqtt/publisher.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
+import { serialTarget, type PortConfig } from "../adapters/serial/usb-port.js";
 import { findProtocol, type PortNeeds, type ScaleCommands } from "../protocol/index.js";
 import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
@@ -54,6 +55,8 @@ export interface StationDeps {
   setLogLevel?: (level: Config["log"]["level"]) => void;
   /** The file whose presence says the clock is synchronised; default the config's `station.clock_sync_marker`. */
   clockSyncMarker?: string;
+  /** Root of the sysfs and /dev trees where devices configured by `usb` are looked for (default `/`; tests give a fake tree). */
+  portListRoot?: string;
 }
 
 /** Settings of the storage housekeeping that the config does not hold (tests change them). */
@@ -328,7 +331,7 @@ export class Station {
   /** Every configured device, its framer made by its protocol module (the device registry). */
   private devices(): RunnerDevice[] {
     const serial = (
-      device: { id: string; port: string; baud_rate: number; dtr?: boolean | undefined; rts?: boolean | undefined; hupcl?: boolean | undefined },
+      device: PortConfig & { id: string; baud_rate: number; dtr?: boolean | undefined; rts?: boolean | undefined; hupcl?: boolean | undefined },
       needs: PortNeeds,
       module: string,
       silenceTimeoutMs?: number,
@@ -336,9 +339,11 @@ export class Station {
     ) =>
       (handlers: DeviceHandlers) => {
         const settings = needs.serial;
+        // `port`, or `usb`: looked for at every open (usb-port.ts).
+        const target = serialTarget(device, this.deps.portListRoot === undefined ? {} : { root: this.deps.portListRoot });
         const created = new SerialDevice({
           id: device.id,
-          path: device.port,
+          ...target,
           baudRate: device.baud_rate,
           dataBits: settings.dataBits,
           parity: settings.parity,

@@ -71,12 +71,14 @@ function buildProgram(result: { code: number }, signals: Signals): Command {
     .argument(configArgument, configArgumentText)
     .addOption(configOption())
     .option("--pretty", "readable log lines instead of JSON (for a terminal; journald wants JSON)")
-    .action(async (file: string | undefined, opts: { config?: string; pretty?: boolean }) => {
+    // Tests only: the sysfs and /dev tree where devices configured by `usb` are looked for (default /).
+    .addOption(new Option("--sysfs-root <dir>").hideHelp())
+    .action(async (file: string | undefined, opts: { config?: string; pretty?: boolean; sysfsRoot?: string }) => {
       const configFile = configPath(file, opts, "run");
       if (configFile === undefined) return;
       // Loaded on demand: `config check` should not pay for serialport, MQTT.js and SQLite.
       const { runDaemon } = await import("./run.js");
-      result.code = await runDaemon(configFile, signals, { pretty: opts.pretty === true });
+      result.code = await runDaemon(configFile, signals, { pretty: opts.pretty === true, ...(opts.sysfsRoot !== undefined ? { sysfsRoot: opts.sysfsRoot } : {}) });
     });
 
   program

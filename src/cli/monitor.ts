@@ -1,6 +1,7 @@
 import { lockHolderPid } from "../adapters/outbox/lock.js";
 import { createRootLogger } from "../adapters/log/logger.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
+import { serialTarget } from "../adapters/serial/usb-port.js";
 import { DeviceMonitor } from "../app/monitor/device-monitor.js";
 import { changeKey, fitWidth, monitorLine, selectDevices } from "../app/monitor/monitor-line.js";
 import { formatProblem, loadConfigFile } from "../config/load.js";
@@ -91,7 +92,7 @@ export async function runMonitorCommand(
     const serial = needs.serial;
     return new SerialDevice({
       id: device.item.id,
-      path: device.item.port,
+      ...serialTarget(device.item),
       baudRate: device.item.baud_rate,
       dataBits: serial.dataBits,
       parity: serial.parity,

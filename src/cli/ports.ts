@@ -7,19 +7,22 @@ import {
   PortListError,
   type SerialPortEntry,
 } from "../adapters/serial/port-list.js";
+import { describePortConfig, pickUsbPort, usbSelector, type UsbSelector } from "../adapters/serial/usb-port.js";
 import { EXIT } from "./exit-codes.js";
 
-/** A configured serial device: where the config names it, its id, and the port it gives. */
+/** A configured serial device: where the config names it, its id, and the port it gives (`port`, or `usb` described: `usb 0403:6001 serial A50285BI`). */
 interface ConfiguredDevice {
   /** Dotted config path, e.g. `scales.0`. */
   at: string;
   id: string;
   port: string;
+  /** The USB identity when the device is configured by `usb` instead of `port`. */
+  usb?: UsbSelector;
 }
 
-/** Which configured device uses a port, and by which of its names. */
+/** Which configured device uses a port, and by which of its names (`usb`: by its adapter's identity). */
 interface UsedBy extends ConfiguredDevice {
-  namedBy: "by-id" | "by-path" | "kernel name" | "other link";
+  namedBy: "by-id" | "by-path" | "kernel name" | "other link" | "usb";
 }
 
 /** Options of `smartbin ports`. */
@@ -68,6 +71,14 @@ export function runPortsCommand(opts: PortsOptions, out: (line: string) => void,
   const usedBy = new Map<SerialPortEntry, UsedBy[]>();
   const notes: string[] = [];
   for (const device of devices) {
+    if (device.usb !== undefined) {
+      // Found as the station finds it at every open (usb-port.ts): never guessed among several.
+      const lookup = pickUsbPort(ports, device.usb, listOptions);
+      if (lookup.kind === "found") usedBy.set(lookup.port, [...(usedBy.get(lookup.port) ?? []), { ...device, namedBy: "usb" }]);
+      else if (lookup.kind === "missing") notes.push(`${device.at} (${device.id}): ${device.port} is not among these ports: plug the adapter in, or correct usb`);
+      else notes.push(`${device.at} (${device.id}): ${lookup.reason}`);
+      continue;
+    }
     const found = findPortFor(ports, device.port, listOptions);
     if (found === undefined) {
       notes.push(`${device.at} (${device.id}): port ${device.port} is not among these ports: plug the adapter in, or correct the port`);
@@ -100,7 +111,9 @@ export function runPortsCommand(opts: PortsOptions, out: (line: string) => void,
 function configuredDevices(config: Readonly<Config>): ConfiguredDevice[] {
   const devices: ConfiguredDevice[] = [];
   for (const [list, items] of [["scales", config.scales], ["readers", config.readers], ["level_sensors", config.level_sensors]] as const) {
-    items.forEach((item, i) => devices.push({ at: `${list}.${i}`, id: item.id, port: item.port }));
+    items.forEach((item, i) =>
+      devices.push({ at: `${list}.${i}`, id: item.id, port: describePortConfig(item), ...(item.usb !== undefined ? { usb: usbSelector(item.usb) } : {}) }),
+    );
   }
   return devices;
 }
@@ -116,7 +129,7 @@ function portLine(port: SerialPortEntry, users: readonly UsedBy[]): string {
     const description = [manufacturer, product].filter((s) => s !== undefined).join(" / ");
     fields.push(`${description === "" ? "(no description)" : description}${port.driver === undefined ? "" : ` (${port.driver})`}`);
   }
-  for (const u of users) fields.push(`<- ${u.at} ${u.id} by ${u.namedBy}${u.namedBy === "kernel name" ? "" : ` ${u.port}`}`);
+  for (const u of users) fields.push(`<- ${u.at} ${u.id} by ${u.namedBy === "usb" ? u.port : `${u.namedBy}${u.namedBy === "kernel name" ? "" : ` ${u.port}`}`}`);
   return fields.join("  ");
 }
 

@@ -19,7 +19,7 @@ import type { Signals } from "./signals.js";
  * @param opts.pretty readable log lines (pino-pretty) instead of JSON, for a terminal.
  * @returns 0 after a clean stop; 1 when the station cannot start or stop; 78 for an invalid config.
  */
-export async function runDaemon(configFile: string, signals: Signals, opts: { pretty?: boolean } = {}): Promise<number> {
+export async function runDaemon(configFile: string, signals: Signals, opts: { pretty?: boolean; sysfsRoot?: string } = {}): Promise<number> {
   // Synchronous up to the claim, so no signal is dispatched in between: until the claim, the
   // launcher ends the process on SIGTERM and SIGINT itself, which is clean while nothing is open.
   const loaded = loadConfigFile(configFile);
@@ -52,7 +52,13 @@ export async function runDaemon(configFile: string, signals: Signals, opts: { pr
     return EXIT.OK;
   }
   const liveness = new Liveness(() => performance.now());
-  const station = new Station({ config, logger, liveness, setLogLevel: (level) => logging.setLevel(level) });
+  const station = new Station({
+    config,
+    logger,
+    liveness,
+    setLogLevel: (level) => logging.setLevel(level),
+    ...(opts.sysfsRoot !== undefined ? { portListRoot: opts.sysfsRoot } : {}),
+  });
   try {
     station.start();
   } catch (error) {

@@ -58,6 +58,7 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   entries(data.scales)?.forEach((scale, i) => checkProtocolOptions("scales", scale, i, out));
   entries(data.readers)?.forEach((reader, i) => checkProtocolOptions("readers", reader, i, out));
   entries(data.level_sensors)?.forEach((sensor, i) => checkProtocolOptions("level_sensors", sensor, i, out));
+  out.push(...portOrUsbIssues(data));
   out.push(...gpioIssues(data));
   return out;
 }
@@ -299,6 +300,52 @@ export function sharedPortIssues(
       out.push({
         path: [list, i, "port"],
         message: `expected a port no other device uses, found ${quoteFound(written)}${same} (already the port of ${first.at}; a serial port serves one device)`,
+      });
+    });
+  }
+  return out;
+}
+
+/**
+ * The device lists whose items name a serial port by `port` or `usb` (issue 9, item 4): those built
+ * with device-schema.ts's common keys. A list whose items require `port` in their own schema stays
+ * out, or a missing port would be reported twice.
+ */
+const SERIAL_LISTS = ["scales", "readers", "level_sensors"] as const;
+
+/**
+ * Each serial device names its port one way (issue 9, item 4): exactly one of `port` and `usb`
+ * (the USB adapter's identity, found at run time: src/adapters/serial/usb-port.ts); and two
+ * devices never give the same `usb` identity (one adapter cannot serve both). Identities are
+ * compared as written (ids case-insensitively); a `usb` without `serial` that matches two adapters
+ * is found ambiguous at run time instead, since only then is it known how many are plugged in.
+ */
+function portOrUsbIssues(data: Record<string, unknown>): Issues {
+  const out: Issues = [];
+  const seen = new Map<string, string>();
+  for (const list of SERIAL_LISTS) {
+    entries(data[list])?.forEach((item, i) => {
+      const hasPort = item.port !== undefined;
+      const hasUsb = item.usb !== undefined;
+      if (hasPort && hasUsb) {
+        out.push({ path: [list, i, "usb"], message: "expected one of port and usb, found both (usb finds the port by its adapter's identity instead of a path)" });
+      } else if (!hasPort && !hasUsb) {
+        out.push({ path: [list, i, "port"], message: "required key missing (or usb: the USB adapter's identity instead of a path)" });
+      }
+      if (!isRecord(item.usb)) return;
+      const { vendor_id: vendor, product_id: product, serial, interface: iface } = item.usb;
+      if (typeof vendor !== "string" || typeof product !== "string") return;
+      const key = JSON.stringify([vendor.toLowerCase(), product.toLowerCase(), serial ?? null, iface ?? null]);
+      const id = typeof item.id === "string" ? ` (${item.id})` : "";
+      const first = seen.get(key);
+      if (first === undefined) {
+        seen.set(key, `${list}.${i}${id}`);
+        return;
+      }
+      const what = `${vendor.toLowerCase()}:${product.toLowerCase()}${typeof serial === "string" ? ` serial ${serial}` : ""}${typeof iface === "number" ? ` interface ${iface}` : ""}`;
+      out.push({
+        path: [list, i, "usb"],
+        message: `expected a USB identity no other device uses, found ${what} again (already the usb of ${first}; one adapter serves one device)`,
       });
     });
   }

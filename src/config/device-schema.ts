@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { PROTOCOLS, type DeviceKind, type NonEmpty, type ProtocolModule, type SerialSettings } from "../protocol/index.js";
-import { HOUR_S, deviceId, nonEmpty } from "./schema-parts.js";
+import { HOUR_S, deviceId, matching, nonEmpty } from "./schema-parts.js";
 import { isNoMatchingMember } from "./schema-walk.js";
 
 /** "yaohua-a9 9600, ascii-st-gs 9600": a value that differs by protocol, for descriptions. */
@@ -56,10 +56,54 @@ interface HeadDocs {
 function headKeys(kind: DeviceKind, p: ProtocolModule, docs: HeadDocs) {
   return {
     id: deviceId().describe(docs.id).meta({ examples: [docs.examples[0]] }),
-    port: nonEmpty().describe(docs.port).meta({ examples: [docs.examples[1]] }),
+    port: nonEmpty()
+      .optional()
+      .describe(`${docs.port} Required unless usb is given (exactly one of port and usb).`)
+      .meta({ examples: [docs.examples[1]], exampleShown: true }),
+    usb: usbKey(),
     baud_rate: baudRate(kind, p),
     ...controlLineKeys(),
   };
+}
+
+const HEX_ID = /^[0-9A-Fa-f]{4}$/;
+
+/**
+ * `usb: {vendor_id, product_id, serial, interface}` instead of `port` (issue 9, item 4): the port is
+ * found by its adapter's USB identity at every (re)open (src/adapters/serial/usb-port.ts), as
+ * `smartbin ports` prints it (`0403:6001`, serial `A50285BI`). Ids are compared case-insensitively
+ * (usb-port.ts lower-cases them).
+ */
+function usbKey() {
+  const hexId = (name: string, example: string) =>
+    matching(HEX_ID, `4 hex digits as smartbin ports prints them (e.g. ${example})`)
+      .describe(`USB ${name} id of the adapter (sysfs id${name === "vendor" ? "Vendor" : "Product"}), 4 hex digits.`)
+      .meta({ examples: [example] });
+  return z
+    .strictObject({
+      vendor_id: hexId("vendor", "0403"),
+      product_id: hexId("product", "6001"),
+      serial: nonEmpty()
+        .optional()
+        .describe(
+          "The adapter's USB serial number, exactly as smartbin ports prints it. Without it, two adapters of the same " +
+            "vendor:product are ambiguous: the device stays offline and none is guessed.",
+        )
+        .meta({ examples: ["A50285BI"] }),
+      interface: z
+        .int()
+        .min(0)
+        .max(255)
+        .optional()
+        .describe("The USB interface number of one port of a multi-port adapter (FT2232, FT4232: 0, 1, 2, 3).")
+        .meta({ examples: [0] }),
+    })
+    .optional()
+    .describe(
+      "Instead of port: find the serial port by its USB adapter's identity at every open, so an adapter that comes " +
+        "back as another /dev/ttyUSBn is found again (exactly one of port and usb).",
+    )
+    .meta({ exampleCommented: true });
 }
 
 /**
@@ -205,7 +249,9 @@ function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape>(
   const member = (p: ProtocolModule<K>) =>
     z
       .strictObject({ ...headKeys(kind, p, docs), protocol: protocolKey(kind, p), ...p.options.shape, ...tail(p) })
-      .describe(`A ${kind} speaking ${p.name}: ${p.summary}.`);
+      .describe(`A ${kind} speaking ${p.name}: ${p.summary}.`)
+      // Exactly one of `port` and `usb` (cross-field.ts checks it); for editors, at least one is required.
+      .meta({ anyOf: [{ required: ["port"] }, { required: ["usb"] }] });
   const [first, ...rest]: NonEmpty<ProtocolModule<K>> = PROTOCOLS[kind];
   const common = z.object({ ...headKeys(kind, first, docs), ...tail(first) });
   return z.discriminatedUnion("protocol", [member(first), ...rest.map(member)]).superRefine(

@@ -56,12 +56,14 @@ function renderKey(
   const isCollection =
     core instanceof z.ZodObject || core instanceof z.ZodArray || core instanceof z.ZodRecord;
   const required = !optional && !hasDefault && !isCollection;
-  const commentedOut = optional && !isCollection && !inOptional;
+  // `exampleShown`: an optional key shown with its sample all the same (`port`, the usual one of `port` and `usb`).
+  const shown = (schema.meta() as { exampleShown?: boolean } | undefined)?.exampleShown === true;
+  const commentedOut = optional && !isCollection && !inOptional && !shown;
   const label = required
     ? "Required. "
     : optional && isCollection
       ? "Optional section, sample values shown. "
-      : optional && !inOptional
+      : optional && !inOptional && !shown
         ? "Optional. "
         : "";
   const nested = inOptional || optional;

@@ -199,6 +199,47 @@ describe.skipIf(tools.skip)(`SerialDevice over socat pseudo-terminals${tools.rea
     await waitFor(() => other.device.state() === "online", "second device online");
   });
 
+  it("the port lock: refused while another process holds it (logged once), free once that holder is killed, and never left by 20 stop/start cycles", async () => {
+    const pty = await createPtyPair();
+    cleanups.push(() => pty.dispose());
+    // serialport opens with lock: true, an flock(2) on the descriptor: the kernel drops it when the
+    // holder's descriptors close, a SIGKILL included, so no lock file can outlive a crash.
+    const holder = spawn(
+      process.execPath,
+      ["--input-type=module", "-e", `import { SerialPort } from "serialport"; new SerialPort({ path: process.argv[1], baudRate: 9600 }, (err) => console.log(err ? "error " + err.message : "held")); setInterval(() => {}, 1000);`, pty.devicePath],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    cleanups.push(() => {
+      holder.kill("SIGKILL");
+      return Promise.resolve();
+    });
+    let said = "";
+    holder.stdout.on("data", (b: Buffer) => (said += b.toString()));
+    await waitFor(() => said.includes("held"), "the other process holds the port");
+
+    const { logger, lines } = memoryLogger();
+    const r = record(pty.devicePath, { logger });
+    r.device.start();
+    await waitFor(() => r.device.stats().openFailures >= 3, "refused opens");
+    expect(r.device.state()).toBe("offline");
+    const errors = lines.filter((l) => l.level >= 50).map((l) => l.msg);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/cannot open serial port .*lock/i);
+
+    holder.kill("SIGKILL");
+    await new Promise<void>((done) => (holder.exitCode !== null || holder.signalCode !== null ? done() : holder.once("exit", () => done())));
+    await waitFor(() => r.device.state() === "online", "online once the holder is gone");
+    await r.device.stop();
+
+    for (let i = 0; i < 20; i++) {
+      const cycle = record(pty.devicePath);
+      cycle.device.start();
+      await waitFor(() => cycle.device.state() === "online", `online at cycle ${i}`);
+      expect(cycle.device.stats().openFailures).toBe(0);
+      await cycle.device.stop();
+    }
+  });
+
   it("a process that stops its devices exits by itself (no timers, fds or pollers left)", async () => {
     const pty = await createPtyPair();
     cleanups.push(() => pty.dispose());

@@ -484,3 +484,84 @@ describe("serial options and polling", () => {
     expect(h.clock.pendingTimers).toBe(0);
   });
 });
+
+describe("a device found by its USB identity (locate) and a failing port's log", () => {
+  const LABEL = "usb 0403:6001 serial A50285BI";
+
+  it("opens the path found at every open: back as ttyUSB1 after a re-plug, found there; the path logged at info when it changes", async () => {
+    let where: { path: string } | { fault: string } = { path: "/dev/ttyUSB0" };
+    const h = harness({ path: LABEL, locate: () => where });
+    h.binding.plug("/dev/ttyUSB0");
+    h.device.start();
+    await h.clock.settleFor(0);
+    expect(h.events).toEqual(["online<-unknown"]);
+    expect(h.binding.port("/dev/ttyUSB0")).toBeDefined();
+
+    // Pulled: gone from sysfs, so the lookup says so; offline with that reason, logged once at error.
+    where = { fault: `no serial port of ${LABEL} is plugged in` };
+    h.binding.unplug("/dev/ttyUSB0");
+    await h.clock.settleFor(3_000);
+    expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online"]);
+    const errors = h.lines.filter((l) => l.level === 50).map((l) => l.msg);
+    expect(errors).toEqual([`cannot find serial port ${LABEL}: no serial port of ${LABEL} is plugged in; retrying with backoff`]);
+    expect(h.lines.filter((l) => l.msg === "cannot find serial port (again)").length).toBeGreaterThan(2);
+
+    // Plugged back, enumerated as ttyUSB1: found and opened there.
+    where = { path: "/dev/ttyUSB1" };
+    h.binding.plug("/dev/ttyUSB1");
+    await h.clock.settleFor(1_000);
+    expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online", "online<-offline"]);
+    expect(h.binding.port("/dev/ttyUSB1")).toBeDefined();
+    const found = h.lines.filter((l) => l.level === 30 && l.msg.startsWith(`${LABEL} found at`));
+    expect(found.map((l) => [l.msg, (l as { previous?: unknown }).previous])).toEqual([
+      [`${LABEL} found at /dev/ttyUSB0`, null],
+      [`${LABEL} found at /dev/ttyUSB1`, "/dev/ttyUSB0"],
+    ]);
+    h.binding.port("/dev/ttyUSB1")!.emit(Buffer.from("after"));
+    await h.clock.settleFor(0);
+    expect(Buffer.concat(h.data).toString()).toBe("after");
+    await h.device.stop();
+  });
+
+  it("ambiguous (two adapters match): offline at start with the lookup's reason, logged once however many retries, never opened", async () => {
+    const reason = `ambiguous: 2 serial ports match ${LABEL} (/dev/ttyUSB1, /dev/ttyUSB2); none is chosen: give usb.serial`;
+    const offline: string[] = [];
+    const h = harness({ path: LABEL, locate: () => ({ fault: reason }), onOffline: (r) => void offline.push(r) });
+    h.binding.plug("/dev/ttyUSB1");
+    h.binding.plug("/dev/ttyUSB2");
+    h.device.start();
+    await h.clock.settleFor(10_000);
+    expect(offline).toEqual([reason]);
+    expect(h.binding.opens).toBe(0);
+    expect(h.lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([`cannot find serial port ${LABEL}: ${reason}; retrying with backoff`, "serial device offline"]);
+    expect(h.device.stats().openFailures).toBeGreaterThan(5);
+    await h.device.stop();
+  });
+
+  it("a lookup that throws is a fault, not a crash", async () => {
+    const h = harness({ path: LABEL, locate: () => { throw new Error("EIO reading sysfs"); } });
+    h.device.start();
+    await h.clock.settleFor(500);
+    expect(h.device.state()).toBe("offline");
+    expect(h.lines.filter((l) => l.level === 50)).toHaveLength(1);
+    await h.device.stop();
+  });
+
+  it("an indicator that stays silent logs its silence once (warn), and its reopens at debug, not once per retry", async () => {
+    const h = harness({ silenceTimeoutMs: 300 });
+    h.binding.plug(PATH);
+    h.device.start();
+    await h.clock.settleFor(20_000);
+    expect(h.device.stats().silenceTimeouts).toBeGreaterThan(10);
+    const loud = h.lines.filter((l) => l.level >= 30).map((l) => l.msg);
+    expect(loud).toEqual(["serial port open", "streaming device silent; closing and reopening the port", "serial device offline"]);
+    // Back: online, and a later silence is a new fault, logged again.
+    while (h.binding.port(PATH) === undefined) await h.clock.settleFor(10);
+    h.binding.port(PATH)!.emit(Buffer.from("W"));
+    await h.clock.settleFor(0);
+    expect(h.device.state()).toBe("online");
+    await h.clock.settleFor(400);
+    expect(h.lines.filter((l) => l.msg === "streaming device silent; closing and reopening the port")).toHaveLength(2);
+    await h.device.stop();
+  });
+});

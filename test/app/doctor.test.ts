@@ -16,6 +16,7 @@ function fakeProbes(over: Partial<DoctorProbes> = {}): DoctorProbes {
     now: () => new Date("2030-01-01T00:00:00Z"),
     stat: () => ({ kind: "char" }),
     readWriteDenied: () => null,
+    findUsbPort: () => ({ kind: "missing", reason: "no serial port of this identity is plugged in" }),
     realpath: (p) => p,
     readFile: () => {
       throw Object.assign(new Error("ENOENT: no such file"), { code: "ENOENT" });
@@ -47,6 +48,31 @@ describe("doctor: a serial device", () => {
     expect(line(await checkSerialDevice(scale, fakeProbes({ readWriteDenied: () => "EACCES" }), null, 3000))).toBe(
       "fail scale.scale-1: no read-write access to /dev/ttyUSB0 (EACCES) (user smartbin is not in group dialout: sudo usermod -aG dialout smartbin, then log in again)",
     );
+  });
+
+  it("a device configured by usb is found as the station finds it: listened to at the path found; missing or ambiguous fails", async () => {
+    const byUsb: SerialDeviceEntry = { kind: "scale", item: { id: "scale-1", usb: { vendor_id: "0403", product_id: "6001", serial: "A50285BI" }, baud_rate: 9600, protocol: "yaohua-a9", unit: "kg" } };
+    const listened: string[] = [];
+    const frames = encodeYaohuaA9({ grams: 500, unit: "kg", decimals: 3 });
+    const found = fakeProbes({
+      findUsbPort: (usb) => {
+        expect(usb).toEqual({ vendorId: "0403", productId: "6001", serial: "A50285BI" });
+        return { kind: "found", path: "/dev/ttyUSB1", port: { path: "/dev/ttyUSB1", byId: [], byPath: [] } };
+      },
+      listen: (path) => {
+        listened.push(path);
+        return Promise.resolve({ ok: true, chunks: [frames] });
+      },
+    });
+    expect(line(await checkSerialDevice(byUsb, found, null, 3000))).toBe(
+      "ok scale.scale-1: /dev/ttyUSB1 (usb 0403:6001 serial A50285BI): 1 valid yaohua-a9 frames in 3 s (last: 500 g, gross)",
+    );
+    expect(listened).toEqual(["/dev/ttyUSB1"]);
+    expect(line(await checkSerialDevice(byUsb, fakeProbes(), null, 3000))).toBe(
+      "fail scale.scale-1: usb 0403:6001 serial A50285BI: no serial port of this identity is plugged in: plug the adapter in, or compare the ids with smartbin ports",
+    );
+    const ambiguous = fakeProbes({ findUsbPort: () => ({ kind: "ambiguous", paths: ["/dev/ttyUSB0", "/dev/ttyUSB1"], reason: "ambiguous: 2 serial ports match" }) });
+    expect(line(await checkSerialDevice(byUsb, ambiguous, null, 3000))).toBe("fail scale.scale-1: usb 0403:6001 serial A50285BI: ambiguous: 2 serial ports match");
   });
 
   it("frames arriving and decoding through the protocol module, split anywhere", async () => {

@@ -34,26 +34,25 @@ function gatewayRoot(opts?: { byIdFolder?: boolean }): string {
   return root;
 }
 
-function configFile(scalePort: string, readerPort: string): string {
+/** A config file of these lines after the station and mqtt sections. */
+function writeConfig(lines: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), "smartbin-ports-config-"));
   cleanup.push(dir);
   const file = join(dir, "config.yaml");
-  writeFileSync(
-    file,
-    [
-      "station: { id: st-001 }",
-      "mqtt: { url: mqtt://127.0.0.1:1883 }",
-      "scales:",
-      `  - { id: scale-1, port: "${scalePort}", protocol: yaohua-a9 }`,
-      "readers:",
-      `  - { id: reader-1, port: "${readerPort}", protocol: em4100-ascii }`,
-      "  - { id: reader-2, port: /dev/ttyUSB7, protocol: em4100-ascii }",
-      "bins: [{ id: kitchen, category: food_waste, scale: scale-1 }]",
-      'points: { rules_version: "2026-11", categories: { food_waste: { points_per_kg: 2 } } }',
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(file, ["station: { id: st-001 }", "mqtt: { url: mqtt://127.0.0.1:1883 }", ...lines, ""].join("\n"));
   return file;
+}
+
+function configFile(scalePort: string, readerPort: string): string {
+  return writeConfig([
+    "scales:",
+    `  - { id: scale-1, port: "${scalePort}", protocol: yaohua-a9 }`,
+    "readers:",
+    `  - { id: reader-1, port: "${readerPort}", protocol: em4100-ascii }`,
+    "  - { id: reader-2, port: /dev/ttyUSB7, protocol: em4100-ascii }",
+    "bins: [{ id: kitchen, category: food_waste, scale: scale-1 }]",
+    'points: { rules_version: "2026-11", categories: { food_waste: { points_per_kg: 2 } } }',
+  ]);
 }
 
 const FTDI_BY_ID = "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0";
@@ -105,6 +104,28 @@ describe("smartbin ports", () => {
     expect(json.ports.find((p) => p.path === "/dev/ttyUSB0")?.used_by).toEqual([
       { device: "scales.0", id: "scale-1", configured: "/dev/ttyUSB0", named_by: "kernel name" },
       { device: "readers.0", id: "reader-1", configured: FTDI_BY_ID, named_by: "by-id" },
+    ]);
+  });
+
+  it("with -c, devices configured by usb are matched by their adapter's identity; ambiguous and missing ones are notes", () => {
+    const config = writeConfig([
+      "scales:",
+      '  - { id: scale-1, usb: { vendor_id: "0403", product_id: "6001", serial: A50285BI }, protocol: yaohua-a9 }',
+      "readers:",
+      '  - { id: reader-1, usb: { vendor_id: "1A86", product_id: "7523" }, protocol: em4100-ascii }',
+      '  - { id: reader-2, usb: { vendor_id: "2e8a", product_id: "000b" }, protocol: em4100-ascii }',
+    ]);
+    const r = smartbin(["ports", "-c", config, "--root", gatewayRoot()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").find((l) => l.startsWith("/dev/ttyUSB0"))).toContain("<- scales.0 scale-1 by usb 0403:6001 serial A50285BI");
+    expect(r.stdout).toContain(
+      "note: readers.0 (reader-1): ambiguous: 2 serial ports match usb 1a86:7523 (any serial) (/dev/ttyUSB1, /dev/ttyUSB2); none is chosen: " +
+        "the adapters carry no serial number to tell them apart: configure the port by its USB socket, /dev/serial/by-path/…",
+    );
+    expect(r.stdout).toContain("note: readers.1 (reader-2): usb 2e8a:000b (any serial) is not among these ports: plug the adapter in, or correct usb");
+    const json = JSON.parse(smartbin(["ports", "--json", "-c", config, "--root", gatewayRoot()]).stdout) as { ports: Array<{ path: string; used_by: unknown[] }> };
+    expect(json.ports.find((p) => p.path === "/dev/ttyUSB0")?.used_by).toEqual([
+      { device: "scales.0", id: "scale-1", configured: "usb 0403:6001 serial A50285BI", named_by: "usb" },
     ]);
   });
 

@@ -34,7 +34,7 @@ describe("per-protocol options", () => {
 
   it("still names the keys a protocol allows for a key no protocol has", () => {
     expect(check(reader("ascii-line", "    patern: x\n"))).toEqual([
-      "c.yaml:8:5: readers.0.patern: unknown key (expected one of: id, port, baud_rate, dtr, rts, hupcl, protocol, pattern, " +
+      "c.yaml:8:5: readers.0.patern: unknown key (expected one of: id, port, usb, baud_rate, dtr, rts, hupcl, protocol, pattern, " +
         "repeat_gap_ms, min_reads, no_valid_frames_s); did you mean pattern?",
     ]);
   });

@@ -39,7 +39,11 @@ describe("configJsonSchema", () => {
     expect(properties.station?.required).toEqual(["id"]);
     expect(properties.mqtt?.required).toEqual(["url"]);
     for (const list of [properties.scales, properties.readers]) {
-      for (const branch of branches(list)) expect(branch.required).toEqual(["id", "port", "protocol"]);
+      for (const branch of branches(list)) {
+        // port, or usb instead (exactly one: a check between keys; for editors, one of them is required).
+        expect(branch.required).toEqual(["id", "protocol"]);
+        expect(branch.anyOf).toEqual([{ required: ["port"] }, { required: ["usb"] }]);
+      }
     }
     expect((properties.bins?.items as JsonObject).required).toEqual(["id", "category", "scale"]);
     const rule = props(properties.points)?.categories?.additionalProperties as JsonObject;

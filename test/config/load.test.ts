@@ -145,7 +145,7 @@ describe("checkConfigText problems", () => {
 
   it("reports a missing required key at its parent mapping's start", () => {
     expect(check(`${head}readers:\n  - id: r\n    protocol: ascii-line\n`)).toEqual([
-      "c.yaml:6:5: readers.0.port: required key missing",
+      "c.yaml:6:5: readers.0.port: required key missing (or usb: the USB adapter's identity instead of a path)",
     ]);
   });
 
@@ -270,11 +270,11 @@ log:
       'c.yaml:4:8: mqtt.url: expected a URL mqtt://, mqtts://, ws:// or wss:// with a host, found "http://broker"',
       "c.yaml:5:21: mqtt.protocol_version: expected one of 5, 4, found 3",
       "c.yaml:10:25: scales.0.change_threshold_g: expected integer, found 12.5",
-      "c.yaml:11:5: scales.1.port: required key missing",
+      "c.yaml:11:5: scales.1.port: required key missing (or usb: the USB adapter's identity instead of a path)",
       'c.yaml:11:9: scales.1.id: expected an id unique within scales, found "scale-1" again (first at scales.0.id)',
       "c.yaml:13:23: scales.1.stable_window_ms: expected number > 0, found -1",
       'c.yaml:18:21: readers.0.card_id_format: expected one of dec10, hex10, wiegand26, found "wiegand34"',
-      "c.yaml:19:5: readers.0.repat_gap_ms: unknown key (expected one of: id, port, baud_rate, dtr, rts, hupcl, protocol, " +
+      "c.yaml:19:5: readers.0.repat_gap_ms: unknown key (expected one of: id, port, usb, baud_rate, dtr, rts, hupcl, protocol, " +
         "card_id_format, repeat_gap_ms, min_reads, no_valid_frames_s); did you mean repeat_gap_ms?",
       'c.yaml:23:12: bins.0.scale: expected the id of a scale (one of: scale-1), found "scale-2"',
       'c.yaml:27:34: points.categories.food_waste.points_per_kg: expected a non-negative decimal number such as 2 or 1.16, found "1,16"',

@@ -147,8 +147,8 @@ describe("crossFieldIssues", () => {
   it("reports duplicates, unknown and shared scales, rules_version and TLS pairing", () => {
     const issues = crossFieldIssues({
       mqtt: { url: "mqtt://h", ca_file: "ca.pem", cert_file: "c.pem" },
-      scales: [{ id: "a" }, { id: "a" }, { id: "b" }],
-      readers: [{ id: "r" }, { id: "r" }],
+      scales: [{ id: "a", port: "/dev/a" }, { id: "a", port: "/dev/b" }, { id: "b", port: "/dev/c" }],
+      readers: [{ id: "r", port: "/dev/d" }, { id: "r", port: "/dev/e" }],
       bins: [
         { id: "x", scale: "a" },
         { id: "y", scale: "a" },

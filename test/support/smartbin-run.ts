@@ -5,9 +5,12 @@ import { ROOT, SMARTBIN } from "./build.js";
 /** The built `smartbin run` as a child process, with every stdout line (JSON log) and stderr chunk kept. */
 export type Run = ChildProcess & { lines: string[] };
 
-/** Starts `smartbin run -c file` (build it first: buildOnce); `env` replaces the child's environment when given. */
-export function startRun(file: string, env?: NodeJS.ProcessEnv): Run {
-  const child = spawn(process.execPath, [SMARTBIN, "run", "-c", file], { cwd: ROOT, stdio: "pipe", ...(env ? { env } : {}) }) as Run;
+/**
+ * Starts `smartbin run -c file` (build it first: buildOnce); `env` replaces the child's environment
+ * when given; `args` are added after the config (hidden test options such as `--sysfs-root DIR`).
+ */
+export function startRun(file: string, env?: NodeJS.ProcessEnv, args: readonly string[] = []): Run {
+  const child = spawn(process.execPath, [SMARTBIN, "run", "-c", file, ...args], { cwd: ROOT, stdio: "pipe", ...(env ? { env } : {}) }) as Run;
   child.lines = [];
   let rest = "";
   child.stdout!.on("data", (b: Buffer) => {

@@ -34,9 +34,18 @@ export interface SerialDeviceOptions {
   id: string;
   /**
    * The port path, preferably a stable one (`/dev/serial/by-id/...`). It is opened anew on every
-   * (re)open, so a symlink that udev re-points after a re-plug is followed.
+   * (re)open, so a symlink that udev re-points after a re-plug is followed. With `locate`, a label
+   * for logs and errors instead (`usb 0403:6001 serial A50285BI`).
    */
   path: string;
+  /**
+   * A device configured by its USB identity (config `usb`; src/adapters/serial/usb-port.ts): called
+   * at every (re)open to find the path to open now, so an adapter that comes back as another
+   * `/dev/ttyUSBn` is found again. `{fault}` (not plugged in, ambiguous) is reported like a failed
+   * open: offline with the fault as reason, logged once, retried with backoff. The path found is
+   * logged at info when it changes. Must not throw (a throw counts as a fault).
+   */
+  locate?: () => { path: string } | { fault: string };
   /** Line speed in baud. */
   baudRate: number;
   /**
@@ -139,8 +148,13 @@ type Phase = "idle" | "running" | "stopped";
  *   the silence timeout makes it offline.
  * - `onOnline`/`onOffline` fire once per transition only. A device missing at start is a transition
  *   from `unknown`, so it is reported; repeated failed retries are not.
- * - An open failure is logged at error level once; identical failures after it at debug level, until
- *   the port opens again. Disconnects and silences are logged at warn level.
+ * - An open failure (or, with `locate`, a port not found) is logged at error level once; identical
+ *   failures after it at debug level, until the port opens again. A disconnect or a silence is
+ *   logged at warn level once per fault: a port lost again, or an indicator still silent, before the
+ *   device came back online is logged at debug, as are the reopens in between, so a failing port
+ *   never floods the log.
+ * - With `locate` (config `usb`), the path is looked up at every (re)open, so an adapter that
+ *   re-enumerates under another name is found again.
  * - Nothing is thrown to the caller and nothing is emitted after `stop()`. Exceptions thrown by the
  *   callbacks are logged and swallowed, so a bug in a consumer cannot kill the reopen loop.
  */
@@ -161,6 +175,13 @@ export class SerialDevice {
   /** Exponent of the next backoff delay. */
   private attempt = 0;
   private lastOpenError: string | undefined;
+  /** The path `locate` found last (undefined before the first find, and without `locate`). */
+  private locatedPath: string | undefined;
+  /**
+   * A streaming device went silent and has not been online since: its further silences and reopens
+   * are logged at debug, so an indicator that stays off logs once, not once per retry.
+   */
+  private silentSinceOnline = false;
   private retryTimer: { handle: unknown } | undefined;
   private silenceTimer: { handle: unknown } | undefined;
   private pollTimer: { handle: unknown } | undefined;
@@ -255,9 +276,18 @@ export class SerialDevice {
     this.opts.liveness?.beat("busy");
     this.counters.openAttempts++;
     if (this.counters.openAttempts > 1) this.counters.reopenAttempts++;
+    let path = this.opts.path;
+    if (this.opts.locate !== undefined) {
+      const found = this.locate(this.opts.locate);
+      if ("fault" in found) {
+        this.onLocateFailed(found.fault);
+        return;
+      }
+      path = found.path;
+    }
     let port: SerialPortStream;
     try {
-      const { path, baudRate, binding, dataBits = 8, parity = "none", stopBits = 1, hupcl } = this.opts;
+      const { baudRate, binding, dataBits = 8, parity = "none", stopBits = 1, hupcl } = this.opts;
       const settings = { path, baudRate, dataBits, parity, stopBits, autoOpen: false, ...(hupcl !== undefined ? { hupcl } : {}) };
       port = binding ? new SerialPortStream({ binding, ...settings }) : new SerialPort(settings);
     } catch (err) {
@@ -297,7 +327,12 @@ export class SerialDevice {
     this.openedAt = now;
     this.lastDataAt = now;
     this.lastOpenError = undefined;
-    this.log.info({ baudRate: this.opts.baudRate }, "serial port open");
+    // `lock: true` (serialport's default) holds flock(2) on the descriptor: released when it closes, and
+    // by the kernel when a holder crashes, so no lock file outlives a process (bindings-cpp
+    // serialport_unix.cpp; flock(2)). A reopen comes only after the previous port has closed.
+    const located = this.locatedPath === undefined ? {} : { port: this.locatedPath };
+    if (this.silentSinceOnline) this.log.debug({ baudRate: this.opts.baudRate, ...located }, "serial port open");
+    else this.log.info({ baudRate: this.opts.baudRate, ...located }, "serial port open");
     this.setControlLines(port);
     this.opts.liveness?.beat("idle");
     this.startPoll();
@@ -329,21 +364,54 @@ export class SerialDevice {
     tick();
   }
 
+  /** The port as logs name it: the path, or for a located device the path found and its label. */
+  private where(): string {
+    return this.locatedPath === undefined ? this.opts.path : `${this.locatedPath} (${this.opts.path})`;
+  }
+
+  /** Runs `locate`, logging the path found when it changes; a throw is a fault. */
+  private locate(locate: () => { path: string } | { fault: string }): { path: string } | { fault: string } {
+    let found: { path: string } | { fault: string };
+    try {
+      found = locate();
+    } catch (err) {
+      found = { fault: `cannot look for the port: ${describe(err)}` };
+    }
+    if ("path" in found && found.path !== this.locatedPath) {
+      this.log.info({ port: found.path, previous: this.locatedPath ?? null }, `${this.opts.path} found at ${found.path}`);
+      this.locatedPath = found.path;
+    }
+    return found;
+  }
+
+  /** `locate` found no port to open (not plugged in, or ambiguous): offline with the fault, logged once per fault. */
+  private onLocateFailed(fault: string): void {
+    this.counters.openFailures++;
+    if (fault !== this.lastOpenError) {
+      this.lastOpenError = fault;
+      this.log.error({ reason: fault, code: "SERIAL_OPEN_FAILED" }, `cannot find serial port ${this.opts.path}: ${fault}; retrying with backoff`);
+    } else {
+      this.log.debug({ reason: fault, attempt: this.attempt }, "cannot find serial port (again)");
+    }
+    this.goOffline(fault, "open_failed");
+    this.scheduleReopen();
+  }
+
   private onOpenFailed(err: unknown): void {
     this.counters.openFailures++;
     const message = describe(err);
     const error = new SmartbinError(
       "SERIAL_OPEN_FAILED",
       // pino prints the cause's message after this one (messageWithCauses): do not repeat it here.
-      `cannot open serial port ${this.opts.path}`,
-      { deviceId: this.opts.id, path: this.opts.path },
+      `cannot open serial port ${this.where()}`,
+      { deviceId: this.opts.id, path: this.locatedPath ?? this.opts.path },
       { cause: err },
     );
     if (message !== this.lastOpenError) {
       this.lastOpenError = message;
       // An expected fault (missing, not ours, busy: faults.ts) is one line with the reason, no stack.
       const fault = expectedFault(err);
-      if (fault !== undefined) this.log.error({ reason: fault.reason, code: error.code }, `cannot open serial port ${this.opts.path}: ${fault.reason}; retrying with backoff`);
+      if (fault !== undefined) this.log.error({ reason: fault.reason, code: error.code }, `cannot open serial port ${this.where()}: ${fault.reason}; retrying with backoff`);
       else this.log.error({ err: error }, "cannot open serial port; retrying with backoff");
     } else {
       this.log.debug({ err: error, attempt: this.attempt }, "cannot open serial port (again)");
@@ -371,11 +439,13 @@ export class SerialDevice {
     const message = describe(err);
     const error = new SmartbinError(
       "SERIAL_DISCONNECTED",
-      `serial port ${this.opts.path} disconnected: ${message}`,
+      `serial port ${this.where()} disconnected: ${message}`,
       { deviceId: this.opts.id, path: this.opts.path },
       { cause: err },
     );
-    this.log.warn({ err: error }, "serial port lost; reopening with backoff");
+    // Lost again before it came back online (a flapping adapter): the first loss was logged.
+    if (this.current === "offline") this.log.debug({ err: error }, "serial port lost (again); reopening with backoff");
+    else this.log.warn({ err: error }, "serial port lost; reopening with backoff");
     this.resetBackoffIfHealthy();
     this.goOffline(`disconnected: ${message}`, "disconnected");
     this.track(closeQuietly(port));
@@ -409,7 +479,9 @@ export class SerialDevice {
       return;
     }
     this.counters.silenceTimeouts++;
-    this.log.warn({ silenceTimeoutMs: timeout }, "streaming device silent; closing and reopening the port");
+    if (this.silentSinceOnline) this.log.debug({ silenceTimeoutMs: timeout }, "streaming device still silent; closing and reopening the port");
+    else this.log.warn({ silenceTimeoutMs: timeout }, "streaming device silent; closing and reopening the port");
+    this.silentSinceOnline = true;
     this.port = undefined;
     this.clearPoll();
     this.resetBackoffIfHealthy();
@@ -453,6 +525,7 @@ export class SerialDevice {
     const previous = this.current;
     if (previous === "online" || this.phase !== "running") return;
     this.current = "online";
+    this.silentSinceOnline = false;
     this.log.info({ previous }, "serial device online");
     this.safely("onOnline", () => this.opts.onOnline?.({ previous }));
   }

@@ -207,7 +207,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     station = running;
     // Each simulated device speaks what the station is configured to read, encoded by the same
     // protocol module (the device registry).
-    const codec = <K extends DeviceKind>(kind: K, list: readonly { port: string; protocol: string }[], port: string): DeviceCodec<K> => {
+    const codec = <K extends DeviceKind>(kind: K, list: readonly { port?: string | undefined; protocol: string }[], port: string): DeviceCodec<K> => {
       const device = list.find((d) => d.port === port);
       if (device === undefined) throw new Error(`demo: no device on ${port}`);
       return findProtocol(kind, device.protocol).configure(device);

@@ -6,6 +6,7 @@
  * instead (its newest `…_offline`/`…_online` alarm in the outbox database).
  */
 import { expectedFault } from "../../adapters/log/faults.js";
+import { describeUsb, usbSelector, type PortConfig } from "../../adapters/serial/usb-port.js";
 import { maskCardId } from "../../domain/privacy.js";
 import { findProtocol, type DeviceKind } from "../../protocol/index.js";
 import type { CheckResult, DeviceReport, DoctorProbes } from "./types.js";
@@ -17,7 +18,7 @@ const NO_VALID_FRAMES_BYTES = 64;
 export interface SerialDeviceEntry {
   kind: DeviceKind;
   /** The config item (`scales[i]`, `readers[i]`): id, port, baud_rate, protocol and its options. */
-  item: Readonly<{ id: string; port: string; baud_rate: number; protocol: string }> & Readonly<Record<string, unknown>>;
+  item: Readonly<PortConfig & { id: string; baud_rate: number; protocol: string }> & Readonly<Record<string, unknown>>;
 }
 
 /** What the checks know about a running station: its pid, and its reports by device id. */
@@ -38,7 +39,20 @@ export async function checkSerialDevice(
 ): Promise<CheckResult> {
   const { item, kind } = device;
   const name = `${kind}.${item.id}`;
-  const port = item.port;
+  let port = item.port ?? "";
+  let label = port;
+  if (item.usb !== undefined) {
+    // Found as the station finds it at every open: by the adapter's identity, through sysfs.
+    const usb = usbSelector(item.usb);
+    const found = probes.findUsbPort(usb);
+    if (found.kind !== "found") {
+      const what = describeUsb(usb);
+      const hint = found.kind === "missing" ? ": plug the adapter in, or compare the ids with smartbin ports" : "";
+      return { name, level: "fail", message: `${what}: ${found.reason}${hint}`, details: { usb: item.usb, error: found.reason } };
+    }
+    port = found.path;
+    label = `${found.path} (${describeUsb(usb)})`;
+  }
   const facts = probes.stat(port);
   if ("error" in facts) {
     const missing = facts.error === "ENOENT";
@@ -60,7 +74,7 @@ export async function checkSerialDevice(
     const dialout = groups.includes("dialout") ? "" : ` (user ${user} is not in group dialout: sudo usermod -aG dialout ${user}, then log in again)`;
     return { name, level: "fail", message: `no read-write access to ${port} (${denied})${dialout}`, details: { port, error: denied } };
   }
-  if (station !== null) return reportedByStation(name, item.id, port, station);
+  if (station !== null) return reportedByStation(name, item.id, label, station);
 
   const codec = findProtocol(kind, item.protocol).configure(item);
   const serial = { ...codec.port.serial, baudRate: item.baud_rate };
@@ -78,7 +92,7 @@ export async function checkSerialDevice(
       details: { port, error: reason },
     };
   }
-  return judgeListen(name, kind, item, heard.chunks, codec.createFramer(), listenMs);
+  return judgeListen(name, kind, item, label, heard.chunks, codec.createFramer(), listenMs);
 }
 
 function reportedByStation(name: string, id: string, port: string, station: RunningStation): CheckResult {
@@ -104,6 +118,7 @@ function judgeListen(
   name: string,
   kind: DeviceKind,
   item: SerialDeviceEntry["item"],
+  port: string,
   chunks: Uint8Array[],
   framer: { push(chunk: Uint8Array): ({ kind: string; reason?: string } & Record<string, unknown>)[] },
   listenMs: number,
@@ -126,16 +141,16 @@ function judgeListen(
     }
   }
   const seconds = `${(listenMs / 1000).toFixed(listenMs % 1000 === 0 ? 0 : 1)} s`;
-  const details = { port: item.port, protocol: item.protocol, baud_rate: item.baud_rate, listen_ms: listenMs, bytes, valid_frames: valid, discarded_frames: discarded };
-  if (valid > 0) return { name, level: "ok", message: `${item.port}: ${valid} valid ${item.protocol} frames in ${seconds}${describeFrame(lastValid)}`, details };
+  const details = { port, protocol: item.protocol, baud_rate: item.baud_rate, listen_ms: listenMs, bytes, valid_frames: valid, discarded_frames: discarded };
+  if (valid > 0) return { name, level: "ok", message: `${port}: ${valid} valid ${item.protocol} frames in ${seconds}${describeFrame(lastValid)}`, details };
   if (bytes === 0) {
     if (kind === "reader") {
-      return { name, level: "ok", message: `${item.port} opens; no card shown in ${seconds} (a reader is quiet until a card is shown: show one during the check to test it)`, details };
+      return { name, level: "ok", message: `${port} opens; no card shown in ${seconds} (a reader is quiet until a card is shown: show one during the check to test it)`, details };
     }
     return {
       name,
       level: "fail",
-      message: `${item.port} opens, but no bytes in ${seconds}: is the indicator on, set to continuous output, and its TX wired to the adapter's RX?`,
+      message: `${port} opens, but no bytes in ${seconds}: is the indicator on, set to continuous output, and its TX wired to the adapter's RX?`,
       details,
     };
   }
@@ -144,7 +159,7 @@ function judgeListen(
   return {
     name,
     level,
-    message: `${item.port}: ${bytes} bytes in ${seconds} but no valid ${item.protocol} frame${why}: wrong protocol, baud rate (${item.baud_rate}) or character format`,
+    message: `${port}: ${bytes} bytes in ${seconds} but no valid ${item.protocol} frame${why}: wrong protocol, baud rate (${item.baud_rate}) or character format`,
     details,
   };
 }

@@ -12,6 +12,7 @@ import { SerialPort } from "serialport";
 import { quickCheckWithin } from "../../adapters/outbox/integrity.js";
 import { lockHolderPid } from "../../adapters/outbox/lock.js";
 import { readOutboxStatus } from "../../adapters/outbox/status-query.js";
+import { findUsbPort } from "../../adapters/serial/usb-port.js";
 import { startPollerWake } from "../../adapters/serial/poller-wake.js";
 import type { Config } from "../../config/schema.js";
 import type { SerialSettings } from "../../protocol/index.js";
@@ -36,6 +37,7 @@ export function systemProbes(config: Readonly<Config>): DoctorProbes {
       }
     },
     readFile: (p) => readFileSync(p),
+    findUsbPort: (usb) => findUsbPort(usb),
     listen,
     stationHolder: (dbPath) => {
       const pid = lockHolderPid(`${dbPath}.lock`);

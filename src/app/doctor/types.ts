@@ -3,6 +3,7 @@
  * and the probes through which the checks see the machine, so that the checks are pure functions
  * of what the probes report and unit tests fake the file system, the ports and the network.
  */
+import type { UsbPortLookup, UsbSelector } from "../../adapters/serial/usb-port.js";
 import type { SerialSettings } from "../../protocol/index.js";
 
 /** `ok`, `warn` (works, but look at it) or `fail` (something does not work). */
@@ -49,6 +50,8 @@ export interface DoctorProbes {
   stat(path: string): PathFacts;
   /** `null` when `path` may be opened for reading and writing by this user, else the errno name. */
   readWriteDenied(path: string): string | null;
+  /** The serial port of a device configured by `usb` (its adapter's identity), as the station finds it: sysfs (usb-port.ts). */
+  findUsbPort(usb: UsbSelector): UsbPortLookup;
   /** realpath(3), `null` when the path does not resolve. */
   realpath(path: string): string | null;
   /** The bytes of a file; throws (an errno error) when it cannot be read. */

@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -131,6 +132,19 @@ export function fakeTtyRoot(ttys: readonly FakeTty[], opts: { byIdFolder?: boole
 /** Removes a fake root. */
 export function removeFakeRoot(root: string): void {
   rmSync(root, { recursive: true, force: true });
+}
+
+/** For a test file: a {@link fakeTtyRoot} maker whose trees are removed after each test. */
+export function fakeRootsPerTest(): (...args: Parameters<typeof fakeTtyRoot>) => string {
+  const roots: string[] = [];
+  afterEach(() => {
+    for (const r of roots.splice(0)) removeFakeRoot(r);
+  });
+  return (...args) => {
+    const root = fakeTtyRoot(...args);
+    roots.push(root);
+    return root;
+  };
 }
 
 /** A gateway's ports: an FTDI with serial, a CDC-ACM reader, two identical CH340s without serial (udev kept one by-id link for them), ttyAMA0, ttyS0, an 8250 placeholder and virtual ttys. */

@@ -1,18 +1,10 @@
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { findPortFor, listSerialPorts, PortListError } from "../../../src/adapters/serial/port-list.js";
-import { fakeTtyRoot, GATEWAY_TTYS, removeFakeRoot } from "./fake-tty-sysfs.js";
+import { fakeRootsPerTest, GATEWAY_TTYS } from "./fake-tty-sysfs.js";
 
-const roots: string[] = [];
-function tree(...args: Parameters<typeof fakeTtyRoot>): string {
-  const root = fakeTtyRoot(...args);
-  roots.push(root);
-  return root;
-}
-afterEach(() => {
-  for (const r of roots.splice(0)) removeFakeRoot(r);
-});
+const tree = fakeRootsPerTest();
 
 describe("listSerialPorts on fake sysfs trees", () => {
   it("lists the ports with hardware behind them, by kernel name, with their USB identity and udev names", () => {
