@@ -12,6 +12,12 @@
  *   port opens is not a verdict). Online again at its next valid frame.
  * - Alarms mark changes of the reported state: a clean start (starting -> online) is none; a
  *   device missing at start is `…_offline`; `…_online` follows an `…_offline`.
+ * - A streaming device (a scale, a level sensor: `confirmByFrame`) whose port reopens after it was
+ *   reported offline is online again only at its first valid frame: until then it is offline with
+ *   reason {@link AWAITING_FRAME_REASON}, or `no valid frames` once the rule holds. So a path that
+ *   now leads to another device (issue 9, item 4) is never reported back online: one
+ *   `…_offline` for the outage, and its status says why it stays offline. A reader is online as
+ *   soon as its port opens: it is quiet until a card is shown, and quiet is not offline.
  */
 import type { DeviceLink, DeviceState, InvalidBytes } from "./station-types.js";
 
@@ -20,6 +26,9 @@ export const NO_VALID_FRAMES_MIN_BYTES = 64;
 
 /** The reason text of the rule (contract section 4). */
 export const NO_VALID_FRAMES_REASON = "no valid frames";
+
+/** Why a reopened streaming device is still offline before its first valid frame. */
+export const AWAITING_FRAME_REASON = "port reopened, no valid frame yet";
 
 /** A link before anything is known. */
 export const initialLink: DeviceLink = {
@@ -36,7 +45,7 @@ export const initialLink: DeviceLink = {
 /** The state the status reports. */
 export function linkState(link: DeviceLink): DeviceState {
   if (link.port === "unknown") return "starting";
-  if (link.port === "closed" || link.noValidFrames) return "offline";
+  if (link.port === "closed" || link.noValidFrames || link.awaitingFrame === true) return "offline";
   return "online";
 }
 
@@ -49,13 +58,26 @@ export function linkOnline(link: DeviceLink): boolean {
 export function offlineReason(link: DeviceLink): string | null {
   if (link.port === "closed") return link.portReason ?? "port closed";
   if (link.noValidFrames) return NO_VALID_FRAMES_REASON;
+  if (link.awaitingFrame === true) return AWAITING_FRAME_REASON;
   return null;
 }
 
-/** The port opened (`open`) or closed/failed/went silent (`closed`, with the adapter's reason). */
-export function portChanged(link: DeviceLink, state: "open" | "closed", mono: number, reason?: string): DeviceLink {
+/**
+ * The port opened (`open`) or closed/failed/went silent (`closed`, with the adapter's reason).
+ *
+ * @param opts.confirmByFrame the device streams (scales, level sensors): after an outage that was
+ *   reported, it is online again only at its first valid frame
+ */
+export function portChanged(
+  link: DeviceLink,
+  state: "open" | "closed",
+  mono: number,
+  reason?: string,
+  opts: { confirmByFrame?: boolean } = {},
+): DeviceLink {
   if (state === "open") {
-    return { ...link, port: "open", portReason: null, openedMono: mono, invalid: [], discardedBytes: 0 };
+    const awaitingFrame = opts.confirmByFrame === true && link.reported === "offline";
+    return { ...link, port: "open", portReason: null, openedMono: mono, invalid: [], discardedBytes: 0, awaitingFrame };
   }
   return { ...link, port: "closed", portReason: reason ?? "port closed", invalid: [], discardedBytes: 0 };
 }
@@ -80,13 +102,14 @@ export function chunkArrived(
     if (
       link.lastValidMono === chunk.mono &&
       !link.noValidFrames &&
+      link.awaitingFrame !== true &&
       link.invalid.length === 0 &&
       link.discardedBytes === 0
     ) {
       return { link, wentInvalid: false };
     }
     return {
-      link: { ...link, noValidFrames: false, lastValidMono: chunk.mono, invalid: [], discardedBytes: 0 },
+      link: { ...link, noValidFrames: false, awaitingFrame: false, lastValidMono: chunk.mono, invalid: [], discardedBytes: 0 },
       wentInvalid: false,
     };
   }

@@ -17,7 +17,7 @@
  * ({@link statusOf}).
  */
 import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
-import { chunkArrived, linkOnline, linkState, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
+import { chunkArrived, linkOnline, linkState, offlineReason, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
@@ -189,6 +189,12 @@ export interface StationStatus {
    * decimal), `null` before the first median (5 readings). Present when level sensors are configured.
    */
   levels?: Record<string, { bin_id: string; distance_mm: number | null; fill_percent: number | null }>;
+  /**
+   * Why each offline device is offline (the reason its `…_offline` alarm gave, or what has been
+   * learnt since: `no valid frames` for a port that reopened onto another device); present while
+   * any device is offline.
+   */
+  offline_reasons?: Record<string, string>;
 }
 
 /** The status fields the machine decides. */
@@ -209,6 +215,16 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
     storage: storageStatus(state.storage),
     session: state.session.phase,
   };
+  const links: Array<[string, DeviceLink]> = [
+    ...ctx.scales.map((s): [string, DeviceLink] => [s.id, (state.scales[s.id] ?? initialScale).link]),
+    ...ctx.readers.map((r): [string, DeviceLink] => [r.id, (state.readers[r.id] ?? initialReader).link]),
+    ...levelSensors.map((l): [string, DeviceLink] => [l.id, (state.levels?.[l.id] ?? initialLevel).link]),
+  ];
+  const reasons = links.flatMap(([id, link]): Array<[string, string]> => {
+    const reason = linkState(link) === "offline" ? offlineReason(link) : null;
+    return reason === null ? [] : [[id, reason]];
+  });
+  if (reasons.length > 0) status.offline_reasons = Object.fromEntries(reasons);
   const doorBins = ctx.bins.filter((b) => b.door);
   if (doorBins.length > 0) {
     const locks = outputsOf(state, ctx).locks;
@@ -418,7 +434,7 @@ function port(state: StationState, input: Input<"port">, ctx: StationContext, ef
   if (scaleSpec !== undefined) {
     const scale = state.scales[scaleSpec.id] ?? initialScale;
     const before = linkState(scale.link);
-    let link = portChanged(scale.link, input.state, input.mono, input.reason);
+    let link = portChanged(scale.link, input.state, input.mono, input.reason, { confirmByFrame: true });
     link = reportLinkChange("scale", scaleSpec.id, link, scaleSpec.binId, effects);
     const next = scaleLinkChanged({ ...scale, link });
     if (linkState(link) !== before || next.condition !== scale.condition) effects.push({ type: "status_changed" });
@@ -437,7 +453,7 @@ function port(state: StationState, input: Input<"port">, ctx: StationContext, ef
   if (levelSpec !== undefined) {
     const level = state.levels?.[levelSpec.id] ?? initialLevel;
     const before = linkState(level.link);
-    let link = portChanged(level.link, input.state, input.mono, input.reason);
+    let link = portChanged(level.link, input.state, input.mono, input.reason, { confirmByFrame: true });
     link = reportLinkChange("level_sensor", levelSpec.id, link, levelSpec.binId, effects);
     if (linkState(link) !== before) effects.push({ type: "status_changed" });
     return { ...state, levels: { ...state.levels, [levelSpec.id]: levelLinkChanged({ ...level, link }) } };
@@ -482,7 +498,8 @@ function judgeChunk(
   }
   const link = reportLinkChange(kind, id, judged, binId, effects);
   const changed = linkOnline(link) !== before;
-  if (changed) effects.push({ type: "status_changed" });
+  // wentInvalid on a device already offline changes only its reason (offline_reasons).
+  if (changed || wentInvalid) effects.push({ type: "status_changed" });
   return { link, changed };
 }
 

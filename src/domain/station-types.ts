@@ -153,6 +153,12 @@ export interface DeviceLink {
   readonly discardedBytes: number;
   /** The state last reported by an alarm (`unknown` before the first report: a clean start is no alarm). */
   readonly reported: "unknown" | "online" | "offline";
+  /**
+   * Reopened after an outage, no valid frame yet: a device that must prove itself by its frames
+   * (scales and level sensors, which stream) stays offline until its first valid frame, so a port
+   * that now leads to another device is never reported back online (optional: absent is `false`).
+   */
+  readonly awaitingFrame?: boolean;
 }
 
 /**

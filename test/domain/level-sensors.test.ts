@@ -155,6 +155,9 @@ describe("the sensor's link", () => {
     // The last median stays for the status; the readings start afresh.
     expect(state.levels?.["level-1"]).toMatchObject({ medianMm: 1000, readings: [] });
     ({ state, effects } = run([open("level-1", 9000)], ctx, state));
+    // Open again, but online only at the sensor's first valid frame (a port may now lead elsewhere).
+    expect(alarms(effects)).toEqual([]);
+    ({ state, effects } = run(readings(9100, 100, 1000), ctx, state));
     expect(alarms(effects)).toMatchObject([{ data: { code: "level_sensor_online", device_id: "level-1" } }]);
   });
 

@@ -419,10 +419,33 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     expect(statusOf(initialState(ctx), ctx).devices["scale-1"]).toBe("starting");
   });
 
-  it("a device missing at start is offline with the port's reason; back online is an alarm too", () => {
-    const { effects } = run([close("scale-1", 0, "open failed: ENOENT"), open("scale-1", 5000)]);
-    expect(eventSummary(effects)).toEqual(["alarm scale_offline scale-1", "alarm scale_online scale-1"]);
-    expect(recorded(effects)[0]!.data).toMatchObject({ device_id: "scale-1", bin_id: "kitchen", reason: "open failed: ENOENT" });
+  it("a device missing at start is offline with the port's reason; back online (at its first valid frame) is an alarm too", () => {
+    const ctx = testContext();
+    const missing = run([close("scale-1", 0, "open failed: ENOENT"), open("scale-1", 5000)], ctx);
+    expect(eventSummary(missing.effects)).toEqual(["alarm scale_offline scale-1"]);
+    expect(recorded(missing.effects)[0]!.data).toMatchObject({ device_id: "scale-1", bin_id: "kitchen", reason: "open failed: ENOENT" });
+    // The port is open again, but a streaming indicator proves itself by a valid frame first.
+    expect(statusOf(missing.state, ctx).devices["scale-1"]).toBe("offline");
+    const back = run([scaleData("scale-1", 5200, [weight(0)])], ctx, missing.state);
+    expect(eventSummary(back.effects)).toEqual(["alarm scale_online scale-1"]);
+    expect(statusOf(back.state, ctx).devices["scale-1"]).toBe("online");
+  });
+
+  it("a scale's port reopened after an outage onto another device (only invalid bytes): never back online, one scale_offline for the whole outage", () => {
+    const ctx = testContext();
+    const junk = (mono: number) => scaleData("scale-1", mono, [{ kind: "discarded", bytes: new Uint8Array(20), reason: "no header" }], 20);
+    const inputs = [open("scale-1", 0), scaleData("scale-1", 100, [weight(0)]), close("scale-1", 1000, "disconnected"), open("scale-1", 3000)];
+    for (let t = 3500; t <= 12_000; t += 500) inputs.push(junk(t));
+    const { state, effects } = run(inputs, ctx);
+    expect(eventSummary(effects)).toEqual(["alarm scale_offline scale-1"]);
+    expect(recorded(effects)[0]!.data).toMatchObject({ reason: "disconnected" });
+    expect(statusOf(state, ctx).devices["scale-1"]).toBe("offline");
+    // What has been learnt since the alarm is in the status.
+    expect(statusOf(state, ctx).offline_reasons).toEqual({ "scale-1": "no valid frames" });
+    expect(statusOf(run(inputs.slice(0, 4), ctx).state, ctx).offline_reasons).toEqual({ "scale-1": "port reopened, no valid frame yet" });
+    // A reader is quiet until a card is shown: its reopened port is online at once.
+    const reader = run([open("reader-1", 0), close("reader-1", 1000, "disconnected"), open("reader-1", 3000)], ctx);
+    expect(eventSummary(reader.effects)).toEqual(["alarm reader_offline reader-1", "alarm reader_online reader-1"]);
   });
 
   it("no valid frames: garbage over the whole window takes a scale offline once, a valid frame brings it back", () => {
