@@ -100,7 +100,9 @@ export function runPortsCommand(opts: PortsOptions, out: (line: string) => void,
 function configuredDevices(config: Readonly<Config>): ConfiguredDevice[] {
   const devices: ConfiguredDevice[] = [];
   for (const [list, items] of [["scales", config.scales], ["readers", config.readers]] as const) {
-    items.forEach((item, i) => devices.push({ at: `${list}.${i}`, id: item.id, port: item.port }));
+    items.forEach((item, i) => {
+      if ("port" in item) devices.push({ at: `${list}.${i}`, id: item.id, port: item.port });
+    });
   }
   return devices;
 }

@@ -11,6 +11,8 @@
 import type { DeviceKind, ProtocolModule } from "./device-protocol.js";
 import { asciiLine } from "./reader/ascii-line.js";
 import { em4100Ascii } from "./reader/em4100-ascii.js";
+import { iso14443Text } from "./reader/iso14443-text.js";
+import { wiegand } from "./reader/wiegand.js";
 import { asciiStGs } from "./scale/ascii-st-gs.js";
 import { cas22 } from "./scale/cas-22.js";
 import { mtSics } from "./scale/mt-sics.js";
@@ -27,7 +29,7 @@ export const PROTOCOLS: { readonly [K in DeviceKind]: NonEmpty<ProtocolModule<K>
   // contract.md section 5; layouts in shared/protocols/scales.md
   scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, mtSics, ohaus, cas22],
   // contract.md section 5; layouts in shared/protocols/readers.md
-  reader: [em4100Ascii, asciiLine],
+  reader: [em4100Ascii, asciiLine, iso14443Text, wiegand],
 };
 
 /** The names of a kind's protocols (the config's `protocol` values). */

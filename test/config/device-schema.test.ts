@@ -152,7 +152,7 @@ describe("per-protocol defaults", () => {
 
   it("fills baud_rate from the protocol's serial settings", () => {
     expect(load(scale("ascii-st-gs")).scales[0]?.baud_rate).toBe(9600);
-    expect(load(reader("ascii-line", "    baud_rate: 115200\n")).readers[0]?.baud_rate).toBe(115200);
+    expect(load(reader("ascii-line", "    baud_rate: 115200\n")).readers[0]).toMatchObject({ baud_rate: 115200 });
   });
 });
 

@@ -18,7 +18,7 @@ import { discardHint } from "./protocol-guess.js";
 /** One configured device to monitor: its config item and the station's spec of it. */
 export type MonitoredDevice =
   | { kind: "scale"; item: Config["scales"][number]; spec: ScaleSpec }
-  | { kind: "reader"; item: Config["readers"][number]; spec: ReaderSpec };
+  | { kind: "reader"; item: Config["readers"][number] & { port: string; baud_rate: number }; spec: ReaderSpec };
 
 /** Frames per second are counted over this many ms of valid frames. */
 export const RATE_WINDOW_MS = 2_000;
