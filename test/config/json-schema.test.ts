@@ -38,7 +38,11 @@ describe("configJsonSchema", () => {
     expect(properties.station?.required).toEqual(["id"]);
     expect(properties.mqtt?.required).toEqual(["url"]);
     for (const list of [properties.scales, properties.readers]) {
-      for (const branch of branches(list)) expect(branch.required).toEqual(["id", "port", "protocol"]);
+      for (const branch of branches(list)) {
+        // A reader on GPIO lines (wiegand) names its two lines where a serial device names its port.
+        const wiegand = (branch.properties as { protocol?: { const?: string } }).protocol?.const === "wiegand";
+        expect(branch.required).toEqual(wiegand ? ["id", "d0_line", "d1_line", "protocol"] : ["id", "port", "protocol"]);
+      }
     }
     expect((properties.bins?.items as JsonObject).required).toEqual(["id", "category", "scale"]);
     const rule = props(properties.points)?.categories?.additionalProperties as JsonObject;
@@ -81,9 +85,9 @@ describe("configJsonSchema", () => {
     expect(toledo?.character_format).toMatchObject({ enum: ["7E1", "8N1"], default: "7E1" });
     expect(toledo?.unit).toBeUndefined();
     expect(props(branches(properties.scales)[6])?.device_id).toMatchObject({ type: "integer", minimum: 1, maximum: 78 });
-    expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line"]);
+    expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line", "iso14443-text", "wiegand"]);
     const [em4100, asciiLine] = branches(properties.readers).map(props);
-    expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26"], default: "dec10" });
+    expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26", "w26", "hex"], default: "dec10" });
     expect(em4100?.pattern).toBeUndefined();
     expect(asciiLine?.pattern).toMatchObject({ type: "string" });
     expect(asciiLine?.card_id_format).toBeUndefined();

@@ -203,7 +203,8 @@ const iso14443Options = z.object({
     .describe(
       "Optional regular expression (RE2 syntax, as ascii-line's) a line must match; its first capture group, if " +
         "any, is the UID text (e.g. ^UID:([0-9A-F]+)$ for a reader with a prefix).",
-    ),
+    )
+    .meta({ examples: ["^UID:([0-9A-F]+)$"] }),
 });
 
 /**
