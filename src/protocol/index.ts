@@ -121,6 +121,7 @@ export {
   encodeWiegand,
   splitWiegandFrames,
   wiegand,
+  wiegandFrameGapMs,
   type WiegandCardFormat,
   type WiegandEdge,
   type WiegandOptions,

@@ -204,6 +204,16 @@ const wiegandOptions = z.object({
 });
 
 /**
+ * A wiegand reader's `frame_gap_ms` (its default when unset), for the app that gathers its edges.
+ *
+ * @param item the reader's config item
+ * @throws z.ZodError when the item's options are invalid (the config schema refuses such a file first)
+ */
+export function wiegandFrameGapMs(item: Readonly<Record<string, unknown>>): number {
+  return wiegandOptions.parse(item).frame_gap_ms;
+}
+
+/**
  * The wiegand registry entry (shared/protocols/readers.md, "wiegand"): a reader on two GPIO lines
  * (`transport: "gpio"`: no port, no serial settings; the `port` below is never opened; the config
  * item names its lines, `d0_line` and `d1_line`, as a serial item names its port). Options
