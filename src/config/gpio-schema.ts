@@ -183,10 +183,10 @@ export function gpioIssues(data: Record<string, unknown>): Issue[] {
         const line = reader[key];
         if (typeof line === "number") useLine(line, `readers.${i}.${key}`, ["readers", i, key]);
       }
-      if (backend !== "gpiod") {
+      if (backend !== "gpiod" && backend !== "simulated") {
         out.push({
           path: ["readers", i, "protocol"],
-          message: `expected gpio.backend gpiod for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend ${backend}`,
+          message: `expected gpio.backend gpiod (or simulated) for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend ${backend}`,
         });
       }
     });

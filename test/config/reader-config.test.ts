@@ -90,10 +90,10 @@ readers:
 `;
     expect(check(text)).toEqual([
       "c.yaml:11:5: readers.0.d1_line: required key missing",
-      "c.yaml:12:15: readers.0.protocol: expected gpio.backend gpiod for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend onoff",
+      "c.yaml:12:15: readers.0.protocol: expected gpio.backend gpiod (or simulated) for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend onoff",
       "c.yaml:13:5: readers.0.port: port is an option of em4100-ascii, ascii-line and iso14443-text, not of wiegand",
       "c.yaml:14:14: readers.0.d0_line: expected a line no other part uses, found 19 again (first at gpio.buzzer)",
-      "c.yaml:16:15: readers.1.protocol: expected gpio.backend gpiod for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend onoff",
+      "c.yaml:16:15: readers.1.protocol: expected gpio.backend gpiod (or simulated) for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend onoff",
       "c.yaml:18:14: readers.1.d1_line: expected a line no other part uses, found 5 again (first at readers.1.d0_line)",
     ]);
   });

@@ -49,7 +49,7 @@ export class LinePort implements GpioPort {
     const edgeInputs = spec.edgeInputs ?? [];
     const failures = checkSpec(spec);
     if (edgeInputs.length > 0 && this.opts.driver.timesEdges !== true) {
-      const why = `gpio.backend ${this.opts.backend} cannot time pulses: a Wiegand reader needs gpio.backend gpiod`;
+      const why = `gpio.backend ${this.opts.backend} cannot time pulses: a Wiegand reader needs gpio.backend gpiod (or simulated)`;
       for (const e of edgeInputs) failures.push({ line: e.line, name: e.name, error: new Error(why) });
     }
     if (failures.length > 0) {
