@@ -221,7 +221,12 @@ function readerKeys(p: ProtocolModule<"reader">) {
  * `protocol`. When `protocol` is missing or unknown, the keys every protocol shares are still
  * checked, so that every problem of the item is reported at once.
  */
-function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape, H extends z.core.$ZodShape>(
+function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape>(kind: K, docs: HeadDocs, tail: (p: ProtocolModule<K>) => T) {
+  return deviceItemSchemaWith(kind, (p) => headKeys(kind, p, docs), tail);
+}
+
+/** {@link deviceItemSchema} with the keys before `protocol` chosen per protocol (readers: serial or GPIO lines). */
+function deviceItemSchemaWith<K extends DeviceKind, T extends z.core.$ZodShape, H extends z.core.$ZodShape>(
   kind: K,
   head: (p: ProtocolModule<K>) => H,
   tail: (p: ProtocolModule<K>) => T,
@@ -241,12 +246,15 @@ function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape, H ex
 }
 
 /** One item of `scales[]`: the common scale keys and its protocol's options. */
-const SCALE_DOCS: HeadDocs = {
-  id: "Scale id, unique among the scales; bins refer to it and alarms name it.",
-  port: "Serial port of the weighing indicator; prefer the stable /dev/serial/by-id/... name in the field.",
-  examples: ["scale-1", "/dev/ttyUSB0"],
-};
-export const scaleItemSchema = deviceItemSchema("scale", (p) => headKeys("scale", p, SCALE_DOCS), scaleKeys);
+export const scaleItemSchema = deviceItemSchema(
+  "scale",
+  {
+    id: "Scale id, unique among the scales; bins refer to it and alarms name it.",
+    port: "Serial port of the weighing indicator; prefer the stable /dev/serial/by-id/... name in the field.",
+    examples: ["scale-1", "/dev/ttyUSB0"],
+  },
+  scaleKeys,
+);
 const READER_DOCS: HeadDocs = {
   id: "Reader id, unique among the readers; events carry it as reader_id.",
   port: "Serial port of the reader; prefer the stable /dev/serial/by-id/... name in the field.",
@@ -256,7 +264,7 @@ const READER_DOCS: HeadDocs = {
  * One item of `readers[]`: the common reader keys and its protocol's options. A reader on GPIO
  * lines (wiegand) has no serial keys: its item type has no `port` (see {@link isSerialReader}).
  */
-export const readerItemSchema = deviceItemSchema(
+export const readerItemSchema = deviceItemSchemaWith(
   "reader",
   (p) => (p.transport === "gpio" ? gpioHeadKeys(READER_DOCS) : headKeys("reader", p, READER_DOCS)),
   readerKeys,
