@@ -11,7 +11,7 @@
  * once it has.
  */
 import type { Logger } from "../adapters/log/logger.js";
-import type { GpioInputSpec, GpioOutputSpec, GpioPort } from "../adapters/gpio/gpio-port.js";
+import type { GpioEdgeInputSpec, GpioInputSpec, GpioOutputSpec, GpioPort } from "../adapters/gpio/gpio-port.js";
 import type { Config } from "../config/schema.js";
 import type { Outputs } from "../domain/doors.js";
 import type { Contact } from "../domain/station-types.js";
@@ -19,6 +19,7 @@ import { CONTACTS } from "../domain/station-types.js";
 import { SmartbinError } from "../errors.js";
 import type { Clock } from "./clock.js";
 import type { OutputPort } from "./runner.js";
+import type { EdgeLinesState, EdgeSource } from "./wiegand-reader.js";
 
 /** Where a line's input goes. */
 type InputRole = { kind: "door"; binId: string; part: "closed" | "button" } | { kind: "contact"; contact: Contact };
@@ -43,9 +44,26 @@ export const BUZZER_PATTERNS = {
   deposit: [200],
 } as const;
 
-/** True when the config names any GPIO line (a door, a contact, the buzzer). */
+/** True when the config names any GPIO line (a door, a contact, the buzzer, a Wiegand reader's data lines). */
 export function hasGpioLines(config: Readonly<Config>): boolean {
-  return config.bins.some((b) => b.door !== undefined) || Object.keys(config.gpio.inputs).length > 0 || config.gpio.buzzer !== undefined;
+  return (
+    config.bins.some((b) => b.door !== undefined) ||
+    Object.keys(config.gpio.inputs).length > 0 ||
+    config.gpio.buzzer !== undefined ||
+    readerEdgeLines(config).length > 0
+  );
+}
+
+/** The timed lines of the readers on GPIO lines (wiegand's `d0_line`, `d1_line`), named `READER.d0`/`.d1`. */
+export function readerEdgeLines(config: Readonly<Config>): GpioEdgeInputSpec[] {
+  return config.readers.flatMap((r) =>
+    "d0_line" in r
+      ? [
+          { line: r.d0_line, name: `${r.id}.d0` },
+          { line: r.d1_line, name: `${r.id}.d1` },
+        ]
+      : [],
+  );
 }
 
 /** The lines of a config, as the port takes them, with where each input goes. */
@@ -83,8 +101,16 @@ export function gpioLines(config: Readonly<Config>): { inputs: GpioInputSpec[]; 
   return { inputs, outputs, roles, owners };
 }
 
+/** A subscriber to a reader's timed edges, and the state last told it. */
+interface EdgeSub {
+  lines: readonly number[];
+  edge: (line: number, tUs: number) => void;
+  state: (s: EdgeLinesState) => void;
+  told: string | null;
+}
+
 /** Drives the station's GPIO through one port; also the runner's {@link OutputPort}. */
-export class GpioStation implements OutputPort {
+export class GpioStation implements OutputPort, EdgeSource {
   private opened = false;
   private closed = false;
   private readonly lines: ReturnType<typeof gpioLines>;
@@ -101,7 +127,9 @@ export class GpioStation implements OutputPort {
   private blinkPhase = false;
   private fastPhase = false;
   private sink: GpioInputSink | null = null;
-  private failed = new Set<number>();
+  private failed = new Map<number, string>();
+  private readonly edgeInputs: GpioEdgeInputSpec[];
+  private readonly edgeSubs = new Set<EdgeSub>();
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -110,6 +138,7 @@ export class GpioStation implements OutputPort {
     private readonly log: Logger,
   ) {
     this.lines = gpioLines(config);
+    this.edgeInputs = readerEdgeLines(config);
     for (const bin of config.bins) {
       if (!bin.door) continue;
       this.lockLine.set(bin.id, bin.door.lock.line);
@@ -128,17 +157,46 @@ export class GpioStation implements OutputPort {
     this.sink = sink;
     this.port.onInput((line, active) => this.input(line, active));
     this.port.onError((line, error) => this.lineFailed(line, error.message));
+    this.port.onEdge?.((line, tUs) => {
+      for (const sub of this.edgeSubs) if (sub.lines.includes(line)) sub.edge(line, tUs);
+    });
     try {
-      await this.port.open({ inputs: this.lines.inputs, outputs: this.lines.outputs });
+      await this.port.open({
+        inputs: this.lines.inputs,
+        outputs: this.lines.outputs,
+        ...(this.edgeInputs.length > 0 ? { edgeInputs: this.edgeInputs } : {}),
+      });
     } catch (err) {
       this.openFailed(err);
       return;
     }
     if (this.closed) return;
     this.opened = true;
+    for (const sub of this.edgeSubs) this.tellEdgeState(sub);
     for (const input of this.lines.inputs) this.input(input.line, this.port.read(input.line));
     for (const [line, active] of this.levels) this.write(line, active);
     this.refreshLamps();
+  }
+
+  /**
+   * A Wiegand reader's edges ({@link EdgeSource}): its state is told once the lines are claimed (at
+   * once if they already are) and when one of them fails.
+   */
+  subscribeEdges(lines: readonly number[], edge: (line: number, tUs: number) => void, state: (s: EdgeLinesState) => void): () => void {
+    const sub: EdgeSub = { lines, edge, state, told: null };
+    this.edgeSubs.add(sub);
+    if (this.opened || lines.some((l) => this.failed.has(l))) this.tellEdgeState(sub);
+    return () => this.edgeSubs.delete(sub);
+  }
+
+  /** Tells a subscriber its lines' state, once per change (a failed backend fails both lines). */
+  private tellEdgeState(sub: EdgeSub): void {
+    const failure = sub.lines.map((l) => this.failed.get(l)).find((m) => m !== undefined);
+    const state: EdgeLinesState = failure === undefined ? { open: true } : { open: false, reason: `GPIO line failed: ${failure}` };
+    const told = JSON.stringify(state);
+    if (sub.told === told) return;
+    sub.told = told;
+    sub.state(state);
   }
 
   /** The machine's output levels (locks, lamp patterns). */
@@ -190,8 +248,9 @@ export class GpioStation implements OutputPort {
 
   private lineFailed(line: number, message: string): void {
     if (this.failed.has(line)) return;
-    this.failed.add(line);
+    this.failed.set(line, message);
     this.sink?.gpioError(line, message, this.lines.owners.get(line) ?? {});
+    for (const sub of this.edgeSubs) if (sub.lines.includes(line)) this.tellEdgeState(sub);
   }
 
   private openFailed(err: unknown): void {
@@ -200,7 +259,7 @@ export class GpioStation implements OutputPort {
       // The backend cannot work here at all (a module or tool missing, no such chip): every line fails.
       const message = err instanceof Error ? err.message : String(err);
       this.log.error({ backend: this.config.gpio.backend, reason: message }, "GPIO unavailable: doors and contacts are out of service");
-      for (const spec of [...this.lines.inputs, ...this.lines.outputs]) this.lineFailed(spec.line, message);
+      for (const spec of [...this.lines.inputs, ...this.lines.outputs, ...this.edgeInputs]) this.lineFailed(spec.line, message);
       return;
     }
     for (const f of failures) {
@@ -208,7 +267,7 @@ export class GpioStation implements OutputPort {
       this.lineFailed(f.line, f.error.message);
     }
     // The port released what it had claimed: every other line is out of service too.
-    for (const spec of [...this.lines.inputs, ...this.lines.outputs]) this.lineFailed(spec.line, "not claimed: another line of the station failed to open");
+    for (const spec of [...this.lines.inputs, ...this.lines.outputs, ...this.edgeInputs]) this.lineFailed(spec.line, "not claimed: another line of the station failed to open");
   }
 
   private set(line: number, active: boolean): void {

@@ -35,6 +35,7 @@ const RESTART_ONLY: Array<[path: string, get: (c: Readonly<Config>) => unknown, 
   ["mqtt", (c) => c.mqtt, "the broker connection and its session are set up at start"],
   ["gpio", (c) => c.gpio, "its lines are claimed at start"],
   ["bins[].door", (c) => c.bins.filter((b) => b.door !== undefined).map((b) => [b.id, b.door]), "door lines are claimed at start"],
+  ["readers[].d0_line/d1_line", (c) => c.readers.flatMap((r) => ("d0_line" in r ? [[r.id, r.d0_line, r.d1_line]] : [])), "Wiegand lines are claimed at start"],
 ];
 
 /** Top-level keys applied at run time. */

@@ -16,6 +16,7 @@
 import { readFileSync } from "node:fs";
 import type { BindingInterface } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
 import { v7 as uuidv7 } from "uuid";
+import { isSerialReader } from "../config/device-schema.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../adapters/log/logger.js";
 import { Outbox } from "../adapters/outbox/outbox.js";
@@ -24,7 +25,7 @@ import { SmartbinError } from "../errors.js";
 import { Publisher } from "../adapters/mqtt/publisher.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
 import { serialTarget, type PortConfig } from "../adapters/serial/usb-port.js";
-import { findProtocol, type PortNeeds, type ScaleCommands } from "../protocol/index.js";
+import { findProtocol, wiegandFrameGapMs, type PortNeeds, type ScaleCommands } from "../protocol/index.js";
 import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
@@ -36,7 +37,8 @@ import { GpioStation, hasGpioLines } from "./gpio-station.js";
 import { planReload, type ReloadPlan } from "./reload.js";
 import { contextFromConfig } from "./station-context.js";
 import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
-import { StationRunner, type DeviceHandlers, type RunnerDevice, type RunnerStats } from "./runner.js";
+import { StationRunner, type DeviceHandlers, type DevicePort, type RunnerDevice, type RunnerStats } from "./runner.js";
+import { WiegandReaderPort } from "./wiegand-reader.js";
 
 /** Everything the station is built from: one named object (style.md, "Layout"). */
 export interface StationDeps {
@@ -377,6 +379,11 @@ export class Station {
       });
     }
     for (const r of this.config.readers) {
+      if ("d0_line" in r) {
+        devices.push({ kind: "reader", id: r.id, framer: findProtocol("reader", r.protocol).configure(r).createFramer(), open: this.wiegandPort(r) });
+        continue;
+      }
+      if (!isSerialReader(r)) continue; // every reader has a port or GPIO lines (config/device-schema.ts)
       const codec = findProtocol("reader", r.protocol).configure(r);
       devices.push({
         kind: "reader",
@@ -396,6 +403,30 @@ export class Station {
       });
     }
     return devices;
+  }
+
+  /**
+   * How a reader on GPIO lines (wiegand) is opened: its edges come from the station's GPIO port
+   * (app/wiegand-reader.ts); without one (no GPIO configured, which the config refuses) it is
+   * offline with that reason.
+   */
+  private wiegandPort(reader: { id: string; d0_line: number; d1_line: number }): (handlers: DeviceHandlers) => DevicePort {
+    return (handlers) => {
+      const gpio = this.gpio;
+      if (gpio === undefined) {
+        return { start: () => handlers.onClose("no GPIO backend: a Wiegand reader needs gpio.backend gpiod"), stop: () => Promise.resolve() };
+      }
+      return new WiegandReaderPort({
+        id: reader.id,
+        d0Line: reader.d0_line,
+        d1Line: reader.d1_line,
+        frameGapMs: wiegandFrameGapMs(reader),
+        edges: gpio,
+        clock: this.clock,
+        handlers,
+        logger: this.deps.logger.child({ module: "reader", device: reader.id }),
+      });
+    };
   }
 
   /** One round of storage housekeeping (see the file's comment); one at a time, never throws. */

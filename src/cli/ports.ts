@@ -1,4 +1,5 @@
 import { loadConfigFile } from "../config/load.js";
+import { isSerialReader } from "../config/device-schema.js";
 import type { Config } from "../config/schema.js";
 import {
   findPortFor,
@@ -111,9 +112,11 @@ export function runPortsCommand(opts: PortsOptions, out: (line: string) => void,
 function configuredDevices(config: Readonly<Config>): ConfiguredDevice[] {
   const devices: ConfiguredDevice[] = [];
   for (const [list, items] of [["scales", config.scales], ["readers", config.readers], ["level_sensors", config.level_sensors]] as const) {
-    items.forEach((item, i) =>
-      devices.push({ at: `${list}.${i}`, id: item.id, port: describePortConfig(item), ...(item.usb !== undefined ? { usb: usbSelector(item.usb) } : {}) }),
-    );
+    items.forEach((item: (typeof items)[number], i) => {
+      // Readers on GPIO lines (wiegand) use no serial port.
+      if (!isSerialReader(item)) return;
+      devices.push({ at: `${list}.${i}`, id: item.id, port: describePortConfig(item), ...(item.usb !== undefined ? { usb: usbSelector(item.usb) } : {}) });
+    });
   }
   return devices;
 }

@@ -325,6 +325,10 @@ function portOrUsbIssues(data: Record<string, unknown>): Issues {
   const seen = new Map<string, string>();
   for (const list of SERIAL_LISTS) {
     entries(data[list])?.forEach((item, i) => {
+      // A reader on GPIO lines (wiegand) has no port: its schema names d0_line and d1_line instead.
+      if (list === "readers" && typeof item.protocol === "string" && protocolNames("reader").includes(item.protocol)) {
+        if (findProtocol("reader", item.protocol).transport === "gpio") return;
+      }
       const hasPort = item.port !== undefined;
       const hasUsb = item.usb !== undefined;
       if (hasPort && hasUsb) {

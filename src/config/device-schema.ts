@@ -8,13 +8,14 @@
  */
 import { z } from "zod";
 import { PROTOCOLS, type DeviceKind, type NonEmpty, type ProtocolModule, type SerialSettings } from "../protocol/index.js";
+import { MAX_GPIO_LINE } from "./gpio-schema.js";
 import { HOUR_S, deviceId, matching, nonEmpty } from "./schema-parts.js";
 import { isNoMatchingMember } from "./schema-walk.js";
 
 /** "yaohua-a9 9600, ascii-st-gs 9600": a value that differs by protocol, for descriptions. */
-function perProtocol<K extends DeviceKind>(kind: K, value: (p: ProtocolModule<K>) => string | number): string {
+function perProtocol<K extends DeviceKind>(kind: K, value: (p: ProtocolModule<K>) => string | number, serialOnly = false): string {
   const list: readonly ProtocolModule<K>[] = PROTOCOLS[kind];
-  return list.map((p) => `${p.name} ${value(p)}`).join(", ");
+  return list.filter((p) => !serialOnly || p.transport !== "gpio").map((p) => `${p.name} ${value(p)}`).join(", ");
 }
 
 /** "8N1", "7E1": data bits, parity, stop bits. */
@@ -30,7 +31,7 @@ function baudRate(kind: DeviceKind, p: ProtocolModule) {
     .default(p.port.serial.baudRate)
     .describe(
       "Serial speed in bits per second; the character format (data bits, parity, stop bits) is the protocol's. " +
-        `Default per protocol, with its format: ${perProtocol(kind, (q) => `${q.port.serial.baudRate} ${characterFormat(q.port.serial)}`)}.`,
+        `Default per protocol, with its format: ${perProtocol(kind, (q) => `${q.port.serial.baudRate} ${characterFormat(q.port.serial)}`, true)}.`,
     );
 }
 
@@ -52,10 +53,11 @@ interface HeadDocs {
   examples: [id: string, port: string];
 }
 
-/** The keys before `protocol` in every device item. */
+/** The keys before `protocol` in every item of a device on a serial port. */
 function headKeys(kind: DeviceKind, p: ProtocolModule, docs: HeadDocs) {
+  const id = deviceId().describe(docs.id).meta({ examples: [docs.examples[0]] });
   return {
-    id: deviceId().describe(docs.id).meta({ examples: [docs.examples[0]] }),
+    id,
     port: nonEmpty()
       .optional()
       .describe(`${docs.port} Required unless usb is given (exactly one of port and usb).`)
@@ -104,6 +106,28 @@ function usbKey() {
         "back as another /dev/ttyUSBn is found again (exactly one of port and usb).",
     )
     .meta({ exampleCommented: true });
+}
+
+/**
+ * The keys before `protocol` of a reader on GPIO lines (`transport: "gpio"`: Wiegand's two data
+ * lines, shared/protocols/readers.md "wiegand"): its `id`, and `d0_line` and `d1_line` where a serial
+ * device has its `port`; a `port`, `baud_rate` or control line written for it is an unknown key.
+ * The lines are BCM numbers read through the `gpio` section's backend; cross-field checks refuse a
+ * line used twice (gpio-schema.ts).
+ */
+function gpioHeadKeys(docs: HeadDocs) {
+  const line = (wire: string, example: number) =>
+    z
+      .int()
+      .min(0)
+      .max(MAX_GPIO_LINE)
+      .describe(`BCM line number of the reader's ${wire} wire (the Raspberry Pi pinout's GPIO number), read through gpio.backend.`)
+      .meta({ examples: [example] });
+  return {
+    id: deviceId().describe(docs.id).meta({ examples: [docs.examples[0]] }),
+    d0_line: line("D0 (DATA0, usually green)", 24),
+    d1_line: line("D1 (DATA1, usually white)", 25),
+  };
 }
 
 /**
@@ -241,19 +265,25 @@ function readerKeys(p: ProtocolModule<"reader">) {
  * `protocol`. When `protocol` is missing or unknown, the keys every protocol shares are still
  * checked, so that every problem of the item is reported at once.
  */
-function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape>(
+function deviceItemSchema<K extends DeviceKind, T extends z.core.$ZodShape>(kind: K, docs: HeadDocs, tail: (p: ProtocolModule<K>) => T) {
+  return deviceItemSchemaWith(kind, (p) => headKeys(kind, p, docs), tail);
+}
+
+/** {@link deviceItemSchema} with the keys before `protocol` chosen per protocol (readers: serial or GPIO lines). */
+function deviceItemSchemaWith<K extends DeviceKind, T extends z.core.$ZodShape, H extends z.core.$ZodShape>(
   kind: K,
-  docs: HeadDocs,
+  head: (p: ProtocolModule<K>) => H,
   tail: (p: ProtocolModule<K>) => T,
 ) {
   const member = (p: ProtocolModule<K>) =>
     z
-      .strictObject({ ...headKeys(kind, p, docs), protocol: protocolKey(kind, p), ...p.options.shape, ...tail(p) })
+      .strictObject({ ...head(p), protocol: protocolKey(kind, p), ...p.options.shape, ...tail(p) })
       .describe(`A ${kind} speaking ${p.name}: ${p.summary}.`)
-      // Exactly one of `port` and `usb` (cross-field.ts checks it); for editors, at least one is required.
-      .meta({ anyOf: [{ required: ["port"] }, { required: ["usb"] }] });
+      // A serial device: exactly one of `port` and `usb` (cross-field.ts checks it); for editors, at
+      // least one is required. A reader on GPIO lines has neither.
+      .meta(p.transport === "gpio" ? {} : { anyOf: [{ required: ["port"] }, { required: ["usb"] }] });
   const [first, ...rest]: NonEmpty<ProtocolModule<K>> = PROTOCOLS[kind];
-  const common = z.object({ ...headKeys(kind, first, docs), ...tail(first) });
+  const common = z.object({ ...head(first), ...tail(first) });
   return z.discriminatedUnion("protocol", [member(first), ...rest.map(member)]).superRefine(
     (item, ctx) => {
       for (const issue of common.safeParse(item).error?.issues ?? []) ctx.addIssue({ ...issue });
@@ -272,14 +302,18 @@ export const scaleItemSchema = deviceItemSchema(
   },
   scaleKeys,
 );
-/** One item of `readers[]`: the common reader keys and its protocol's options. */
-export const readerItemSchema = deviceItemSchema(
+const READER_DOCS: HeadDocs = {
+  id: "Reader id, unique among the readers; events carry it as reader_id.",
+  port: "Serial port of the reader; prefer the stable /dev/serial/by-id/... name in the field.",
+  examples: ["reader-1", "/dev/ttyUSB1"],
+};
+/**
+ * One item of `readers[]`: the common reader keys and its protocol's options. A reader on GPIO
+ * lines (wiegand) has no serial keys: its item type has no `port` (see {@link isSerialReader}).
+ */
+export const readerItemSchema = deviceItemSchemaWith(
   "reader",
-  {
-    id: "Reader id, unique among the readers; events carry it as reader_id.",
-    port: "Serial port of the reader; prefer the stable /dev/serial/by-id/... name in the field.",
-    examples: ["reader-1", "/dev/ttyUSB1"],
-  },
+  (p) => (p.transport === "gpio" ? gpioHeadKeys(READER_DOCS) : headKeys("reader", p, READER_DOCS)),
   readerKeys,
 );
 
@@ -328,3 +362,24 @@ export const levelSensorItemSchema = deviceItemSchema(
   },
   levelKeys,
 );
+/**
+ * The keys of a device item on a serial port: `port` or `usb` (exactly one), its speed and control
+ * lines. A type alias, not an interface, so that an item narrowed to it still passes where a
+ * `Record<string, unknown>` is taken (a protocol's `configure`).
+ */
+export type SerialItemKeys = {
+  port?: string | undefined;
+  usb?: { vendor_id: string; product_id: string; serial?: string | undefined; interface?: number | undefined } | undefined;
+  baud_rate: number;
+  dtr?: boolean | undefined;
+  rts?: boolean | undefined;
+  hupcl?: boolean | undefined;
+};
+
+/**
+ * True for a reader item on a serial port, named by `port` or `usb` (every reader protocol but
+ * those on GPIO lines, whose items have `d0_line` and `d1_line` instead).
+ */
+export function isSerialReader<R extends { protocol: string }>(reader: R): reader is R & SerialItemKeys {
+  return !("d0_line" in reader);
+}

@@ -151,12 +151,14 @@ export function gpioIssues(data: Record<string, unknown>): Issue[] {
   const gpio = isRecord(data.gpio) ? data.gpio : {};
   const backend = typeof gpio.backend === "string" ? gpio.backend : "none";
   const used = new Map<number, string>();
+  /** `line` used by the part at `where`, reported at `at` when used before. */
+  const useLine = (line: number, where: string, at: (string | number)[]) => {
+    const first = used.get(line);
+    if (first === undefined) used.set(line, where);
+    else out.push({ path: at, message: `expected a line no other part uses, found ${line} again (first at ${first})` });
+  };
   const use = (value: unknown, path: (string | number)[]) => {
-    if (!isRecord(value) || typeof value.line !== "number") return;
-    const where = path.join(".");
-    const first = used.get(value.line);
-    if (first === undefined) used.set(value.line, where);
-    else out.push({ path: [...path, "line"], message: `expected a line no other part uses, found ${value.line} again (first at ${first})` });
+    if (isRecord(value) && typeof value.line === "number") useLine(value.line, path.join("."), [...path, "line"]);
   };
   const inputs = isRecord(gpio.inputs) ? gpio.inputs : {};
   for (const name of ["fire", "tamper", "power_fail"]) use(inputs[name], ["gpio", "inputs", name]);
@@ -171,6 +173,22 @@ export function gpioIssues(data: Record<string, unknown>): Issue[] {
         });
       }
       for (const part of ["lock", "closed", "button", "lamp"]) use(bin.door[part], ["bins", i, "door", part]);
+    });
+  }
+  if (Array.isArray(data.readers)) {
+    data.readers.forEach((reader: unknown, i) => {
+      // A reader on GPIO lines (wiegand: d0_line, d1_line; config/device-schema.ts).
+      if (!isRecord(reader) || (reader.d0_line === undefined && reader.d1_line === undefined)) return;
+      for (const key of ["d0_line", "d1_line"]) {
+        const line = reader[key];
+        if (typeof line === "number") useLine(line, `readers.${i}.${key}`, ["readers", i, key]);
+      }
+      if (backend !== "gpiod" && backend !== "simulated") {
+        out.push({
+          path: ["readers", i, "protocol"],
+          message: `expected gpio.backend gpiod (or simulated) for a reader on GPIO lines (each Wiegand pulse needs its kernel timestamp), found gpio.backend ${backend}`,
+        });
+      }
     });
   }
   if (backend === "none" && Object.keys(inputs).length + (gpio.buzzer === undefined ? 0 : 1) > 0) {

@@ -135,6 +135,12 @@ export interface ProtocolFacts<K extends DeviceKind> {
   /** What a device needs from its port with the default options (`configure(...).port`: with its own). */
   readonly port: PortNeeds;
   readonly defaults: DefaultsOf<K>;
+  /**
+   * How the device is connected: `serial` (absent: the default) through `port`; `gpio` through GPIO
+   * lines named by its own options (wiegand's `d0_line`, `d1_line`): its config item has no `port`,
+   * `baud_rate` or control lines, and `port` above is never opened.
+   */
+  readonly transport?: "serial" | "gpio";
 }
 
 /** What a protocol module writes once, with its options typed. */
@@ -211,6 +217,7 @@ export function defineProtocol<K extends DeviceKind, S extends OptionsSchema>(sp
     source: spec.source,
     port: spec.port,
     defaults: spec.defaults,
+    ...(spec.transport !== undefined ? { transport: spec.transport } : {}),
     options: spec.options,
     configure(config = {}) {
       const options = spec.options.parse(config);

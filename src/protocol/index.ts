@@ -126,3 +126,32 @@ export {
   encodeTfLuna,
   tfLuna,
 } from "./level/tf-luna.js";
+export { formatCardNumber, hexOf, type CardForm } from "./reader/card-id.js";
+export {
+  ISO14443_CARD_FORMATS,
+  UID_BYTE_ORDERS,
+  UID_TEXTS,
+  createIso14443Framer,
+  decodeIso14443Line,
+  encodeIso14443,
+  formatUid,
+  iso14443Text,
+  parseUid,
+  type Iso14443CardFormat,
+  type Iso14443Options,
+  type UidByteOrder,
+  type UidText,
+} from "./reader/iso14443-text.js";
+export {
+  WIEGAND_CARD_FORMATS,
+  WIEGAND_MIN_EDGE_SPACING_US,
+  createWiegandFramer,
+  decodeWiegandBits,
+  encodeWiegand,
+  splitWiegandFrames,
+  wiegand,
+  wiegandFrameGapMs,
+  type WiegandCardFormat,
+  type WiegandEdge,
+  type WiegandOptions,
+} from "./reader/wiegand.js";

@@ -13,6 +13,8 @@ import { dypA02 } from "./level/dyp-a02.js";
 import { tfLuna } from "./level/tf-luna.js";
 import { asciiLine } from "./reader/ascii-line.js";
 import { em4100Ascii } from "./reader/em4100-ascii.js";
+import { iso14443Text } from "./reader/iso14443-text.js";
+import { wiegand } from "./reader/wiegand.js";
 import { asciiStGs } from "./scale/ascii-st-gs.js";
 import { cas22 } from "./scale/cas-22.js";
 import { modbusRtu } from "./scale/modbus-rtu.js";
@@ -30,7 +32,7 @@ export const PROTOCOLS: { readonly [K in DeviceKind]: NonEmpty<ProtocolModule<K>
   // contract.md section 5; layouts in shared/protocols/scales.md
   scale: [yaohuaA9, asciiStGs, yaohuaA12, toledoContinuous, mtSics, ohaus, cas22, modbusRtu],
   // contract.md section 5; layouts in shared/protocols/readers.md
-  reader: [em4100Ascii, asciiLine],
+  reader: [em4100Ascii, asciiLine, iso14443Text, wiegand],
   // contract.md section 5; layouts in shared/protocols/level-sensors.md
   level: [dypA02, tfLuna],
 };

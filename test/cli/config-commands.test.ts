@@ -70,7 +70,7 @@ describe("runConfigCheck", () => {
     fs.writeFileSync(file, `${MINIMAL}readers:\n  - id: card\n    port: /dev/ttyUSB1\n    protocol: em4100-ascii\n    pattern: '^x$'\n`);
     expect(run(file)).toEqual({
       code: 78,
-      out: [`${file}:9:5: readers.0.pattern: pattern is an option of ascii-line, not of em4100-ascii`],
+      out: [`${file}:9:5: readers.0.pattern: pattern is an option of ascii-line and iso14443-text, not of em4100-ascii`],
     });
   });
 

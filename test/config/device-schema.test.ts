@@ -25,10 +25,10 @@ describe("per-protocol options", () => {
 
   it("refuses another protocol's option at its key, naming the protocol it belongs to", () => {
     expect(check(reader("em4100-ascii", "    pattern: '^QR:([0-9]+)$'\n"))).toEqual([
-      "c.yaml:8:5: readers.0.pattern: pattern is an option of ascii-line, not of em4100-ascii",
+      "c.yaml:8:5: readers.0.pattern: pattern is an option of ascii-line and iso14443-text, not of em4100-ascii",
     ]);
     expect(check(reader("ascii-line", "    card_id_format: hex10\n"))).toEqual([
-      "c.yaml:8:5: readers.0.card_id_format: card_id_format is an option of em4100-ascii, not of ascii-line",
+      "c.yaml:8:5: readers.0.card_id_format: card_id_format is an option of em4100-ascii, iso14443-text and wiegand, not of ascii-line",
     ]);
   });
 
@@ -41,7 +41,7 @@ describe("per-protocol options", () => {
 
   it("checks a protocol's option values with its own schema", () => {
     expect(check(reader("em4100-ascii", "    card_id_format: octal\n"))).toEqual([
-      'c.yaml:8:21: readers.0.card_id_format: expected one of dec10, hex10, wiegand26, found "octal"',
+      'c.yaml:8:21: readers.0.card_id_format: expected one of dec10, hex10, wiegand26, w26, hex, found "octal"',
     ]);
     expect(check(scale("yaohua-a9", "    unit: t\n"))).toEqual(['c.yaml:8:11: scales.0.unit: expected one of g, kg, lb, found "t"']);
   });
@@ -119,8 +119,8 @@ describe("the serial control lines (dtr, rts, hupcl)", () => {
 
 describe("the protocol key", () => {
   it("refuses an unknown protocol, listing the known ones, and still checks the keys every protocol has", () => {
-    expect(check(reader("wiegand", "    baud_rate: fast\n    pattern: x\n"))).toEqual([
-      'c.yaml:7:15: readers.0.protocol: expected one of em4100-ascii, ascii-line, found "wiegand"',
+    expect(check(reader("wiegand-37", "    baud_rate: fast\n    pattern: x\n"))).toEqual([
+      'c.yaml:7:15: readers.0.protocol: expected one of em4100-ascii, ascii-line, iso14443-text, wiegand, found "wiegand-37"',
       'c.yaml:8:16: readers.0.baud_rate: expected integer, found "fast"',
     ]);
     expect(check(scale("toledo"))).toEqual([
@@ -152,7 +152,7 @@ describe("per-protocol defaults", () => {
 
   it("fills baud_rate from the protocol's serial settings", () => {
     expect(load(scale("ascii-st-gs")).scales[0]?.baud_rate).toBe(9600);
-    expect(load(reader("ascii-line", "    baud_rate: 115200\n")).readers[0]?.baud_rate).toBe(115200);
+    expect(load(reader("ascii-line", "    baud_rate: 115200\n")).readers[0]).toMatchObject({ baud_rate: 115200 });
   });
 });
 

@@ -40,9 +40,12 @@ describe("configJsonSchema", () => {
     expect(properties.mqtt?.required).toEqual(["url"]);
     for (const list of [properties.scales, properties.readers]) {
       for (const branch of branches(list)) {
-        // port, or usb instead (exactly one: a check between keys; for editors, one of them is required).
-        expect(branch.required).toEqual(["id", "protocol"]);
-        expect(branch.anyOf).toEqual([{ required: ["port"] }, { required: ["usb"] }]);
+        // A serial device names its port, or usb instead (exactly one: a check between keys; for
+        // editors, one of them is required); a reader on GPIO lines (wiegand) names its two lines.
+        const wiegand = (branch.properties as { protocol?: { const?: string } }).protocol?.const === "wiegand";
+        expect(branch.required).toEqual(wiegand ? ["id", "d0_line", "d1_line", "protocol"] : ["id", "protocol"]);
+        if (!wiegand) expect(branch.anyOf).toEqual([{ required: ["port"] }, { required: ["usb"] }]);
+        else expect(branch.anyOf).toBeUndefined();
       }
     }
     expect((properties.bins?.items as JsonObject).required).toEqual(["id", "category", "scale"]);
@@ -87,9 +90,9 @@ describe("configJsonSchema", () => {
     expect(toledo?.character_format).toMatchObject({ enum: ["7E1", "8N1"], default: "7E1" });
     expect(toledo?.unit).toBeUndefined();
     expect(props(branches(properties.scales)[6])?.device_id).toMatchObject({ type: "integer", minimum: 1, maximum: 78 });
-    expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line"]);
+    expect(branches(properties.readers).map(constOf)).toEqual(["em4100-ascii", "ascii-line", "iso14443-text", "wiegand"]);
     const [em4100, asciiLine] = branches(properties.readers).map(props);
-    expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26"], default: "dec10" });
+    expect(em4100?.card_id_format).toMatchObject({ enum: ["dec10", "hex10", "wiegand26", "w26", "hex"], default: "dec10" });
     expect(em4100?.pattern).toBeUndefined();
     expect(asciiLine?.pattern).toMatchObject({ type: "string" });
     expect(asciiLine?.card_id_format).toBeUndefined();

@@ -273,7 +273,7 @@ log:
       "c.yaml:11:5: scales.1.port: required key missing (or usb: the USB adapter's identity instead of a path)",
       'c.yaml:11:9: scales.1.id: expected an id unique within scales, found "scale-1" again (first at scales.0.id)',
       "c.yaml:13:23: scales.1.stable_window_ms: expected number > 0, found -1",
-      'c.yaml:18:21: readers.0.card_id_format: expected one of dec10, hex10, wiegand26, found "wiegand34"',
+      'c.yaml:18:21: readers.0.card_id_format: expected one of dec10, hex10, wiegand26, w26, hex, found "wiegand34"',
       "c.yaml:19:5: readers.0.repat_gap_ms: unknown key (expected one of: id, port, usb, baud_rate, dtr, rts, hupcl, protocol, " +
         "card_id_format, repeat_gap_ms, min_reads, no_valid_frames_s); did you mean repeat_gap_ms?",
       'c.yaml:23:12: bins.0.scale: expected the id of a scale (one of: scale-1), found "scale-2"',

@@ -41,6 +41,8 @@ import {
   encodeEm4100,
   type Em4100CardFormat,
 } from "../../src/protocol/reader/em4100-ascii.js";
+import { createIso14443Framer, decodeIso14443Line, encodeIso14443, type UidByteOrder, type UidText } from "../../src/protocol/reader/iso14443-text.js";
+import { WIEGAND_MAX_BITS, createWiegandFramer, decodeWiegandBits, encodeWiegand } from "../../src/protocol/reader/wiegand.js";
 import { PROTOCOLS } from "../../src/protocol/registry.js";
 import { ST_GS_MAX_LINE_BYTES, createStGsFramer, decodeStGs, encodeStGs } from "../../src/protocol/scale/ascii-st-gs.js";
 import { A9_FRAME_BYTES, createYaohuaA9Framer, decodeYaohuaA9, encodeYaohuaA9 } from "../../src/protocol/scale/yaohua-a9.js";
@@ -143,6 +145,25 @@ const asciiLineFrame = (id: fc.Arbitrary<string>, pattern?: string) =>
       return { bytes, expected: normalize([decodeAsciiLine(line, pattern === undefined ? undefined : compileIdPattern(pattern))])[0] };
     });
 
+/** ISO 14443 UIDs (4, 7 or 10 bytes; 4 only for the decimal text) as a reader with `text`/`order` prints them. */
+const iso14443Frame = (text: UidText, order: UidByteOrder) =>
+  fc
+    .constantFrom(...(text === "dec" ? [4] : [4, 7, 10]))
+    .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+    .map((uid) => {
+      const uidHex = Array.from(uid, (b) => b.toString(16).padStart(2, "0")).join("");
+      const bytes = encodeIso14443(uidHex, { uidText: text, uidByteOrder: order });
+      return { bytes, expected: normalize([decodeIso14443Line(withoutLineEnd(bytes), { uidText: text, uidByteOrder: order })])[0] };
+    });
+/** Wiegand bit lines of W26 (3 bytes) and W34 (4 bytes) cards. */
+const wiegandFrame = fc
+  .constantFrom(3, 4)
+  .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+  .map((card) => {
+    const bytes = encodeWiegand(Array.from(card, (b) => b.toString(16).padStart(2, "0")).join(""));
+    return { bytes, expected: normalize([decodeWiegandBits(withoutLineEnd(bytes), { format: "hex" })])[0] };
+  });
+
 const a9Bound = MAX_DISCARD_BYTES + A9_FRAME_BYTES;
 const em4100Bound = MAX_DISCARD_BYTES + EM4100_FRAME_BYTES;
 
@@ -180,6 +201,16 @@ const SUBJECTS: Subject[] = [
     framing: "line",
     frame: asciiLineFrame(qrId, QR_PATTERN),
   },
+  { name: "iso14443-text, hex", make: () => createIso14443Framer(), bound: ASCII_LINE_MAX_BYTES, edges: [ASCII_LINE_MAX_BYTES], framing: "line", frame: iso14443Frame("hex", "msb_first") },
+  {
+    name: "iso14443-text, reversed decimal",
+    make: () => createIso14443Framer({ uidText: "dec", uidByteOrder: "lsb_first" }),
+    bound: ASCII_LINE_MAX_BYTES,
+    edges: [ASCII_LINE_MAX_BYTES],
+    framing: "line",
+    frame: iso14443Frame("dec", "lsb_first"),
+  },
+  { name: "wiegand bit lines", make: () => createWiegandFramer({ format: "hex" }), bound: WIEGAND_MAX_BITS, edges: [WIEGAND_MAX_BITS], framing: "line", frame: wiegandFrame },
 ];
 
 /** The decoded (not discarded) results, normalised for comparison. */

@@ -19,7 +19,7 @@ const all = [...PROTOCOLS.scale, ...PROTOCOLS.reader];
 describe("the registry", () => {
   it("lists the protocols of contract.md section 5 written so far, by kind, in its order, once each", () => {
     expect(protocolNames("scale")).toEqual(["yaohua-a9", "ascii-st-gs", "yaohua-a12", "toledo-continuous", "mt-sics", "ohaus", "cas-22", "modbus-rtu"]);
-    expect(protocolNames("reader")).toEqual(["em4100-ascii", "ascii-line"]);
+    expect(protocolNames("reader")).toEqual(["em4100-ascii", "ascii-line", "iso14443-text", "wiegand"]);
     expect(new Set(all.map((p) => p.name)).size).toBe(all.length);
     for (const kind of ["scale", "reader"] as const) {
       for (const p of PROTOCOLS[kind]) expect(p.kind).toBe(kind);
@@ -49,8 +49,8 @@ describe("the registry", () => {
   });
 
   it("refuses an unknown protocol, naming the known ones of that kind", () => {
-    expect(() => findProtocol("reader", "wiegand")).toThrow(
-      new RangeError('unknown reader protocol "wiegand" (known: em4100-ascii, ascii-line)'),
+    expect(() => findProtocol("reader", "wiegand-37")).toThrow(
+      new RangeError('unknown reader protocol "wiegand-37" (known: em4100-ascii, ascii-line, iso14443-text, wiegand)'),
     );
     // A scale protocol is not a reader protocol.
     expect(() => findProtocol("reader", "yaohua-a9")).toThrow(RangeError);

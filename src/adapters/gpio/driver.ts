@@ -17,6 +17,11 @@ export interface GpioDriver {
   write(line: number, high: boolean): void;
   /** Releases every line; reports nothing afterwards. */
   close(): Promise<void>;
+  /**
+   * True for a driver that takes `edgeInputs` and reports their falling edges with kernel
+   * timestamps (`events.edge`); others get no edge inputs (the port refuses them first).
+   */
+  readonly timesEdges?: boolean;
 }
 
 /** A line as a driver sees it; `activeLow` lets a driver name the inactive level (simulated files). */
@@ -29,6 +34,8 @@ export interface DriverLine {
 export interface DriverLines {
   inputs: DriverLine[];
   outputs: Array<DriverLine & { high: boolean }>;
+  /** Lines whose falling edges are timed (only for drivers with `timesEdges`); absent: none. */
+  edgeInputs?: DriverLine[];
 }
 
 export interface DriverEvents {
@@ -36,6 +43,8 @@ export interface DriverEvents {
   level(line: number, high: boolean): void;
   /** A line failed while running. */
   error(line: number, error: Error): void;
+  /** A falling edge of an edge input, at the kernel's timestamp in microseconds. */
+  edge?(line: number, tUs: number): void;
 }
 
 /** The `GPIO_OPEN_FAILED` error for `failures` (one line each: `17 (kitchen.lock): EBUSY …`). */

@@ -35,10 +35,24 @@ export interface GpioOutputSpec extends GpioLineSpec {
   initial: boolean;
 }
 
+/**
+ * An input whose falling edges are delivered one by one with their kernel timestamps, undebounced
+ * (a Wiegand reader's D0 or D1: pulses of tens of microseconds, 1-2 ms apart; readers.md "wiegand").
+ * Only a backend that can time edges in the kernel takes them (`gpiod`); the others refuse them at
+ * `open` (`GPIO_OPEN_FAILED`).
+ */
+export interface GpioEdgeInputSpec {
+  line: number;
+  /** A name for logs and errors, e.g. `door-reader.d0`. */
+  name: string;
+}
+
 /** Every line the station claims, in one call. */
 export interface GpioOpenSpec {
   inputs: GpioInputSpec[];
   outputs: GpioOutputSpec[];
+  /** Lines whose falling edges are timed (Wiegand data lines); none when absent. */
+  edgeInputs?: GpioEdgeInputSpec[];
 }
 
 /** One line that could not be claimed, in `SmartbinError.context.failures` of `GPIO_OPEN_FAILED`. */
@@ -76,6 +90,12 @@ export interface GpioPort {
   write(line: number, active: boolean): void;
   onInput(cb: (line: number, active: boolean) => void): void;
   onError(cb: (line: number, error: Error) => void): void;
+  /**
+   * Callbacks get each falling edge of an edge input: its line and the kernel's timestamp in
+   * microseconds (one clock for every line, monotonic on current kernels), in the order the kernel
+   * reported them. Absent on ports that take no edge inputs.
+   */
+  onEdge?(cb: (line: number, tUs: number) => void): void;
   close(): Promise<void>;
 }
 

@@ -100,3 +100,35 @@ export function parseGpiodetect(output: string): Array<{ id: string; label: stri
 export function isBusy(stderr: string): boolean {
   return /Device or resource busy|EBUSY/.test(stderr);
 }
+
+/**
+ * `gpiomon` watching the falling edges of Wiegand data lines (D0, D1) with each event's kernel
+ * timestamp, one process for the lines given (one stream, so its events come in order):
+ * 1.6: `gpiomon -b -f -F '%o %s %n' CHIP 24 25` prints `24 1234 5678` (offset, seconds, then
+ * nanoseconds printed with `%ld`, **not** zero-padded: `5678` is 0.000005678 s; gpiomon.c
+ * event_print_custom); 2.x: `gpiomon -c CHIP --banner -e falling -F '%o %S' 24 25` prints
+ * `24 1234.000005678` (`%S`: seconds, `.`, nine nanosecond digits; tools-common.c
+ * print_event_time), on the monotonic clock by default (`--event-clock`).
+ */
+export function gpiomonEdgeArgs(tools: GpiodToolsInfo, chip: string, lines: readonly number[]): string[] {
+  const offsets = lines.map(String);
+  if (tools.major === 1) return ["-b", "-f", "-F", "%o %s %n", chip, ...offsets];
+  return ["-c", chip, "-C", "smartbin", "--banner", "-e", "falling", "-F", "%o %S", ...offsets];
+}
+
+/** One timestamped edge line of {@link gpiomonEdgeArgs}' output: the line and microseconds. */
+export type EdgeLine = { kind: "edge"; line: number; tUs: number } | { kind: "banner" } | { kind: "other"; text: string };
+
+/**
+ * Parses one line of {@link gpiomonEdgeArgs}' output (either version's format) into the line's
+ * offset and the event time in microseconds (nanoseconds truncated; a Wiegand bit is ≥ 200 µs).
+ */
+export function parseEdgeLine(text: string): EdgeLine {
+  const t = text.trim();
+  if (/^Monitoring lines? /.test(t)) return { kind: "banner" };
+  let m = /^(\d+) (\d+) (\d{1,9})$/.exec(t); // 1.6: offset, seconds, unpadded nanoseconds
+  if (m) return { kind: "edge", line: Number(m[1]), tUs: Number(m[2]) * 1e6 + Math.floor(Number(m[3]) / 1000) };
+  m = /^(\d+) (\d+)\.(\d{9})$/.exec(t); // 2.x: offset, seconds.nanoseconds
+  if (m) return { kind: "edge", line: Number(m[1]), tUs: Number(m[2]) * 1e6 + Math.floor(Number(m[3]) / 1000) };
+  return { kind: "other", text: t };
+}

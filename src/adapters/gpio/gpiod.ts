@@ -7,10 +7,12 @@ import type { GpioLineFailure } from "./gpio-port.js";
 import {
   gpiogetArgs,
   gpiomonArgs,
+  gpiomonEdgeArgs,
   gpiosetArgs,
   isBusy,
   parseGetOutput,
   parseGpiodetect,
+  parseEdgeLine,
   parseMonitorLine,
   parseToolsVersion,
   type GpiodToolsInfo,
@@ -56,6 +58,8 @@ const INSTALL_HINT = "Debian/Raspberry Pi OS: apt-get install gpiod";
  *   Its level at open comes from `gpiomon --initial-state` (2.3 and newer) or from a `gpioget` just
  *   before the monitor starts (1.6 to 2.2: an edge in the few milliseconds between the two is seen
  *   only at the next edge).
+ * - Edge inputs (Wiegand D0/D1) share one `gpiomon` on falling edges that prints each event's kernel
+ *   timestamp, delivered as `events.edge` in microseconds.
  * - A busy line (the tool exits with "Device or resource busy") is a failure of that line at
  *   open. A tool process that ends on its own later is an `error` event of its line.
  * - `close` ends every process (SIGTERM, then SIGKILL after 2 s) and waits for them.
@@ -67,6 +71,9 @@ export class GpiodDriver implements GpioDriver {
   private readonly monitors = new Map<number, Held>();
   private events: DriverEvents | undefined;
   private closed = false;
+  /** The one `gpiomon` timing the edge inputs' falling edges (Wiegand data lines), when there are any. */
+  private edgeMonitor: Held | undefined;
+  readonly timesEdges = true;
 
   constructor(private readonly opts: GpiodDriverOptions) {}
 
@@ -99,6 +106,14 @@ export class GpiodDriver implements GpioDriver {
         }
       }),
     );
+    const edgeInputs = lines.edgeInputs ?? [];
+    if (edgeInputs.length > 0) {
+      try {
+        this.edgeMonitor = await this.startEdgeMonitor(edgeInputs.map((e) => e.line));
+      } catch (err) {
+        for (const e of edgeInputs) failures.push({ line: e.line, name: e.name, error: asError(err) });
+      }
+    }
     if (failures.length > 0) {
       await this.close();
       failures.sort((a, b) => a.line - b.line);
@@ -115,6 +130,8 @@ export class GpiodDriver implements GpioDriver {
   async close(): Promise<void> {
     this.closed = true;
     const all = [...[...this.outputs.values()].map((o) => o.stop()), ...[...this.monitors.values()].map((m) => m.stop())];
+    if (this.edgeMonitor !== undefined) all.push(this.edgeMonitor.stop());
+    this.edgeMonitor = undefined;
     this.outputs.clear();
     this.monitors.clear();
     await Promise.all(all);
@@ -158,6 +175,25 @@ export class GpiodDriver implements GpioDriver {
       throw new Error(`gpiomon printed no initial state for line ${line}`);
     }
     return level;
+  }
+
+  /**
+   * One `gpiomon` on the falling edges of `lines`, with kernel timestamps (./gpiod-tools.ts,
+   * `gpiomonEdgeArgs`): one process, so the kernel's order of events across the lines is kept. Each
+   * edge goes to `events.edge`; the process ending is an error of every one of its lines.
+   */
+  private startEdgeMonitor(lines: number[]): Promise<Held> {
+    const tools = this.tools!;
+    return this.hold("gpiomon", gpiomonEdgeArgs(tools, this.chipPath, lines), lines[0]!, {
+      ready: tools.major === 2 ? (text) => parseEdgeLine(text).kind === "banner" : undefined,
+      onLine: (text) => {
+        const parsed = parseEdgeLine(text);
+        if (parsed.kind === "edge" && lines.includes(parsed.line)) this.events?.edge?.(parsed.line, parsed.tUs);
+      },
+      onExit: (why) => {
+        for (const line of lines) this.lineError(line, new Error(`gpiomon for lines ${lines.join(", ")} ended: ${why}`));
+      },
+    });
   }
 
   private async getOnce(line: number): Promise<boolean> {

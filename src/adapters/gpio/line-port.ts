@@ -37,6 +37,8 @@ export class LinePort implements GpioPort {
   private readonly outputs = new Map<number, OutputState>();
   private readonly inputCbs: Array<(line: number, active: boolean) => void> = [];
   private readonly errorCbs: Array<(line: number, error: Error) => void> = [];
+  private readonly edgeCbs: Array<(line: number, tUs: number) => void> = [];
+  private readonly edgeLines = new Map<number, string>();
   private phase: "new" | "opening" | "open" | "closed" = "new";
 
   constructor(private readonly opts: LinePortOptions) {}
@@ -44,7 +46,12 @@ export class LinePort implements GpioPort {
   async open(spec: GpioOpenSpec): Promise<void> {
     if (this.phase !== "new") throw new Error(`GpioPort.open called twice (${this.phase})`);
     this.phase = "opening";
+    const edgeInputs = spec.edgeInputs ?? [];
     const failures = checkSpec(spec);
+    if (edgeInputs.length > 0 && this.opts.driver.timesEdges !== true) {
+      const why = `gpio.backend ${this.opts.backend} cannot time pulses: a Wiegand reader needs gpio.backend gpiod (or simulated)`;
+      for (const e of edgeInputs) failures.push({ line: e.line, name: e.name, error: new Error(why) });
+    }
     if (failures.length > 0) {
       this.phase = "closed";
       throw openFailed(this.opts.backend, failures);
@@ -59,6 +66,10 @@ export class LinePort implements GpioPort {
         if (this.phase === "closed") return;
         this.reportError(line, error);
       },
+      edge: (line, tUs) => {
+        if (this.phase !== "open" || !this.edgeLines.has(line)) return;
+        for (const cb of this.edgeCbs) this.call(() => cb(line, tUs));
+      },
     };
     let initial: Map<number, boolean>;
     try {
@@ -66,6 +77,7 @@ export class LinePort implements GpioPort {
         {
           inputs: spec.inputs.map(({ line, name, activeLow }) => ({ line, name, activeLow })),
           outputs: spec.outputs.map(({ line, name, activeLow, initial }) => ({ line, name, activeLow, high: initial !== activeLow })),
+          ...(edgeInputs.length > 0 ? { edgeInputs: edgeInputs.map(({ line, name }) => ({ line, name, activeLow: false })) } : {}),
         },
         events,
       );
@@ -74,6 +86,7 @@ export class LinePort implements GpioPort {
       throw err;
     }
     for (const o of spec.outputs) this.outputs.set(o.line, { name: o.name, activeLow: o.activeLow, active: o.initial });
+    for (const e of edgeInputs) this.edgeLines.set(e.line, e.name);
     for (const i of spec.inputs) {
       const high = initial.get(i.line) ?? i.activeLow; // a driver that could not tell: inactive
       const debouncer = new Debouncer(high !== i.activeLow, i.debounceMs, this.opts.timers, (active) => {
@@ -88,6 +101,7 @@ export class LinePort implements GpioPort {
         backend: this.opts.backend,
         inputs: spec.inputs.map((i) => ({ line: i.line, name: i.name, active: this.read(i.line) })),
         outputs: spec.outputs.map((o) => ({ line: o.line, name: o.name, active: o.initial })),
+        ...(edgeInputs.length > 0 ? { edgeInputs: edgeInputs.map((e) => ({ line: e.line, name: e.name })) } : {}),
       },
       "gpio lines claimed",
     );
@@ -119,6 +133,10 @@ export class LinePort implements GpioPort {
     this.errorCbs.push(cb);
   }
 
+  onEdge(cb: (line: number, tUs: number) => void): void {
+    this.edgeCbs.push(cb);
+  }
+
   async close(): Promise<void> {
     if (this.phase === "closed") return;
     const wasOpen = this.phase === "open";
@@ -128,7 +146,7 @@ export class LinePort implements GpioPort {
   }
 
   private reportError(line: number, error: Error): void {
-    const name = this.inputs.get(line)?.name ?? this.outputs.get(line)?.name;
+    const name = this.inputs.get(line)?.name ?? this.outputs.get(line)?.name ?? this.edgeLines.get(line);
     this.opts.logger.error({ line, name, err: error.message }, "gpio line failed");
     const wrapped =
       error instanceof SmartbinError ? error : new SmartbinError("GPIO_LINE_FAILED", `gpio line ${line} (${name ?? "?"}): ${error.message}`, { line, name }, { cause: error });
@@ -144,11 +162,11 @@ export class LinePort implements GpioPort {
   }
 }
 
-/** Every line used twice (inputs and outputs together) or not a non-negative integer. */
+/** Every line used twice (inputs, outputs and edge inputs together) or not a non-negative integer. */
 export function checkSpec(spec: GpioOpenSpec): GpioLineFailure[] {
   const failures: GpioLineFailure[] = [];
   const seen = new Map<number, string>();
-  for (const l of [...spec.inputs, ...spec.outputs]) {
+  for (const l of [...spec.inputs, ...spec.outputs, ...(spec.edgeInputs ?? [])]) {
     if (!Number.isInteger(l.line) || l.line < 0) {
       failures.push({ line: l.line, name: l.name, error: new Error("a line is a non-negative integer offset") });
       continue;

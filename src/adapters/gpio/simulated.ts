@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { TimerPort } from "../serial/timer-port.js";
@@ -45,6 +45,11 @@ export function parseSimulatedLevel(content: string): SimulatedReading {
  *   (`.17.tmp-PID`) renamed over `17` (rename(2) replaces the target atomically within a file
  *   system), so a reader never sees a half-written file. A write that fails is an `error` event of
  *   that line.
+ * - Edge inputs (Wiegand D0/D1, an extension of the contract's files): file `<line>.edges`, to
+ *   which a simulator appends one line per falling edge, its timestamp in microseconds (any
+ *   monotonic origin, the same for both lines). Every poll reads what was appended since the last
+ *   one (a file that shrank is read again from its start) and reports each complete line as
+ *   `events.edge`; other lines are skipped. A missing file is no edges.
  * - `close` stops polling and leaves the files as they are.
  */
 export class SimulatedDriver implements GpioDriver {
@@ -53,6 +58,9 @@ export class SimulatedDriver implements GpioDriver {
   private inputs: DriverLine[] = [];
   private readonly invalid = new Map<number, string>();
   private events: DriverEvents | undefined;
+  /** Edge inputs: how far each `<line>.edges` file has been read, and its unfinished last line. */
+  private readonly edgeFiles = new Map<number, { offset: number; partial: string }>();
+  readonly timesEdges = true;
 
   constructor(private readonly opts: SimulatedDriverOptions) {}
 
@@ -75,7 +83,8 @@ export class SimulatedDriver implements GpioDriver {
     this.inputs = lines.inputs;
     const initial = new Map<number, boolean>();
     for (const i of lines.inputs) initial.set(i.line, this.readInput(i));
-    if (lines.inputs.length > 0) this.schedule();
+    for (const e of lines.edgeInputs ?? []) this.edgeFiles.set(e.line, { offset: this.edgeFileSize(e.line), partial: "" });
+    if (lines.inputs.length > 0 || this.edgeFiles.size > 0) this.schedule();
     this.opts.logger.info({ dir: this.opts.dir }, "gpio simulated backend: one file per line");
     return Promise.resolve(initial);
   }
@@ -100,6 +109,7 @@ export class SimulatedDriver implements GpioDriver {
     this.poll = this.opts.timers.setTimeout(() => {
       if (this.closed) return;
       for (const i of this.inputs) this.events?.level(i.line, this.readInput(i));
+      for (const line of this.edgeFiles.keys()) this.readEdges(line);
       this.schedule();
     }, this.opts.pollMs ?? SIMULATED_POLL_MS);
   }
@@ -130,6 +140,46 @@ export class SimulatedDriver implements GpioDriver {
       this.invalid.set(input.line, reading.invalid);
     }
     return input.activeLow; // the inactive physical level
+  }
+
+  private edgeFileSize(line: number): number {
+    try {
+      const fd = openSync(join(this.opts.dir, `${line}.edges`), "r");
+      try {
+        return fstatSync(fd).size;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Reports the edges appended to `<line>.edges` since the last read (edges written before `open` are not replayed). */
+  private readEdges(line: number): void {
+    const state = this.edgeFiles.get(line)!;
+    let text = "";
+    try {
+      const fd = openSync(join(this.opts.dir, `${line}.edges`), "r");
+      try {
+        const size = fstatSync(fd).size;
+        if (size < state.offset) state.offset = 0;
+        const buf = Buffer.alloc(Math.min(size - state.offset, 64 * 1024));
+        const n = buf.length > 0 ? readSync(fd, buf, 0, buf.length, state.offset) : 0;
+        state.offset += n;
+        text = buf.subarray(0, n).toString("latin1");
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return; // no file yet: no edges
+    }
+    const parts = (state.partial + text).split("\n");
+    state.partial = parts.pop() ?? "";
+    for (const part of parts) {
+      const t = part.trim();
+      if (/^\d+$/.test(t)) this.events?.edge?.(line, Number(t));
+    }
   }
 
   private writeFile(line: number, high: boolean): void {

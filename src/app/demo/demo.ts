@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import mqtt from "mqtt";
 import type { Logger } from "../../adapters/log/logger.js";
+import { isSerialReader } from "../../config/device-schema.js";
 import { configSchema, type Config } from "../../config/schema.js";
 import { Station } from "../station.js";
 import { contextFromConfig } from "../station-context.js";
@@ -222,8 +223,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     simulator = new Simulator({
       demo,
       scales: [scale("kitchen", PORTS.kitchenScale, 10_200), scale("recycle", PORTS.recycleScale, 5_400), scale("residual", PORTS.residualScale, 8_100)],
-      cardReader: { path: PORTS.cardReader, codec: codec("reader", config.readers, PORTS.cardReader) },
-      qrReader: { path: PORTS.qrReader, codec: codec("reader", config.readers, PORTS.qrReader) },
+      cardReader: { path: PORTS.cardReader, codec: codec("reader", config.readers.filter(isSerialReader), PORTS.cardReader) },
+      qrReader: { path: PORTS.qrReader, codec: codec("reader", config.readers.filter(isSerialReader), PORTS.qrReader) },
       gpio: { dir: config.gpio.simulated_dir, doors: [KITCHEN_DOOR], debounceMs: DEBOUNCE_MS },
       visitors: DEMO_VISITORS,
       random: seededRandom(2026),

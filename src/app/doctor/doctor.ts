@@ -4,6 +4,7 @@
  * through {@link DoctorProbes}; the real probes are in system-probes.ts.
  */
 import { TIMESYNC_MARKER } from "../../adapters/clock-sync.js";
+import { isSerialReader } from "../../config/device-schema.js";
 import { formatWarning, type ConfigProblem } from "../../config/problems.js";
 import type { Config } from "../../config/schema.js";
 import { checkBacklog, checkBroker, checkClock, checkDatabase, checkDisk, checkTlsFiles } from "./checks.js";
@@ -42,7 +43,7 @@ export async function runDoctor(
   );
   const devices: SerialDeviceEntry[] = [
     ...config.scales.map((item) => ({ kind: "scale" as const, item })),
-    ...config.readers.map((item) => ({ kind: "reader" as const, item })),
+    ...config.readers.filter(isSerialReader).map((item) => ({ kind: "reader" as const, item })),
     ...config.level_sensors.map((item) => ({ kind: "level" as const, item })),
   ];
   const listenMs = timing.listenMs ?? LISTEN_MS;

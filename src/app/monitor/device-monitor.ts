@@ -8,6 +8,7 @@
  * the monotonic time (ms) come in, a {@link MonitorView} goes out; the CLI renders it.
  */
 import type { Config } from "../../config/schema.js";
+import type { SerialItemKeys } from "../../config/device-schema.js";
 import { portChanged } from "../../domain/device-link.js";
 import { addReading, initialLevel, levelLinkChanged, levelSaysFull } from "../../domain/level-state.js";
 import { unreachable } from "../../domain/exhaustive.js";
@@ -20,7 +21,7 @@ import { discardHint } from "./protocol-guess.js";
 /** One configured device to monitor: its config item and the station's spec of it. */
 export type MonitoredDevice =
   | { kind: "scale"; item: Config["scales"][number]; spec: ScaleSpec }
-  | { kind: "reader"; item: Config["readers"][number]; spec: ReaderSpec }
+  | { kind: "reader"; item: Config["readers"][number] & SerialItemKeys; spec: ReaderSpec }
   | { kind: "level"; item: Config["level_sensors"][number]; spec: LevelSensorSpec };
 
 /** Frames per second are counted over this many ms of valid frames. */

@@ -15,6 +15,7 @@ import { ETX, STX, hexDigitByte, hexDigitValue, isHexDigit, latin1, toHex } from
 import { defineProtocol, serial8N1 } from "../device-protocol.js";
 import { COMPLETE, MORE, StxFramer, invalidVerdicts, type LayoutVerdict } from "../stx-framer.js";
 import type { BufferedFramer, ReaderFrame } from "../types.js";
+import { formatCardNumber } from "./card-id.js";
 
 /**
  * How a tag is written as `cardId` (readers.md, "How the same tag is written"):
@@ -23,8 +24,14 @@ import type { BufferedFramer, ReaderFrame } from "../types.js";
  * - `hex10`: the five data bytes as 10 upper-case hex characters (`100086F444`).
  * - `wiegand26`: "facility,card", the third data byte and the last two bytes in decimal
  *   (`134,62532`); this form drops a byte, so two tags can share it.
+ * - `w26`: the same two numbers zero-padded to 3+5 digits as printed on cards (`134,62532`; tag
+ *   `00005D1DA5` is `093,07589`); equal to the `w26` of the same tag read through a Wiegand-26 or
+ *   Wiegand-34 reader (./card-id.ts).
+ * - `hex`: the card number (the last four data bytes) as 8 upper-case hex characters (`0086F444`);
+ *   equal to the `hex` of the same tag read through a Wiegand-34 reader.
+ * The first three are the forms installed stations use; their output never changes.
  */
-export const EM4100_CARD_FORMATS = ["dec10", "hex10", "wiegand26"] as const;
+export const EM4100_CARD_FORMATS = ["dec10", "hex10", "wiegand26", "w26", "hex"] as const;
 
 /** One of {@link EM4100_CARD_FORMATS} (config `readers[].card_id_format`). */
 export type Em4100CardFormat = (typeof EM4100_CARD_FORMATS)[number];
@@ -68,6 +75,9 @@ export function formatCardId(data: Uint8Array, format: Em4100CardFormat): string
       return Array.from(data.subarray(0, 5), (b) => b.toString(16).toUpperCase().padStart(2, "0")).join("");
     case "wiegand26":
       return `${byte(2)},${(byte(3) << 8) + byte(4)}`;
+    case "w26":
+    case "hex":
+      return formatCardNumber(data.subarray(1, 5), format) as string;
   }
 }
 
@@ -167,6 +177,10 @@ function cardIdOf(frame: Uint8Array, cardNumber: number, format: Em4100CardForma
       return latin1(frame.subarray(FIRST_DATA, LAST_DATA + 1)).toUpperCase();
     case "wiegand26":
       return `${(cardNumber >>> 16) & 0xff},${cardNumber & 0xffff}`;
+    case "w26":
+      return `${((cardNumber >>> 16) & 0xff).toString().padStart(3, "0")},${(cardNumber & 0xffff).toString().padStart(5, "0")}`;
+    case "hex":
+      return latin1(frame.subarray(FIRST_DATA + 2, LAST_DATA + 1)).toUpperCase();
   }
 }
 
@@ -239,7 +253,10 @@ export const em4100Ascii = defineProtocol({
       .default("dec10")
       .describe(
         "How em4100-ascii tags are written as card_id: dec10 = last four bytes as 10-digit decimal " +
-          "(0008844356), hex10 = the five bytes in hex (100086F444), wiegand26 = facility,card (134,62532).",
+          "(0008844356), hex10 = the five bytes in hex (100086F444), wiegand26 = facility,card unpadded " +
+          "(134,62532; 93,7589), w26 = facility,card zero-padded 3+5 as printed on cards (093,07589), hex = the " +
+          "last four bytes in hex (0086F444). w26 equals the w26 of the same tag through a wiegand reader; dec10 " +
+          "and hex equal those of a Wiegand-34 reader.",
       ),
   }),
   createFramer: (options) => createEm4100Framer({ format: options.card_id_format }),

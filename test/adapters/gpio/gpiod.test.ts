@@ -106,6 +106,29 @@ describe.each(["1.6.3", "2.1.3", "2.3"])("gpiod backend, libgpiod %s", (version)
     expect(w.calls().some((c) => c.startsWith("gpioget"))).toBe(version !== "2.3");
   });
 
+  it("times the falling edges of Wiegand data lines on one gpiomon, in kernel microseconds, and fails both lines when it dies", async () => {
+    const w = world(version);
+    w.pin(27, false);
+    const { port: p, errors } = port(w.env);
+    const timed: Array<[number, number]> = [];
+    p.onEdge?.((line, tUs) => timed.push([line, tUs]));
+    await p.open({ ...spec, edgeInputs: [{ line: 24, name: "door-reader.d0" }, { line: 25, name: "door-reader.d1" }] });
+    expect(existsSync(join(w.state, "held-24")) && existsSync(join(w.state, "held-25"))).toBe(true);
+    // Three pulses as the version prints them (1.6: nanoseconds unpadded; 2.x: seconds.nanoseconds).
+    const events = version.startsWith("1.")
+      ? ["24 812 5000", "25 812 2005000", "24 812 4005000"]
+      : ["24 812.000005000", "25 812.002005000", "24 812.004005000"];
+    writeFileSync(join(w.state, "edges"), `${events.join("\n")}\n`);
+    await vi.waitFor(() => expect(timed).toEqual([[24, 812_000_005], [25, 812_002_005], [24, 812_004_005]]), { timeout: 5000 });
+    expect(w.calls()).toContain(
+      version.startsWith("1.")
+        ? "gpiomon -b -f -F %o %s %n /dev/gpiochip4 24 25"
+        : "gpiomon -c /dev/gpiochip4 -C smartbin --banner -e falling -F %o %S 24 25",
+    );
+    writeFileSync(join(w.state, "die-edges"), "");
+    await vi.waitFor(() => expect(errors.map(([l]) => l).sort()).toEqual([24, 25]), { timeout: 5000 });
+  });
+
   it("a busy line fails open with its line number, releasing the lines it had claimed", async () => {
     const w = world(version);
     w.pin(27, false);

@@ -2,7 +2,7 @@
  * The `simulated` backend on real files in a temporary folder (contract.md section 2, "Simulated
  * backend"), with a manual clock for the poll and the debounce.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -170,6 +170,25 @@ describe("simulated backend", () => {
     const err = await port.open({ inputs: [], outputs: [{ line: 17, activeLow: false, name: "kitchen.lock", initial: false }] }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "GPIO_OPEN_FAILED" });
     expect((err as Error).message).toContain("17 (kitchen.lock)");
+  });
+
+  it("reports the edges appended to <line>.edges after open, complete lines only, and rereads a file that shrank", async () => {
+    const { port, timers } = rig();
+    writeFileSync(join(dir, "24.edges"), "1\n2\n"); // before open: not replayed
+    const timed: Array<[number, number]> = [];
+    port.onEdge?.((line, tUs) => timed.push([line, tUs]));
+    await port.open({ inputs: [], outputs: [], edgeInputs: [{ line: 24, name: "r.d0" }, { line: 25, name: "r.d1" }] });
+    appendFileSync(join(dir, "24.edges"), "1000\n3000\n50");
+    appendFileSync(join(dir, "25.edges"), "2000\nnot a time\n");
+    timers.advance(10);
+    expect(timed).toEqual([[24, 1000], [24, 3000], [25, 2000]]);
+    appendFileSync(join(dir, "24.edges"), "00\n");
+    timers.advance(10);
+    expect(timed.at(-1)).toEqual([24, 5000]);
+    writeFileSync(join(dir, "25.edges"), "7\n");
+    timers.advance(10);
+    expect(timed.at(-1)).toEqual([25, 7]);
+    await port.close();
   });
 
   it("close stops polling", async () => {

@@ -54,7 +54,8 @@ describe("guessProtocol", () => {
   it("names the reader protocols from their encoders", () => {
     for (const p of PROTOCOLS.reader) {
       const codec = p.configure({});
-      const frame = codec.encode({ tag: p.name === "em4100-ascii" ? "100086F444" : "QR:123456" });
+      const tags: Record<string, string> = { "em4100-ascii": "100086F444", "iso14443-text": "04A22B1C", wiegand: "86F444" };
+      const frame = codec.encode({ tag: tags[p.name] ?? "QR:123456" });
       const bytes = Uint8Array.from([...frame, ...frame, ...frame]);
       const tally = tallyProtocols("reader", bytes).find((t) => t.protocol === p.name)!;
       expect(tally.decoded).toBe(3);
