@@ -56,6 +56,19 @@ if (!wantsHelp && floor) {
 
 const { main } = await import("../dist/cli/main.js");
 
-// Exits explicitly so that a stray handle can never keep a finished command alive; on Linux, stdout
-// and stderr writes to pipes, files and terminals are synchronous, so nothing is cut off.
-process.exit(await main(args, signals));
+// Exits explicitly so that a stray handle can never keep a finished command alive, once stdout and
+// stderr have handed everything over: a write to a pipe is not synchronous beyond what the pipe
+// holds (64 KiB on Linux), and process.exit() drops the rest (`smartbin config schema | less`).
+const code = await main(args, signals);
+await Promise.all(
+  [process.stdout, process.stderr].map((stream) =>
+    stream.writableLength > 0 && !stream.destroyed
+      ? new Promise((resolve) => {
+          // A reader that went away (`| head -1`) ends the wait: EPIPE is no failure of the command.
+          stream.once("error", () => resolve(undefined));
+          stream.write("", () => resolve(undefined));
+        })
+      : undefined,
+  ),
+);
+process.exit(code);
