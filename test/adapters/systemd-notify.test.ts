@@ -4,6 +4,8 @@
  * `$WATCHDOG_USEC`/`$WATCHDOG_PID` (sd_watchdog_enabled(3)), the keep-alive stopping while a loop is
  * stuck, and the soft failures.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { SystemdNotifier, watchdogIntervalMs } from "../../src/adapters/systemd/notify.js";
@@ -11,8 +13,8 @@ import { Liveness } from "../../src/app/liveness.js";
 import { superviseBySystemd } from "../../src/app/supervision.js";
 import { ManualClock } from "../support/manual-clock.js";
 import { openNotifySocket, type NotifySocket } from "../support/notify-socket.js";
-import { describeWithTool } from "../support/require-tool.js";
-import { eventually } from "../integration/harness.js";
+import { describeWithTool, findTool } from "../support/require-tool.js";
+import { eventually, tempDir } from "../integration/harness.js";
 
 function memoryLogger() {
   const lines: Array<{ level: number; msg: string; reason?: string }> = [];
@@ -60,11 +62,29 @@ describeWithTool(["socat", "systemd-notify"], "SystemdNotifier against a socket 
     n.ready();
     await eventually(() => socket!.messages().length === 1, 5_000);
     n.watchdog();
-    await eventually(() => socket!.messages().length === 2, 5_000);
+    await eventually(() => socket!.messages().length === 2, 10_000);
     n.stopping();
-    await eventually(() => socket!.messages().length === 3, 5_000);
+    await eventually(() => socket!.messages().length === 3, 10_000);
     expect(socket.messages()).toEqual([["READY=1"], ["WATCHDOG=1"], ["STOPPING=1"]]);
     expect(socket.datagrams()[0]).toEqual(["MAINPID=4242", "READY=1"]);
+  });
+
+  it("READY=1 arrives first even when its tool is slow to send: the watchdog and STOPPING wait for it, not for its exit", async () => {
+    socket = await openNotifySocket();
+    const { logger } = memoryLogger();
+    // A systemd-notify that takes 600 ms before sending READY=1 (a loaded board), the others at once.
+    const dir = tempDir("smartbin-slow-notify-");
+    const tool = join(dir, "systemd-notify");
+    writeFileSync(tool, `#!/bin/sh\ncase "$*" in *READY=1*) sleep 0.6;; esac\nexec ${findTool("systemd-notify")} "$@"\n`, { mode: 0o755 });
+    const n = new SystemdNotifier({ env: { ...process.env, NOTIFY_SOCKET: socket.path }, pid: 4242, logger, tool });
+    n.ready();
+    n.watchdog();
+    n.watchdog();
+    n.stopping();
+    await eventually(() => socket!.messages().length === 4, 10_000);
+    expect(socket.messages()[0]).toEqual(["READY=1"]);
+    expect(socket.messages().slice(1).map((m) => m.join())).toEqual(expect.arrayContaining(["WATCHDOG=1", "WATCHDOG=1", "STOPPING=1"]));
+    await n.settled();
   });
 
   it("a missing systemd-notify is logged once, at error, and nothing is thrown", async () => {

@@ -22,6 +22,12 @@ import { spawn } from "node:child_process";
 
 import type { Logger } from "pino";
 
+/**
+ * Longest wait, in ms, for READY's `systemd-notify` to end before the other messages go anyway
+ * (it waits at most 5 s for the manager's acknowledgement, sd_notify_barrier(3)).
+ */
+const READY_WAIT_CAP_MS = 10_000;
+
 /** At most this many `systemd-notify` children at once; further watchdog pings are skipped. */
 const MAX_CHILDREN = 8;
 /** How much of a failing child's stderr goes into the log line. */
@@ -92,7 +98,29 @@ export class SystemdNotifier {
    */
   private send(fields: string[], options: string[] = []): void {
     if (this.socket === undefined || this.missing) return;
-    const done = new Promise<void>((resolve) => {
+    // READY=1 first: children racing could deliver a WATCHDOG=1 or STOPPING=1 before it, and when
+    // the tool sends its datagram is not known from outside. Every other message starts once READY's
+    // tool has ended: it waits for the service manager's acknowledgement (sd_notify_barrier(3)),
+    // milliseconds under systemd, 5 s where no manager answers (tests), never more than
+    // READY_WAIT_CAP_MS here. Watchdog pings among themselves need no order.
+    const isReady = fields.includes("READY=1");
+    const done = (isReady ? Promise.resolve() : this.afterReady).then(() => this.spawnTool(fields, options));
+    if (isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_WAIT_CAP_MS).unref()));
+      this.afterReady = Promise.race([done, cap]).finally(() => clearTimeout(timer));
+    }
+    this.children.add(done);
+    void done.finally(() => this.children.delete(done));
+  }
+
+  /** Resolves once READY=1 has been handed over (at once before it is sent): the others go after it. */
+  private afterReady: Promise<void> = Promise.resolve();
+
+  /** Runs the tool once for one message; resolves when it has ended (or failed). */
+  private spawnTool(fields: string[], options: string[]): Promise<void> {
+    if (this.missing) return Promise.resolve();
+    return new Promise<void>((resolve) => {
       let stderr = "";
       let child;
       try {
@@ -129,8 +157,6 @@ export class SystemdNotifier {
       // before the tool waits for PID 1.
       child.unref();
     });
-    this.children.add(done);
-    void done.finally(() => this.children.delete(done));
   }
 
   private failed(fields: string[], reason: string): void {
