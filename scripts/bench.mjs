@@ -528,14 +528,21 @@ const FRAMER_TARGET = 2000;
  * Protocols read through a Modbus library's parts, reported and not held to the target (issue 9,
  * Performance: "Library-parsed protocols (Modbus) are reported, not held to it").
  */
-const REPORTED_ONLY = new Set(["modbus-rtu"]);
+const REPORTED_ONLY = new Set(["modbus-rtu", "wiegand"]);
+// wiegand: its framer reads the bit lines the station makes from GPIO edges, not a serial line's
+// bytes, so a multiple of a 115200-baud line means nothing for it: reported only.
 
-/** One encodable sample of the protocol's kind (a weight, a tag of 10 hex characters, or a distance). */
-function sampleFor(kind, rand) {
+/** Hex characters of one sample id per reader protocol: an ISO 14443 4-byte UID, a W26 card number, else an EM4100 tag. */
+const TAG_HEX = { "iso14443-text": 8, wiegand: 6 };
+
+/** One encodable sample of the protocol (a weight, a tag of hex characters, or a distance). */
+function sampleFor(module, rand) {
+  const kind = module.kind;
   if (kind === "level") return { mm: 200 + Math.round(rand() * 4000), strength: 100 + Math.round(rand() * 2000) };
   if (kind === "scale") return { grams: Math.round(rand() * 6000) * 10 - 2000, stable: rand() < 0.8 };
-  const tag = Array.from({ length: 10 }, () => "0123456789ABCDEF"[Math.floor(rand() * 16)]).join("");
-  return { tag: /^(00|FF)+$/.test(tag.slice(2)) ? `10${tag.slice(2, 9)}1` : tag };
+  const length = TAG_HEX[module.name] ?? 10;
+  const tag = Array.from({ length }, () => "0123456789ABCDEF"[Math.floor(rand() * 16)]).join("");
+  return { tag: /^(00|FF)+$/.test(tag.slice(2)) ? `1${tag.slice(1, -1)}1` : tag };
 }
 
 /**
@@ -556,7 +563,7 @@ function mixedStream(module, codec, size, seed) {
       garbage += Math.min(part.length, size - at);
     } else {
       try {
-        part = codec.encode(sampleFor(module.kind, rand));
+        part = codec.encode(sampleFor(module, rand));
         frames++;
       } catch (err) {
         if (!(err instanceof RangeError) || ++refused > 1000) throw err;

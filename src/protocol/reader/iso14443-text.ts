@@ -63,8 +63,37 @@ export interface Iso14443Options {
   pattern?: IdPattern;
 }
 
-const HEX_PLAIN = /^[0-9A-Fa-f]+$/;
-const HEX_SEPARATED = /^[0-9A-Fa-f]{2}(?:([:\- ])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]{2})*$/;
+/** The value of a hex digit's character code, or -1. */
+function nibble(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/**
+ * The digit values of a hex UID's text: hex digits only (`04A22B1C`), or pairs with one separator
+ * (`:`, `-` or space, the same one throughout) between every two (`04:a2:2b:1c`); `null` for any
+ * other text. (A loop rather than regular expressions: this runs for every line a reader sends.)
+ */
+function hexDigits(text: string): number[] | null {
+  const digits: number[] = [];
+  const separated = text.length >= 5 && nibble(text.charCodeAt(2)) < 0;
+  const separator = separated ? text.charCodeAt(2) : -1;
+  if (separated && separator !== 0x3a && separator !== 0x2d && separator !== 0x20) return null;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (separated && i % 3 === 2) {
+      if (code !== separator) return null;
+      continue;
+    }
+    const value = nibble(code);
+    if (value < 0) return null;
+    digits.push(value);
+  }
+  // With separators, every group is two digits: the text ends on a pair.
+  if (separated && text.length % 3 !== 2) return null;
+  return digits.length === 0 ? null : digits;
+}
 
 /**
  * The UID's bytes, UID0 first, from the text a reader printed.
@@ -74,15 +103,13 @@ const HEX_SEPARATED = /^[0-9A-Fa-f]{2}(?:([:\- ])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]
 export function parseUid(text: string, uidText: UidText, order: UidByteOrder): Uint8Array | { problem: string } {
   let bytes: Uint8Array;
   if (uidText === "hex") {
-    let digits: string;
-    if (HEX_PLAIN.test(text)) digits = text;
-    else if (HEX_SEPARATED.test(text)) digits = text.replace(/[:\- ]/g, "");
-    else return { problem: "not a hex UID (hex digits, optionally one separator : - or space between every two)" };
+    const digits = hexDigits(text);
+    if (digits === null) return { problem: "not a hex UID (hex digits, optionally one separator : - or space between every two)" };
     if (digits.length % 2 !== 0 || !UID_LENGTHS.includes(digits.length / 2)) {
       return { problem: `wrong length: ${digits.length} hex digits (expected 8, 14 or 20: a 4, 7 or 10-byte UID)` };
     }
     bytes = new Uint8Array(digits.length / 2);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (digits[2 * i]! << 4) | digits[2 * i + 1]!;
   } else {
     if (!/^[0-9]+$/.test(text)) return { problem: "not a decimal UID (digits only)" };
     if (text.length !== 10) return { problem: `wrong length: ${text.length} digits (expected 10: a 4-byte UID, zero-padded)` };
