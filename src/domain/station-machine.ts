@@ -476,16 +476,22 @@ function flush(state: StationState, at: Input<"flush">, ctx: StationContext, eff
   return shutdown(state, at, at.final === true, ctx, effects);
 }
 
-/** Counts and checks one chunk's link verdict; returns the link and whether its online state changed. */
+/**
+ * Checks one chunk's link verdict: `input`'s bytes and time, `counts` of its frames, judged over the
+ * device's "no valid frames" window; returns the link and whether its online state changed.
+ */
 function judgeChunk(
   kind: LinkKind,
-  id: string,
-  binId: string | null,
+  spec: { id: string; binId?: string | null; noValidFramesMs: number },
   link0: DeviceLink,
-  chunk: { bytes: number; validFrames: number; discardedBytes: number; mono: number },
-  windowMs: number,
+  input: { bytes: number; mono: number },
+  counts: { valid: number; discardedBytes: number },
   effects: StationEffect[],
 ): { link: DeviceLink; changed: boolean } {
+  const id = spec.id;
+  const binId = spec.binId ?? null;
+  const windowMs = spec.noValidFramesMs;
+  const chunk = { bytes: input.bytes, validFrames: counts.valid, discardedBytes: counts.discardedBytes, mono: input.mono };
   const before = linkOnline(link0);
   const { link: judged, wentInvalid } = chunkArrived(link0, chunk, windowMs);
   if (wentInvalid) {
@@ -510,16 +516,9 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
     return state0;
   }
   const scale0 = state0.scales[spec.id] ?? initialScale;
-  const { valid, discarded, discardedBytes } = countFrames(input.frames);
-  const { link, changed } = judgeChunk(
-    "scale",
-    spec.id,
-    spec.binId,
-    scale0.link,
-    { bytes: input.bytes, validFrames: valid, discardedBytes, mono: input.mono },
-    spec.noValidFramesMs,
-    effects,
-  );
+  const counts = countFrames(input.frames);
+  const discarded = counts.discarded;
+  const { link, changed } = judgeChunk("scale", spec, scale0.link, input, counts, effects);
   let scale: ScaleState = { ...scale0, link };
   if (changed) scale = scaleLinkChanged(scale);
   let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
@@ -593,15 +592,7 @@ function readerData(state0: StationState, input: Input<"reader_data">, ctx: Stat
       else discarded++;
     }
   }
-  const { link } = judgeChunk(
-    "reader",
-    spec.id,
-    null,
-    reader0.link,
-    { bytes: input.bytes, validFrames: valid, discardedBytes, mono: input.mono },
-    spec.noValidFramesMs,
-    effects,
-  );
+  const { link } = judgeChunk("reader", spec, reader0.link, input, { valid, discardedBytes }, effects);
   let reader: ReaderState = { ...reader0, link };
   let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
   for (const frame of input.frames) {
@@ -675,16 +666,9 @@ function levelData(state0: StationState, input: Input<"level_data">, ctx: Statio
     return state0;
   }
   const level0 = state0.levels?.[spec.id] ?? initialLevel;
-  const { valid, discarded, discardedBytes } = countFrames(input.frames);
-  const { link, changed } = judgeChunk(
-    "level_sensor",
-    spec.id,
-    spec.binId,
-    level0.link,
-    { bytes: input.bytes, validFrames: valid, discardedBytes, mono: input.mono },
-    spec.noValidFramesMs,
-    effects,
-  );
+  const counts = countFrames(input.frames);
+  const discarded = counts.discarded;
+  const { link, changed } = judgeChunk("level_sensor", spec, level0.link, input, counts, effects);
   let level: LevelSensorState = changed ? levelLinkChanged({ ...level0, link }) : { ...level0, link };
   let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
   for (const frame of input.frames) {
