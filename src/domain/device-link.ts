@@ -19,7 +19,7 @@
  *   `…_offline` for the outage, and its status says why it stays offline. A reader is online as
  *   soon as its port opens: it is quiet until a card is shown, and quiet is not offline.
  */
-import type { DeviceLink, DeviceState, InvalidBytes } from "./station-types.js";
+import type { DeviceLink, DeviceState, InvalidBytes, LineNoise } from "./station-types.js";
 
 /** Contract section 4: at least this many bytes over the window, and not one valid frame. */
 export const NO_VALID_FRAMES_MIN_BYTES = 64;
@@ -79,7 +79,52 @@ export function portChanged(
     const awaitingFrame = opts.confirmByFrame === true && link.reported === "offline";
     return { ...link, port: "open", portReason: null, openedMono: mono, invalid: [], discardedBytes: 0, awaitingFrame };
   }
-  return { ...link, port: "closed", portReason: reason ?? "port closed", invalid: [], discardedBytes: 0 };
+  const { noise: _judgedOnTheOpenPort, ...rest } = link;
+  return { ...rest, port: "closed", portReason: reason ?? "port closed", invalid: [], discardedBytes: 0 };
+}
+
+/** The noisy-line rule: windows of this many ms... */
+export const NOISY_WINDOW_MS = 10_000;
+/** ...with at least this many discarded bytes... */
+export const NOISY_MIN_DISCARDED_BYTES = 256;
+/** ...making at least this share of the window's bytes. */
+export const NOISY_SHARE = 0.25;
+/** At most one warning per device this often (ms). */
+export const NOISY_WARN_EVERY_MS = 60_000;
+
+/** The outcome of one chunk for the noisy-line rule. */
+export interface NoiseVerdict {
+  noise: LineNoise;
+  /** The line became noisy or clean (the status changes). */
+  changed: boolean;
+  /** A warning to give now (rate-limited), with the window's figures. */
+  warn: { bytes: number; discarded: number } | null;
+}
+
+/**
+ * The noisy-line rule (issue 9, "Bad input": a line flooded with garbage is reported, status and a
+ * rate-limited warning, not silent): at the end of each {@link NOISY_WINDOW_MS} window, the line
+ * is noisy when at least {@link NOISY_MIN_DISCARDED_BYTES} bytes and {@link NOISY_SHARE} of its
+ * bytes were discarded, even while valid frames still come (a bad cable, a missing ground, a
+ * motor's interference), and clean again after a window below that. A window is judged by the
+ * first chunk after it ends; a port that closes forgets the judgement.
+ */
+export function lineNoiseJudged(noise: LineNoise | undefined, chunk: { bytes: number; discardedBytes: number; mono: number }): NoiseVerdict {
+  let n: LineNoise = noise ?? { windowStart: chunk.mono, bytes: 0, discarded: 0, noisy: null, warnedMono: null };
+  let changed = false;
+  let warn: NoiseVerdict["warn"] = null;
+  if (chunk.mono - n.windowStart >= NOISY_WINDOW_MS) {
+    const isNoisy = n.discarded >= NOISY_MIN_DISCARDED_BYTES && n.discarded >= NOISY_SHARE * n.bytes;
+    const noisy = isNoisy ? { bytes: n.bytes, discarded: n.discarded } : null;
+    changed = (noisy === null) !== (n.noisy === null);
+    let warnedMono = n.warnedMono;
+    if (noisy !== null && (warnedMono === null || chunk.mono - warnedMono >= NOISY_WARN_EVERY_MS)) {
+      warn = noisy;
+      warnedMono = chunk.mono;
+    }
+    n = { windowStart: chunk.mono, bytes: 0, discarded: 0, noisy, warnedMono };
+  }
+  return { noise: { ...n, bytes: n.bytes + chunk.bytes, discarded: n.discarded + chunk.discardedBytes }, changed, warn };
 }
 
 /** The outcome of one chunk for the link. */

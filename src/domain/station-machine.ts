@@ -17,7 +17,7 @@
  * ({@link statusOf}).
  */
 import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
-import { chunkArrived, linkOnline, linkState, offlineReason, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
+import { NOISY_WINDOW_MS, chunkArrived, lineNoiseJudged, linkOnline, linkState, offlineReason, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
@@ -195,6 +195,18 @@ export interface StationStatus {
    * any device is offline.
    */
   offline_reasons?: Record<string, string>;
+  /**
+   * Devices whose serial line is judged noisy (device-link.ts, `lineNoiseJudged`): the last
+   * window's bytes and discarded bytes; present while any line is.
+   */
+  noisy_lines?: Record<string, NoisyLine>;
+}
+
+/** A noisy line's figures in the status: bytes and discarded bytes over `window_s` seconds. */
+export interface NoisyLine {
+  bytes: number;
+  discarded_bytes: number;
+  window_s: number;
 }
 
 /** The status fields the machine decides. */
@@ -225,6 +237,11 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
     return reason === null ? [] : [[id, reason]];
   });
   if (reasons.length > 0) status.offline_reasons = Object.fromEntries(reasons);
+  const noisy = links.flatMap(([id, link]): Array<[string, NoisyLine]> => {
+    const judged = link.noise?.noisy;
+    return judged === null || judged === undefined ? [] : [[id, { bytes: judged.bytes, discarded_bytes: judged.discarded, window_s: NOISY_WINDOW_MS / 1000 }]];
+  });
+  if (noisy.length > 0) status.noisy_lines = Object.fromEntries(noisy);
   const doorBins = ctx.bins.filter((b) => b.door);
   if (doorBins.length > 0) {
     const locks = outputsOf(state, ctx).locks;
@@ -493,7 +510,20 @@ function judgeChunk(
   const windowMs = spec.noValidFramesMs;
   const chunk = { bytes: input.bytes, validFrames: counts.valid, discardedBytes: counts.discardedBytes, mono: input.mono };
   const before = linkOnline(link0);
-  const { link: judged, wentInvalid } = chunkArrived(link0, chunk, windowMs);
+  const arrived = chunkArrived(link0, chunk, windowMs);
+  const { wentInvalid } = arrived;
+  const noise = lineNoiseJudged(arrived.link.noise, chunk);
+  const judged: DeviceLink = { ...arrived.link, noise: noise.noise };
+  if (noise.warn !== null) {
+    const { bytes, discarded } = noise.warn;
+    effects.push({
+      type: "notice",
+      level: "warn",
+      msg: `serial line of ${id} is noisy: ${Math.round((100 * discarded) / Math.max(bytes, 1))} % of its bytes discarded over ${NOISY_WINDOW_MS / 1000} s (check the cable, its shielding and ground, and the baud rate)`,
+      fields: { device: id, bytes, discarded_bytes: discarded, window_s: NOISY_WINDOW_MS / 1000 },
+    });
+  }
+  if (noise.changed) effects.push({ type: "status_changed" });
   if (wentInvalid) {
     effects.push({
       type: "notice",

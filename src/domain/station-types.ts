@@ -159,6 +159,24 @@ export interface DeviceLink {
    * that now leads to another device is never reported back online (optional: absent is `false`).
    */
   readonly awaitingFrame?: boolean;
+  /** The noisy-line judgement (device-link.ts, {@link LineNoise}); absent until the first chunk. */
+  readonly noise?: LineNoise;
+}
+
+/**
+ * A serial line's share of discarded bytes, judged over tumbling windows (device-link.ts,
+ * `lineNoiseJudged`): a line flooded with garbage is reported even while valid frames still come.
+ */
+export interface LineNoise {
+  /** Start of the current window (ms, mono). */
+  readonly windowStart: number;
+  /** Bytes and discarded bytes of the current window so far. */
+  readonly bytes: number;
+  readonly discarded: number;
+  /** The last whole window's figures while it was judged noisy, `null` while the line is clean. */
+  readonly noisy: { readonly bytes: number; readonly discarded: number } | null;
+  /** When the last warning was given (ms, mono), `null` before. */
+  readonly warnedMono: number | null;
 }
 
 /**

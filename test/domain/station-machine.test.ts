@@ -463,6 +463,38 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     expect(statusOf(back.state, ctx).devices["scale-1"]).toBe("online");
   });
 
+  it("a noisy line (a third of its bytes discarded, valid frames still coming): the status says so, a warning at most once a minute, clean again after a clean window; no alarm", () => {
+    const ctx = testContext();
+    const noisyChunk = (mono: number) =>
+      scaleData("scale-1", mono, [weight(12_000), { kind: "discarded", bytes: new Uint8Array(20), reason: "no header" }], 60);
+    const cleanChunk = (mono: number) => scaleData("scale-1", mono, [weight(12_000)], 40);
+    const noisy: StationInput[] = [open("scale-1", 0)];
+    for (let t = 100; t <= 75_000; t += 100) noisy.push(noisyChunk(t));
+    let { state, effects } = run(noisy, ctx);
+    expect(eventSummary(effects)).toEqual([]);
+    expect(statusOf(state, ctx).devices["scale-1"]).toBe("online");
+    expect(statusOf(state, ctx).noisy_lines).toEqual({ "scale-1": { bytes: expect.any(Number), discarded_bytes: expect.any(Number), window_s: 10 } });
+    const line = statusOf(state, ctx).noisy_lines!["scale-1"]!;
+    expect(line.discarded_bytes / line.bytes).toBeCloseTo(1 / 3, 2);
+    // 75 s of noise: warned at the end of the first window and once more a minute later.
+    const warnings = notices(effects, "warn").filter((m) => m.startsWith("serial line of scale-1 is noisy: 33 % of its bytes discarded over 10 s"));
+    expect(warnings).toHaveLength(2);
+    const clean: StationInput[] = [];
+    for (let t = 75_100; t <= 100_000; t += 100) clean.push(cleanChunk(t));
+    ({ state, effects } = run(clean, ctx, state));
+    expect(statusOf(state, ctx).noisy_lines).toBeUndefined();
+    expect(effects.some((e) => e.type === "status_changed")).toBe(true);
+    // A quiet reader with a stray bad byte run now and then (all of its bytes, but few): not noise.
+    const stray = (mono: number) => readerData("reader-1", mono, [{ kind: "discarded", bytes: new Uint8Array(20), reason: "no STX" }], 20);
+    const fewBad: StationInput[] = [open("reader-1", 0)];
+    for (let t = 1000; t <= 60_000; t += 1000) fewBad.push(stray(t));
+    expect(statusOf(run(fewBad, ctx).state, ctx).noisy_lines).toBeUndefined();
+    // Ten times as many such runs are.
+    const manyBad: StationInput[] = [open("reader-1", 0)];
+    for (let t = 100; t <= 25_000; t += 100) manyBad.push(stray(t));
+    expect(Object.keys(statusOf(run(manyBad, ctx).state, ctx).noisy_lines ?? {})).toEqual(["reader-1"]);
+  });
+
   it("no valid frames: a stray byte now and then, or garbage shorter than the window, keeps a device online", () => {
     const stray = [open("reader-1", 0)];
     for (let t = 1000; t <= 120_000; t += 1000) stray.push(readerData("reader-1", t, [], 1));
