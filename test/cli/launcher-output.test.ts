@@ -9,16 +9,17 @@ import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
  */
 beforeAll(() => buildOnce(), 120_000);
 
-/** Runs `smartbin ARGS` with a reader that starts reading `delayMs` after the start; its stdout, stderr and exit code. */
+/**
+ * Runs `smartbin ARGS | { sleep DELAY; cat; }` in bash with pipefail: a real pipe (64 KiB on Linux;
+ * Node's own `stdio: "pipe"` is a socket pair, whose buffer can hold far more), read only after
+ * `delayMs`. Resolves to what came through, stderr and the pipeline's exit code.
+ */
 function slowlyRead(args: string[], delayMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SMARTBIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const command = `set -o pipefail; "$0" "$@" | { sleep ${delayMs / 1000}; cat; }`;
+  const child = spawn("bash", ["-c", command, process.execPath, SMARTBIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const chunks: Buffer[] = [];
   let stderr = "";
-  child.stdout.pause();
-  setTimeout(() => {
-    child.stdout.on("data", (b: Buffer) => chunks.push(b));
-    child.stdout.resume();
-  }, delayMs);
+  child.stdout.on("data", (b: Buffer) => chunks.push(b));
   child.stderr.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout: Buffer.concat(chunks).toString("utf8"), stderr })));
 }
