@@ -5,7 +5,15 @@ import { serialTarget } from "../adapters/serial/usb-port.js";
 import { DeviceMonitor } from "../app/monitor/device-monitor.js";
 import { changeKey, fitWidth, monitorLine, selectDevices } from "../app/monitor/monitor-line.js";
 import { formatProblem, loadConfigFile } from "../config/load.js";
-import { findProtocol } from "../protocol/index.js";
+import { findProtocol, wiegandFrameGapMs } from "../protocol/index.js";
+import { createGpioPort } from "../adapters/gpio/create.js";
+import type { Logger } from "../adapters/log/logger.js";
+import { systemClock } from "../app/clock.js";
+import { GpioStation, type GpioInputSink } from "../app/gpio-station.js";
+import type { DevicePort } from "../app/runner.js";
+import { WiegandReaderPort } from "../app/wiegand-reader.js";
+import { isSerialReader } from "../config/device-schema.js";
+import type { Config } from "../config/schema.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
 
@@ -86,14 +94,36 @@ export async function runMonitorCommand(
   // Faults are shown in each device's line; the adapter's own log lines would only break the display.
   const logger = createRootLogger({ level: "silent", fd: 2, rateLimit: false });
   const monitors = selected.devices.map((device) => new DeviceMonitor(device));
-  const serials = monitors.map((monitor) => {
+  // Readers on GPIO lines (wiegand): their two lines only, claimed through the config's backend.
+  const wiegandReaders = config.readers.filter((r) => !isSerialReader(r) && monitors.some((m) => m.device.item.id === r.id));
+  const gpio = wiegandReaders.length > 0 ? gpioForReaders(config, wiegandReaders, logger) : undefined;
+  const ports = monitors.map((monitor): DevicePort => {
     const device = monitor.device;
-    const needs = findProtocol(device.kind, device.item.protocol).configure(device.item).port;
+    const handlers = {
+      onData: (chunk: Uint8Array) => monitor.bytes(chunk, now()),
+      onOpen: () => monitor.portChanged({ state: "open" }, now()),
+      onClose: (reason: string) => monitor.portChanged({ state: "offline", reason }, now()),
+    };
+    const item = device.item;
+    if (!isSerialReader(item)) {
+      if (!("d0_line" in item)) throw new Error(`monitor: ${item.id} has neither a port nor GPIO lines`); // the config schema rules it out
+      return new WiegandReaderPort({
+        id: item.id,
+        d0Line: item.d0_line,
+        d1Line: item.d1_line,
+        frameGapMs: wiegandFrameGapMs(item),
+        edges: gpio!,
+        clock: systemClock,
+        handlers,
+        logger,
+      });
+    }
+    const needs = findProtocol(device.kind, item.protocol).configure(item).port;
     const serial = needs.serial;
     return new SerialDevice({
-      id: device.item.id,
-      ...serialTarget(device.item),
-      baudRate: device.item.baud_rate,
+      id: item.id,
+      ...serialTarget(item),
+      baudRate: item.baud_rate,
       dataBits: serial.dataBits,
       parity: serial.parity,
       stopBits: serial.stopBits,
@@ -101,9 +131,9 @@ export async function runMonitorCommand(
       ...(needs.poll !== undefined ? { poll: needs.poll } : {}),
       logger,
       ...(device.kind === "scale" || device.kind === "level" ? { silenceTimeoutMs: device.item.silence_timeout_s * 1000 } : {}),
-      onData: (chunk) => monitor.bytes(chunk, now()),
-      onOnline: () => monitor.portChanged({ state: "open" }, now()),
-      onOffline: (reason) => monitor.portChanged({ state: "offline", reason }, now()),
+      onData: handlers.onData,
+      onOnline: handlers.onOpen,
+      onOffline: handlers.onClose,
     });
   });
 
@@ -134,15 +164,36 @@ export async function runMonitorCommand(
   const devicesText = `${monitors.length} device${monitors.length === 1 ? "" : "s"}`;
   if (tty) stdout.write(`${HIDE_CURSOR}smartbin monitor: ${configFile}, ${devicesText}; card ids are shown in full; Ctrl-C to stop\n`);
   else err(`smartbin monitor: ${configFile}, ${devicesText}; card ids are shown in full; one line per change; stop with SIGINT or SIGTERM`);
-  for (const s of serials) s.start();
+  for (const p of ports) p.start();
+  void gpio?.open(IGNORE_GPIO_INPUTS);
   render();
   const timer = setInterval(render, REFRESH_MS);
   await stopped;
   clearInterval(timer);
   render();
   if (tty && !stdout.destroyed) stdout.write(SHOW_CURSOR);
-  await Promise.all(serials.map((s) => s.stop()));
+  await Promise.all(ports.map((p) => p.stop()));
+  await gpio?.close();
   return EXIT.OK;
+}
+
+/** The monitor claims no door or contact line: nothing comes through these. */
+const IGNORE_GPIO_INPUTS: GpioInputSink = { doorInput: () => undefined, contact: () => undefined, gpioError: () => undefined };
+
+/**
+ * The GPIO side of the monitored readers on GPIO lines: the config's backend with only those
+ * readers' D0/D1 lines (no door, lamp, lock, buzzer or contact line is touched, so a lock is never
+ * moved by the monitor).
+ */
+function gpioForReaders(config: Readonly<Config>, readers: Config["readers"], logger: Logger): GpioStation {
+  const only: Config = {
+    ...config,
+    bins: config.bins.map(({ door: _door, ...bin }) => bin),
+    gpio: { ...config.gpio, inputs: {}, buzzer: undefined },
+    readers,
+  };
+  const port = createGpioPort({ backend: config.gpio.backend, chip: config.gpio.chip, simulatedDir: config.gpio.simulated_dir, logger });
+  return new GpioStation(only, port, systemClock, logger);
 }
 
 /** Local wall-clock time `HH:MM:SS` of a piped line. */

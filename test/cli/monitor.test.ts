@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StationLock } from "../../src/adapters/outbox/lock.js";
+import { encodeWiegand } from "../../src/protocol/reader/wiegand.js";
 import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
 import { requireTools } from "../support/require-tool.js";
 import { eventually, FakeIndicator, removeTempDirs, tempDir, writeStationConfig } from "../integration/harness.js";
@@ -97,4 +98,41 @@ describe.skipIf(tools.skip)(`smartbin monitor on a socat indicator${tools.reason
     r.kill("SIGTERM");
     expect(await r.exited).toBe(0);
   }, 30_000);
+});
+
+describe("smartbin monitor with a Wiegand reader on GPIO lines", () => {
+  it("watches only the reader's D0/D1 lines (simulated backend) and shows the card of a W26 frame in full, and a bad frame as discarded; no door line is touched", async () => {
+    const dir = tempDir("smartbin-monitor-wiegand-");
+    const { file } = config(dir);
+    const D0 = 24;
+    const D1 = 25;
+    const text = readFileSync(file, "utf8")
+      .replace("readers:\n", `readers:\n  - id: door-reader\n    protocol: wiegand\n    d0_line: ${D0}\n    d1_line: ${D1}\n`)
+      .replace("bins:\n", "gpio:\n  backend: simulated\n  simulated_dir: ./gpio\nbins:\n");
+    writeFileSync(file, text);
+    const gpio = join(dir, "gpio");
+    mkdirSync(gpio, { recursive: true });
+    const r = start(["monitor", "-c", file, "door-reader"]);
+    try {
+      await eventually(() => r.stdout().includes("door-reader wiegand@gpio24/25:"), 10_000, "the reader's line");
+      // Tag 100086F444's last three bytes as a W26 frame: one falling edge per bit, 2 ms apart.
+      const edges = (bits: string, startUs: number) => {
+        const d0: string[] = [];
+        const d1: string[] = [];
+        [...bits].forEach((b, i) => (b === "1" ? d1 : d0).push(String(startUs + i * 2000)));
+        appendFileSync(join(gpio, `${D0}.edges`), d0.map((t) => `${t}\n`).join(""));
+        appendFileSync(join(gpio, `${D1}.edges`), d1.map((t) => `${t}\n`).join(""));
+      };
+      edges(new TextDecoder().decode(encodeWiegand("86F444")).trim(), 5_000_000);
+      await eventually(() => r.stdout().includes("134,62532"), 10_000, "the card id (w26)");
+      // 25 bits (a lost edge): rejected, counted as discarded, never guessed.
+      edges(new TextDecoder().decode(encodeWiegand("86F444")).trim().slice(1), 9_000_000);
+      await eventually(() => /door-reader .*discarded 1\b|1 discarded/.test(r.stdout()), 10_000, "the bad frame discarded");
+      // Only the reader's lines were claimed: the monitor wrote no output line file.
+      expect(readdirSync(gpio).filter((f) => !f.endsWith(".edges"))).toEqual([]);
+    } finally {
+      r.kill("SIGTERM");
+    }
+    expect(await r.exited).toBe(0);
+  });
 });

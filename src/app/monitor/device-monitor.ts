@@ -8,7 +8,6 @@
  * the monotonic time (ms) come in, a {@link MonitorView} goes out; the CLI renders it.
  */
 import type { Config } from "../../config/schema.js";
-import type { SerialItemKeys } from "../../config/device-schema.js";
 import { portChanged } from "../../domain/device-link.js";
 import { addReading, initialLevel, levelLinkChanged, levelSaysFull } from "../../domain/level-state.js";
 import { unreachable } from "../../domain/exhaustive.js";
@@ -21,7 +20,7 @@ import { discardHint } from "./protocol-guess.js";
 /** One configured device to monitor: its config item and the station's spec of it. */
 export type MonitoredDevice =
   | { kind: "scale"; item: Config["scales"][number]; spec: ScaleSpec }
-  | { kind: "reader"; item: Config["readers"][number] & SerialItemKeys; spec: ReaderSpec }
+  | { kind: "reader"; item: Config["readers"][number]; spec: ReaderSpec }
   | { kind: "level"; item: Config["level_sensors"][number]; spec: LevelSensorSpec };
 
 /** Frames per second are counted over this many ms of valid frames. */
@@ -81,7 +80,10 @@ export interface ReaderView {
   kind: "reader";
   id: string;
   protocol: string;
-  baudRate: number;
+  /** `null` for a reader on GPIO lines (wiegand), shown by its lines instead. */
+  baudRate: number | null;
+  /** A reader on GPIO lines: its D0 and D1 lines. */
+  lines?: readonly [number, number];
   port: MonitorPort;
   counts: FrameCounts;
   /** Presentations counted by `min_reads` / `repeat_gap_ms`, since start. */
@@ -250,7 +252,9 @@ export class DeviceMonitor {
     if (this.counts.valid > 0 || this.counts.bytes < HINT_MIN_BYTES) return null;
     if (this.hint.atBytes === 0 || this.counts.bytes - this.hint.atBytes >= HINT_MIN_BYTES) {
       const { item, kind } = this.device;
-      this.hint = { atBytes: this.counts.bytes, text: discardHint({ kind, protocol: item.protocol, baudRate: item.baud_rate, options: item }, this.sample) };
+      // Bit lines from GPIO edges (wiegand) are no serial bytes another protocol could decode.
+      const text = "baud_rate" in item ? discardHint({ kind, protocol: item.protocol, baudRate: item.baud_rate, options: item }, this.sample) : null;
+      this.hint = { atBytes: this.counts.bytes, text };
     }
     return this.hint.text;
   }
@@ -259,11 +263,20 @@ export class DeviceMonitor {
   view(mono: number): MonitorView {
     this.pruneRate(mono);
     const counts: FrameCounts = { ...this.counts, framesPerSecond: (this.validMonos.length * 1000) / RATE_WINDOW_MS, lastDiscarded: this.lastDiscarded };
-    const base = { id: this.device.item.id, protocol: this.device.item.protocol, baudRate: this.device.item.baud_rate, port: this.port, counts, hint: this.currentHint() };
+    const item = this.device.item;
+    const base = { id: item.id, protocol: item.protocol, port: this.port, counts, hint: this.currentHint() };
+    if (!("baud_rate" in item)) {
+      // A reader on GPIO lines (wiegand): shown by its lines.
+      return { kind: "reader", ...base, baudRate: null, lines: [item.d0_line, item.d1_line], ...this.readerFields(mono) };
+    }
+    if (this.device.kind === "reader") {
+      return { kind: "reader", ...base, baudRate: item.baud_rate, ...this.readerFields(mono) };
+    }
+    const serialBase = { ...base, baudRate: item.baud_rate };
     if (this.device.kind === "scale") {
       return {
         kind: "scale",
-        ...base,
+        ...serialBase,
         lastG: this.lastG,
         unit: displayUnit(this.device.item),
         mode: this.scale.mode,
@@ -275,7 +288,7 @@ export class DeviceMonitor {
       const { spec } = this.device;
       return {
         kind: "level",
-        ...base,
+        ...serialBase,
         binId: spec.binId,
         fullMm: spec.fullMm,
         lastMm: this.lastMm,
@@ -285,8 +298,13 @@ export class DeviceMonitor {
         noReading: this.level.noReading,
       };
     }
+    return { kind: "reader", ...serialBase, ...this.readerFields(mono) };
+  }
+
+  /** A reader's presentations, latest cards and noise at `mono`. */
+  private readerFields(mono: number): Pick<ReaderView, "presentations" | "cards" | "noise"> {
     const cards = [...this.cards].reverse().map(([cardId, c]) => ({ cardId, presentations: c.presentations, agoMs: Math.max(0, mono - c.lastMono) }));
-    return { kind: "reader", ...base, presentations: this.presentations, cards, noise: this.noise };
+    return { presentations: this.presentations, cards, noise: this.noise };
   }
 }
 

@@ -3,7 +3,6 @@
  * monitor from the config and the command's DEVICE names, and when a piped line is worth printing.
  * Pure: no terminal, no clock.
  */
-import { isSerialReader } from "../../config/device-schema.js";
 import type { Config } from "../../config/schema.js";
 import { contextFromConfig } from "../station-context.js";
 import type { LevelView, MonitoredDevice, MonitorView, ReaderView, ScaleView } from "./device-monitor.js";
@@ -20,8 +19,7 @@ export function selectDevices(
   const context = contextFromConfig(config);
   const all: MonitoredDevice[] = [
     ...config.scales.map((item, i) => ({ kind: "scale" as const, item, spec: context.scales[i]! })),
-    // Readers on GPIO lines (wiegand) have no port to open here.
-    ...config.readers.flatMap((item, i) => (isSerialReader(item) ? [{ kind: "reader" as const, item, spec: context.readers[i]! }] : [])),
+    ...config.readers.map((item, i) => ({ kind: "reader" as const, item, spec: context.readers[i]! })),
     ...config.level_sensors.map((item, i) => ({ kind: "level" as const, item, spec: context.levelSensors![i]! })),
   ];
   const known = [...new Set(all.map((d) => d.item.id))];
@@ -48,7 +46,9 @@ function printable(text: string): string {
 }
 
 function head(view: MonitorView): string {
-  return `${view.id} ${view.protocol}@${view.baudRate}:`;
+  // A reader on GPIO lines (wiegand) is shown by its D0/D1 lines.
+  const at = view.kind === "reader" && view.lines !== undefined ? `gpio${view.lines[0]}/${view.lines[1]}` : String(view.baudRate);
+  return `${view.id} ${view.protocol}@${at}:`;
 }
 
 function counts(view: MonitorView): string {
