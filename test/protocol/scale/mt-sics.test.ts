@@ -139,11 +139,14 @@ describe("the mt-sics registry entry", () => {
     expect(() => module.configure({ poll_ms: 1 })).toThrow();
   });
 
-  it("is the only scale protocol that polls or takes commands", () => {
+  it("is the only scale protocol that takes commands; the streaming ones are not polled (modbus-rtu polls, without commands)", () => {
     for (const name of ["yaohua-a9", "ascii-st-gs", "yaohua-a12", "toledo-continuous", "ohaus", "cas-22"]) {
       const codec = findProtocol("scale", name).configure();
       expect(codec.port.poll, name).toBeUndefined();
       expect(codec.commands, name).toBeUndefined();
     }
+    const modbus = findProtocol("scale", "modbus-rtu").configure();
+    expect(modbus.port.poll).toBeDefined();
+    expect(modbus.commands).toBeUndefined();
   });
 });
