@@ -132,7 +132,10 @@ describe.skipIf(tools.skip)(`hot-plug and identity${tools.reason}`, () => {
     const data = await deposit(r, central, reader, scale, 500);
     expect(data).toMatchObject({ bin_id: "kitchen", net_g: 500, gross_before_g: 12_000 });
     expect(alarms(central).map((a) => a.code)).toEqual(["scale_offline", "scale_online"]);
-    expect(alarms(central)[0]?.reason).toMatch(/^disconnected: /);
+    // Usually the port's own error ("disconnected: …"); on a loaded runner Node's serial poller can
+    // notice the lost pty only after the silence timeout ("silent: no data for 2000 ms"). Both are the
+    // indicator's loss.
+    expect(alarms(central)[0]?.reason).toMatch(/^(disconnected: |silent: no data for \d+ ms$)/);
     await stop(r);
   });
 
@@ -196,7 +199,7 @@ describe.skipIf(tools.skip)(`hot-plug and identity${tools.reason}`, () => {
     expect(data).toMatchObject({ net_g: 400 });
     // A reopened indicator is online only at its first valid frame: the foreign bytes never made it
     // online, so the outage is one offline and one online.
-    expect(alarms(central)).toEqual([{ code: "scale_offline", reason: expect.stringMatching(/^disconnected: /) }, { code: "scale_online" }]);
+    expect(alarms(central)).toEqual([{ code: "scale_offline", reason: expect.stringMatching(/^(disconnected: |silent: no data for \d+ ms$)/) }, { code: "scale_online" }]);
     await stop(r);
   });
 

@@ -93,8 +93,11 @@ describe.skipIf(tools.skip)(`storage space budget${tools.reason}`, () => {
     const isLink = (code: string | null) => code === "scale_offline" || code === "scale_online" || code === "reader_offline" || code === "reader_online";
     const newer = events.filter((e) => e.seq > 900);
     const links = newer.filter((e) => isLink(e.code));
-    // (901, the nearly-full alarm, may be pruned already, once published.)
-    expect(newer.filter((e) => !isLink(e.code) && e.seq > 901).map((e) => e.code)).toEqual(["storage_ok", null]);
+    // The nearly-full alarm is 901, or later when a link alarm came first under load; once
+    // published it may be pruned already. Never twice.
+    const own = newer.filter((e) => !isLink(e.code)).map((e) => e.code);
+    expect(own.filter((c) => c !== "storage_nearly_full")).toEqual(["storage_ok", null]);
+    expect(own.filter((c) => c === "storage_nearly_full").length).toBeLessThanOrEqual(1);
     const lastSeq = Outbox.readStatus(cfg.dbPath).last_seq;
     expect(lastSeq).toBe(903 + links.length);
     // Pruned oldest first (the nearly-full alarm too, once published): what is left is the newest, gap-free.
