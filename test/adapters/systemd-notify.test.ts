@@ -116,7 +116,9 @@ describeWithTool(["socat", "systemd-notify"], "SystemdNotifier against a socket 
       env: { ...process.env, NOTIFY_SOCKET: socket.path, WATCHDOG_USEC: "30000000", WATCHDOG_PID: "4242" },
     });
     const count = (m: string) => socket!.messages().filter((d) => d.length === 1 && d[0] === m).length;
-    await eventually(() => count("READY=1") === 1 && count("WATCHDOG=1") === 1, 5_000);
+    // The first WATCHDOG=1 waits for READY's systemd-notify to end: up to 5 s here, where no service
+    // manager answers its barrier.
+    await eventually(() => count("READY=1") === 1 && count("WATCHDOG=1") === 1, 12_000);
     clock.advance(30_000); // two intervals of 15 s
     await eventually(() => count("WATCHDOG=1") === 3, 5_000);
     device.beat("busy"); // an open that never returns
