@@ -360,6 +360,8 @@ function portOrUsbIssues(data: Record<string, unknown>): Issues {
   const seen = new Map<string, string>();
   for (const list of SERIAL_LISTS) {
     entries(data[list])?.forEach((item, i) => {
+      // An item that is no mapping is reported as such by the schema; it has no keys to check.
+      if (!isRecord((data[list] as unknown[])[i])) return;
       // A reader on GPIO lines (wiegand) has no port: its schema names d0_line and d1_line instead.
       if (list === "readers" && typeof item.protocol === "string" && protocolNames("reader").includes(item.protocol)) {
         if (findProtocol("reader", item.protocol).transport === "gpio") return;
