@@ -74,4 +74,16 @@ describe("level sensor attacks", () => {
     expect(deposits[0]).toMatchObject({ data: { points_reason: "awarded" } });
     expect((deposits[0]?.data.points as number) > 0).toBe(true);
   });
+
+  it("a bin that becomes full during a deposit still gets the deposit recorded and awarded (full only stops the next session)", () => {
+    const ctx = ctxWith();
+    let { state } = run([...READY, open("level-1"), ...readings(200, 1000, () => 1000)], ctx);
+    let effects;
+    ({ state, effects } = run([card(ANNA, 2000), ...readings(2100, 3000, () => 240), ...weigh("scale-1", 13_500, 5200)], ctx, state));
+    expect(binAlarms(effects)).toEqual(["alarm bin_full kitchen"]);
+    ({ state, effects } = run([{ type: "tick", mono: 20_000, wall: WALL0 + 20_000 }], ctx, state));
+    const deposits = recorded(effects).filter((e) => e.kind === "deposit");
+    expect(deposits).toHaveLength(1);
+    expect(deposits[0]).toMatchObject({ data: { net_g: 1500, points_reason: "awarded" } });
+  });
 });
