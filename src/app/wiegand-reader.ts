@@ -46,12 +46,18 @@ export interface WiegandReaderOptions {
  */
 export const MAX_PENDING_EDGES = 256;
 
+/** A line that never falls quiet is warned about at most this often (ms); debug in between. */
+export const CHATTER_WARN_EVERY_MS = 60_000;
+
 /** One Wiegand reader's port: started once, stopped once (runner.ts `DevicePort`). */
 export class WiegandReaderPort implements DevicePort {
   private pending: WiegandEdge[] = [];
   private cancelTimer: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
   private stopped = false;
+  /** When the last "never fall quiet" warning was logged (clock.mono), and the runs cut since. */
+  private chatterWarnedMono: number | null = null;
+  private chatterRuns = 0;
 
   constructor(private readonly opts: WiegandReaderOptions) {}
 
@@ -83,7 +89,14 @@ export class WiegandReaderPort implements DevicePort {
     this.pending.push({ line: line === this.opts.d0Line ? "d0" : "d1", tUs });
     this.cancelTimer?.();
     if (this.pending.length >= MAX_PENDING_EDGES) {
-      this.opts.logger.warn({ reader: this.opts.id, edges: this.pending.length }, "wiegand lines never fall quiet: edges discarded as one over-long frame");
+      this.chatterRuns++;
+      const now = this.opts.clock.mono();
+      const fields = { reader: this.opts.id, edges: this.pending.length, runs: this.chatterRuns };
+      if (this.chatterWarnedMono === null || now - this.chatterWarnedMono >= CHATTER_WARN_EVERY_MS) {
+        this.opts.logger.warn(fields, "wiegand lines never fall quiet: edges discarded as one over-long frame");
+        this.chatterWarnedMono = now;
+        this.chatterRuns = 0;
+      } else this.opts.logger.debug(fields, "wiegand lines never fall quiet (again)");
       this.flush();
       return;
     }

@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import { findProtocol, protocolNames } from "../protocol/registry.js";
-import { DYP_A02_MIN_MM } from "../protocol/level/dyp-a02.js";
+import { DYP_A02_MAX_MM, DYP_A02_MIN_MM } from "../protocol/level/dyp-a02.js";
 import { DEFAULT_EMPTY_MM, DEFAULT_FULL_MM, DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
 import { quoteFound } from "./found.js";
 import { gpioIssues } from "./gpio-schema.js";
@@ -49,6 +49,7 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (bins && scaleIds) checkBinScales(bins, scaleIds, out);
   const levelSensors = entries(data.level_sensors);
   uniqueIds("level_sensors", levelSensors, out);
+  deviceIdsAcrossLists([["scales", scales], ["readers", entries(data.readers)], ["level_sensors", levelSensors]], out);
   if (levelSensors) checkLevelSensors(levelSensors, binIds, out);
   if (bins && scales) checkMaxNetG(bins, scales, out);
   if (isRecord(data.points)) checkPoints(data.points, out);
@@ -127,6 +128,15 @@ function checkLevelSensors(sensors: Record<string, unknown>[], binIds: Set<strin
         message: `expected at least min_mm (${blind}: shorter readings are the sensor's blind zone, never read), found ${full}`,
       });
     }
+    // An empty bin farther than max_mm reads as no reading: its median would stay at the last
+    // (full) distance, and a bin emptied while full would never be bin_ok again.
+    const range = sensor.protocol === "dyp-a02" ? (sensor.max_mm ?? DYP_A02_MAX_MM) : undefined;
+    if (typeof range === "number" && typeof empty === "number" && empty > range) {
+      out.push({
+        path: ["level_sensors", i, "empty_mm"],
+        message: `expected at most max_mm (${range}: longer readings are beyond the sensor's range, never read), found ${empty}`,
+      });
+    }
   });
 }
 
@@ -148,6 +158,31 @@ function checkDivisions(scale: Record<string, unknown>, i: number, out: Issues):
       path: ["scales", i, "division_g"],
       message: "required key missing (required when stable_tolerance_divisions is given)",
     });
+  }
+}
+
+/**
+ * An id used in two device lists (a scale and a reader, a scale and a level sensor): the status's
+ * `devices` map, the telemetry counters and the port events know a device by its id alone
+ * (contract.md section 4), so one device's unplugging would be taken for the other's. Reported
+ * at each later use; repeats within one list are {@link uniqueIds}'s.
+ */
+function deviceIdsAcrossLists(lists: [string, Record<string, unknown>[] | null][], out: Issues): void {
+  const owner = new Map<string, string>();
+  for (const [list, items] of lists) {
+    const mine = new Map<string, string>();
+    items?.forEach((item, i) => {
+      const id = item.id;
+      if (typeof id !== "string") return;
+      const first = owner.get(id);
+      if (first !== undefined) {
+        out.push({
+          path: [list, i, "id"],
+          message: `expected an id no other device uses, found ${quoteFound(id)} (already ${first}; the status and alarms know a device by its id alone)`,
+        });
+      } else if (!mine.has(id)) mine.set(id, `${list}.${i}.id`);
+    });
+    for (const [id, at] of mine) owner.set(id, at);
   }
 }
 
@@ -325,6 +360,8 @@ function portOrUsbIssues(data: Record<string, unknown>): Issues {
   const seen = new Map<string, string>();
   for (const list of SERIAL_LISTS) {
     entries(data[list])?.forEach((item, i) => {
+      // An item that is no mapping is reported as such by the schema; it has no keys to check.
+      if (!isRecord((data[list] as unknown[])[i])) return;
       // A reader on GPIO lines (wiegand) has no port: its schema names d0_line and d1_line instead.
       if (list === "readers" && typeof item.protocol === "string" && protocolNames("reader").includes(item.protocol)) {
         if (findProtocol("reader", item.protocol).transport === "gpio") return;

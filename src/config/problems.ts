@@ -115,8 +115,12 @@ function messageFor(issue: z.core.$ZodIssue, path: readonly Segment[], source: I
   // An unknown `protocol`: the names the registry knows.
   if (isNoMatchingMember(issue)) return `expected one of ${issue.options.map(String).join(", ")}, found ${found()}`;
   switch (issue.code) {
-    case "invalid_type":
-      return `expected ${typeWord(issue.expected, numberWord)}, found ${found()}`;
+    case "invalid_type": {
+      const text = found();
+      // A string key given digits (usb ids, a serial number): YAML reads them unquoted as a number.
+      const quote = issue.expected === "string" && typeof valueAt(source.data, path) === "number" ? ` (write it in quotes, "${text}": unquoted, YAML reads it as a number)` : "";
+      return `expected ${typeWord(issue.expected, numberWord)}, found ${text}${quote}`;
+    }
     case "invalid_value":
       return issue.values.length === 1
         ? `expected ${String(issue.values[0])}, found ${found()}`

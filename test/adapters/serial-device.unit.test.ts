@@ -240,6 +240,11 @@ describe("SerialDevice (fake binding, manual clock)", () => {
     await h.clock.settleFor(0);
     expect(h.events).toEqual(["online<-unknown", "offline(disconnected)<-online"]);
     expect(h.device.stats().disconnects).toBe(1);
+    // An unplugged adapter is an expected fault: one warn line with the reason, no stack trace.
+    const lost = h.lines.filter((l) => l.level === 40 && String(l.msg).includes("disconnected"));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]?.msg).toMatch(/^serial port \S+ disconnected: .+; reopening with backoff$/);
+    expect(JSON.stringify(lost[0])).not.toMatch(/stack|    at /);
 
     await h.clock.settleFor(2_000); // a few failed reopens, no further events
     expect(h.events).toHaveLength(2);

@@ -138,6 +138,29 @@ describe("Wiegand reader on GPIO lines", () => {
     expect(frames.every((f) => f.kind === "discarded")).toBe(true);
   });
 
+  it("a line chattering for minutes warns at most once a minute, not once per 256 edges", async () => {
+    const port = new FakePort();
+    const clock = new ManualClock();
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const gpio = new GpioStation(config, port, clock, log);
+    const device = new WiegandReaderPort({
+      id: "door-reader", d0Line: D0, d1Line: D1, frameGapMs: 25, edges: gpio, clock,
+      handlers: { onData: () => {}, onOpen: () => {}, onClose: () => {} }, logger,
+    });
+    await gpio.open(sink);
+    device.start();
+    // EMI on an unshielded cable: 15 runs of MAX_PENDING_EDGES edges 500 µs apart, one every 10 s.
+    for (let run = 0; run < 15; run++) {
+      for (let i = 0; i < MAX_PENDING_EDGES; i++) port.edge?.(D0, run * 10_000_000 + i * 500);
+      clock.advance(10_000);
+    }
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns).toHaveLength(3);
+    expect(warns[0]?.msg).toBe("wiegand lines never fall quiet: edges discarded as one over-long frame");
+    await device.stop();
+  });
+
   it("goes offline when a line fails, or cannot be claimed, and hands on nothing after stop", async () => {
     const { port, clock, device, frames, states } = await started();
     port.error?.(D1, new Error("gpiomon for lines 24, 25 ended: exit code 1"));

@@ -99,6 +99,14 @@ describe("mt-sics", () => {
   });
 });
 
+describe("modbus-rtu", () => {
+  it("names the read functions it takes when given another (a technician's 5 or \"03\")", () => {
+    expect(check(scale("modbus-rtu", "    function: 5\n"))).toEqual(["c.yaml:8:15: scales.0.function: expected one of 3, 4, found 5"]);
+    expect(check(scale("modbus-rtu", '    function: "03"\n'))).toEqual(['c.yaml:8:15: scales.0.function: expected one of 3, 4, found "03"']);
+    expect(load(scale("modbus-rtu", "    function: 4\n")).scales[0]).toMatchObject({ function: 4 });
+  });
+});
+
 describe("the serial control lines (dtr, rts, hupcl)", () => {
   it("are unset by default, on scales and readers", () => {
     const config = load(`${scale("ascii-st-gs")}readers:\n  - id: r1\n    port: /dev/ttyUSB1\n    protocol: em4100-ascii\n`);

@@ -71,4 +71,29 @@ describe("level_sensors items", () => {
     );
     expect(lines).toHaveLength(6);
   });
+
+  it("refuses a dyp-a02 empty_mm beyond its max_mm: the empty bin would read as no reading and a full bin would never be ok again", () => {
+    const lines = check(
+      sensors(
+        "{ id: l1, port: /dev/ttyUSB2, protocol: dyp-a02, bin: kitchen, max_mm: 1000 }",
+        "{ id: l2, port: /dev/ttyUSB3, protocol: dyp-a02, bin: paper, empty_mm: 5000 }",
+      ),
+    );
+    expect(lines).toEqual([
+      expect.stringMatching(/level_sensors\.0\.empty_mm: expected at most max_mm \(1000: longer readings are beyond the sensor's range, never read\), found 1200/),
+      expect.stringMatching(/level_sensors\.1\.empty_mm: expected at most max_mm \(4500: .*\), found 5000/),
+    ]);
+    expect(load(sensors("{ id: l1, port: /dev/ttyUSB2, protocol: dyp-a02, bin: kitchen, max_mm: 1200 }")).level_sensors).toHaveLength(1);
+  });
+
+  it("refuses a device id another device list already uses: the status and the port events know a device by its id alone", () => {
+    const lines = check(
+      `${head}readers:\n  - { id: s1, port: /dev/ttyUSB5, protocol: em4100-ascii }\nlevel_sensors:\n  - { id: s2, port: /dev/ttyUSB2, protocol: dyp-a02, bin: kitchen }\n  - { id: s1, port: /dev/ttyUSB3, protocol: dyp-a02, bin: paper }\n`,
+    );
+    expect(lines).toEqual([
+      expect.stringMatching(/readers\.0\.id: expected an id no other device uses, found "s1" \(already scales\.0\.id; the status and alarms know a device by its id alone\)/),
+      expect.stringMatching(/level_sensors\.0\.id: expected an id no other device uses, found "s2" \(already scales\.1\.id;/),
+      expect.stringMatching(/level_sensors\.1\.id: expected an id no other device uses, found "s1" \(already scales\.0\.id;/),
+    ]);
+  });
 });

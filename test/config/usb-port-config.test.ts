@@ -33,6 +33,22 @@ describe("usb instead of port", () => {
     ]);
   });
 
+  it("says to quote ids that YAML read as numbers (0403 unquoted, the technician's first mistake)", () => {
+    expect(check(scale("    usb: { vendor_id: 0403, product_id: 6001, serial: 12345 }\n"))).toEqual([
+      'c.yaml:6:23: scales.0.usb.vendor_id: expected string, found 0403 (write it in quotes, "0403": unquoted, YAML reads it as a number)',
+      'c.yaml:6:41: scales.0.usb.product_id: expected string, found 6001 (write it in quotes, "6001": unquoted, YAML reads it as a number)',
+      'c.yaml:6:55: scales.0.usb.serial: expected string, found 12345 (write it in quotes, "12345": unquoted, YAML reads it as a number)',
+    ]);
+  });
+
+  it("reports an item that is no mapping once, not also as missing its port", () => {
+    expect(check(`${head}scales: [null]\nreaders: [7]\nlevel_sensors: ["dyp"]\n`)).toEqual([
+      "c.yaml:4:10: scales.0: expected mapping, found null",
+      "c.yaml:5:11: readers.0: expected mapping, found 7",
+      'c.yaml:6:17: level_sensors.0: expected mapping, found "dyp"',
+    ]);
+  });
+
   it("checks the ids as 4 hex digits, the keys of usb, and the interface number", () => {
     expect(check(scale(usb("403", "60x1")))).toEqual([
       'c.yaml:7:18: scales.0.usb.vendor_id: expected 4 hex digits as smartbin ports prints them (e.g. 0403), found "403"',

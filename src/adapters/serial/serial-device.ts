@@ -445,7 +445,8 @@ export class SerialDevice {
     );
     // Lost again before it came back online (a flapping adapter): the first loss was logged.
     if (this.current === "offline") this.log.debug({ err: error }, "serial port lost (again); reopening with backoff");
-    else this.log.warn({ err: error }, "serial port lost; reopening with backoff");
+    // An unplugged adapter is an expected fault: one line with the reason, no stack.
+    else this.log.warn({ reason: message, code: error.code }, `serial port ${this.where()} disconnected: ${message}; reopening with backoff`);
     this.resetBackoffIfHealthy();
     this.goOffline(`disconnected: ${message}`, "disconnected");
     this.track(closeQuietly(port));

@@ -37,7 +37,8 @@ export const DYP_A02_MIN_MM = 30;
 /** Default `max_mm`: the A02YYUW's range. */
 export const DYP_A02_MAX_MM = 4500;
 
-const VERDICTS = invalidVerdicts(["bad checksum"]);
+const FF_AFTER_START = "FF after the start byte (a frame boundary read in the wrong place)";
+const VERDICTS = invalidVerdicts(["bad checksum", FF_AFTER_START]);
 
 /** Limits of a usable distance (the protocol's options). */
 export interface DypA02Limits {
@@ -84,6 +85,10 @@ export function encodeDypA02(mm: number): Uint8Array {
  * A framer for a dyp-a02 stream: `FF`-synchronised 4-byte frames, each checked by its sum and decoded
  * with {@link decodeDypA02}. A candidate with a wrong sum gives up its `FF` only (the next bytes are
  * read again); bytes outside frames become `discarded` values. Memory: at most 256 + 4 bytes.
+ * A candidate whose `DATA_H` is `FF` (65280 mm or more, far beyond any of these sensors' 4.5-7.5 m)
+ * gives up its `FF` too: a steady 511 mm is `FF 01 FF FF`, and read from its second `FF` the stream
+ * is `FF FF 01 FF`, whose sum is right too, so a port opened mid-frame would stay misaligned and
+ * never read 511 mm.
  */
 export function createDypA02Framer(limits?: DypA02Limits): BufferedFramer<LevelFrame> {
   return new StxFramer<LevelFrame>({
@@ -91,6 +96,7 @@ export function createDypA02Framer(limits?: DypA02Limits): BufferedFramer<LevelF
     startBytes: [DYP_A02_START],
     noStartReason: "no start byte (FF)",
     check(frame, length): LayoutVerdict {
+      if (length >= 2 && frame[1] === DYP_A02_START) return VERDICTS[FF_AFTER_START];
       if (length < DYP_A02_FRAME_BYTES) return MORE;
       return byteSum(frame, 3) === frame[3] ? COMPLETE : VERDICTS["bad checksum"];
     },

@@ -34,7 +34,7 @@ export const modbusRtuOptions = z.object({
     .default(1)
     .describe("Modbus slave address of the transmitter, 1 to 247 (set on the device; many ship as 1)."),
   function: z
-    .union([z.literal(3), z.literal(4)])
+    .literal([3, 4])
     .default(3)
     .describe("Read function: 3 reads holding registers (the 4xxxx registers of most manuals), 4 input registers (3xxxx)."),
   register: register()

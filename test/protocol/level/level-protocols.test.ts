@@ -38,6 +38,17 @@ describe("dyp-a02", () => {
     expect(decodeDypA02(hex("FF 07 A1"))).toMatchObject({ kind: "discarded", reason: "wrong frame length" });
   });
 
+  it("reads a steady 511 mm (FF 01 FF FF) from whichever byte the port opens at: FF FF 01 FF, checksum right, is no frame", () => {
+    const frame = encodeDypA02(511);
+    const stream = new Uint8Array(4 * 12);
+    for (let i = 0; i < 12; i++) stream.set(frame, 4 * i);
+    for (let offset = 0; offset < 4; offset++) {
+      const out = findProtocol("level", "dyp-a02").configure({}).createFramer().push(stream.subarray(offset));
+      expect(out.filter((f) => f.kind === "distance" && f.mm === 511).length, `opened at byte ${offset}`).toBeGreaterThanOrEqual(10);
+      expect(out.filter((f) => f.kind === "no_reading")).toEqual([]);
+    }
+  });
+
   it("refuses to encode what the frame cannot carry", () => {
     expect(() => encodeDypA02(-1)).toThrow(RangeError);
     expect(() => encodeDypA02(65_536)).toThrow(RangeError);
