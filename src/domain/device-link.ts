@@ -115,7 +115,9 @@ export function lineNoiseJudged(noise: LineNoise | undefined, chunk: { bytes: nu
   let warn: NoiseVerdict["warn"] = null;
   if (chunk.mono - n.windowStart >= NOISY_WINDOW_MS) {
     const isNoisy = n.discarded >= NOISY_MIN_DISCARDED_BYTES && n.discarded >= NOISY_SHARE * n.bytes;
-    const noisy = isNoisy ? { bytes: n.bytes, discarded: n.discarded } : null;
+    // A framer discards bytes it held when it gives up on them, which can be in a later window than
+    // their arrival: the figures shown never claim more discarded bytes than arrived.
+    const noisy = isNoisy ? { bytes: n.bytes, discarded: Math.min(n.discarded, n.bytes) } : null;
     changed = (noisy === null) !== (n.noisy === null);
     let warnedMono = n.warnedMono;
     if (noisy !== null && (warnedMono === null || chunk.mono - warnedMono >= NOISY_WARN_EVERY_MS)) {

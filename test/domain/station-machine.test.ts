@@ -489,6 +489,12 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     const fewBad: StationInput[] = [open("reader-1", 0)];
     for (let t = 1000; t <= 60_000; t += 1000) fewBad.push(stray(t));
     expect(statusOf(run(fewBad, ctx).state, ctx).noisy_lines).toBeUndefined();
+    // Bytes held by the framer and discarded in a later window never make the figures claim more
+    // discarded bytes than arrived.
+    const late: StationInput[] = [open("scale-1", 0)];
+    for (let t = 100; t <= 12_000; t += 100) late.push(scaleData("scale-1", t, [{ kind: "discarded", bytes: new Uint8Array(40), reason: "held" }], 20));
+    const lateLine = statusOf(run(late, ctx).state, ctx).noisy_lines?.["scale-1"];
+    expect(lateLine?.discarded_bytes).toBe(lateLine?.bytes);
     // Ten times as many such runs are.
     const manyBad: StationInput[] = [open("reader-1", 0)];
     for (let t = 100; t <= 25_000; t += 100) manyBad.push(stray(t));
