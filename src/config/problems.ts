@@ -117,8 +117,12 @@ function messageFor(issue: z.core.$ZodIssue, path: readonly Segment[], source: I
   switch (issue.code) {
     case "invalid_type": {
       const text = found();
-      // A string key given digits (usb ids, a serial number): YAML reads them unquoted as a number.
-      const quote = issue.expected === "string" && typeof valueAt(source.data, path) === "number" ? ` (write it in quotes, "${text}": unquoted, YAML reads it as a number)` : "";
+      // An identifier written in digits (usb ids, a serial number, a card id, one with a leading
+      // zero): YAML reads it unquoted as a number. Not said of other text keys (a URL given 42).
+      const quote =
+        issue.expected === "string" && typeof valueAt(source.data, path) === "number" && looksLikeTextId(text, path)
+          ? ` (write it in quotes, "${text}": unquoted, YAML reads it as a number)`
+          : "";
       return `expected ${typeWord(issue.expected, numberWord)}, found ${text}${quote}`;
     }
     case "invalid_value":
@@ -258,4 +262,17 @@ function keyPosition(path: readonly Segment[], source: IssueSource): Position {
 /** Messages are one line each: YAML and regex messages may quote multi-line text. */
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, " ");
+}
+
+/** Keys whose values are identifiers that may be all digits (`usb.vendor_id: "0403"`, a device id). */
+const TEXT_ID_KEYS = new Set(["id", "vendor_id", "product_id", "serial"]);
+
+/**
+ * True when `text` (the value as written) is digits meant as text: it has a leading zero, or it is
+ * the value of an identifier key, or an item of a list (card lists).
+ */
+function looksLikeTextId(text: string, path: readonly Segment[]): boolean {
+  if (!/^[0-9]+$/.test(text)) return false;
+  const last = path[path.length - 1];
+  return (text.length > 1 && text.startsWith("0")) || typeof last === "number" || (typeof last === "string" && TEXT_ID_KEYS.has(last));
 }

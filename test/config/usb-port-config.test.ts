@@ -41,6 +41,13 @@ describe("usb instead of port", () => {
     ]);
   });
 
+  it("says so of a card id with its leading zeros read away, and not of a text key that is no identifier (a URL given 42)", () => {
+    expect(check(`${head}cards:\n  collectors: [0008844356]\n`)).toEqual([
+      'c.yaml:5:16: cards.collectors.0: expected string, found 0008844356 (write it in quotes, "0008844356": unquoted, YAML reads it as a number)',
+    ]);
+    expect(check("station: { id: st-1 }\nmqtt:\n  url: 42\n")).toEqual(["c.yaml:3:8: mqtt.url: expected string, found 42"]);
+  });
+
   it("reports an item that is no mapping once, not also as missing its port", () => {
     expect(check(`${head}scales: [null]\nreaders: [7]\nlevel_sensors: ["dyp"]\n`)).toEqual([
       "c.yaml:4:10: scales.0: expected mapping, found null",
