@@ -96,13 +96,7 @@ function checkLevelSensors(sensors: Record<string, unknown>[], binIds: Set<strin
     const bin = sensor.bin;
     if (typeof bin === "string" && binIds !== null) {
       if (!binIds.has(bin)) {
-        out.push({
-          path: ["level_sensors", i, "bin"],
-          message:
-            binIds.size === 0
-              ? `expected the id of a bin in bins, found ${quoteFound(bin)} (no bins are configured)`
-              : `expected the id of a bin (one of: ${[...binIds].join(", ")}), found ${quoteFound(bin)}`,
-        });
+        out.push({ path: ["level_sensors", i, "bin"], message: unknownIdMessage("bin", binIds, bin) });
       } else {
         const other = sensorOf.get(bin);
         if (other === undefined) sensorOf.set(bin, i);
@@ -210,18 +204,11 @@ function uniqueIds(list: string, items: Record<string, unknown>[] | null, out: I
 
 function checkBinScales(bins: Record<string, unknown>[], scaleIds: Set<string>, out: Issues): void {
   const servedBy = new Map<string, number>();
-  const known = [...scaleIds].join(", ");
   bins.forEach((bin, i) => {
     const scale = bin.scale;
     if (typeof scale !== "string") return;
     if (!scaleIds.has(scale)) {
-      out.push({
-        path: ["bins", i, "scale"],
-        message:
-          scaleIds.size === 0
-            ? `expected the id of a scale in scales, found ${quoteFound(scale)} (no scales are configured)`
-            : `expected the id of a scale (one of: ${known}), found ${quoteFound(scale)}`,
-      });
+      out.push({ path: ["bins", i, "scale"], message: unknownIdMessage("scale", scaleIds, scale) });
       return;
     }
     const other = servedBy.get(scale);
@@ -391,4 +378,11 @@ function portOrUsbIssues(data: Record<string, unknown>): Issues {
     });
   }
   return out;
+}
+
+/** The message for a reference to a `what` (`bin`, `scale`) that is none of `ids`: the ids it could be. */
+function unknownIdMessage(what: "bin" | "scale", ids: ReadonlySet<string>, found: string): string {
+  return ids.size === 0
+    ? `expected the id of a ${what} in ${what}s, found ${quoteFound(found)} (no ${what}s are configured)`
+    : `expected the id of a ${what} (one of: ${[...ids].join(", ")}), found ${quoteFound(found)}`;
 }
