@@ -1,6 +1,6 @@
 import { findProtocol, protocolNames, type DeviceCodec, type DeviceKind, type SerialSettings } from "../protocol/index.js";
 import type { PlayPlan } from "../app/simulate/player.js";
-import type { WeightProgram } from "../app/simulate/programs.js";
+import type { ValueProgram } from "../app/simulate/programs.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
 
@@ -80,17 +80,17 @@ export function parseSimulateScale(args: SimulateScaleArgs): SimulateSetup | { u
     if (args.unit !== undefined) codecOptions.unit = args.unit;
     const codec = configure("scale", args.protocol, codecOptions);
     if (args.weight !== undefined && args.ramp !== undefined) throw new UsageError("give --weight or --ramp, not both");
-    let program: WeightProgram;
+    let program: ValueProgram;
     if (args.ramp !== undefined) {
       const m = /^(-?\d+):(-?\d+):(\d+(?:\.\d+)?)$/.exec(args.ramp);
       if (m === null) throw new UsageError(`--ramp expects FROM:TO:SECONDS (grams, grams, seconds), found "${args.ramp}"`);
-      program = { kind: "ramp", fromG: Number(m[1]), toG: Number(m[2]), seconds: Number(m[3]) };
-    } else program = { kind: "steady", grams: grams("--weight", args.weight ?? "0") };
+      program = { kind: "ramp", from: Number(m[1]), to: Number(m[2]), seconds: Number(m[3]) };
+    } else program = { kind: "steady", value: grams("--weight", args.weight ?? "0") };
     const noiseG = args.noise === undefined ? 0 : grams("--noise", args.noise);
     if (noiseG < 0) throw new UsageError(`--noise expects grams of 0 or more, found "${args.noise}"`);
     const decimals = args.decimals === undefined ? 2 : wholeNumber("--decimals", args.decimals, 0, 6);
     const periodMs = args.period === undefined ? DEFAULT_SCALE_PERIOD_MS : wholeNumber("--period", args.period, 10, 60_000);
-    const extremes = program.kind === "steady" ? [program.grams] : [program.fromG, program.toG];
+    const extremes = program.kind === "steady" ? [program.value] : [program.from, program.to];
     for (const g of extremes.flatMap((x) => [x - noiseG, x + noiseG])) {
       try {
         codec.encode({ grams: g, stable: true, decimals });
@@ -99,7 +99,7 @@ export function parseSimulateScale(args: SimulateScaleArgs): SimulateSetup | { u
       }
     }
     const serial = serialFor(codec, args.baud);
-    const what = program.kind === "steady" ? `${program.grams} g` : `${program.fromG} g to ${program.toG} g in ${program.seconds} s`;
+    const what = program.kind === "steady" ? `${program.value} g` : `${program.from} g to ${program.to} g in ${program.seconds} s`;
     return {
       play: { kind: "scale", codec, plan: { program, noiseG, decimals }, periodMs },
       path: args.port,
@@ -127,19 +127,19 @@ export function parseSimulateLevel(args: SimulateLevelArgs): SimulateSetup | { u
       if (!/^\d{1,6}$/.test(value)) throw new UsageError(`${flag} expects whole millimetres (e.g. 1200), found "${value}"`);
       return Number(value);
     };
-    let program: WeightProgram;
+    let program: ValueProgram;
     if (args.ramp !== undefined) {
       const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(args.ramp);
       if (m === null) throw new UsageError(`--ramp expects FROM:TO:SECONDS (mm, mm, seconds), found "${args.ramp}"`);
-      program = { kind: "ramp", fromG: mm("--ramp", m[1]!), toG: mm("--ramp", m[2]!), seconds: Number(m[3]) };
+      program = { kind: "ramp", from: mm("--ramp", m[1]!), to: mm("--ramp", m[2]!), seconds: Number(m[3]) };
     } else {
       if (args.distanceMm === undefined) throw new UsageError("give --distance-mm N or --ramp FROM:TO:SECONDS");
-      program = { kind: "steady", grams: mm("--distance-mm", args.distanceMm) };
+      program = { kind: "steady", value: mm("--distance-mm", args.distanceMm) };
     }
     const noiseMm = args.noise === undefined ? 0 : mm("--noise", args.noise);
     const strength = args.strength === undefined ? DEFAULT_LEVEL_STRENGTH : wholeNumber("--strength", args.strength, 0, 65_535);
     const periodMs = args.period === undefined ? DEFAULT_LEVEL_PERIOD_MS : wholeNumber("--period", args.period, 10, 60_000);
-    const extremes = program.kind === "steady" ? [program.grams] : [program.fromG, program.toG];
+    const extremes = program.kind === "steady" ? [program.value] : [program.from, program.to];
     for (const d of extremes.flatMap((x) => [Math.max(0, x - noiseMm), x + noiseMm])) {
       try {
         codec.encode({ mm: d, strength });
@@ -148,7 +148,7 @@ export function parseSimulateLevel(args: SimulateLevelArgs): SimulateSetup | { u
       }
     }
     const serial = serialFor(codec, args.baud);
-    const what = program.kind === "steady" ? `${program.grams} mm` : `${program.fromG} mm to ${program.toG} mm in ${program.seconds} s`;
+    const what = program.kind === "steady" ? `${program.value} mm` : `${program.from} mm to ${program.to} mm in ${program.seconds} s`;
     return {
       play: { kind: "level", codec, plan: { program, noiseMm, strength }, periodMs },
       path: args.port,

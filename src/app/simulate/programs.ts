@@ -5,15 +5,18 @@
  */
 import type { LevelSample, ReaderSample, ScaleSample } from "../../protocol/index.js";
 
-/** A scale's load: steady, or a ramp from one weight to another that then stays at the end weight. */
-export type WeightProgram =
-  | { kind: "steady"; grams: number }
-  /** From `fromG` to `toG` in `seconds` (linear), then `toG` for good. */
-  | { kind: "ramp"; fromG: number; toG: number; seconds: number };
+/**
+ * A simulated quantity over time, in the unit of the plan that holds it (a scale's grams, a level
+ * sensor's mm): steady, or a ramp from one value to another that then stays at the end value.
+ */
+export type ValueProgram =
+  | { kind: "steady"; value: number }
+  /** From `from` to `to` in `seconds` (linear), then `to` for good. */
+  | { kind: "ramp"; from: number; to: number; seconds: number };
 
 /** How a simulated scale behaves. */
 export interface ScalePlan {
-  program: WeightProgram;
+  program: ValueProgram;
   /** Each frame's weight moves by a uniform random amount within ± this (grams); 0: none. */
   noiseG: number;
   /** Digits after the decimal point the display shows (the encoder rounds to them). */
@@ -35,13 +38,13 @@ export function scaleSampleAt(plan: ScalePlan, elapsedMs: number, random: () => 
  * numbers, whatever their unit), moved by uniform noise within ± `noise`, rounded; `settled` once
  * a ramp has ended (a steady program always is).
  */
-function programAt(program: WeightProgram, elapsedMs: number, noise: number, random: () => number): { value: number; settled: boolean } {
+function programAt(program: ValueProgram, elapsedMs: number, noise: number, random: () => number): { value: number; settled: boolean } {
   let value: number;
   let settled = true;
-  if (program.kind === "steady") value = program.grams;
+  if (program.kind === "steady") value = program.value;
   else {
     const fraction = program.seconds <= 0 ? 1 : Math.min(1, elapsedMs / (program.seconds * 1000));
-    value = program.fromG + (program.toG - program.fromG) * fraction;
+    value = program.from + (program.to - program.from) * fraction;
     settled = fraction >= 1;
   }
   if (noise > 0) value += (random() * 2 - 1) * noise;
@@ -50,8 +53,8 @@ function programAt(program: WeightProgram, elapsedMs: number, noise: number, ran
 
 /** How a simulated fill-level sensor behaves. */
 export interface LevelPlan {
-  /** The distance over time, in mm (a {@link WeightProgram}'s numbers read as millimetres). */
-  program: WeightProgram;
+  /** The distance over time, in mm (a {@link ValueProgram} in millimetres). */
+  program: ValueProgram;
   /** Each reading moves by a uniform random amount within ± this (mm); 0: none. */
   noiseMm: number;
   /** The signal strength sent, for protocols that carry one (tf-luna). */
