@@ -35,7 +35,7 @@ import { ClockCorrection } from "./clock-correction.js";
 import { createGpioPort } from "../adapters/gpio/create.js";
 import { GpioStation, hasGpioLines } from "./gpio-station.js";
 import { planReload, type ReloadPlan } from "./reload.js";
-import { contextFromConfig } from "./station-context.js";
+import { contextFromConfig, useStationTimeZone } from "./station-context.js";
 import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
 import { StationRunner, type DeviceHandlers, type DevicePort, type RunnerDevice, type RunnerStats } from "./runner.js";
 import { WiegandReaderPort } from "./wiegand-reader.js";
@@ -160,6 +160,7 @@ export class Station {
       });
       this.gpio = new GpioStation(cfg, port, this.clock, this.deps.logger.child({ module: "gpio" }));
     }
+    useStationTimeZone(cfg.station.time_zone);
     this.runner = new StationRunner({
       context: contextFromConfig(cfg),
       devices: this.devices(),
@@ -249,6 +250,7 @@ export class Station {
       else this.deps.logger.level = next.log.level;
     }
     try {
+      useStationTimeZone(next.station.time_zone);
       await runner.reconfigure(contextFromConfig(next), this.devices(), plan.reopen);
       if (plan.cardsChanged) runner.configCardsChanged(next.cards);
       this.log.info({ changed: plan.changed, reopened: [...plan.reopen] }, "configuration reloaded");

@@ -166,6 +166,9 @@ function perKg(netG: number, rate: Decimal, rounding: Rounding): bigint {
 /**
  * The local calendar day (`YYYY-MM-DD`) of an instant in an IANA time zone (the daily cap's day:
  * contract section 3, "per local day (`station.time_zone`) of the deposit's `ended_at`").
+ * Each call loads `Intl.DateTimeFormat`, whose locale and pattern data cost about 8 MiB of resident
+ * memory once loaded (Node 24): the station itself reads the day from Date's local-time getters
+ * instead (StationContext.localDay, src/app/station-context.ts).
  * @throws RangeError for an unknown time zone (the config refuses those).
  */
 export function localDay(epochMs: number, timeZone: string): string {

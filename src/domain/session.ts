@@ -14,7 +14,7 @@
  */
 import { collectionEvent, interruptedAlarm, maintenanceEvent, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
 import { contactActive, doorIsOpen, doorOf, doorSpecOf, lockDoorIfClosed, unlockDoor } from "./doors.js";
-import { localDay } from "./points.js";
+import { isoTime } from "./iso-time.js";
 import { META_KEYS } from "./station-types.js";
 import { maskCardId } from "./privacy.js";
 import { noValidWeight, scaleView } from "./scale-state.js";
@@ -180,7 +180,7 @@ interface DailyTally {
 
 /** A tally for a close at `wall` (the local day of its `ended_at` in the station's time zone). */
 function dailyTally(state: StationState, wall: number, ctx: StationContext): DailyTally {
-  const day = localDay(wall, ctx.timeZone ?? "UTC");
+  const day = ctx.localDay?.(wall) ?? isoTime(wall).slice(0, 10);
   const points: Record<string, number> = state.daily?.day === day ? { ...state.daily.points } : {};
   let changed = false;
   return {

@@ -116,8 +116,11 @@ export interface StationContext {
   readonly noiseLogIntervalMs: number;
   /** Doors and contacts; absent: none wired. */
   readonly gpio?: GpioContext;
-  /** IANA zone of the daily cap's local day (`station.time_zone` resolved); absent: UTC. */
-  readonly timeZone?: string;
+  /**
+   * The daily cap's local day (`YYYY-MM-DD`) of an instant (epoch ms) in `station.time_zone`: a pure
+   * function of its argument, given by the app layer (src/app/station-context.ts); absent: the UTC day.
+   */
+  readonly localDay?: (epochMs: number) => string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
  * come from the schema (per-protocol ones from the device registry), the unwritten max_net_g from
  * the scale's capacity.
  */
-import { describe, expect, it } from "vitest";
-import { contextFromConfig } from "../../src/app/station-context.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { contextFromConfig, stationLocalDay, useStationTimeZone } from "../../src/app/station-context.js";
+import { localDay } from "../../src/domain/points.js";
 import { validConfig as load } from "../support/config-text.js";
 
 const head = `station: { id: st-1 }
@@ -39,5 +40,53 @@ describe("contextFromConfig", () => {
     expect(maxNet(", capacity_g: 60000")).toBe(50_000);
     expect(maxNet(", capacity_g: 60000", ", max_net_g: 55000")).toBe(55_000);
     expect(maxNet("", ", max_net_g: 80000")).toBe(80_000);
+  });
+});
+
+describe("the daily cap's local day (stationLocalDay, useStationTimeZone)", () => {
+  const startingTz = process.env.TZ;
+  afterEach(() => {
+    if (startingTz === undefined) delete process.env.TZ;
+    else process.env.TZ = startingTz;
+  });
+
+  /** Instants around local midnights and DST changes, where a wrong offset gives a wrong day. */
+  const instants = [
+    Date.UTC(2026, 11, 6, 15, 59, 59, 999), // 23:59:59.999 in Shanghai (UTC+8)
+    Date.UTC(2026, 11, 6, 16, 0, 0, 0), // 00:00 in Shanghai
+    Date.UTC(2026, 2, 8, 4, 59), // New York, 23:59 on the eve of its spring change (EST)
+    Date.UTC(2026, 2, 9, 3, 59), // New York, 23:59 after it (EDT)
+    Date.UTC(2026, 9, 25, 0, 30), // Berlin, 02:30 on its autumn change day
+    Date.UTC(2026, 9, 25, 22, 59), // Berlin, 23:59 the same day (CET)
+    Date.UTC(2026, 0, 1, 10, 0), // Kiritimati (UTC+14): already 2 January
+    Date.UTC(2026, 5, 30, 18, 29), // Kolkata (UTC+5:30): 23:59
+    Date.UTC(2026, 5, 30, 11, 15), // Chatham (UTC+12:45 in winter): 00:00 on 1 July
+  ];
+  const zones = ["Asia/Shanghai", "America/New_York", "Europe/Berlin", "Pacific/Kiritimati", "Asia/Kolkata", "Pacific/Chatham", "UTC"];
+
+  it("a named zone made the process's own gives the same day as Intl for every instant, and Intl's day while it is not", () => {
+    for (const zone of zones) {
+      const day = stationLocalDay(zone);
+      const byIntl = instants.map((t) => localDay(t, zone));
+      delete process.env.TZ;
+      expect(instants.map(day), `${zone}, TZ unset`).toEqual(byIntl);
+      useStationTimeZone(zone);
+      expect(process.env.TZ).toBe(zone);
+      expect(instants.map(day), `${zone}, TZ set`).toEqual(byIntl);
+    }
+  });
+
+  it("system is the process's local zone: TZ given back as it was at start, whatever a named zone set before", () => {
+    useStationTimeZone("Pacific/Kiritimati");
+    useStationTimeZone("system");
+    expect(process.env.TZ).toBe(startingTz);
+    process.env.TZ = "Asia/Kolkata"; // as if the gateway had been started with TZ=Asia/Kolkata
+    expect(instants.map(stationLocalDay("system"))).toEqual(instants.map((t) => localDay(t, "Asia/Kolkata")));
+  });
+
+  it("the station context carries it: a config's time_zone decides the day the machine counts caps in", () => {
+    const ctx = contextFromConfig(load(`station: { id: st-1, time_zone: Asia/Shanghai }\nmqtt:\n  url: mqtt://127.0.0.1:1883\n`));
+    expect(ctx.localDay?.(Date.UTC(2026, 11, 6, 16, 0))).toBe("2026-12-07");
+    expect(ctx.localDay?.(Date.UTC(2026, 11, 6, 15, 59))).toBe("2026-12-06");
   });
 });

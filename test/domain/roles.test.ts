@@ -4,7 +4,7 @@
  * restored after a restart, and roles of sessions recovered after a restart.
  */
 import { describe, expect, it } from "vitest";
-import { compilePointsTable } from "../../src/domain/points.js";
+import { compilePointsTable, localDay } from "../../src/domain/points.js";
 import type { StationEffect, StationInput } from "../../src/domain/station-types.js";
 import { doorClosed, doorContext, doorOpened, locks, press, readyWithDoors } from "../support/doors.js";
 import {
@@ -109,7 +109,7 @@ describe("points rules", () => {
         rounding: "half_up",
         dailyCap,
       }),
-      timeZone: "Asia/Shanghai",
+      localDay: (t: number) => localDay(t, "Asia/Shanghai"),
     });
 
   it("points_per_deposit, half_up rounding and the daily cap across sessions, with the reason daily_cap", () => {

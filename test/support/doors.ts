@@ -3,6 +3,7 @@
  * on the kitchen bin (button and lamp; 15 s open timeout, 60 s left-open) and, optionally, on the
  * recycle bin too; input builders for door sensors, buttons, contacts; output summaries.
  */
+import { localDay } from "../../src/domain/points.js";
 import { outputsOf } from "../../src/domain/station-machine.js";
 import type { BinSpec, Contact, StationContext, StationInput, StationState } from "../../src/domain/station-types.js";
 import { READY, WALL0, testContext } from "./machine.js";
@@ -25,7 +26,7 @@ export function doorContext(
     ...base,
     bins,
     gpio: { doorMode: opts.mode ?? "select", fireDoors: opts.fireDoors ?? "unlock", contacts: ["fire", "tamper", "power_fail"], hasBuzzer: true },
-    timeZone: "Asia/Shanghai",
+    localDay: (t: number) => localDay(t, "Asia/Shanghai"),
   };
 }
 
