@@ -3,9 +3,11 @@
 // WAL mode, a broker connection, the serial binding loaded, a logger, one schema, one YAML document,
 // one command line, one UUID), then idles.
 //
-// Arguments: DB_PATH BROKER_URL [--libs=NAME,NAME,...]. Without --libs it loads STATION_LIBRARIES;
-// `--libs=` (empty) loads none (a bare Node process idling on a timer); `--libs=mqtt` one alone (how
-// `npm run bench` prices each library).
+// Arguments: DB_PATH BROKER_URL [--libs=NAME,NAME,...] [--compact]. Without --libs it loads
+// STATION_LIBRARIES; `--libs=` (empty) loads none (a bare Node process idling on a timer); `--libs=mqtt`
+// one alone (how `npm run bench` prices each library). `--compact`: 2 s after start it compacts its
+// heap once, as `smartbin run` does once settled (dist/adapters/heap.js), so that the
+// bench can say what that compaction alone is worth.
 //
 // With $NOTIFY_SOCKET set it reports READY=1 the way the station does (src/adapters/systemd/notify.ts:
 // the systemd-notify tool with --pid), once everything above is loaded and opened, so that the time to
@@ -84,6 +86,10 @@ if (isMain) {
     process.exit(0);
   });
   setInterval(() => {}, 1000);
+  if (process.argv.includes("--compact")) {
+    const { compactHeap } = await import("../dist/adapters/heap.js");
+    setTimeout(compactHeap, 2000);
+  }
   if (process.env.NOTIFY_SOCKET) {
     spawn("systemd-notify", [`--pid=${process.pid}`, "READY=1"], { stdio: "ignore" }).unref();
   }

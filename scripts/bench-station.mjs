@@ -169,12 +169,13 @@ export async function benchIdleMemory({ url, work, rounds, libRounds, settleMs }
   const dir = mkdtempSync(join(work, "mem-"));
   const ptys = await openPtys(dir, ["scale", "reader"]);
   const config = idleConfig(dir, url, ptys.ports);
-  const kb = { ours: [], libs: [], none: [] };
+  const kb = { ours: [], libs: [], libsCompacted: [], none: [] };
   const perLib = Object.fromEntries(STATION_LIBRARIES.map((l) => [l, []]));
   try {
     for (let r = 0; r < rounds; r++) {
       kb.ours.push(await idleRss([SMARTBIN, "run", "-c", config], settleMs));
       kb.libs.push(await idleRss([BASELINE, join(dir, "baseline.db"), url], settleMs));
+      kb.libsCompacted.push(await idleRss([BASELINE, join(dir, "compacted.db"), url, "--compact"], settleMs));
       kb.none.push(await idleRss([BASELINE, join(dir, "none.db"), url, "--libs="], settleMs));
     }
     for (let r = 0; r < libRounds; r++) {
@@ -189,6 +190,9 @@ export async function benchIdleMemory({ url, work, rounds, libRounds, settleMs }
     kb,
     oursKb: m.ours,
     libsKb: m.libs,
+    libsCompactedKb: m.libsCompacted,
+    ratioCompacted: m.ours / m.libsCompacted,
+    ratiosCompacted: kb.ours.map((o, i) => o / kb.libsCompacted[i]),
     noneKb: m.none,
     ratio: m.ours / m.libs,
     ratioNone: m.ours / m.none,

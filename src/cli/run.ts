@@ -3,9 +3,16 @@ import type { LevelWithSilent } from "pino";
 import { SmartbinError } from "../errors.js";
 import { createLogging, prettyStream, type Logger } from "../adapters/log/logger.js";
 import { formatProblem, formatWarning, loadConfigFile } from "../config/load.js";
+import { compactHeap, favourMemory } from "../adapters/heap.js";
 import { claimDaemonSignals } from "./daemon-signals.js";
 import { EXIT } from "./exit-codes.js";
 import type { Signals } from "./signals.js";
+
+/** How long after READY the station compacts its heap once (src/adapters/heap.ts says why). */
+const SETTLE_BEFORE_COMPACTION_MS = 2_000;
+
+/** Bytes as MiB with one decimal, for a log field. */
+const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
 
 /**
  * `smartbin run`: validates the config (every problem on stderr, exit 78, before touching any device,
@@ -22,6 +29,7 @@ import type { Signals } from "./signals.js";
 export async function runDaemon(configFile: string, signals: Signals, opts: { pretty?: boolean; sysfsRoot?: string } = {}): Promise<number> {
   // Synchronous up to the claim, so no signal is dispatched in between: until the claim, the
   // launcher ends the process on SIGTERM and SIGINT itself, which is clean while nothing is open.
+  favourMemory();
   const loaded = loadConfigFile(configFile);
   if (!loaded.ok) {
     for (const p of loaded.problems) process.stderr.write(formatProblem(p) + "\n");
@@ -70,8 +78,17 @@ export async function runDaemon(configFile: string, signals: Signals, opts: { pr
   running = station;
   // systemd (Type=notify): READY=1 now, the watchdog fed while every loop turns, STOPPING=1 below.
   const supervision = superviseBySystemd({ liveness, logger: logger.child({ module: "systemd" }) });
+  // Settled (ports opened, the broker tried): give back the young generation start-up filled.
+  const settled = setTimeout(() => {
+    if (stop.signal !== undefined) return;
+    const before = process.memoryUsage.rss();
+    const compacted = compactHeap();
+    log.debug({ compacted, rss_mib_before: mib(before), rss_mib_after: mib(process.memoryUsage.rss()) }, "heap compacted after start-up");
+  }, SETTLE_BEFORE_COMPACTION_MS);
+  settled.unref();
 
   const signal = await stop.requested;
+  clearTimeout(settled);
   running = undefined;
   supervision.stopping();
   log.info({ signal }, "shutting down");

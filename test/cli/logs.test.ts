@@ -23,7 +23,7 @@ afterEach(async () => {
   }
 });
 
-async function station(pretty: boolean): Promise<{ child: ChildProcess; out: () => string; file: string }> {
+async function station(pretty: boolean, extra = ""): Promise<{ child: ChildProcess; out: () => string; file: string }> {
   const dir = tempDir("smartbin-logs-");
   const file = join(dir, "config.yaml");
   const port = await freePort(); // nothing listens there
@@ -40,7 +40,7 @@ points:
   rules_version: "1"
   categories:
     food_waste: { points_per_kg: 2 }
-`,
+${extra}`,
     { mode: 0o600 },
   );
   const child = spawn(process.execPath, [SMARTBIN, "run", file, ...(pretty ? ["--pretty"] : [])], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -78,6 +78,20 @@ describe("smartbin run's logs", () => {
     child.kill("SIGUSR2");
     await eventually(() => out().includes("log level now info"), 5_000, "debug off");
     expect(child.exitCode).toBeNull();
+  }, 30_000);
+
+  it("settled after start-up, the station compacts its heap once and says at debug what it gave back", async () => {
+    const { out } = await station(false, "log: { level: debug }\n");
+    await eventually(() => out().includes("heap compacted after start-up"), 15_000, "the compaction's line");
+    const lines = out().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const compacted = lines.filter((l) => l.msg === "heap compacted after start-up");
+    expect(compacted).toHaveLength(1);
+    expect(compacted[0]).toMatchObject({ level: 20, module: "run", compacted: true });
+    // Start-up filled the young generation; the compaction gives most of it back (about 20 MiB on Node 24).
+    expect(compacted[0]!.rss_mib_after as number).toBeLessThan(compacted[0]!.rss_mib_before as number);
+    const started = lines.findIndex((l) => l.msg === "station started");
+    expect(started).toBeGreaterThanOrEqual(0);
+    expect(lines.indexOf(compacted[0]!)).toBeGreaterThan(started);
   }, 30_000);
 
   it("--pretty: readable lines through pino-pretty, the reason on the fault's line", async () => {
