@@ -3,7 +3,7 @@
  * schema's (src/config/schema.ts, with the per-protocol ones such as `min_reads` from the protocol
  * modules of the device registry): nothing here invents a value.
  */
-import { DEFAULT_MAX_NET_G, type Config } from "../config/schema.js";
+import { DEFAULT_MAX_NET_G, timeZoneSpelling, type Config } from "../config/schema.js";
 import { compilePointsTable, localDay } from "../domain/points.js";
 import { resolveStabilityOptions } from "../domain/stability.js";
 import { secondsToMs } from "../domain/session.js";
@@ -123,16 +123,18 @@ function processLocalDay(epochMs: number): string {
  */
 export function stationLocalDay(zone: string): (epochMs: number) => string {
   if (zone === "system") return processLocalDay;
-  return (t) => (process.env.TZ === zone ? processLocalDay(t) : localDay(t, zone));
+  const spelled = timeZoneSpelling(zone) ?? zone;
+  return (t) => (process.env.TZ === spelled ? processLocalDay(t) : localDay(t, zone));
 }
 
 /**
- * Makes `station.time_zone` this process's local zone: `TZ` set to the name, or back to what it was
- * at start for `system`. Node resets its time zone cache when `TZ` is assigned, so Date's local-time
- * getters follow at once. Logs carry UTC timestamps and are not affected.
+ * Makes `station.time_zone` this process's local zone: `TZ` set to the name as `TZ` understands it
+ * ({@link timeZoneSpelling}: `asia/shanghai` is written `Asia/Shanghai`, which `TZ` needs), or back
+ * to what it was at start for `system`. Node resets its time zone cache when `TZ` is assigned, so
+ * Date's local-time getters follow at once. Logs carry UTC timestamps and are not affected.
  */
 export function useStationTimeZone(zone: string): void {
-  const wanted = zone === "system" ? STARTING_TZ : zone;
+  const wanted = zone === "system" ? STARTING_TZ : (timeZoneSpelling(zone) ?? zone);
   if (process.env.TZ === wanted) return;
   if (wanted === undefined) delete process.env.TZ;
   else process.env.TZ = wanted;

@@ -67,24 +67,31 @@ const stationSchema = z
   })
   .describe("This station.");
 
-/** The canonical IANA names this Node's ICU knows (read once, when a config first names a zone). */
-let canonicalZones: ReadonlySet<string> | undefined;
+/** The canonical IANA names this Node's ICU knows, by their lower-case spelling (read once, when a config first names a zone). */
+let canonicalZones: ReadonlyMap<string, string> | undefined;
 
 /**
- * True for a time zone name this Node's Intl knows (IANA names and their aliases, such as UTC).
- * Canonical names are looked up in `Intl.supportedValuesOf("timeZone")` (about 0.5 MiB); only an
- * alias it leaves out (UTC, Asia/Calcutta) costs an `Intl.DateTimeFormat` (about 8 MiB, kept).
+ * The spelling of a time zone name that `TZ` understands, `undefined` for a name this Node's Intl
+ * does not know. Intl takes names in any case (`asia/shanghai`), but `TZ=asia/shanghai` is UTC to
+ * V8, so the station sets `TZ` to the spelling given here (`Asia/Shanghai`). Canonical names are
+ * looked up in `Intl.supportedValuesOf("timeZone")` (about 0.5 MiB); only an alias it leaves out
+ * (`Asia/Calcutta`) costs an `Intl.DateTimeFormat` (about 8 MiB, kept).
  */
-function isTimeZone(name: string): boolean {
+export function timeZoneSpelling(name: string): string | undefined {
   // UTC and GMT are links in the IANA database, so the canonical list leaves them out.
-  canonicalZones ??= new Set([...Intl.supportedValuesOf("timeZone"), "UTC", "Etc/UTC", "GMT", "Etc/GMT"]);
-  if (canonicalZones.has(name)) return true;
+  canonicalZones ??= new Map([...Intl.supportedValuesOf("timeZone"), "UTC", "Etc/UTC", "GMT", "Etc/GMT"].map((z) => [z.toLowerCase(), z]));
+  const canonical = canonicalZones.get(name.toLowerCase());
+  if (canonical !== undefined) return canonical;
   try {
-    new Intl.DateTimeFormat("en", { timeZone: name });
-    return true;
+    return new Intl.DateTimeFormat("en", { timeZone: name }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** True for a time zone name this Node's Intl knows (IANA names and their aliases, such as UTC, in any case). */
+function isTimeZone(name: string): boolean {
+  return timeZoneSpelling(name) !== undefined;
 }
 
 const storageSchema = z

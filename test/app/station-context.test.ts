@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { contextFromConfig, stationLocalDay, useStationTimeZone } from "../../src/app/station-context.js";
+import { timeZoneSpelling } from "../../src/config/schema.js";
 import { localDay } from "../../src/domain/points.js";
 import { validConfig as load } from "../support/config-text.js";
 
@@ -71,9 +72,21 @@ describe("the daily cap's local day (stationLocalDay, useStationTimeZone)", () =
       delete process.env.TZ;
       expect(instants.map(day), `${zone}, TZ unset`).toEqual(byIntl);
       useStationTimeZone(zone);
-      expect(process.env.TZ).toBe(zone);
+      // As written, or ICU's name for the same zone (Node 24 spells Asia/Kolkata Asia/Calcutta).
+      expect(process.env.TZ).toBe(timeZoneSpelling(zone));
       expect(instants.map(day), `${zone}, TZ set`).toEqual(byIntl);
     }
+  });
+
+  it("a name Intl takes in any case is set in TZ as TZ understands it (TZ=asia/shanghai is UTC to V8)", () => {
+    for (const written of ["asia/shanghai", "ASIA/KOLKATA", "asia/calcutta", "pacific/chatham", "utc"]) {
+      useStationTimeZone(written);
+      expect(process.env.TZ).not.toBe(written);
+      // The days the process's local time gives are Intl's days for the zone as written.
+      expect(instants.map(stationLocalDay(written)), written).toEqual(instants.map((t) => localDay(t, written)));
+    }
+    useStationTimeZone("asia/shanghai");
+    expect(process.env.TZ).toBe("Asia/Shanghai");
   });
 
   it("system is the process's local zone: TZ given back as it was at start, whatever a named zone set before", () => {
