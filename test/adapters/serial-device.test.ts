@@ -154,26 +154,37 @@ describe.skipIf(tools.skip)(`SerialDevice over socat pseudo-terminals${tools.rea
     expect(r.events).toEqual(["offline(silent)<-unknown"]);
 
     // The indicator starts streaming (every 50 ms, as the real ones do).
-    let feeding = true;
-    const feed = (async () => {
-      while (feeding) {
-        await pty.write("ST,GS,+0012.500kg\r\n").catch(() => undefined);
-        await sleep(50);
-      }
-    })();
+    /** Streams a frame every 50 ms until the returned function is called (and awaited). */
+    const stream = (): (() => Promise<void>) => {
+      let feeding = true;
+      const feed = (async () => {
+        while (feeding) {
+          await pty.write("ST,GS,+0012.500kg\r\n").catch(() => undefined);
+          await sleep(50);
+        }
+      })();
+      return () => {
+        feeding = false;
+        return feed;
+      };
+    };
+    const stopFeed = stream();
     await waitFor(() => r.device.state() === "online", "online once data flows");
     await sleep(600); // longer than the silence timeout: steady data keeps it online
     expect(r.events).toEqual(["offline(silent)<-unknown", "online<-offline"]);
-    feeding = false;
-    await feed;
+    await stopFeed();
 
     const opensBefore = r.device.stats().openAttempts;
     await waitFor(() => r.device.state() === "offline", "offline after silence");
     await waitFor(() => r.device.stats().openAttempts > opensBefore, "port reopened");
     expect(r.events).toEqual(["offline(silent)<-unknown", "online<-offline", "offline(silent)<-online"]);
 
-    await pty.write("ST,GS,+0012.500kg\r\n");
+    // The indicator streams again. One frame is not enough: "port reopened" counts the attempt, and a
+    // frame written before the open has flushed the input (serialport's open does tcflush TCIOFLUSH) is gone.
+    const stopAgain = stream();
     await waitFor(() => r.device.state() === "online", "online again");
+    await stopAgain();
+    expect(r.events).toEqual(["offline(silent)<-unknown", "online<-offline", "offline(silent)<-online", "online<-offline"]);
     expect(r.device.stats().silenceTimeouts).toBeGreaterThanOrEqual(2);
   });
 
