@@ -9,8 +9,8 @@ export interface RecordBatch {
   session?: SessionWrite;
   /** The batch holds a storage alarm: the level it reports is stored with it ({@link STORAGE_ALARM_KEY}). */
   storageAlarm?: SpaceAlarm;
-  /** `meta` values written in the same transaction (the machine's stored values: station-types META_KEYS). */
-  meta?: Readonly<Record<string, string>>;
+  /** `meta` values written in the same transaction (the machine's stored values: station-types META_KEYS); `null` deletes. */
+  meta?: Readonly<Record<string, string | null>>;
 }
 
 /** The outbox `meta` key under which the last storage alarm's level is stored with that alarm. */
@@ -25,7 +25,8 @@ export interface CommitBatchOf {
   time?: string;
   /** Its `boot_id`, `mono_ms` and `clock_synced` when it was recorded (set with `time`); default: the commit's. */
   stamp?: RecordStamp;
-  meta?: Record<string, string>;
+  /** `meta` rows written in the same transaction; `null` deletes the row. */
+  meta?: Record<string, string | null>;
 }
 
 /** A spill file's batches (written at a shutdown that could not commit them), committed as one. */

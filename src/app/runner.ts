@@ -15,6 +15,7 @@
 import type { Logger } from "../adapters/log/logger.js";
 import { initialState, nextDeadline, outputsOf, statusOf, step, type StationStatus } from "../domain/station-machine.js";
 import type { Outputs } from "../domain/doors.js";
+import { DAILY_POINTS_PREFIX, gatherStored } from "../domain/daily-points.js";
 import { maskCardId } from "../domain/privacy.js";
 import { META_KEYS } from "../domain/station-types.js";
 import type {
@@ -45,6 +46,8 @@ export interface OutboxPort extends CommitPort {
   spilled?(): SpillOf | null;
   /** A `meta` value of the database (the last storage alarm's level), `null` when unset. */
   meta?(key: string): string | null;
+  /** The `meta` rows whose key starts with `prefix` (the daily cap's card rows). */
+  metaEntries?(prefix: string): Array<{ key: string; value: string }>;
 }
 
 /** What the runner needs of the publisher. */
@@ -358,7 +361,7 @@ export class StationRunner {
       }
       return undefined;
     };
-    const daily = read(META_KEYS.daily, isDailyPoints);
+    const daily = this.restoreDaily(read(META_KEYS.daily, isDailyPoints));
     const full = read(META_KEYS.full, isBoolRecord);
     const fullBy = read(META_KEYS.fullBy, isFullSources);
     const contacts = read(META_KEYS.contacts, isBoolRecord) as Partial<Record<Contact, boolean>> | undefined;
@@ -383,6 +386,21 @@ export class StationRunner {
       const cards = JSON.stringify({ ...configCards, version: null });
       this.recorder.record({ events: [], meta: { [META_KEYS.cards]: cards, [CARDS_CONFIG_KEY]: cards } });
     }
+  }
+
+  /**
+   * The daily cap's count the database kept (src/domain/daily-points.ts): the latest day's card rows
+   * over the whole-day row of earlier versions (`legacy`). Rows of earlier days, and rows not in the
+   * expected form (logged), are deleted.
+   */
+  private restoreDaily(legacy: DailyPoints | undefined): DailyPoints | undefined {
+    const outbox = this.opts.adapters.outbox;
+    const gathered = gatherStored(legacy, outbox.metaEntries?.(DAILY_POINTS_PREFIX) ?? []);
+    if (gathered.malformed.length > 0) this.log.warn({ keys: gathered.malformed.length }, "stored daily points not in the expected form: ignored");
+    const gone = [...gathered.stale, ...gathered.malformed];
+    if (legacy !== undefined && legacy.day !== gathered.daily?.day) gone.push(META_KEYS.daily);
+    if (gone.length > 0) this.recorder.record({ events: [], meta: Object.fromEntries(gone.map((key) => [key, null])) });
+    return gathered.daily;
   }
 
   /** A door's debounced input (the GPIO port, app/gpio-station.ts). */

@@ -12,10 +12,10 @@
  * A recovered session closes (`restart`) once every one of its bins' scales has an accepted weight
  * again, or at its deadline (`recover_timeout_s` after the start).
  */
+import { addPoints, cardsIn, dailyPointsKey, earnedOn, type StoredCardPoints } from "./daily-points.js";
 import { collectionEvent, interruptedAlarm, maintenanceEvent, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
 import { contactActive, doorIsOpen, doorOf, doorSpecOf, lockDoorIfClosed, unlockDoor } from "./doors.js";
 import { isoTime } from "./iso-time.js";
-import { META_KEYS } from "./station-types.js";
 import { maskCardId } from "./privacy.js";
 import { noValidWeight, scaleView } from "./scale-state.js";
 import type {
@@ -172,8 +172,11 @@ function measureCovered(
 interface DailyTally {
   earned(cardId: string): number;
   add(cardId: string, points: number): void;
-  /** The `meta` write when points were added, else `undefined`. */
-  meta(): Record<string, string> | undefined;
+  /**
+   * The `meta` writes when points were added, else `undefined`: the row of each card credited and,
+   * at a new day's first credit, the deletion of the previous day's rows.
+   */
+  meta(): Record<string, string | null> | undefined;
   /** The state's new `daily`, or the old one. */
   value(): StationState["daily"];
 }
@@ -181,17 +184,23 @@ interface DailyTally {
 /** A tally for a close at `wall` (the local day of its `ended_at` in the station's time zone). */
 function dailyTally(state: StationState, wall: number, ctx: StationContext): DailyTally {
   const day = ctx.localDay?.(wall) ?? isoTime(wall).slice(0, 10);
-  const points: Record<string, number> = state.daily?.day === day ? { ...state.daily.points } : {};
-  let changed = false;
+  let tally = state.daily;
+  const credited = new Set<string>();
   return {
-    earned: (card) => points[card] ?? 0,
+    earned: (card) => earnedOn(tally, day, card),
     add: (card, n) => {
       if (n <= 0) return;
-      points[card] = (points[card] ?? 0) + n;
-      changed = true;
+      tally = addPoints(tally, day, card, n);
+      credited.add(card);
     },
-    meta: () => (changed ? { [META_KEYS.daily]: JSON.stringify({ day, points }) } : undefined),
-    value: () => (changed ? { day, points } : state.daily),
+    meta: () => {
+      if (credited.size === 0) return undefined;
+      const rows: Record<string, string | null> = {};
+      if (state.daily !== undefined && state.daily.day !== day) for (const card of cardsIn(state.daily)) rows[dailyPointsKey(card)] = null;
+      for (const card of credited) rows[dailyPointsKey(card)] = JSON.stringify({ day, points: earnedOn(tally, day, card) } satisfies StoredCardPoints);
+      return rows;
+    },
+    value: () => tally,
   };
 }
 

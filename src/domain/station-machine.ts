@@ -18,6 +18,7 @@
  */
 import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
 import { NOISY_WINDOW_MS, chunkArrived, lineNoiseJudged, linkOnline, linkState, offlineReason, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
+import { tallyOf } from "./daily-points.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
@@ -316,7 +317,7 @@ function restore(state: StationState, input: Input<"restore">): StationState {
   return {
     ...state,
     ...(input.cards !== undefined ? { cards: input.cards } : {}),
-    ...(input.daily !== undefined ? { daily: input.daily } : {}),
+    ...(input.daily !== undefined ? { daily: tallyOf(input.daily) } : {}),
     ...(input.full !== undefined ? { full: { ...input.full } } : {}),
     ...(input.fullBy !== undefined ? { fullBy: { ...input.fullBy } } : {}),
     ...(input.contacts !== undefined ? { contacts: { ...input.contacts } } : {}),

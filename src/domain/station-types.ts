@@ -7,6 +7,7 @@
  * `wall` (milliseconds since the Unix epoch; used only to stamp events).
  */
 import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { DailyPoints, DailyTallyState } from "./daily-points.js";
 import type { CompiledPointsTable } from "./points.js";
 import type { ResolvedStabilityOptions, WeightSample } from "./stability.js";
 import type { DepositData } from "./types.js";
@@ -302,12 +303,7 @@ export interface CardListsState {
   readonly version: string | null;
 }
 
-/** Points earned per card on one local day (the daily cap; stored with every deposit that earns). */
-export interface DailyPoints {
-  /** `YYYY-MM-DD` in the station's time zone. */
-  readonly day: string;
-  readonly points: Readonly<Record<string, number>>;
-}
+export type { DailyPoints, DailyTallyState } from "./daily-points.js";
 
 /** One door's state (a bin with door hardware). */
 export interface DoorState {
@@ -428,7 +424,8 @@ export interface StationState {
   /** Fill-level sensors by id. */
   readonly levels?: Readonly<Record<string, LevelSensorState>>;
   readonly cards?: CardListsState;
-  readonly daily?: DailyPoints;
+  /** The daily cap's count (src/domain/daily-points.ts). */
+  readonly daily?: DailyTallyState;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,8 +625,11 @@ export type StationEffect =
       events: readonly DurableEvent[];
       session?: SessionWrite;
       storageAlarm?: SpaceAlarm;
-      /** Values the machine keeps in the database's `meta` table, in the same transaction ({@link META_KEYS}). */
-      meta?: Readonly<Record<string, string>>;
+      /**
+       * Values the machine keeps in the database's `meta` table, in the same transaction
+       * ({@link META_KEYS}, and a row per card of the daily cap's count); `null` deletes the row.
+       */
+      meta?: Readonly<Record<string, string | null>>;
     }
   /**
    * Tell the resident something at a bin (lamp) or the station (buzzer): `refused` (the card opens
@@ -651,6 +651,7 @@ export interface StepResult {
 /** Keys of the database's `meta` table that the machine writes (JSON values) and reads back at start. */
 export const META_KEYS = {
   cards: "cards",
+  /** The whole day's count in one row, as version 0.2.0 and earlier wrote it (read at start, never written now). */
   daily: "daily_points",
   full: "bins_full",
   fullBy: "bins_full_by",

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -209,6 +209,38 @@ describe("Outbox (SQLite file on disk)", () => {
     expect(outbox.status()).toEqual({ pending: 1, published: 1, oldest_pending_age_s: 10, last_seq: 2 });
     outbox.markPublished([2]);
     expect(outbox.status().oldest_pending_age_s).toBeNull();
+  });
+
+  it("meta rows: set and deleted (null) in a commit, read back by prefix after reopen; a spill keeps the rows and leaves out the deletions", () => {
+    const o = openOutbox();
+    o.commit({ events: [], meta: { "daily_points/A": "1", "daily_points/B": "2", "daily_points0": "after", "daily_point": "before", cards: "[]" } });
+    o.commit({ events: [{ kind: "deposit", subject: "kitchen", data: deposit }], meta: { "daily_points/A": null, "daily_points/C": "3" } });
+    o.close();
+    const again = openOutbox();
+    expect(again.metaEntries("daily_points/")).toEqual([
+      { key: "daily_points/B", value: "2" },
+      { key: "daily_points/C", value: "3" },
+    ]);
+    expect(again.meta("daily_points/A")).toBeNull();
+    expect(again.meta("cards")).toBe("[]");
+    expect(() => again.metaEntries("")).toThrow(RangeError);
+
+    again.spill([{ time: "2026-12-07T10:00:00.000Z", events: [], meta: { "daily_points/B": null, "daily_points/D": "4" } }]);
+    again.close();
+    const line = readFileSync(`${path}.spill`, "utf8").trim().split("\n")[1]!;
+    expect(JSON.parse(line).meta).toEqual({ "daily_points/D": "4" });
+    const third = openOutbox();
+    third.commitSpill(third.spilled()!);
+    expect(third.metaEntries("daily_points/").map((r) => r.key)).toEqual(["daily_points/B", "daily_points/C", "daily_points/D"]);
+  });
+
+  it("a spill file whose meta rows are not text is unreadable: moved aside, never committed", () => {
+    const o = openOutbox();
+    o.close();
+    writeFileSync(`${path}.spill`, JSON.stringify({ spill: 1, id: "x", station_id: "st-001", batches: 1 }) + "\n" + JSON.stringify({ time: "2026-12-07T10:00:00.000Z", events: [], meta: { cards: { not: "text" } } }) + "\n");
+    const again = openOutbox();
+    expect(again.spilled()).toBeNull();
+    expect(again.meta("cards")).toBeNull();
   });
 
   it("refuses a database of another station", () => {

@@ -6,6 +6,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { StationRunner, type ConfigCards, type DeviceHandlers, type OutboxPort, type RunnerDevice } from "../../src/app/runner.js";
 import type { SpillOf } from "../../src/app/event-recorder.js";
+import { earnedOn } from "../../src/domain/daily-points.js";
 import { SmartbinError } from "../../src/errors.js";
 import { encodeEm4100, encodeStGs, findProtocol } from "../../src/protocol/index.js";
 import { ManualClock } from "../support/manual-clock.js";
@@ -34,7 +35,10 @@ class FakeOutbox implements OutboxPort {
     for (const e of out) this.events.push(e);
     if (batch.session?.op === "put") this.sessions.set(batch.session.id, JSON.parse(JSON.stringify(batch.session.state)));
     if (batch.session?.op === "delete") this.sessions.delete(batch.session.id);
-    for (const [k, v] of Object.entries(batch.meta ?? {})) this.metaRows.set(k, v);
+    for (const [k, v] of Object.entries(batch.meta ?? {})) {
+      if (v === null) this.metaRows.delete(k);
+      else this.metaRows.set(k, v);
+    }
     return out.map((e) => ({ seq: e.seq }));
   }
   commitSpill(spill: SpillOf) {
@@ -52,6 +56,9 @@ class FakeOutbox implements OutboxPort {
   }
   meta(key: string) {
     return this.metaRows.get(key) ?? null;
+  }
+  metaEntries(prefix: string) {
+    return [...this.metaRows].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key, value }));
   }
   openSessions() {
     return [...this.sessions].map(([id, state]) => ({ id, state }));
@@ -414,6 +421,42 @@ describe("StationRunner with fakes and a manual clock", () => {
     );
     // Only the stamps differ: the session ended an hour "before" it started, on the wall clock.
     expect(Date.parse(jumped.events[0]!.data.ended_at as string)).toBeLessThan(Date.parse(jumped.events[0]!.data.started_at as string));
+  });
+});
+
+describe("the daily cap's count at start (src/domain/daily-points.ts)", () => {
+  const ANNA = "0008844356";
+  const day = "2026-11-29"; // the manual clock's (UTC: the test context has no time zone)
+  const cardRow = (d: string, points: number) => JSON.stringify({ day: d, points });
+
+  it("takes the latest day's card rows over an earlier version's whole-day row, deletes stale and malformed rows, and a deposit writes its card's row", () => {
+    const outbox = new FakeOutbox();
+    outbox.metaRows.set("daily_points", JSON.stringify({ day, points: { [ANNA]: 2, "0000000042": 6 } }));
+    outbox.metaRows.set(`daily_points/${ANNA}`, cardRow(day, 3));
+    outbox.metaRows.set("daily_points/0000000001", cardRow("2026-11-28", 4));
+    outbox.metaRows.set("daily_points/0000000002", "{broken");
+    const s = station(outbox);
+    s.runner.start();
+    expect([...outbox.metaRows.keys()].filter((k) => k.startsWith("daily_points")).sort()).toEqual(["daily_points", `daily_points/${ANNA}`]);
+    expect(earnedOn(s.runner.snapshot().daily, day, ANNA)).toBe(3);
+    expect(earnedOn(s.runner.snapshot().daily, day, "0000000042")).toBe(6);
+    s.openAll();
+    s.show("scale-1", 12_000, 1200);
+    s.present("100086F444", 300);
+    s.show("scale-1", 13_250, 1500);
+    s.clock.advance(6000);
+    expect(outbox.events.map((e) => e.data.points)).toEqual([2]);
+    expect(outbox.metaRows.get(`daily_points/${ANNA}`)).toBe(cardRow(day, 5));
+  });
+
+  it("an earlier version's whole-day row of an earlier day is deleted", () => {
+    const outbox = new FakeOutbox();
+    outbox.metaRows.set("daily_points", JSON.stringify({ day: "2026-11-27", points: { [ANNA]: 2 } }));
+    outbox.metaRows.set(`daily_points/${ANNA}`, cardRow("2026-11-28", 1));
+    const s = station(outbox);
+    s.runner.start();
+    expect(outbox.metaRows.has("daily_points")).toBe(false);
+    expect(s.runner.snapshot().daily?.day).toBe("2026-11-28");
   });
 });
 

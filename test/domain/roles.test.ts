@@ -4,6 +4,7 @@
  * restored after a restart, and roles of sessions recovered after a restart.
  */
 import { describe, expect, it } from "vitest";
+import { earnedOn } from "../../src/domain/daily-points.js";
 import { compilePointsTable, localDay } from "../../src/domain/points.js";
 import type { StationEffect, StationInput } from "../../src/domain/station-types.js";
 import { doorClosed, doorContext, doorOpened, locks, press, readyWithDoors } from "../support/doors.js";
@@ -38,6 +39,7 @@ const lists = (mono = 0): StationInput => ({
 });
 
 const metaWrites = (effects: StationEffect[]) => effects.flatMap((e) => (e.type === "record" && e.meta ? Object.keys(e.meta) : []));
+const metaOf = (effects: StationEffect[]) => effects.flatMap((e) => (e.type === "record" && e.meta ? [e.meta] : []));
 
 describe("collectors", () => {
   const ctx = doorContext({ fullG: 12_000 });
@@ -132,8 +134,51 @@ describe("points rules", () => {
       "deposit recycle 600g 4 daily_cap idle",
       "deposit kitchen 1000g 0 daily_cap idle",
     ]);
-    expect(state.daily?.points[ANNA]).toBe(10);
-    expect(metaWrites(effects)).toEqual(["daily_points"]);
+    const day = localDay(WALL0, "Asia/Shanghai");
+    expect(earnedOn(state.daily, day, ANNA)).toBe(10);
+    // One close, one row: the card's, with the day's total (the second close earned nothing).
+    const rows = metaOf(effects);
+    expect(rows).toEqual([{ [`daily_points/${ANNA}`]: JSON.stringify({ day, points: 10 }) }]);
+  });
+
+  it("a close writes only the rows of the cards it credited, however many cards earned that day", () => {
+    const ctx = capped(1000);
+    const cards = Array.from({ length: 150 }, (_, i) => String(1_000_000 + i).padStart(10, "0"));
+    const inputs: StationInput[] = [...READY];
+    cards.forEach((c, i) => inputs.push(card(c, 1000 + i * 10_000), ...weigh("scale-1", 12_000 + (i + 1) * 250, 2000 + i * 10_000), tick(7000 + i * 10_000)));
+    const { state, effects } = run(inputs, ctx);
+    const rows = metaOf(effects);
+    expect(rows).toHaveLength(150);
+    for (const [i, r] of rows.entries()) expect(Object.keys(r)).toEqual([`daily_points/${cards[i]}`]);
+    // Past the latest additions' size, every card's count is still there.
+    const day = localDay(WALL0, "Asia/Shanghai");
+    expect(cards.map((c) => earnedOn(state.daily, day, c))).toEqual(cards.map(() => 1));
+    // Then the first card again: its row says its whole day.
+    const again = run([card(cards[0]!, 2_000_000), ...weigh("scale-1", 12_000 + 150 * 250 + 2000, 2_001_000), tick(2_006_000)], ctx, state);
+    expect(metaOf(again.effects)).toEqual([{ [`daily_points/${cards[0]}`]: JSON.stringify({ day, points: 5 }) }]);
+  });
+
+  it("a new day's first credit deletes the previous day's rows; a step never changes the state it was given", () => {
+    const ctx = capped(1000);
+    const first = run([...READY, card(ANNA, 1000), ...weigh("scale-1", 14_000, 2000), tick(7000), card(BORIS, 8000), ...weigh("scale-1", 15_000, 9000), tick(14_000)], ctx);
+    const before = JSON.stringify(first.state.daily);
+    const nextDay = 86_400_000;
+    const next = run([card(BORIS, nextDay), ...weigh("scale-1", 16_000, nextDay + 1000), tick(nextDay + 6000)], ctx, first.state);
+    expect(JSON.stringify(first.state.daily)).toBe(before);
+    const day = localDay(WALL0 + nextDay, "Asia/Shanghai");
+    expect(metaOf(next.effects)).toEqual([{ [`daily_points/${ANNA}`]: null, [`daily_points/${BORIS}`]: JSON.stringify({ day, points: 2 }) }]);
+    expect(earnedOn(next.state.daily, day, ANNA)).toBe(0);
+  });
+
+  it("a card id that names an object's property (__proto__, constructor) is counted like any other", () => {
+    const ctx = capped(3);
+    const odd = ["__proto__", "constructor"];
+    const inputs: StationInput[] = [...READY];
+    odd.forEach((c, i) => inputs.push(card(c, 1000 + i * 20_000), ...weigh("scale-1", 14_000 + i * 2000, 2000 + i * 20_000), tick(7000 + i * 20_000)));
+    inputs.push(card("__proto__", 50_000), ...weigh("scale-1", 18_000, 51_000), tick(56_000));
+    const { state, effects } = run(inputs, ctx);
+    expect(eventSummary(effects)).toEqual(["deposit kitchen 2000g 3 daily_cap idle", "deposit kitchen 2000g 3 daily_cap idle", "deposit kitchen 2000g 0 daily_cap idle"]);
+    expect(earnedOn(state.daily, localDay(WALL0, "Asia/Shanghai"), "__proto__")).toBe(3);
   });
 
   it("the daily count restored from the database survives a restart; a new local day starts from zero", () => {

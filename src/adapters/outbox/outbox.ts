@@ -66,8 +66,8 @@ export interface CommitBatch {
   session?: { op: "put"; id: string; state: unknown } | { op: "delete"; id: string };
   /** The events' `time` (RFC 3339 UTC) when they were recorded earlier than now; default now. */
   time?: string;
-  /** `meta` rows to set in the same transaction. */
-  meta?: Readonly<Record<string, string>>;
+  /** `meta` rows to set in the same transaction; `null` deletes the row. */
+  meta?: Readonly<Record<string, string | null>>;
   /**
    * The events' `boot_id`, `mono_ms` and `clock_synced` when they were recorded earlier than now
    * (with `time`); default the outbox's own reading at commit ({@link Outbox.recordStamp}).
@@ -106,6 +106,8 @@ export class Outbox {
     markPublished: Statement<[string, number]>;
     setMeta: Statement<[string, string]>;
     getMeta: Statement<[string], { value: string }>;
+    deleteMeta: Statement<[string]>;
+    metaRange: Statement<[string, string], { key: string; value: string }>;
     putSession: Statement<[string, string, string, string]>;
     deleteSession: Statement<[string]>;
     openSessions: Statement<[], { id: string; state: string }>;
@@ -165,6 +167,8 @@ export class Outbox {
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      deleteMeta: db.prepare<[string]>("DELETE FROM meta WHERE key = ?"),
+      metaRange: db.prepare<[string, string], { key: string; value: string }>("SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key"),
       putSession: db.prepare<[string, string, string, string]>(
         "INSERT INTO open_sessions (id, state, created_at, updated_at) VALUES (?, ?, ?, ?)" +
           " ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
@@ -184,7 +188,12 @@ export class Outbox {
       const session = batch.session;
       if (session?.op === "put") this.stmts.putSession.run(session.id, JSON.stringify(session.state), time, time);
       else if (session?.op === "delete") this.stmts.deleteSession.run(session.id);
-      if (batch.meta !== undefined) for (const [key, value] of Object.entries(batch.meta)) this.stmts.setMeta.run(key, value);
+      if (batch.meta !== undefined) {
+        for (const [key, value] of Object.entries(batch.meta)) {
+          if (value === null) this.stmts.deleteMeta.run(key);
+          else this.stmts.setMeta.run(key, value);
+        }
+      }
       return stored;
     });
     // Every batch of a spill file and the mark that it is committed, all in one transaction (each
@@ -394,6 +403,21 @@ export class Outbox {
       return this.stmts.getMeta.get(key)?.value ?? null;
     } catch {
       return null;
+    }
+  }
+
+  /**
+   * Every `meta` row whose key starts with `prefix`, in key order (e.g. the daily cap's rows, one per
+   * card); empty when none or unreadable.
+   */
+  metaEntries(prefix: string): Array<{ key: string; value: string }> {
+    if (prefix.length === 0) throw new RangeError("metaEntries needs a prefix");
+    // Keys from the prefix up to (not including) the prefix with its last character's code + 1.
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    try {
+      return this.stmts.metaRange.all(prefix, end);
+    } catch {
+      return [];
     }
   }
 

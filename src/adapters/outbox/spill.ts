@@ -16,8 +16,11 @@ export interface SpillBatch {
   time: string;
   events: Array<{ kind: string; subject: string; data: Record<string, unknown> }>;
   session?: SpillSessionWrite;
-  /** `meta` rows written in the same transaction (e.g. the storage alarm level). */
-  meta?: Record<string, string>;
+  /**
+   * `meta` rows written in the same transaction (e.g. the storage alarm level); `null` deletes the
+   * row. Deletions are not written to the file (see {@link writeSpill}).
+   */
+  meta?: Record<string, string | null>;
   /**
    * The events' `boot_id`, `mono_ms` and `clock_synced` when they were recorded. Read back, a batch
    * without a usable one (written by a version before it) gets {@link UNKNOWN_STAMP}.
@@ -55,7 +58,10 @@ export function spillPath(dbPath: string): string {
 export function writeSpill(dbPath: string, stationId: string, batches: readonly SpillBatch[]): string {
   const id = randomUUID();
   const header = JSON.stringify({ spill: 1, id, station_id: stationId, written_at: new Date().toISOString(), batches: batches.length });
-  const lines = [header, ...batches.map((b) => JSON.stringify(b))];
+  // Without `meta` deletions: they only clear rows nothing reads any more (the daily cap's rows of
+  // a past day), and a file without them stays one that the previous version can commit (its
+  // `meta` rows are never null) after a rollback.
+  const lines = [header, ...batches.map((b) => JSON.stringify(b.meta === undefined ? b : { ...b, meta: withoutDeletions(b.meta) }))];
   writeFileAtomic(spillPath(dbPath), lines.join("\n") + "\n");
   return id;
 }
@@ -130,7 +136,12 @@ function checkBatch(value: unknown): SpillBatch {
   }
   const s = b.session;
   if (s !== undefined && (typeof s?.id !== "string" || (s.op !== "put" && s.op !== "delete"))) throw new Error("not a session write");
+  if (b.meta !== undefined && (typeof b.meta !== "object" || b.meta === null || !Object.values(b.meta).every((v) => typeof v === "string"))) throw new Error("not meta rows");
   return { ...(b as SpillBatch), stamp: isStamp(b.stamp) ? b.stamp : UNKNOWN_STAMP };
+}
+
+function withoutDeletions(meta: Readonly<Record<string, string | null>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(meta).filter((e): e is [string, string] => e[1] !== null));
 }
 
 function isStamp(v: unknown): v is RecordStamp {
