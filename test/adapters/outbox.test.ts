@@ -77,7 +77,7 @@ describe("Outbox (SQLite file on disk)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("creates the folder and the file, in WAL mode with synchronous=FULL and a schema version", () => {
+  it("creates the folder and the file, in WAL mode with synchronous=FULL, a 2 MB page cache and a schema version", () => {
     openOutbox();
     expect(existsSync(path)).toBe(true);
     const db = new Database(path, { readonly: true });
@@ -87,6 +87,11 @@ describe("Outbox (SQLite file on disk)", () => {
     // synchronous is per connection: check it on the outbox's own.
     const outbox = open[0]!;
     expect(internalDb(outbox).pragma("synchronous", { simple: true })).toBe(2);
+    // Not better-sqlite3's 16,000 KiB default (a fresh connection shows it), SQLite's own 2000 KiB.
+    const fresh = new Database(path, { readonly: true });
+    expect(fresh.pragma("cache_size", { simple: true })).toBe(-16000);
+    fresh.close();
+    expect(internalDb(outbox).pragma("cache_size", { simple: true })).toBe(-2000);
   });
 
   it("numbers events from 1, gap-free across close and reopen", () => {
