@@ -15,7 +15,7 @@
 import type { Logger } from "../adapters/log/logger.js";
 import { initialState, nextDeadline, outputsOf, statusOf, step, type StationStatus } from "../domain/station-machine.js";
 import type { Outputs } from "../domain/doors.js";
-import { DAILY_POINTS_PREFIX, gatherStored } from "../domain/daily-points.js";
+import { DAILY_DAY_KEY, DAILY_POINTS_PREFIX, gatherStored } from "../domain/daily-points.js";
 import { maskCardId } from "../domain/privacy.js";
 import { META_KEYS } from "../domain/station-types.js";
 import type {
@@ -205,7 +205,7 @@ export class StationRunner {
     if (spill !== null) this.recorder.seedSpill(spill);
     // The outputs' safe state first (every lock locked, lamps off), before anything can report online.
     this.applyOutputs();
-    this.restoreStored();
+    this.restoreStored(spill);
     this.feed({ type: "recover", sessions: this.storedSessions(spill), ...this.now() });
     const { clock } = this.opts;
     this.cancels.push(clock.every(this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS, () => this.recorder.commitWaiting()));
@@ -346,9 +346,10 @@ export class StationRunner {
    * Gives the machine what the database kept for it: today's points per card, the bins and contacts
    * whose last alarm said full/active, and the role lists. The lists: those stored (possibly set by a
    * `set_cards` command) win while the config's lists are the ones stored with them; a config whose
-   * lists changed since wins over earlier commands (contract section 2 "Roles").
+   * lists changed since wins over earlier commands (contract section 2 "Roles"). The daily count
+   * reads the rows of the spill file (`spill`) too, committed or not yet.
    */
-  private restoreStored(): void {
+  private restoreStored(spill: SpillOf | null): void {
     const read = <T>(key: string, check: (v: unknown) => v is T): T | undefined => {
       try {
         const text = this.opts.adapters.outbox.meta?.(key) ?? null;
@@ -361,7 +362,7 @@ export class StationRunner {
       }
       return undefined;
     };
-    const daily = this.restoreDaily(read(META_KEYS.daily, isDailyPoints));
+    const daily = this.restoreDaily(read(META_KEYS.daily, isDailyPoints), spill);
     const full = read(META_KEYS.full, isBoolRecord);
     const fullBy = read(META_KEYS.fullBy, isFullSources);
     const contacts = read(META_KEYS.contacts, isBoolRecord) as Partial<Record<Contact, boolean>> | undefined;
@@ -389,13 +390,23 @@ export class StationRunner {
   }
 
   /**
-   * The daily cap's count the database kept (src/domain/daily-points.ts): the latest day's card rows
-   * over the whole-day row of earlier versions (`legacy`). Rows of earlier days, and rows not in the
-   * expected form (logged), are deleted.
+   * The daily cap's count the database kept (src/domain/daily-points.ts), with the rows of a spill
+   * file on top: the card rows of the count's day, with the whole-day row of earlier versions
+   * (`legacy`). Rows of other days, and rows not in the expected form (logged), are deleted.
    */
-  private restoreDaily(legacy: DailyPoints | undefined): DailyPoints | undefined {
+  private restoreDaily(legacy: DailyPoints | undefined, spill: SpillOf | null): DailyPoints | undefined {
     const outbox = this.opts.adapters.outbox;
-    const gathered = gatherStored(legacy, outbox.metaEntries?.(DAILY_POINTS_PREFIX) ?? []);
+    const rows = new Map((outbox.metaEntries?.(DAILY_POINTS_PREFIX) ?? []).map((r) => [r.key, r.value] as const));
+    let day = outbox.meta?.(DAILY_DAY_KEY) ?? null;
+    // A spill file's rows apply on top (it may not be committed yet: storage failing at start).
+    for (const [key, value] of (spill?.batches ?? []).flatMap((b) => Object.entries(b.meta ?? {}))) {
+      if (key === DAILY_DAY_KEY) day = value;
+      else if (key.startsWith(DAILY_POINTS_PREFIX)) {
+        if (value === null) rows.delete(key);
+        else rows.set(key, value);
+      }
+    }
+    const gathered = gatherStored(legacy, [...rows].map(([key, value]) => ({ key, value })), day);
     if (gathered.malformed.length > 0) this.log.warn({ keys: gathered.malformed.length }, "stored daily points not in the expected form: ignored");
     const gone = [...gathered.stale, ...gathered.malformed];
     if (legacy !== undefined && legacy.day !== gathered.daily?.day) gone.push(META_KEYS.daily);

@@ -15,6 +15,14 @@
 /** The `meta` key prefix of a card's row; the row's value is {@link StoredCardPoints} as JSON. */
 export const DAILY_POINTS_PREFIX = "daily_points/";
 
+/**
+ * The `meta` key of the day the count is of (`YYYY-MM-DD`), written with every credit. At start the
+ * rows of this day are the count, whatever the days of other rows: the local day can go back (a
+ * clock stepped back, `station.time_zone` changed), so the latest day among the rows is not always
+ * the day of the latest credit.
+ */
+export const DAILY_DAY_KEY = "daily_points_day";
+
 /** How many cards the latest additions hold before they are folded into the rest. */
 export const RECENT_MAX = 64;
 
@@ -93,10 +101,18 @@ export interface GatheredDailyPoints {
 
 /**
  * The daily count as the database kept it: the card rows (`daily_points/<card>` →
- * {@link StoredCardPoints}) of the latest day among them, over the whole-day row that version 0.2.0
- * and earlier wrote (`legacy`, used when it is of that same day; a card's own row is newer).
+ * {@link StoredCardPoints}) of the count's day, with the whole-day row that version 0.2.0 and earlier
+ * wrote (`legacy`) when it is of that same day. A card in both gets the larger figure: a day's count
+ * only grows, and after a rollback to 0.2.0 and an upgrade again the whole-day row can be the newer.
+ *
+ * The count's day is `storedDay` (the {@link DAILY_DAY_KEY} row) when it is a `YYYY-MM-DD` day, else
+ * (a database that 0.2.0 wrote) the latest day among the rows.
  */
-export function gatherStored(legacy: DailyPoints | undefined, rows: ReadonlyArray<{ key: string; value: string }>): GatheredDailyPoints {
+export function gatherStored(
+  legacy: DailyPoints | undefined,
+  rows: ReadonlyArray<{ key: string; value: string }>,
+  storedDay: string | null = null,
+): GatheredDailyPoints {
   const cards: Array<{ key: string; card: string; day: string; points: number }> = [];
   const malformed: string[] = [];
   for (const { key, value } of rows) {
@@ -104,20 +120,23 @@ export function gatherStored(legacy: DailyPoints | undefined, rows: ReadonlyArra
     if (row === null || !key.startsWith(DAILY_POINTS_PREFIX)) malformed.push(key);
     else cards.push({ key, card: key.slice(DAILY_POINTS_PREFIX.length), ...row });
   }
-  const day = [legacy?.day, ...cards.map((c) => c.day)].reduce<string | undefined>((a, b) => (b !== undefined && (a === undefined || b > a) ? b : a), undefined);
+  const latest = [legacy?.day, ...cards.map((c) => c.day)].reduce<string | undefined>((a, b) => (b !== undefined && (a === undefined || b > a) ? b : a), undefined);
+  const day = storedDay !== null && DAY_PATTERN.test(storedDay) ? storedDay : latest;
   if (day === undefined) return { stale: [], malformed };
-  // fromEntries defines own properties (a card `__proto__` too); a card's own row comes last and wins.
-  const points: Record<string, number> = Object.fromEntries([
-    ...(legacy?.day === day ? Object.entries(legacy.points) : []),
-    ...cards.filter((c) => c.day === day).map((c) => [c.card, c.points] as const),
-  ]);
+  const merged = new Map<string, number>(legacy?.day === day ? Object.entries(legacy.points) : []);
+  for (const c of cards) if (c.day === day) merged.set(c.card, Math.max(merged.get(c.card) ?? 0, c.points));
+  // fromEntries defines own properties (a card `__proto__` too).
+  const points: Record<string, number> = Object.fromEntries(merged);
   return { daily: { day, points }, stale: cards.filter((c) => c.day !== day).map((c) => c.key), malformed };
 }
+
+/** A local day as the count writes it. */
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
 function parseRow(value: string): StoredCardPoints | null {
   try {
     const v = JSON.parse(value) as Partial<StoredCardPoints> | null;
-    if (typeof v === "object" && v !== null && typeof v.day === "string" && Number.isSafeInteger(v.points) && (v.points as number) >= 0) return { day: v.day, points: v.points as number };
+    if (typeof v === "object" && v !== null && typeof v.day === "string" && DAY_PATTERN.test(v.day) && Number.isSafeInteger(v.points) && (v.points as number) >= 0) return { day: v.day, points: v.points as number };
   } catch {
     // not JSON: malformed
   }

@@ -12,7 +12,7 @@
  * A recovered session closes (`restart`) once every one of its bins' scales has an accepted weight
  * again, or at its deadline (`recover_timeout_s` after the start).
  */
-import { addPoints, cardsIn, dailyPointsKey, earnedOn, type StoredCardPoints } from "./daily-points.js";
+import { DAILY_DAY_KEY, addPoints, cardsIn, dailyPointsKey, earnedOn, type StoredCardPoints } from "./daily-points.js";
 import { collectionEvent, interruptedAlarm, maintenanceEvent, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
 import { contactActive, doorIsOpen, doorOf, doorSpecOf, lockDoorIfClosed, unlockDoor } from "./doors.js";
 import { isoTime } from "./iso-time.js";
@@ -173,8 +173,8 @@ interface DailyTally {
   earned(cardId: string): number;
   add(cardId: string, points: number): void;
   /**
-   * The `meta` writes when points were added, else `undefined`: the row of each card credited and,
-   * at a new day's first credit, the deletion of the previous day's rows.
+   * The `meta` writes when points were added, else `undefined`: the row of each card credited, the
+   * count's day and, at a new day's first credit, the deletion of the previous day's rows.
    */
   meta(): Record<string, string | null> | undefined;
   /** The state's new `daily`, or the old one. */
@@ -198,6 +198,7 @@ function dailyTally(state: StationState, wall: number, ctx: StationContext): Dai
       const rows: Record<string, string | null> = {};
       if (state.daily !== undefined && state.daily.day !== day) for (const card of cardsIn(state.daily)) rows[dailyPointsKey(card)] = null;
       for (const card of credited) rows[dailyPointsKey(card)] = JSON.stringify({ day, points: earnedOn(tally, day, card) } satisfies StoredCardPoints);
+      rows[DAILY_DAY_KEY] = day;
       return rows;
     },
     value: () => tally,

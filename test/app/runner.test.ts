@@ -449,6 +449,26 @@ describe("the daily cap's count at start (src/domain/daily-points.ts)", () => {
     expect(outbox.metaRows.get(`daily_points/${ANNA}`)).toBe(cardRow(day, 5));
   });
 
+  it("the count's day is the stored day, also when it went back, and a spill's rows count whether or not the spill could be committed at start", () => {
+    for (const failingAtStart of [false, true]) {
+      const outbox = new FakeOutbox();
+      // A credit on 11-29, then the local day went back (a clock stepped back) and the 11-28 credit
+      // was spilled at shutdown; the spill leaves out the deletion of ANNA's 11-29 row.
+      outbox.metaRows.set(`daily_points/${ANNA}`, cardRow("2026-11-29", 2));
+      outbox.metaRows.set("daily_points_day", "2026-11-29");
+      outbox.spillFile = {
+        id: "spill-1",
+        batches: [{ time: "2026-11-28T10:00:00.000Z", events: [], meta: { "daily_points/0000000042": cardRow("2026-11-28", 5), daily_points_day: "2026-11-28" } }],
+      };
+      outbox.failing = failingAtStart;
+      const s = station(outbox);
+      s.runner.start();
+      const daily = s.runner.snapshot().daily;
+      expect([daily?.day, earnedOn(daily, "2026-11-28", "0000000042"), earnedOn(daily, "2026-11-28", ANNA)], `failing at start: ${failingAtStart}`).toEqual(["2026-11-28", 5, 0]);
+      if (!failingAtStart) expect(outbox.metaRows.has(`daily_points/${ANNA}`)).toBe(false);
+    }
+  });
+
   it("an earlier version's whole-day row of an earlier day is deleted", () => {
     const outbox = new FakeOutbox();
     outbox.metaRows.set("daily_points", JSON.stringify({ day: "2026-11-27", points: { [ANNA]: 2 } }));

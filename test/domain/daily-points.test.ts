@@ -53,12 +53,30 @@ describe("the rows kept, gathered at start", () => {
     expect(g).toEqual({ daily: { day: "2026-12-07", points: { B: 2, C: 5 } }, stale: ["daily_points/A"], malformed: [] });
   });
 
-  it("a whole-day row of an earlier version counts when it is of the latest day; a card's own row is newer", () => {
+  it("a whole-day row of an earlier version counts when it is of the count's day", () => {
     const legacy = { day: "2026-12-07", points: { A: 9, B: 1 } };
     expect(gatherStored(legacy, [row("A", "2026-12-07", 10)]).daily).toEqual({ day: "2026-12-07", points: { A: 10, B: 1 } });
+    expect(gatherStored(legacy, [row("A", "2026-12-07", 10)], "2026-12-07").daily).toEqual({ day: "2026-12-07", points: { A: 10, B: 1 } });
     expect(gatherStored(legacy, []).daily).toEqual(legacy);
     // Of an earlier day than the card rows: not counted.
     expect(gatherStored({ day: "2026-12-06", points: { A: 9 } }, [row("B", "2026-12-07", 1)]).daily).toEqual({ day: "2026-12-07", points: { B: 1 } });
+  });
+
+  it("the count's day is the stored day row, not the latest day among the rows (the local day can go back)", () => {
+    const rows = [row("A", "2026-11-29", 2), row("C", "2026-11-28", 5)];
+    expect(gatherStored(undefined, rows, "2026-11-28")).toEqual({ daily: { day: "2026-11-28", points: { C: 5 } }, stale: ["daily_points/A"], malformed: [] });
+    // The whole-day row of 0.2.0, of a later day than the stored day: not counted.
+    expect(gatherStored({ day: "2026-11-29", points: { A: 2 } }, [row("C", "2026-11-28", 5)], "2026-11-28").daily).toEqual({ day: "2026-11-28", points: { C: 5 } });
+    // No day row (a database 0.2.0 wrote), or one not in the form of a day: the latest day.
+    expect(gatherStored(undefined, rows, null).daily?.day).toBe("2026-11-29");
+    expect(gatherStored(undefined, rows, "tomorrow").daily?.day).toBe("2026-11-29");
+    // A stored day with no rows of it: an empty count of that day.
+    expect(gatherStored(undefined, rows, "2026-11-30").daily).toEqual({ day: "2026-11-30", points: {} });
+  });
+
+  it("a card in both the whole-day row and its own row gets the larger figure (a day's count only grows)", () => {
+    const legacy = { day: "2026-11-29", points: { A: 5, B: 1 } };
+    expect(gatherStored(legacy, [row("A", "2026-11-29", 2), row("B", "2026-11-29", 3)], "2026-11-29").daily).toEqual({ day: "2026-11-29", points: { A: 5, B: 3 } });
   });
 
   it("rows not in the expected form are ignored and listed", () => {
@@ -67,10 +85,11 @@ describe("the rows kept, gathered at start", () => {
       { key: "daily_points/B", value: JSON.stringify({ day: "2026-12-07", points: -1 }) },
       { key: "daily_points/C", value: JSON.stringify({ day: "2026-12-07", points: 1.5 }) },
       { key: "daily_points/D", value: "null" },
+      { key: "daily_points/F", value: JSON.stringify({ day: "today", points: 1 }) },
       row("E", "2026-12-07", 3),
       row("__proto__", "2026-12-07", 1),
     ];
-    expect(gatherStored(undefined, rows)).toEqual({ daily: { day: "2026-12-07", points: JSON.parse('{"E": 3, "__proto__": 1}') }, stale: [], malformed: ["daily_points/A", "daily_points/B", "daily_points/C", "daily_points/D"] });
+    expect(gatherStored(undefined, rows)).toEqual({ daily: { day: "2026-12-07", points: JSON.parse('{"E": 3, "__proto__": 1}') }, stale: [], malformed: ["daily_points/A", "daily_points/B", "daily_points/C", "daily_points/D", "daily_points/F"] });
     expect(gatherStored(undefined, [])).toEqual({ stale: [], malformed: [] });
   });
 });

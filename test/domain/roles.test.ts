@@ -138,7 +138,7 @@ describe("points rules", () => {
     expect(earnedOn(state.daily, day, ANNA)).toBe(10);
     // One close, one row: the card's, with the day's total (the second close earned nothing).
     const rows = metaOf(effects);
-    expect(rows).toEqual([{ [`daily_points/${ANNA}`]: JSON.stringify({ day, points: 10 }) }]);
+    expect(rows).toEqual([{ [`daily_points/${ANNA}`]: JSON.stringify({ day, points: 10 }), daily_points_day: day }]);
   });
 
   it("a close writes only the rows of the cards it credited, however many cards earned that day", () => {
@@ -149,13 +149,13 @@ describe("points rules", () => {
     const { state, effects } = run(inputs, ctx);
     const rows = metaOf(effects);
     expect(rows).toHaveLength(150);
-    for (const [i, r] of rows.entries()) expect(Object.keys(r)).toEqual([`daily_points/${cards[i]}`]);
+    for (const [i, r] of rows.entries()) expect(Object.keys(r)).toEqual([`daily_points/${cards[i]}`, "daily_points_day"]);
     // Past the latest additions' size, every card's count is still there.
     const day = localDay(WALL0, "Asia/Shanghai");
     expect(cards.map((c) => earnedOn(state.daily, day, c))).toEqual(cards.map(() => 1));
     // Then the first card again: its row says its whole day.
     const again = run([card(cards[0]!, 2_000_000), ...weigh("scale-1", 12_000 + 150 * 250 + 2000, 2_001_000), tick(2_006_000)], ctx, state);
-    expect(metaOf(again.effects)).toEqual([{ [`daily_points/${cards[0]}`]: JSON.stringify({ day, points: 5 }) }]);
+    expect(metaOf(again.effects)).toEqual([{ [`daily_points/${cards[0]}`]: JSON.stringify({ day, points: 5 }), daily_points_day: day }]);
   });
 
   it("a new day's first credit deletes the previous day's rows; a step never changes the state it was given", () => {
@@ -166,7 +166,7 @@ describe("points rules", () => {
     const next = run([card(BORIS, nextDay), ...weigh("scale-1", 16_000, nextDay + 1000), tick(nextDay + 6000)], ctx, first.state);
     expect(JSON.stringify(first.state.daily)).toBe(before);
     const day = localDay(WALL0 + nextDay, "Asia/Shanghai");
-    expect(metaOf(next.effects)).toEqual([{ [`daily_points/${ANNA}`]: null, [`daily_points/${BORIS}`]: JSON.stringify({ day, points: 2 }) }]);
+    expect(metaOf(next.effects)).toEqual([{ [`daily_points/${ANNA}`]: null, [`daily_points/${BORIS}`]: JSON.stringify({ day, points: 2 }), daily_points_day: day }]);
     expect(earnedOn(next.state.daily, day, ANNA)).toBe(0);
   });
 
