@@ -36,11 +36,13 @@ export interface ReadResult {
 /** Drops presentations and candidates whose gap has run out at `mono`; returns the noise count. */
 export function expireTags(reader: ReaderState, mono: number, spec: ReaderSpec): { reader: ReaderState; noise: number } {
   let changed = false;
-  const presented: Record<string, number> = {};
+  const kept: Array<[string, number]> = [];
   for (const [id, seen] of Object.entries(reader.presented)) {
     if (mono - seen >= spec.repeatGapMs) changed = true;
-    else presented[id] = seen;
+    else kept.push([id, seen]);
   }
+  // fromEntries and spreads define own properties: a tag read as `__proto__` is a tag like any other.
+  const presented = Object.fromEntries(kept);
   const candidates: Candidate[] = [];
   let noise = 0;
   for (const c of reader.candidates) {
@@ -56,7 +58,7 @@ export function expireTags(reader: ReaderState, mono: number, spec: ReaderSpec):
 /** One frame carrying `cardId` read at `mono` (ms, monotonic). */
 export function readTag(reader0: ReaderState, cardId: string, mono: number, spec: ReaderSpec): ReadResult {
   const { reader, noise } = expireTags(reader0, mono, spec);
-  const seen = reader.presented[cardId];
+  const seen = Object.hasOwn(reader.presented, cardId) ? reader.presented[cardId] : undefined;
   if (seen !== undefined) {
     return { reader: { ...reader, presented: { ...reader.presented, [cardId]: Math.max(seen, mono) } }, presented: false, noise };
   }
