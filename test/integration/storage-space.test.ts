@@ -42,7 +42,7 @@ describe.skipIf(tools.skip)(`storage space budget${tools.reason}`, () => {
 
   afterAll(() => removeTempDirs());
 
-  it("at the budget no session opens and pending events are never pruned; once published they are pruned early, storage_ok, cards work again; each alarm once, across a restart", async () => {
+  it("at the budget no session opens and pending events are never pruned; once published they are pruned early, storage_ok, cards work again; one alarm per crossing, none repeated by a restart", async () => {
     const { broker, scale, reader } = rig;
     await broker.stop(); // the uplink is away: everything stays pending
     const cfg = writeStationConfig({
@@ -99,7 +99,7 @@ describe.skipIf(tools.skip)(`storage space budget${tools.reason}`, () => {
     await eventually(() => station!.getStats().deposits === 1, 8_000, "the deposit");
 
     // 900 + storage_nearly_full (once, though the station started twice while full) + storage_ok +
-    // the deposit: no other event was recorded, except that a loaded machine may judge the indicator
+    // the deposit (see below for a loaded machine): no other event was recorded, except that a loaded machine may judge the indicator
     // silent across the restart (Node 26's serial poller can deliver its bytes late): scale_offline/
     // scale_online pairs, which are the link's own alarms, not storage's. Once published, any of them
     // may be pruned already, so the account is the stations' log of what they recorded.
@@ -108,7 +108,15 @@ describe.skipIf(tools.skip)(`storage space budget${tools.reason}`, () => {
     const lastSeq = Outbox.readStatus(cfg.dbPath).last_seq;
     expect([...recorded.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: lastSeq - 900 }, (_, i) => 901 + i));
     const own = [...recorded.entries()].sort(([a], [b]) => a - b).map(([, code]) => code).filter((code) => !isLink(code));
-    expect(own).toEqual(["storage_nearly_full", "storage_ok", null]);
+    // One nearly-full alarm while full (the restart repeated none), then storage_ok, then the deposit.
+    // Between them, a loaded machine may see the level cross again while the drain runs: the WAL
+    // (counted in the used space) grows with every mark and prune, by more than the 10 % hysteresis
+    // of this test's 2 MiB budget. Each further alarm is then a crossing of its own: they alternate,
+    // never two of one kind in a row.
+    expect(own[0]).toBe("storage_nearly_full");
+    expect(own.slice(-2)).toEqual(["storage_ok", null]);
+    const alarms = own.slice(0, -1);
+    expect(alarms.every((code, i) => code === (i % 2 === 0 ? "storage_nearly_full" : "storage_ok"))).toBe(true);
     // What is still held says the same as the account.
     for (const e of events.filter((e) => e.seq > 900)) expect(e.code).toBe(recorded.get(e.seq));
     // Pruned oldest first (the nearly-full alarm too, once published): what is left is the newest, gap-free.
