@@ -239,6 +239,16 @@ describe("Outbox (SQLite file on disk)", () => {
     expect(third.metaEntries("daily_points/").map((r) => r.key)).toEqual(["daily_points/B", "daily_points/C", "daily_points/D"]);
   });
 
+  it("meta rows that cannot be read: none, and an error line that says which", () => {
+    const lines: Array<{ level: number; msg: string; prefix?: string }> = [];
+    const o = Outbox.open({ path, stationId: "st-001", logger: pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l)) }), clockSynced: () => true });
+    o.commit({ events: [], meta: { "daily_points/A": "1" } });
+    expect(o.metaEntries("daily_points/")).toHaveLength(1);
+    internalDb(o).close(); // a database that can no longer be read
+    expect(o.metaEntries("daily_points/")).toEqual([]);
+    expect(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.prefix])).toEqual([["stored meta rows could not be read", "daily_points/"]]);
+  });
+
   it("a spill file whose meta rows are not text is unreadable: moved aside, never committed", () => {
     const o = openOutbox();
     o.close();

@@ -408,7 +408,7 @@ export class Outbox {
 
   /**
    * Every `meta` row whose key starts with `prefix`, in key order (e.g. the daily cap's rows, one per
-   * card); empty when none or unreadable.
+   * card); empty when none, or when unreadable (logged at error: the caller then goes without them).
    */
   metaEntries(prefix: string): Array<{ key: string; value: string }> {
     if (prefix.length === 0) throw new RangeError("metaEntries needs a prefix");
@@ -416,7 +416,8 @@ export class Outbox {
     const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
     try {
       return this.stmts.metaRange.all(prefix, end);
-    } catch {
+    } catch (err) {
+      this.logger.error({ err, path: this.path, prefix }, "stored meta rows could not be read");
       return [];
     }
   }
