@@ -71,7 +71,7 @@ describe.skipIf(tools.skip)(`smartbin demo in a terminal${tools.reason}`, () => 
     const first = lines.findIndex((l) =>
       new RegExp(`^${TIME}  identified  \\*{6}4356 at reader-card \\(bins open: kitchen, recycle, residual; the door of kitchen opens with its button\\)$`).test(l),
     );
-    expect(first).toBeGreaterThan(0);
+    expect(first, `no identification line of the first resident with every bin open in:\n${transcript}`).toBeGreaterThan(0);
     // The door's lines follow, in the order they happen at the door, before the deposits.
     const door = lines.slice(first + 1).filter((l) => l.includes("  door  ")).slice(0, 3);
     expect(door.map((l) => l.slice(10))).toEqual(["door        of kitchen unlocked", "door        of kitchen opened", "door        of kitchen closed and locked"]);

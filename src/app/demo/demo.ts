@@ -228,6 +228,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       gpio: { dir: config.gpio.simulated_dir, doors: [KITCHEN_DOOR], debounceMs: DEBOUNCE_MS },
       visitors: DEMO_VISITORS,
       random: seededRandom(2026),
+      // The first visitor waits for every bin's scale to have a weight (a loaded machine can take
+      // longer than the first second), so that the story starts with every bin open.
+      ready: () => {
+        const state = running.snapshot();
+        return state !== undefined && config.scales.every((s) => (state.scales[s.id]?.acceptedG ?? null) !== null);
+      },
     });
 
     // The door's input files first: the station reads them as it opens its GPIO lines.

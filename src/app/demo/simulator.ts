@@ -93,11 +93,26 @@ export interface SimulatorOptions {
   /** Come in this order, then again from the first, each bag a little heavier or lighter (random). */
   visitors: readonly Visitor[];
   random: () => number;
+  /**
+   * True once the station is ready for the first visitor (every bin's scale has an accepted
+   * weight). The first visitor waits for it, looking every {@link READY_LOOK_MS}, but no longer than
+   * {@link READY_WAIT_MS}; absent: ready at once.
+   */
+  ready?: () => boolean;
 }
 
 const FRAME_MS = 100;
-/** The first visitor identifies this long after start. */
+/** The first visitor identifies this long after start, or later, once the station is ready. */
 export const FIRST_RESIDENT_MS = 1_000;
+/** How often the first visitor looks whether the station is ready. */
+const READY_LOOK_MS = 100;
+/**
+ * The first visitor comes at the latest this long after start, ready or not (the demo never
+ * stalls; a bin not ready is then shown as such). On a loaded machine the scales' first stable
+ * weights can come after {@link FIRST_RESIDENT_MS}, and a first visitor refused at a bin that is
+ * not ready yet tells a first-time user the wrong story.
+ */
+export const READY_WAIT_MS = 10_000;
 /** A bag falls into a bin without a door this long after the identification, and each further bag this long after the one before. */
 export const BAG_GAP_MS = 900;
 /** The next visitor comes this long after the one before. */
@@ -129,7 +144,7 @@ const CLOSE_AFTER_MS = 800;
  * the bin's button, waits until the lock reads unlocked (never opening a locked door; after
  * {@link UNLOCK_WAIT_MS} it gives up on that bag), opens the door, drops the bag and closes the door.
  * A collector identifies, opens every door as soon as it unlocks, empties the bin and closes it.
- * The first visitor identifies after 1 s; its session closes `idle_close_s` after its last door
+ * The first visitor identifies after 1 s, or once the station is ready (`ready`); its session closes `idle_close_s` after its last door
  * closed and its last bag settled, so with the demo's 2 s the first deposit is recorded about 6 s
  * after start. The second round of residents and later ones vary each bag's weight by up to ±10 %
  * (seeded), which keeps a bag below a minimum or above a maximum on its side.
@@ -156,7 +171,14 @@ export class Simulator {
       this.setLine(door.button, 0);
     }
     this.stream = setInterval(() => this.streamScales(), FRAME_MS);
-    this.later(() => this.nextVisitor(), FIRST_RESIDENT_MS);
+    this.later(() => this.firstVisitor(FIRST_RESIDENT_MS), FIRST_RESIDENT_MS);
+  }
+
+  /** The first visitor, once the station is ready or {@link READY_WAIT_MS} after start. */
+  private firstVisitor(waitedMs: number): void {
+    const ready = this.opts.ready?.() ?? true;
+    if (ready || waitedMs >= READY_WAIT_MS) this.nextVisitor();
+    else this.later(() => this.firstVisitor(waitedMs + READY_LOOK_MS), READY_LOOK_MS);
   }
 
   /**

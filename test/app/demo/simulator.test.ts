@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDemoBinding } from "../../../src/app/demo/binding.js";
-import { Simulator, UNLOCK_WAIT_MS, type SimScale, type Visitor } from "../../../src/app/demo/simulator.js";
+import { FIRST_RESIDENT_MS, Simulator, UNLOCK_WAIT_MS, type SimScale, type Visitor } from "../../../src/app/demo/simulator.js";
 import { findProtocol } from "../../../src/protocol/index.js";
 import { eventually, sleep } from "../../integration/harness.js";
 
@@ -23,7 +23,7 @@ afterEach(() => {
 });
 
 /** A simulator with one door bin and the given visitors; every 10 ms a sample of the lines and the load. */
-function rig(visitors: Visitor[]) {
+function rig(visitors: Visitor[], ready?: () => boolean) {
   const dir = mkdtempSync(join(tmpdir(), "smartbin-sim-"));
   const demo = createDemoBinding();
   const scale: SimScale = {
@@ -42,6 +42,7 @@ function rig(visitors: Visitor[]) {
     gpio: { dir, doors: [DOOR], debounceMs: DEBOUNCE_MS },
     visitors,
     random: () => 0.5,
+    ...(ready !== undefined ? { ready } : {}),
   });
   const line = (n: number): string => {
     try {
@@ -62,6 +63,19 @@ function rig(visitors: Visitor[]) {
 }
 
 describe("the demo's simulator at a door bin", () => {
+  it("the first visitor waits until the station says it is ready (every scale weighed), then comes", async () => {
+    let ready = false;
+    const { sim, line, samples } = rig([{ cardTag: "100086F444", bags: [{ binId: "kitchen", grams: 1_250 }] }], () => ready);
+    sim.start();
+    // Well past the usual first press (1.5 s after start): nobody pressed the button while the
+    // station was not ready (the sampler looks every 10 ms; a press lasts 150 ms).
+    await sleep(FIRST_RESIDENT_MS + 1_200);
+    expect(samples.length).toBeGreaterThan(100);
+    expect(samples.filter((x) => x.button === "1")).toEqual([]);
+    ready = true;
+    await eventually(() => line(DOOR.button) === "1", 3_000, "the press once ready");
+  });
+
   it("a resident presses the button, opens the door only once it is unlocked, drops the bag inside, closes the door", async () => {
     const { sim, scale, line, samples, setLock } = rig([{ cardTag: "100086F444", bags: [{ binId: "kitchen", grams: 1_250 }] }]);
     setLock(0);
