@@ -115,3 +115,43 @@ describe("SerialDevice with serialport's MockBinding (the demo's wiring)", () =>
     await device.stop();
   });
 });
+
+describe("SerialDevice when a read ends the stream (0 bytes: the line hung up)", () => {
+  it("reports the device offline as disconnected and reopens it; serialport ends the stream but emits no close", async () => {
+    const path = "/dev/mock-eof-1";
+    MockBinding.createPort(path, { echo: false, record: false });
+    let hangUp: () => void = () => undefined;
+    const hungUp = new Promise<void>((resolve) => (hangUp = resolve));
+    let opens = 0;
+    const binding: BindingInterface = {
+      list: () => MockBinding.list(),
+      open: async (options: OpenOptions) => {
+        const port = await MockBinding.open(options);
+        opens++;
+        const read = port.read.bind(port);
+        // The first port's reads end at the hang-up with 0 bytes, as a tty's read(2) can after a hangup.
+        if (opens === 1) port.read = (buffer, offset, length) => Promise.race([read(buffer, offset, length), hungUp.then(() => ({ buffer, bytesRead: 0 }))]);
+        return port;
+      },
+    };
+    const events: string[] = [];
+    const device = new SerialDevice({
+      id: "reader-1",
+      path,
+      baudRate: 9600,
+      logger: pino({ level: "silent" }),
+      binding,
+      backoff: { startMs: 10, maxMs: 50 },
+      onData: () => undefined,
+      onOnline: () => void events.push("online"),
+      onOffline: (reason) => void events.push(`offline ${reason}`),
+    });
+    device.start();
+    await until(() => device.state() === "online");
+    hangUp();
+    await until(() => device.stats().disconnects === 1);
+    expect(events[1]).toMatch(/^offline disconnected: /);
+    await until(() => opens === 2 && device.state() === "online");
+    await device.stop();
+  });
+});

@@ -300,6 +300,10 @@ export class SerialDevice {
     this.openedAt = undefined;
     port.on("data", (chunk: Buffer) => this.onPortData(port, chunk));
     port.on("close", (err: Error | null) => this.onPortLost(port, err ?? new Error("port closed")));
+    // A read of 0 bytes (a tty's read(2) after a hangup can give EOF instead of EIO) ends the stream
+    // (@serialport/stream `_read`: push(null)) and emits no `close`: without this, the port stayed
+    // open, read nothing more, and the device was never reported offline or reopened.
+    port.on("end", () => this.onPortLost(port, new Error("the line hung up (end of data)")));
     // Always listened to: an EventEmitter 'error' without a listener would throw and crash the process.
     port.on("error", (err: Error) => this.onPortError(port, err));
     this.track(
