@@ -16,6 +16,7 @@ import type { Logger } from "../adapters/log/logger.js";
 import { initialState, nextDeadline, outputsOf, statusOf, step, type StationStatus } from "../domain/station-machine.js";
 import type { Outputs } from "../domain/doors.js";
 import { DAILY_DAY_KEY, DAILY_POINTS_PREFIX, gatherStored } from "../domain/daily-points.js";
+import type { CommandOutcome, MachineCommand, ScaleRequest, ScaleRequestOutcome } from "../domain/commands.js";
 import { maskCardId } from "../domain/privacy.js";
 import { META_KEYS } from "../domain/station-types.js";
 import type {
@@ -98,6 +99,19 @@ export interface ConfigCards {
   blocked: readonly string[];
 }
 
+/** Sends `tare` / `zero` to a scale's indicator through its open port (src/app/station.ts `scaleCommand`). */
+export interface ScaleRequestPort {
+  request(scaleId: string, request: ScaleRequest): ScaleRequestOutcome;
+}
+
+/** Frames of one device since start, as telemetry reports them. */
+export interface DeviceFrameCounts {
+  /** Frames that carried a reading (weights, tags, distances, "no reading" replies). */
+  valid: number;
+  /** Frames the framer discarded, and reader noise frames (all-zero or all-F tags). */
+  discarded: number;
+}
+
 /** Every adapter of the station, in one object. */
 export interface RunnerAdapters {
   outbox: OutboxPort;
@@ -107,6 +121,8 @@ export interface RunnerAdapters {
   outputs?: OutputPort;
   /** A fresh UUID (session ids). */
   newId(): string;
+  /** Scale requests of the `tare` and `zero` commands; absent: every request is `unsupported`. */
+  scales?: ScaleRequestPort;
 }
 
 /** Options of a {@link StationRunner}. */
@@ -177,6 +193,10 @@ export class StationRunner {
   private deadline: { at: number; cancel: () => void } | null = null;
   /** The storage alarm level stored in the database, read once, for the first measurement. */
   private storedAlarm: SpaceAlarm | null | undefined;
+  /** Callers waiting for a command's reply effect, by command id, oldest first. */
+  private readonly replyWaiters = new Map<string, Array<(outcome: CommandOutcome) => void>>();
+  /** Valid and discarded frames per device id since start (telemetry). */
+  private readonly frameCounts = new Map<string, DeviceFrameCounts>();
 
   constructor(private opts: RunnerOptions) {
     this.context = opts.context;
@@ -434,6 +454,73 @@ export class StationRunner {
     this.feed({ type: "set_cards", ...lists, version, ...this.now() });
   }
 
+  /**
+   * Runs a command that is an input of the machine (`tare`, `zero`, `set_cards`): the machine judges
+   * it, audits it and keeps its reply (src/domain/commands.ts). Resolves with the outcome once the
+   * machine replied: at once, or (`tare`, `zero`) once the scale's port took the request.
+   */
+  command(command: MachineCommand): Promise<CommandOutcome> {
+    return this.awaitReply(command.id, () => this.feed({ type: "command", command, ...this.now() }));
+  }
+
+  /**
+   * A valid command executed outside the machine (`status`, `replay`, `reload_config`) or failed in
+   * its handler: the machine audits it (not `status`) and keeps its reply for the 24 hours of
+   * deduplication, in one transaction. Resolves with the outcome once that was handed to the outbox.
+   */
+  commandDone(done: { commandId: string; name: string; args: Readonly<Record<string, unknown>>; outcome: CommandOutcome }): Promise<CommandOutcome> {
+    return this.awaitReply(done.commandId, () => this.feed({ type: "command_done", ...done, ...this.now() }));
+  }
+
+  private awaitReply(commandId: string, feed: () => void): Promise<CommandOutcome> {
+    return new Promise<CommandOutcome>((resolve) => {
+      const waiters = this.replyWaiters.get(commandId) ?? [];
+      waiters.push(resolve);
+      this.replyWaiters.set(commandId, waiters);
+      feed();
+      // Stepped now, with no reply effect (a machine bug): the caller gets `internal`, never a hang.
+      if (!this.stepping && waiters.includes(resolve)) {
+        this.log.error({ command_id: commandId }, "the machine gave no reply to a command");
+        this.resolveReply(commandId, { ok: false, code: "internal", message: "the station gave no reply" });
+      }
+    });
+  }
+
+  private resolveReply(commandId: string, outcome: CommandOutcome): void {
+    const waiters = this.replyWaiters.get(commandId);
+    const resolve = waiters?.shift();
+    if (waiters !== undefined && waiters.length === 0) this.replyWaiters.delete(commandId);
+    resolve?.(outcome);
+  }
+
+  /** Deletes `meta` rows (kept command replies past their 24 hours), in one transaction, in order with every other commit. */
+  deleteMeta(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    this.recorder.record({ events: [], meta: Object.fromEntries(keys.map((k) => [k, null])) });
+  }
+
+  /** The broker takes our connection over for another client with our client id (`active`), or no longer does. */
+  brokerConflict(active: boolean): void {
+    this.feed({ type: "broker_conflict", active, ...this.now() });
+  }
+
+  /** Each configured device's frames since start (telemetry), in device order. */
+  deviceFrames(): Record<string, DeviceFrameCounts> {
+    return Object.fromEntries(this.devices.map((d) => [d.id, { ...(this.frameCounts.get(d.id) ?? { valid: 0, discarded: 0 }) }]));
+  }
+
+  /** Counts a chunk's frames for telemetry: discarded and noise frames, and the rest (valid). */
+  private countFrames<F extends { kind: string }>(id: string, frames: readonly F[]): readonly F[] {
+    if (frames.length === 0) return frames;
+    const c = this.frameCounts.get(id) ?? { valid: 0, discarded: 0 };
+    for (const f of frames) {
+      if (f.kind === "discarded" || f.kind === "noise") c.discarded++;
+      else c.valid++;
+    }
+    this.frameCounts.set(id, c);
+    return frames;
+  }
+
   /** The config's role lists changed (a reload): they replace the lists in force, and are stored as the config's. */
   configCardsChanged(cards: ConfigCards): void {
     this.opts = { ...this.opts, cards };
@@ -541,7 +628,7 @@ export class StationRunner {
       const framer = device.framer;
       return device.open({
         onData: (chunk) =>
-          this.feed({ type: "scale_data", scaleId: id, bytes: chunk.length, frames: framer.push(chunk), ...this.now() }),
+          this.feed({ type: "scale_data", scaleId: id, bytes: chunk.length, frames: this.countFrames(id, framer.push(chunk)), ...this.now() }),
         onOpen,
         onClose,
       });
@@ -549,7 +636,7 @@ export class StationRunner {
     if (device.kind === "level") {
       const framer = device.framer;
       return device.open({
-        onData: (chunk) => this.feed({ type: "level_data", sensorId: id, bytes: chunk.length, frames: framer.push(chunk), ...this.now() }),
+        onData: (chunk) => this.feed({ type: "level_data", sensorId: id, bytes: chunk.length, frames: this.countFrames(id, framer.push(chunk)), ...this.now() }),
         onOpen,
         onClose,
       });
@@ -561,7 +648,7 @@ export class StationRunner {
           type: "reader_data",
           readerId: id,
           bytes: chunk.length,
-          frames: framer.push(chunk),
+          frames: this.countFrames(id, framer.push(chunk)),
           sessionId: this.opts.adapters.newId(),
           ...this.now(),
         }),
@@ -632,6 +719,21 @@ export class StationRunner {
       case "notice":
         this.log[effect.level](effect.fields, effect.msg);
         return;
+      case "scale_request": {
+        let outcome: ScaleRequestOutcome = "unsupported";
+        try {
+          outcome = this.opts.adapters.scales?.request(effect.scaleId, effect.request) ?? "unsupported";
+        } catch (err) {
+          this.log.error({ err, scale: effect.scaleId, request: effect.request }, "a scale request failed");
+          outcome = "not_open";
+        }
+        // Queued: stepped right after the input that asked for it.
+        this.feed({ type: "scale_request_done", commandId: effect.commandId, scaleId: effect.scaleId, request: effect.request, args: effect.args, outcome, ...this.now() });
+        return;
+      }
+      case "command_reply":
+        this.resolveReply(effect.commandId, effect.outcome);
+        return;
       default: {
         const never: never = effect;
         return never;
@@ -671,6 +773,9 @@ export class StationRunner {
         break;
       case "maintenance":
         this.log.info({ seq, card: maskCardId(event.data.card_id), session: event.data.session_id }, "maintenance session recorded");
+        break;
+      case "command":
+        this.log.debug({ seq, command: event.data.name, command_id: event.data.command_id, ok: event.data.ok }, "command audited");
         break;
       default: {
         const never: never = event;

@@ -8,6 +8,7 @@ import { compilePointsTable, localDay } from "../domain/points.js";
 import { resolveStabilityOptions } from "../domain/stability.js";
 import { secondsToMs } from "../domain/session.js";
 import { CONTACTS, type StationContext } from "../domain/station-types.js";
+import { findProtocol } from "../protocol/index.js";
 
 /** Reader noise is logged at most once a minute per reader. */
 export const NOISE_LOG_INTERVAL_MS = 60_000;
@@ -36,6 +37,8 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
       changeThresholdG: s.change_threshold_g,
       capacityG: s.capacity_g ?? null,
       noValidFramesMs: secondsToMs(s.silence_timeout_s),
+      // The device registry says whether the protocol takes commands (MT-SICS `T`, `Z`; streaming ones do not).
+      takesCommands: findProtocol("scale", s.protocol).configure(s).commands !== undefined,
     })),
     readers: config.readers.map((r) => ({
       id: r.id,

@@ -28,10 +28,11 @@ import { judgeBinFull, priorVerdict } from "./bin-full.js";
 import { LEVEL_STATUS_STEP_PERCENT, addReading, initialLevel, levelLinkChanged, levelSaysFull } from "./level-state.js";
 import { contactInput, doorClosedInput, doorDeadline, doorOf, doorTimers, gpioError, initialDoor, outputsOf } from "./doors.js";
 import { buttonPressed, closeIfDue, identify, recover, sessionDeadline, sessionDoorEdge, shutdown, weightAttributed, weightChanged } from "./session.js";
+import { replaceCards } from "./cards.js";
+import { brokerConflict, commandInput, finishCommand, scaleRequestDone } from "./commands.js";
 import { initialStorage, refusedForSpace, spaceMeasured, storageChanged, storageStatus } from "./storage.js";
 import { META_KEYS } from "./station-types.js";
 import type {
-  CardListsState,
   DeviceCounters,
   DoorState,
   DeviceLink,
@@ -117,6 +118,18 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
     case "set_cards":
       next = setCards(next, input, effects);
       break;
+    case "command":
+      next = commandInput(next, input.command, input, ctx, effects);
+      break;
+    case "scale_request_done":
+      scaleRequestDone(input, ctx, effects);
+      break;
+    case "command_done":
+      finishCommand(input, input, ctx, effects);
+      break;
+    case "broker_conflict":
+      next = brokerConflict(next, input.active, ctx, effects);
+      break;
     case "reconfigured":
       next = reconfigured(next, input, effects);
       // The rest of this step (closing what is due) runs on the new context.
@@ -201,6 +214,8 @@ export interface StationStatus {
    * window's bytes and discarded bytes; present while any line is.
    */
   noisy_lines?: Record<string, NoisyLine>;
+  /** A second client uses our MQTT client id (a cloned SD card): present, `true`, while the broker keeps taking our connection over. */
+  client_id_conflict?: true;
 }
 
 /** A noisy line's figures in the status: bytes and discarded bytes over `window_s` seconds. */
@@ -266,6 +281,7 @@ export function statusOf(state: StationState, ctx: StationContext): StationStatu
       }),
     );
   }
+  if (state.clientIdConflict === true) status.client_id_conflict = true;
   return status;
 }
 
@@ -326,21 +342,10 @@ function restore(state: StationState, input: Input<"restore">): StationState {
 
 /** New role lists: each given list replaces the current one; stored (meta `cards`) so they survive a restart. */
 function setCards(state: StationState, input: Input<"set_cards">, effects: StationEffect[]): StationState {
-  const old = state.cards ?? { collectors: [], maintenance: [], blocked: [], version: null };
-  const cards: CardListsState = {
-    collectors: input.collectors ?? old.collectors,
-    maintenance: input.maintenance ?? old.maintenance,
-    blocked: input.blocked ?? old.blocked,
-    version: input.version,
-  };
+  const { state: next, cards, notice } = replaceCards(state, input);
   effects.push({ type: "record", events: [], meta: { [META_KEYS.cards]: JSON.stringify(cards) } });
-  effects.push({
-    type: "notice",
-    level: "info",
-    msg: "card lists replaced",
-    fields: { version: input.version, collectors: cards.collectors.length, maintenance: cards.maintenance.length, blocked: cards.blocked.length },
-  });
-  return { ...state, cards };
+  effects.push(notice);
+  return next;
 }
 
 /**

@@ -7,6 +7,7 @@
  * `wall` (milliseconds since the Unix epoch; used only to stamp events).
  */
 import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
+import type { CommandEventData, CommandOutcome, MachineCommand, ScaleRequest, ScaleRequestOutcome } from "./commands.js";
 import type { DailyPoints, DailyTallyState } from "./daily-points.js";
 import type { CompiledPointsTable } from "./points.js";
 import type { ResolvedStabilityOptions, WeightSample } from "./stability.js";
@@ -27,6 +28,11 @@ export interface ScaleSpec {
   readonly capacityG: number | null;
   /** `silence_timeout_s` in ms: the window of the "no valid frames" rule (contract section 4). */
   readonly noValidFramesMs: number;
+  /**
+   * The scale's protocol takes commands (`tare`, `zero`: MT-SICS `T`, `Z`); absent or false: the
+   * `tare` and `zero` commands are `not_supported` for it.
+   */
+  readonly takesCommands?: boolean;
 }
 
 /** One reader (config `readers[]`). */
@@ -426,6 +432,8 @@ export interface StationState {
   readonly cards?: CardListsState;
   /** The daily cap's count (src/domain/daily-points.ts). */
   readonly daily?: DailyTallyState;
+  /** Another client takes over our MQTT connection (same client id): the status says so while true. */
+  readonly clientIdConflict?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,7 +523,26 @@ export type StationInput =
    */
   | ({ type: "reconfigured"; context: StationContext; reset: readonly string[] } & At)
   /** New role lists (a `set_cards` command, or a changed config at start); each given list replaces the current one. */
-  | ({ type: "set_cards"; collectors?: readonly string[]; maintenance?: readonly string[]; blocked?: readonly string[]; version: string | null } & At);
+  | ({ type: "set_cards"; collectors?: readonly string[]; maintenance?: readonly string[]; blocked?: readonly string[]; version: string | null } & At)
+  /** A valid MQTT command the machine executes (`tare`, `zero`, `set_cards`: src/domain/commands.ts). */
+  | ({ type: "command"; command: MachineCommand } & At)
+  /** What the scale's port did with a `scale_request` effect: the command ends (audit, reply). */
+  | ({
+      type: "scale_request_done";
+      commandId: string;
+      scaleId: string;
+      request: ScaleRequest;
+      args: Readonly<Record<string, unknown>>;
+      outcome: ScaleRequestOutcome;
+    } & At)
+  /**
+   * A valid command executed outside the machine (`status`, `replay`, `reload_config`), or one that
+   * failed inside its handler (`internal`): the machine audits it (not `status`), keeps its reply,
+   * and replies.
+   */
+  | ({ type: "command_done"; commandId: string; name: string; args: Readonly<Record<string, unknown>>; outcome: CommandOutcome } & At)
+  /** The broker takes our connection over for another client with our client id (`active`), or stopped doing so. */
+  | ({ type: "broker_conflict"; active: boolean } & At);
 
 // ---------------------------------------------------------------------------------------------
 // Effects.
@@ -546,6 +573,7 @@ export const ALARM_CODES = [
   "gpio_error",
   "level_sensor_offline",
   "level_sensor_online",
+  "client_id_conflict",
 ] as const;
 export type AlarmCode = (typeof ALARM_CODES)[number];
 
@@ -603,7 +631,8 @@ export type DurableEvent =
   | { kind: "deposit"; subject: string; data: DepositEventData }
   | { kind: "alarm"; subject: string; data: AlarmEventData }
   | { kind: "collection"; subject: string; data: CollectionEventData }
-  | { kind: "maintenance"; subject: string; data: MaintenanceEventData };
+  | { kind: "maintenance"; subject: string; data: MaintenanceEventData }
+  | { kind: "command"; subject: string; data: CommandEventData };
 
 /** A change of the stored open session, committed in the same transaction as the batch's events. */
 export type SessionWrite =
@@ -639,6 +668,13 @@ export type StationEffect =
   | { type: "indicate"; signal: "refused" | "select" | "blocked"; binId?: string }
   /** The retained status changed (see `statusOf`). */
   | { type: "status_changed" }
+  /**
+   * Send a request to a scale's indicator (the `tare` and `zero` commands); the runner feeds back
+   * what the port did as a `scale_request_done` input with the same command id and arguments.
+   */
+  | { type: "scale_request"; scaleId: string; request: ScaleRequest; commandId: string; args: Readonly<Record<string, unknown>> }
+  /** The reply to a command (after the record effect of its audit and kept reply). */
+  | { type: "command_reply"; commandId: string; outcome: CommandOutcome }
   /** A line for the log. Card ids in `fields.card` are already masked. */
   | { type: "notice"; level: NoticeLevel; msg: string; fields: Readonly<Record<string, unknown>> };
 

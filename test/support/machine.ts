@@ -158,6 +158,8 @@ export function eventSummary(effects: StationEffect[]): string[] {
         return `collection ${e.data.bin_id} ${e.data.removed_g}g ${e.data.close_reason}`;
       case "maintenance":
         return `maintenance ${e.data.close_reason}`;
+      case "command":
+        return `command ${e.data.name} ${e.data.ok ? "ok" : String(e.data.error_code)}`;
     }
   });
 }

@@ -8,6 +8,7 @@
  * silently ignored, as with the config's keys.
  */
 import { z } from "zod";
+import { COMMAND_ERROR_CODES, type CommandErrorCode } from "../../domain/commands.js";
 
 /** Largest command payload the station takes, in bytes: it announces it as its MQTT 5 Maximum Packet Size (contract section 4). */
 export const MAX_COMMAND_BYTES = 256 * 1024;
@@ -74,9 +75,8 @@ export const COMMAND_SCHEMAS = {
 /** A decoded command: its name and its validated payload. */
 export type Command = { [N in CommandName]: { name: N; payload: z.output<(typeof COMMAND_SCHEMAS)[N]> } }[CommandName];
 
-/** Error codes of a refused command (contract section 4). */
-export const COMMAND_ERROR_CODES = ["invalid", "unknown_command", "not_supported", "busy", "refused", "internal"] as const;
-export type CommandErrorCode = (typeof COMMAND_ERROR_CODES)[number];
+/** Error codes of a refused command (contract section 4): the station machine's (src/domain/commands.ts), one list. */
+export { COMMAND_ERROR_CODES, type CommandErrorCode };
 
 /** A reply: `{command_id, ok: true, result}` or `{command_id, ok: false, error: {code, message}}`. */
 export const replySchema = z.discriminatedUnion("ok", [
