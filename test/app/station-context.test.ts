@@ -42,6 +42,16 @@ describe("contextFromConfig", () => {
     expect(maxNet(", capacity_g: 60000", ", max_net_g: 55000")).toBe(55_000);
     expect(maxNet("", ", max_net_g: 80000")).toBe(80_000);
   });
+
+  it("says per scale whether its protocol takes commands (tare, zero): from the device registry", () => {
+    const config = load(
+      `${head}scales:\n  - { id: s1, port: /dev/ttyUSB0, protocol: yaohua-a9 }\n  - { id: s2, port: /dev/ttyUSB1, protocol: mt-sics }\n`,
+    );
+    expect(contextFromConfig(config).scales.map((s) => [s.id, s.takesCommands])).toEqual([
+      ["s1", false],
+      ["s2", true],
+    ]);
+  });
 });
 
 describe("the daily cap's local day (stationLocalDay, useStationTimeZone)", () => {

@@ -28,7 +28,7 @@ import {
 import type { StationStatus } from "../../domain/station-machine.js";
 import type { Clock } from "../clock.js";
 import type { RunnerStats } from "../runner.js";
-import { decodeCommand } from "./decode.js";
+import { decodeCommand, type DecodeFailure } from "./decode.js";
 import type { Command } from "./schemas.js";
 import { WarnLimiter } from "./warn-limit.js";
 
@@ -103,6 +103,15 @@ export interface CommandServiceOptions {
 }
 
 const DAY_MS = 24 * 3_600_000;
+
+/** One message per kind of bad input: the root logger's own limit (same message, 30 s) then never merges two kinds. */
+const DECODE_WARNINGS: Record<DecodeFailure, string> = {
+  oversized: "command refused: payload over the size limit",
+  not_json: "command refused: payload is not JSON",
+  not_object: "command refused: payload is not a JSON object",
+  unknown_command: "unknown command refused",
+  schema: "command refused: arguments do not match the command",
+};
 const PRUNE_EVERY_MS = 3_600_000;
 /** A reload's problems are listed in the reply up to this many characters. */
 const MAX_REASONS_CHARS = 4000;
@@ -160,7 +169,7 @@ export class CommandService {
       this.warns.warn(
         decoded.failure,
         { command: clip(cmd.name), command_id, bytes: cmd.payload.byteLength, reason: error.message },
-        decoded.failure === "unknown_command" ? "unknown command refused" : "malformed command refused",
+        DECODE_WARNINGS[decoded.failure],
       );
       return JSON.stringify(decoded.reply);
     }
