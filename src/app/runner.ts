@@ -4,7 +4,9 @@
  * `reader_data` input, port changes, the outbox's commit state (ok, busy, fault) and storage
  * measurements become inputs, time becomes `tick` inputs;
  * the machine's effects are executed in order (record: one outbox transaction per effect; notice:
- * a log line; status_changed: the retained status is published again).
+ * a log line; status_changed: the retained status is published again; scale_request: a `tare` or
+ * `zero` through the scale port, its outcome fed back as an input; command_reply: the reply a
+ * {@link StationRunner.command} caller awaits).
  *
  * Inputs are queued: an input that arrives while another one's effects run (a storage fault
  * reported by a commit, say) is stepped after them, never inside them.
