@@ -3,6 +3,7 @@
  * `tare` / `zero` judged per scale, `set_cards`, the audit event and kept reply of every valid
  * command, and the broker's client-id conflict. Transition tables: from-state, input, effects.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { COMMAND_META_PREFIX, commandMetaKey, type KeptReply, type MachineCommand } from "../../src/domain/commands.js";
 import { initialState, statusOf, step } from "../../src/domain/station-machine.js";
@@ -213,3 +214,59 @@ describe("client id conflict", () => {
     expect(data.message).toMatch(/cloned SD card/);
   });
 });
+
+describe("commands over random sequences", () => {
+  const ctx = ctxWithCommands();
+  const SCALES = ["scale-1", "scale-2", "scale-9"];
+  const input = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ s: fc.constantFrom("scale-1", "scale-2"), g: fc.integer({ min: 0, max: 20_000 }) }).map(({ s, g }) => (mono: number) => weighFramesAt(s, g, mono)) },
+    { weight: 2, arbitrary: fc.constantFrom(ANNA, "0000000001").map((c) => (mono: number) => [card(c, mono)]) },
+    { weight: 2, arbitrary: fc.record({ d: fc.constantFrom("scale-1", "scale-2"), up: fc.boolean() }).map(({ d, up }) => (mono: number) => [up ? open(d, mono) : close(d, mono)]) },
+    { weight: 3, arbitrary: fc.constant((mono: number) => [{ type: "tick" as const, ...at(mono) }]) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ s: fc.constantFrom(...SCALES), name: fc.constantFrom("tare" as const, "zero" as const) }).map(({ s, name }) => (mono: number): StationInput[] => [
+        { type: "command", command: { id: `c-${mono}`, name, args: { scale_id: s } }, ...at(mono) },
+      ]),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.array(fc.constantFrom("1", "2", "3"), { maxLength: 3 }).map((list) => (mono: number): StationInput[] => [
+        { type: "command", command: { id: `c-${mono}`, name: "set_cards", args: { collectors: list, version: `v${mono}` } }, ...at(mono) },
+      ]),
+    },
+  );
+
+  it("each command ends in one request or one kept, audited reply; no request while its bin is in a session", () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ dt: fc.integer({ min: 20, max: 20_000 }), make: input }), { maxLength: 40 }), (drafts) => {
+        let state = initialState(ctx);
+        let mono = 0;
+        for (const d of drafts) {
+          mono += d.dt;
+          for (const i of d.make(mono)) {
+            const busyBefore = state.session.phase !== "idle" && state.session.bins.some((b) => b.binId === "kitchen");
+            const r = step(state, i, ctx);
+            if (i.type === "command") {
+              const requests = r.effects.filter((e) => e.type === "scale_request");
+              const replies = r.effects.filter((e) => e.type === "command_reply");
+              expect(requests.length + replies.length).toBe(1);
+              if (requests.length === 1) expect(busyBefore).toBe(false);
+              if (replies.length === 1) {
+                const kept = r.effects.filter((e) => e.type === "record" && e.meta?.[commandMetaKey(i.command.id)] !== undefined);
+                expect(kept).toHaveLength(1);
+                expect(recorded(r.effects).filter((e) => e.kind === "command")).toHaveLength(1);
+              }
+            }
+            state = r.state;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+function weighFramesAt(scaleId: string, grams: number, mono: number): StationInput[] {
+  return [mono - 10, mono].map((t) => ({ type: "scale_data" as const, scaleId, bytes: 18, frames: [{ kind: "weight" as const, grams, stable: true, mode: "gross" as const }], ...at(t) }));
+}
