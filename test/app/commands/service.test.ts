@@ -166,6 +166,37 @@ describe("CommandService with a real outbox", () => {
     expect(second.outbox.metaEntries("command/")).toEqual([]);
   });
 
+  it("prunes in small batches, each its own commit, with a turn of the event loop in between", async () => {
+    const s = boot();
+    for (let i = 0; i < 5; i++) await s.service.handle(incoming("status", { command_id: `old-${i}` }));
+    s.service.stop();
+    clock.advance(25 * HOUR);
+    const batches: string[][] = [];
+    const runner = s.runner;
+    const service = new CommandService({
+      runner: {
+        command: (c) => runner.command(c),
+        commandDone: (d) => runner.commandDone(d),
+        deleteMeta: (keys) => {
+          batches.push([...keys]);
+          runner.deleteMeta(keys);
+        },
+        statusFields: () => runner.statusFields(),
+        stats: () => runner.stats(),
+      },
+      outbox: s.outbox,
+      reply: { reply: () => undefined },
+      replay: { replay: () => ({ count: 0, firstHeldSeq: null }) },
+      reload: { reload: () => Promise.resolve({ ok: true, changed: [], applied: "now" }) },
+      clock,
+      logger: silent,
+      pruneBatch: 2,
+    });
+    await expect(service.prune()).resolves.toBe(5);
+    expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
+    expect(s.outbox.metaEntries("command/")).toEqual([]);
+  });
+
   it("the same id while the first is still executing: executed once, both get the reply when it is ready", async () => {
     let finish: (v: { count: number; firstHeldSeq: number | null }) => void = () => undefined;
     let calls = 0;
