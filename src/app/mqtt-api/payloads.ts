@@ -52,7 +52,7 @@ const stampFields = {
 
 /** `smartbin.deposit.v1` data (station-types.ts `DepositEventData`, contract sections 3 and 4). */
 export const depositDataSchema = z
-  .object({
+  .strictObject({
     station_id: stampFields.station_id,
     seq: stampFields.seq,
     bin_id: binId,
@@ -126,7 +126,7 @@ export const alarmDataSchema = z
 
 /** `smartbin.collection.v1` data (station-types.ts `CollectionEventData`). */
 export const collectionDataSchema = z
-  .object({
+  .strictObject({
     station_id: stampFields.station_id,
     seq: stampFields.seq,
     bin_id: binId,
@@ -147,7 +147,7 @@ export const collectionDataSchema = z
 
 /** `smartbin.maintenance.v1` data (station-types.ts `MaintenanceEventData`). */
 export const maintenanceDataSchema = z
-  .object({
+  .strictObject({
     station_id: stampFields.station_id,
     seq: stampFields.seq,
     card_id: cardId.describe("The maintenance card."),
@@ -163,7 +163,7 @@ export const maintenanceDataSchema = z
 
 /** `smartbin.command.v1` data: the audit of an executed or refused valid command (contract section 4). */
 export const commandDataSchema = z
-  .object({
+  .strictObject({
     station_id: stampFields.station_id,
     seq: stampFields.seq,
     command_id: z.string().min(1).max(64),
@@ -194,7 +194,7 @@ export const EVENT_KINDS = Object.keys(EVENT_DATA_SCHEMAS) as EventKind[];
  */
 export function cloudEventSchema<K extends EventKind>(kind: K) {
   return z
-    .object({
+    .strictObject({
       specversion: z.literal("1.0"),
       id: z.uuid().describe("Unique forever (a UUIDv7): the idempotency key; a resent event is the same message byte for byte."),
       source: z
@@ -220,7 +220,7 @@ export const CLOUD_EVENT_SCHEMAS = {
 
 /** MQTT 5 user properties of an event's PUBLISH (contract section 4), all strings as MQTT has them. */
 export const eventUserPropertiesSchema = z
-  .object({
+  .strictObject({
     id: z.uuid().describe("The event's `id`."),
     type: z.string().describe("The event's `type`."),
     seq: z.string().regex(/^[1-9][0-9]*$/).describe("The event's `data.seq` in decimal."),
@@ -234,7 +234,7 @@ const deviceState = z.enum(["starting", "online", "offline"]);
 
 /** The retained status while the station is connected (station-machine.ts `StationStatus`, station.ts). */
 export const onlineStatusSchema = z
-  .object({
+  .strictObject({
     state: z.literal("online"),
     station_id: z.string().min(1),
     devices: z.record(z.string(), deviceState).describe("Each scale, reader and level sensor: starting, online or offline."),
@@ -242,7 +242,7 @@ export const onlineStatusSchema = z
       .record(z.string(), z.enum(["ok", "overload", "underload", "above_capacity", "no_reading", "offline"]))
       .describe("Each scale's condition; overload, underload and above_capacity are no valid weight."),
     storage: z
-      .object({
+      .strictObject({
         state: z.enum(["ok", "busy", "fault"]).describe("busy: commits wait for another process's lock; fault: commits fail, no new sessions."),
         space: z.enum(["ok", "nearly_full", "full"]).describe("Storage against storage.max_size_mb and min_free_mb; full: no new sessions."),
         message: z.string().optional().describe("Why busy or fault."),
@@ -252,7 +252,7 @@ export const onlineStatusSchema = z
     doors: z
       .record(
         z.string(),
-        z.object({
+        z.strictObject({
           door: z.enum(["closed", "open", "unknown"]),
           locked: z.boolean(),
           error: z.string().optional().describe("A failed GPIO line of this door."),
@@ -265,7 +265,7 @@ export const onlineStatusSchema = z
     levels: z
       .record(
         z.string(),
-        z.object({
+        z.strictObject({
           bin_id: z.string(),
           distance_mm: count.nullable().describe("The median distance, mm; null before 5 readings."),
           fill_percent: z.number().min(0).max(100).nullable().describe("0..100 %, one decimal; null before 5 readings."),
@@ -275,18 +275,18 @@ export const onlineStatusSchema = z
       .describe("Per fill-level sensor; present when level sensors are configured."),
     offline_reasons: z.record(z.string(), z.string()).optional().describe("Why each offline device is offline; present while any is."),
     noisy_lines: z
-      .record(z.string(), z.object({ bytes: count, discarded_bytes: count, window_s: z.number().positive() }))
+      .record(z.string(), z.strictObject({ bytes: count, discarded_bytes: count, window_s: z.number().positive() }))
       .optional()
       .describe("Serial lines judged noisy over the last window; present while any is."),
   })
   .describe("The station is connected.");
 
 /** The will: the broker publishes it when the station's connection is lost. */
-export const willStatusSchema = z.object({ state: z.literal("offline") }).describe("The last will: the connection was lost.");
+export const willStatusSchema = z.strictObject({ state: z.literal("offline") }).describe("The last will: the connection was lost.");
 
 /** What a clean shutdown publishes before it disconnects. */
 export const shutdownStatusSchema = z
-  .object({ state: z.literal("offline"), reason: z.literal("shutdown") })
+  .strictObject({ state: z.literal("offline"), reason: z.literal("shutdown") })
   .describe("The station shut down cleanly.");
 
 /** `P/S/status` (retained). */
@@ -297,13 +297,13 @@ export const statusSchema = z.union([onlineStatusSchema, shutdownStatusSchema, w
 
 /** `P/S/telemetry` every `telemetry.interval_s` (QoS 0, message expiry twice the interval). */
 export const telemetrySchema = z
-  .object({
+  .strictObject({
     backlog: count.describe("Events committed but not yet acknowledged by the broker."),
     oldest_pending_age_s: z.number().min(0).nullable().describe("Age of the oldest of them, seconds; null when none waits."),
     devices: z
       .record(
         z.string(),
-        z.object({
+        z.strictObject({
           state: deviceState,
           valid_frames: count.describe("Valid frames since start."),
           discarded_frames: count.describe("Frames discarded (garbage, noise) since start."),
@@ -323,10 +323,10 @@ export const telemetrySchema = z
 /** The `result` of each command's success reply. */
 export const COMMAND_RESULT_SCHEMAS = {
   status: z
-    .object({
+    .strictObject({
       status: onlineStatusSchema.describe("The retained status object as it would be published now."),
       counters: z
-        .object({
+        .strictObject({
           scale_frames: count,
           reader_frames: count,
           level_frames: count,
@@ -342,15 +342,15 @@ export const COMMAND_RESULT_SCHEMAS = {
     })
     .describe("The status and counters."),
   replay: z
-    .object({
+    .strictObject({
       count: count.describe("Events published again."),
       first_held_seq: z.int().min(1).nullable().describe("The oldest seq still held (older ones are pruned); null when none is."),
     })
     .describe("What was published again."),
-  tare: z.object({ scale_id: z.string(), sent: z.literal(true) }).describe("The tare command was sent to the indicator."),
-  zero: z.object({ scale_id: z.string(), sent: z.literal(true) }).describe("The zero command was sent to the indicator."),
+  tare: z.strictObject({ scale_id: z.string(), sent: z.literal(true) }).describe("The tare command was sent to the indicator."),
+  zero: z.strictObject({ scale_id: z.string(), sent: z.literal(true) }).describe("The zero command was sent to the indicator."),
   set_cards: z
-    .object({
+    .strictObject({
       version: z.string(),
       collectors: count.describe("Cards in the collectors list now."),
       maintenance: count.describe("Cards in the maintenance list now."),
@@ -358,7 +358,7 @@ export const COMMAND_RESULT_SCHEMAS = {
     })
     .describe("The lists in force (counts)."),
   reload_config: z
-    .object({
+    .strictObject({
       applied: z.enum(["now", "after_session"]).describe("Applied now, or once the open session closes."),
       changed: z.array(z.string()).describe("Config keys that changed."),
     })
