@@ -12,18 +12,9 @@ import addFormatsModule from "ajv-formats";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { COMMAND_NAMES, COMMAND_SCHEMAS } from "../../src/app/commands/schemas.js";
-import { asyncApiDocument, asyncApiYaml, MESSAGE_NAMES } from "../../src/app/mqtt-api/asyncapi.js";
-import {
-  CLOUD_EVENT_SCHEMAS,
-  COMMAND_REPLY_SCHEMAS,
-  EVENT_KINDS,
-  eventUserPropertiesSchema,
-  onlineStatusSchema,
-  shutdownStatusSchema,
-  telemetrySchema,
-  willStatusSchema,
-} from "../../src/app/mqtt-api/payloads.js";
+import { COMMAND_NAMES } from "../../src/app/commands/schemas.js";
+import { asyncApiDocument, asyncApiYaml, MESSAGE_NAMES, messageSchemas } from "../../src/app/mqtt-api/asyncapi.js";
+import { CLOUD_EVENT_SCHEMAS, EVENT_KINDS, eventUserPropertiesSchema } from "../../src/app/mqtt-api/payloads.js";
 import { ROOT } from "../support/build.js";
 
 const FILE = join(ROOT, "docs/asyncapi.yaml");
@@ -40,18 +31,7 @@ interface Message {
 
 /** The zod schema each message's payload was generated from. */
 function zodOf(name: string): z.ZodType {
-  const table: Record<string, z.ZodType> = {
-    statusOnline: onlineStatusSchema,
-    statusWill: willStatusSchema,
-    statusShutdown: shutdownStatusSchema,
-    telemetry: telemetrySchema,
-  };
-  for (const k of EVENT_KINDS) table[MESSAGE_NAMES.event(k)] = CLOUD_EVENT_SCHEMAS[k];
-  for (const n of COMMAND_NAMES) {
-    table[MESSAGE_NAMES.command(n)] = COMMAND_SCHEMAS[n];
-    table[MESSAGE_NAMES.reply(n)] = COMMAND_REPLY_SCHEMAS[n];
-  }
-  const schema = table[name];
+  const schema = messageSchemas()[name];
   if (schema === undefined) throw new Error(`no zod schema for message ${name}`);
   return schema;
 }

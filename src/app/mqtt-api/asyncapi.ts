@@ -51,6 +51,22 @@ export const MESSAGE_NAMES = {
   reply: (name: CommandName) => `${name}Reply`,
 } as const;
 
+/** The zod schema of every message's payload, by message name (the document's `components.messages`). */
+export function messageSchemas(): Record<string, z.ZodType> {
+  const table: Record<string, z.ZodType> = {
+    statusOnline: onlineStatusSchema,
+    statusWill: willStatusSchema,
+    statusShutdown: shutdownStatusSchema,
+    telemetry: telemetrySchema,
+  };
+  for (const kind of EVENT_KINDS) table[MESSAGE_NAMES.event(kind)] = CLOUD_EVENT_SCHEMAS[kind];
+  for (const name of COMMAND_NAMES) {
+    table[MESSAGE_NAMES.command(name)] = COMMAND_SCHEMAS[name];
+    table[MESSAGE_NAMES.reply(name)] = COMMAND_REPLY_SCHEMAS[name];
+  }
+  return table;
+}
+
 function eventMessage(kind: EventKind) {
   const samples: readonly unknown[] = SAMPLE_EVENTS[kind];
   return {
