@@ -55,7 +55,7 @@ const impureGlobals = [
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/", "coverage/", "node_modules/", ".bench/", "bin/", "scripts/**/*.mjs", "test/**/fixtures/**/*.mjs", "eslint.config.js"] },
+  { ignores: ["dist/", "coverage/", "node_modules/", ".bench/", "bin/", "scripts/**/*.mjs", "examples/**/*.mjs", "test/**/fixtures/**/*.mjs", "eslint.config.js"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
