@@ -274,6 +274,11 @@ function checkTls(mqtt: Record<string, unknown>, out: Issues): void {
         message: `only used with an mqtts:// or wss:// url, found mqtt.url ${quoteFound(url)}`,
       });
   }
+  if (mqtt.password !== undefined && mqtt.password_file !== undefined)
+    out.push({
+      path: ["mqtt", "password_file"],
+      message: "expected either mqtt.password or mqtt.password_file, found both (which one would the station use?)",
+    });
   const pairs = [
     ["cert_file", "key_file"],
     ["key_file", "cert_file"],

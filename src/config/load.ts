@@ -23,7 +23,7 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * The outcome of loading a config. `config` is deep-frozen, with defaults filled in and relative
- * paths (`storage.path`, `mqtt.ca_file`/`cert_file`/`key_file`) made absolute against the config
+ * paths (`storage.path`, `mqtt.ca_file`/`cert_file`/`key_file`/`password_file`) made absolute against the config
  * file's folder; `file` is the file as given. `problems` is never empty, sorted by line and column.
  * `warnings` (warnings.ts) are about a valid file: printed by `config check`, logged by `run`, they
  * never refuse it.
@@ -151,11 +151,13 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
       ...issuesToProblems(issues, source),
       ...portProblems,
       ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
+      ...unreadablePasswordFile(data, baseDir, fileLabel, doc, lineCounter),
     ]);
   }
   const unreadable = [
     ...portProblems,
     ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
+    ...unreadablePasswordFile(data, baseDir, fileLabel, doc, lineCounter),
     ...unusableStorage(parsed.data.storage.path, baseDir, fileLabel, doc, lineCounter),
   ];
   if (unreadable.length > 0) return fail(unreadable);
@@ -232,6 +234,50 @@ function unreadableFiles(
     if (!material.ok) report(`expected ${expected}, found ${JSON.stringify(value)}: ${material.problem}`);
   }
   return problems;
+}
+
+/** What {@link readPasswordFile} found: the password, or why the file cannot give one. */
+export type PasswordFileResult = { ok: true; password: string } | { ok: false; problem: string };
+
+/** A password file is one line; a larger file is not one (and MQTT strings end at 65,535 bytes). */
+const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads `mqtt.password_file` (an absolute path): the password is the file's first line, without
+ * its line end (LF or CRLF) and without trailing spaces or tabs (editors leave them; leading ones
+ * are kept). A missing or unreadable file, one larger than 64 KiB, an empty first line or a
+ * password over 65,535 UTF-8 bytes (MQTT 5.0 section 1.5.4) is `ok: false` with `problem`
+ * completing "expected a password file, found FILE: …". Never throws. The daemon reads it with
+ * this at start and at each reload; `config check` refuses the file (exit 78) when it fails.
+ */
+export function readPasswordFile(file: string): PasswordFileResult {
+  let bytes: Buffer;
+  try {
+    const stat = statSync(file);
+    if (stat.isDirectory()) return { ok: false, problem: "is a directory" };
+    if (!stat.isFile()) return { ok: false, problem: "not a regular file" };
+    if (stat.size > MAX_PASSWORD_FILE_BYTES) return { ok: false, problem: `larger than ${MAX_PASSWORD_FILE_BYTES} bytes (${stat.size}): not a password file` };
+    bytes = readFileSync(file);
+  } catch (err) {
+    return { ok: false, problem: readFailure(err) };
+  }
+  const firstLine = bytes.toString("utf8").split("\n", 1)[0] ?? "";
+  const password = firstLine.replace(/\r$/, "").replace(/[ \t]+$/, "");
+  if (password === "") return { ok: false, problem: bytes.length === 0 ? "an empty file" : "an empty first line (the password is the first line)" };
+  if (Buffer.byteLength(password, "utf8") > 65_535) return { ok: false, problem: "a first line over 65535 bytes (MQTT's limit)" };
+  return { ok: true, password };
+}
+
+/** `mqtt.password_file` must give a password (readPasswordFile), or the station could never log in. */
+function unreadablePasswordFile(data: unknown, baseDir: string, file: string, doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+  const given = (data as { mqtt?: Record<string, unknown> } | null)?.mqtt?.password_file;
+  if (typeof given !== "string" || given === "") return [];
+  const value = path.resolve(baseDir, given);
+  const result = readPasswordFile(value);
+  if (result.ok) return [];
+  const node = doc.getIn(["mqtt", "password_file"], true) as Parameters<typeof nodePosition>[0] | undefined;
+  const at = (node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 };
+  return [{ file, ...at, path: "mqtt.password_file", message: `expected a readable file whose first line is the password, found ${JSON.stringify(value)}: ${result.problem}` }];
 }
 
 /** What a file-system entry is, in words, for a storage problem. */
@@ -354,7 +400,7 @@ const IN_MEMORY = ":memory:";
 function resolvePaths(config: Config, baseDir: string): Config {
   const resolve = (p: string) => path.resolve(baseDir, p);
   const mqtt = { ...config.mqtt };
-  for (const key of ["ca_file", "cert_file", "key_file"] as const) {
+  for (const key of ["ca_file", "cert_file", "key_file", "password_file"] as const) {
     const file = mqtt[key];
     if (file !== undefined) mqtt[key] = resolve(file);
   }

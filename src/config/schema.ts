@@ -32,6 +32,8 @@ const SLUG = /^[a-z0-9][a-z0-9_-]*$/;
 // Topics starting with "$" are reserved for the broker ($SYS): a prefix must not start with one.
 const TOPIC_PREFIX = /^(?!\$)[^/#+\u0000]+(\/[^/#+\u0000]+)*$/;
 const MQTT_URL = /^(mqtts?|wss?):\/\/[^\s/?#]+/;
+/** MQTT 5 Session Expiry Interval 0xFFFFFFFF: the session does not expire (MQTT 5.0 section 3.1.2.11.2). */
+const MQTT_SESSION_NEVER_EXPIRES = 0xffff_ffff;
 
 const categorySlug = () =>
   matching(SLUG, 'a slug of lowercase letters, digits, "_" or "-", starting with a letter or digit');
@@ -168,8 +170,19 @@ const mqttSchema = z
       .meta({ examples: ["st-001"] }),
     password: mqttString()
       .optional()
-      .describe("Password for the broker's authentication; never logged.")
+      .describe(
+        "Password for the broker's authentication, written in this file (a warning: prefer password_file); " +
+          "never logged. Not together with password_file.",
+      )
       .meta({ examples: ["change-me"] }),
+    password_file: nonEmpty()
+      .optional()
+      .describe(
+        "File whose first line is the password for the broker's authentication (read at start and at " +
+          "each reload; never logged). Relative to this file's folder; keep it readable only by the " +
+          "station's user. Not together with password.",
+      )
+      .meta({ examples: ["secret.txt"] }),
     ca_file: nonEmpty()
       .optional()
       .describe(
@@ -191,6 +204,32 @@ const mqttSchema = z
           "file's folder.",
       )
       .meta({ examples: ["tls/station.key"] }),
+    tls_insecure: z
+      .boolean()
+      .default(false)
+      .describe(
+        "true skips the check of the broker's certificate (mqtts:// and wss://): anyone on the path can " +
+          "pose as the broker. Logged at warn at every connect; for commissioning only.",
+      ),
+    session_expiry_s: z
+      .int()
+      .min(0)
+      .max(MQTT_SESSION_NEVER_EXPIRES)
+      .default(3600)
+      .describe(
+        "MQTT 5: seconds the broker keeps the station's session (its command subscription and the commands " +
+          `queued for it) while the station is away; 0 ends it at disconnect, ${MQTT_SESSION_NEVER_EXPIRES} never ` +
+          "(MQTT 5.0 section 3.1.2.11.2). Not used with protocol_version 4 (a clean session).",
+      ),
+    reconnect_max_s: z
+      .number()
+      .positive()
+      .max(HOUR_S)
+      .default(60)
+      .describe(
+        "Cap of the reconnect backoff, in seconds: waits between connection attempts grow from 1 s up to " +
+          "this, each a random fraction of its cap (full jitter).",
+      ),
     keepalive_s: z
       .int()
       .min(0)
@@ -205,6 +244,20 @@ const mqttSchema = z
       .describe("Publisher in-flight window: at most this many events await the broker's PUBACK at once."),
   })
   .describe("Connection to the operator's MQTT broker.");
+
+const telemetrySchema = z
+  .strictObject({
+    interval_s: z
+      .number()
+      .positive()
+      .max(DAY_S)
+      .default(60)
+      .describe(
+        "Seconds between two telemetry messages on PREFIX/STATION_ID/telemetry (QoS 0, not retained; MQTT 5 " +
+          "message expiry twice this).",
+      ),
+  })
+  .describe("Periodic telemetry (backlog, devices, memory, disk), not durable.");
 
 const binSchema = z.strictObject({
   id: deviceId()
@@ -370,6 +423,7 @@ export const configSchema = z
     station: stationSchema,
     storage: storageSchema.prefault({}),
     mqtt: mqttSchema,
+    telemetry: telemetrySchema.prefault({}),
     scales: z
       .array(scaleItemSchema)
       .default([])

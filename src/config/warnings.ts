@@ -7,7 +7,7 @@
 import { closest, distance } from "fastest-levenshtein";
 import type { Document, LineCounter } from "yaml";
 import type { ConfigProblem } from "./problems.js";
-import { configSchema, type Config } from "./schema.js";
+import type { Config } from "./schema.js";
 import { quoteFound } from "./found.js";
 import { inspectTlsMaterial, type CertificateFacts } from "./tls-material.js";
 import { positionOf } from "./yaml-position.js";
@@ -30,7 +30,8 @@ type Segment = string | number;
 /**
  * Every warning about `config` (validated, paths resolved), in file order of the checks below:
  * a bin whose category has no points rule while a rules table exists (naming the nearest rule),
- * a scale that serves no bin, a TLS certificate past its expiry, a password written in the file.
+ * a scale that serves no bin, a TLS certificate past its expiry, a password written in the file,
+ * a password (from either key) sent over a plain mqtt:// or ws:// URL, and `tls_insecure`.
  */
 export function configWarnings(config: Readonly<Config>, source: WarningSource): ConfigProblem[] {
   const out: ConfigProblem[] = [];
@@ -41,6 +42,8 @@ export function configWarnings(config: Readonly<Config>, source: WarningSource):
   scalesWithoutBin(config, warn);
   expiredCertificates(config, source, warn);
   passwordInFile(config, source.fileMode, warn);
+  passwordFileOverPlainUrl(config, warn);
+  tlsInsecure(config, warn);
   return out;
 }
 
@@ -117,10 +120,35 @@ function passwordInFile(config: Readonly<Config>, fileMode: number | null, warn:
   const readable = fileMode !== null && (fileMode & 0o004) !== 0;
   let message = "a password written in the config file: anyone who can read the file can read it";
   if (readable) message += ` (and every user of this machine can: mode ${(fileMode & 0o777).toString(8).padStart(4, "0")}; chmod 0640)`;
-  // contract.md section 2 names mqtt.password_file; advise it once the schema has it.
-  message += Object.hasOwn(configSchema.shape.mqtt.shape, "password_file")
-    ? "; move it to a file of its own, readable only by the station's user, named by mqtt.password_file"
-    : "; keep it in a file of its own, readable only by the station's user";
+  message += "; move it to a file of its own, readable only by the station's user, named by mqtt.password_file";
   if (plain) message += `. WORSE: mqtt.url is plain ${scheme}://, so the password also crosses the network unencrypted: use ${scheme === "ws" ? "wss" : "mqtts"}://`;
   warn(["mqtt", "password"], message);
+}
+
+/** The scheme of `mqtt.url` when it is a plain (unencrypted) one, else `null`. */
+function plainScheme(url: string): "mqtt" | "ws" | null {
+  const scheme = url.split(":", 1)[0]?.toLowerCase();
+  return scheme === "mqtt" || scheme === "ws" ? scheme : null;
+}
+
+/** A password kept in its own file still crosses the network in clear over mqtt:// or ws:// (MQTT 5.0 section 3.1.3.6). */
+function passwordFileOverPlainUrl(config: Readonly<Config>, warn: Warn): void {
+  if (config.mqtt.password_file === undefined) return;
+  const scheme = plainScheme(config.mqtt.url);
+  if (scheme === null) return;
+  warn(
+    ["mqtt", "password_file"],
+    `mqtt.url is plain ${scheme}://, so the password crosses the network unencrypted (anyone on the path can read it): use ${scheme === "ws" ? "wss" : "mqtts"}://`,
+  );
+}
+
+function tlsInsecure(config: Readonly<Config>, warn: Warn): void {
+  if (!config.mqtt.tls_insecure) return;
+  const plain = plainScheme(config.mqtt.url) !== null;
+  warn(
+    ["mqtt", "tls_insecure"],
+    plain
+      ? "tls_insecure is true, but mqtt.url is not mqtts:// or wss://: it has no effect"
+      : "tls_insecure is true: the broker's certificate is not checked, so anyone on the path can pose as the broker (logged at warn at every connect; for commissioning only)",
+  );
 }

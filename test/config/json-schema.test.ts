@@ -22,6 +22,7 @@ describe("configJsonSchema", () => {
       "station",
       "storage",
       "mqtt",
+      "telemetry",
       "scales",
       "readers",
       "level_sensors",

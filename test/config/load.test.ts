@@ -133,13 +133,14 @@ describe("checkConfigText problems", () => {
   it("reports an unknown key at the key, with the keys expected", () => {
     expect(check(`${head}  topic_prefx: sb\n`)).toEqual([
       "c.yaml:5:3: mqtt.topic_prefx: unknown key (expected one of: url, topic_prefix, protocol_version, " +
-        "client_id, username, password, ca_file, cert_file, key_file, keepalive_s, inflight); did you mean topic_prefix?",
+        "client_id, username, password, password_file, ca_file, cert_file, key_file, tls_insecure, session_expiry_s, " +
+        "reconnect_max_s, keepalive_s, inflight); did you mean topic_prefix?",
     ]);
   });
 
   it("reports an unknown top-level key", () => {
     expect(check(`${head}colour: blue\n`)).toEqual([
-      "c.yaml:5:1: colour: unknown key (expected one of: station, storage, mqtt, scales, readers, level_sensors, bins, points, session, gpio, cards, log)",
+      "c.yaml:5:1: colour: unknown key (expected one of: station, storage, mqtt, telemetry, scales, readers, level_sensors, bins, points, session, gpio, cards, log)",
     ]);
   });
 

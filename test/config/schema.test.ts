@@ -30,9 +30,14 @@ describe("configSchema", () => {
         url: "mqtt://127.0.0.1:1883",
         topic_prefix: "smartbin",
         protocol_version: 5,
+        username: "st-001",
+        tls_insecure: false,
+        session_expiry_s: 3600,
+        reconnect_max_s: 60,
         keepalive_s: 30,
         inflight: 32,
       },
+      telemetry: { interval_s: 60 },
       scales: [
         {
           id: "scale-1",

@@ -78,7 +78,7 @@ points:
   it("a password in the file; harder on plain mqtt:// and when the file is readable by all", () => {
     const tls = check(`station: { id: st-1 }\nstorage: { path: ":memory:" }\nmqtt: { url: "mqtts://b:8883", username: u, password: p }\n`, { fileMode: 0o640 });
     expect(warningLines(tls)).toEqual([
-      "c.yaml:3:55: mqtt.password: warning: a password written in the config file: anyone who can read the file can read it; keep it in a file of its own, readable only by the station's user",
+      "c.yaml:3:55: mqtt.password: warning: a password written in the config file: anyone who can read the file can read it; move it to a file of its own, readable only by the station's user, named by mqtt.password_file",
     ]);
     const plain = check(`station: { id: st-1 }\nstorage: { path: ":memory:" }\nmqtt: { url: "mqtt://b", username: u, password: p }\n`, { fileMode: 0o644 });
     const [line] = warningLines(plain);
