@@ -103,6 +103,8 @@ export class Outbox {
     nextSeq: Statement<[], { value: number }>;
     insert: Statement<[number, string, string, string, string, string]>;
     pendingAfter: Statement<[number, number], StoredEvent>;
+    heldRange: Statement<[number, number], { count: number; first: number | null }>;
+    heldPage: Statement<[number, number, number], StoredEvent>;
     markPublished: Statement<[string, number]>;
     setMeta: Statement<[string, string]>;
     getMeta: Statement<[string], { value: string }>;
@@ -159,6 +161,13 @@ export class Outbox {
       pendingAfter: db.prepare<[number, number], StoredEvent>(
         "SELECT seq, id, kind, payload FROM events" +
           " WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      // Both use the primary key's range: cost in the events of the range, not in the table.
+      heldRange: db.prepare<[number, number], { count: number; first: number | null }>(
+        "SELECT count(*) AS count, min(seq) AS first FROM events WHERE seq >= ? AND seq <= ?",
+      ),
+      heldPage: db.prepare<[number, number, number], StoredEvent>(
+        "SELECT seq, id, kind, payload FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
       ),
       markPublished: db.prepare<[string, number]>(
         "UPDATE events SET published_at = ? WHERE seq = ? AND published_at IS NULL",
@@ -445,6 +454,26 @@ export class Outbox {
   }
 
   /**
+   * The events still held in the database (published or not; pruned ones are gone) with
+   * `fromSeq <= seq <= toSeq` (`toSeq` undefined: no upper bound): how many, and the lowest seq
+   * among them (`null` when none). The `replay` command's result (contract.md section 4: `count`
+   * and `first_held_seq`).
+   */
+  heldRange(fromSeq: number, toSeq?: number): { count: number; firstHeldSeq: number | null } {
+    const row = this.stmts.heldRange.get(seqBound(fromSeq), toSeq === undefined ? Number.MAX_SAFE_INTEGER : seqBound(toSeq));
+    return { count: row?.count ?? 0, firstHeldSeq: row?.first ?? null };
+  }
+
+  /**
+   * Up to `limit` held events (published or not) with `afterSeq < seq <= toSeq` (`toSeq` undefined:
+   * no upper bound), ascending: the publisher pages through a replay with it, never loading the
+   * whole range.
+   */
+  heldPage(afterSeq: number, toSeq: number | undefined, limit: number): StoredEvent[] {
+    return this.stmts.heldPage.all(seqBound(afterSeq), toSeq === undefined ? Number.MAX_SAFE_INTEGER : seqBound(toSeq), limit);
+  }
+
+  /**
    * Marks events as acknowledged by the broker (PUBACK), in one transaction; `published_at` is
    * the current time. Already published or unknown seqs are ignored.
    *
@@ -634,3 +663,8 @@ function checkEvent(kind: string, data: Record<string, unknown>): void {
   }
 }
 
+/** A seq bound as SQLite compares it: an integer (a fraction or an out-of-range number from a command is clamped). */
+function seqBound(n: number): number {
+  if (Number.isNaN(n)) return 0;
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(n)));
+}
