@@ -49,3 +49,17 @@ export function backoffDelayMs(
   const r = Number.isFinite(raw) ? Math.min(Math.max(raw, 0), 1) : 0;
   return Math.floor(r * backoffCapMs(attempt, settings));
 }
+
+/**
+ * The publisher's backoff for config `mqtt.reconnect_max_s` (seconds, positive): the first
+ * reconnect within 1 s (or within the cap, if lower), never more than `maxS` apart.
+ */
+export function reconnectBackoff(maxS: number): BackoffSettings {
+  const maxMs = Math.max(1, Math.round(maxS * 1000));
+  return { startMs: Math.min(DEFAULT_RECONNECT_BACKOFF.startMs, maxMs), maxMs };
+}
+
+/** A delay in ms as a technician reads it in a log line: `7.4 s`, `850 ms`. */
+export function describeDelay(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}

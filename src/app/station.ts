@@ -21,6 +21,7 @@ import type { Config } from "../config/schema.js";
 import type { Logger } from "../adapters/log/logger.js";
 import { Outbox } from "../adapters/outbox/outbox.js";
 import { DEFAULT_RESERVE_BYTES } from "../adapters/outbox/space.js";
+import { reconnectBackoff } from "../adapters/backoff.js";
 import { SmartbinError } from "../errors.js";
 import { Publisher } from "../adapters/mqtt/publisher.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
@@ -30,7 +31,7 @@ import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
-import { formatProblem, loadConfigFile } from "../config/load.js";
+import { formatProblem, loadConfigFile, readPasswordFile } from "../config/load.js";
 import { ClockCorrection } from "./clock-correction.js";
 import { createGpioPort } from "../adapters/gpio/create.js";
 import { GpioStation, hasGpioLines } from "./gpio-station.js";
@@ -128,20 +129,36 @@ export class Station {
     });
     this.outbox = outbox;
     const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
+    // The connection settings of a config (a reload passes the new config's to publisher.reconfigure).
+    const connection = (c: Readonly<Config>) => {
+      const fromFile = c.mqtt.password_file === undefined ? undefined : readPasswordFile(c.mqtt.password_file);
+      // Checked by the config load moments ago: only a file removed since gets here.
+      if (fromFile?.ok === false) {
+        throw new SmartbinError("CONFIG_INVALID", `mqtt.password_file: cannot read ${c.mqtt.password_file}: ${fromFile.problem}`, { path: c.mqtt.password_file });
+      }
+      return {
+        url: c.mqtt.url,
+        topicPrefix: c.mqtt.topic_prefix,
+        protocolVersion: c.mqtt.protocol_version,
+        keepaliveS: c.mqtt.keepalive_s,
+        clientId: c.mqtt.client_id,
+        username: c.mqtt.username,
+        password: fromFile?.ok === true ? fromFile.password : c.mqtt.password,
+        ca: tlsFile(c.mqtt.ca_file),
+        cert: tlsFile(c.mqtt.cert_file),
+        key: tlsFile(c.mqtt.key_file),
+        tlsInsecure: c.mqtt.tls_insecure,
+        sessionExpiryS: c.mqtt.session_expiry_s,
+      };
+    };
     const publisher = new Publisher({
       outbox,
-      url: cfg.mqtt.url,
       stationId: cfg.station.id,
-      topicPrefix: cfg.mqtt.topic_prefix,
-      protocolVersion: cfg.mqtt.protocol_version,
+      ...connection(cfg),
       inflight: cfg.mqtt.inflight,
-      keepaliveS: cfg.mqtt.keepalive_s,
-      clientId: cfg.mqtt.client_id,
-      username: cfg.mqtt.username,
-      password: cfg.mqtt.password,
-      ca: tlsFile(cfg.mqtt.ca_file),
-      cert: tlsFile(cfg.mqtt.cert_file),
-      key: tlsFile(cfg.mqtt.key_file),
+      reconnect: reconnectBackoff(cfg.mqtt.reconnect_max_s),
+      // contract.md section 4: larger commands never reach the station (the broker drops them).
+      maximumPacketSize: 256 * 1024,
       logger: this.deps.logger.child({ module: "mqtt" }),
       statusFields: () => ({ station_id: cfg.station.id, ...(this.runner?.statusFields() ?? {}) }),
       // A dead connection is closed by MQTT.js 1.5 keepalives after its last packet (KeepaliveManager):
@@ -149,6 +166,8 @@ export class Station {
       ...(this.deps.liveness
         ? { liveness: this.deps.liveness.register("publisher", Math.max(DEFAULT_STUCK_AFTER_MS, 3_000 * cfg.mqtt.keepalive_s)) }
         : {}),
+      // Integrator: onCommand, onClientIdConflict (the client_id_conflict alarm), telemetry every
+      // cfg.telemetry.interval_s, and reconfigure(connection(next), timeoutMs) on a reload.
     });
     this.publisher = publisher;
     if (hasGpioLines(cfg)) {

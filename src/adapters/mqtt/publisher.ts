@@ -1,16 +1,28 @@
 import { connect } from "mqtt";
-import type { IClientOptions, IClientPublishOptions, IConnackPacket, MqttClient } from "mqtt";
+import type { IClientPublishOptions, IConnackPacket, IPublishPacket, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 
 import { SmartbinError } from "../../errors.js";
 import type { StoredEvent } from "../outbox/outbox.js";
-import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs } from "../backoff.js";
+import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs, describeDelay } from "../backoff.js";
 import type { BackoffSettings } from "../backoff.js";
-import type { PublisherOptions, PublisherStats } from "./publisher-types.js";
+import type { IncomingCommand, PublisherConnectionSettings, PublisherOptions, PublisherStats } from "./publisher-types.js";
 import { until, withTimeout } from "../../waits.js";
 import { failureOf } from "../outbox/failure.js";
+import { ClientIdConflictTracker, REASON_SESSION_TAKEN_OVER } from "./client-id-conflict.js";
+import { commandOf, replyRoute } from "./commands.js";
+import { clientOptions, redactUrl, stationTopics } from "./connect-options.js";
+import type { StationTopics } from "./connect-options.js";
+import { ReplayQueue } from "./replay-queue.js";
 
-export type { PublisherOptions, PublisherOutbox, PublisherStats } from "./publisher-types.js";
+export type {
+  ClientIdConflictSettings,
+  IncomingCommand,
+  PublisherConnectionSettings,
+  PublisherOptions,
+  PublisherOutbox,
+  PublisherStats,
+} from "./publisher-types.js";
 
 /** The MQTT 5 content type of every event PUBLISH (contract.md section 4). */
 export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json";
@@ -30,6 +42,9 @@ const MAX_UNMARKED = MARK_BATCH * 4;
 /** Retry delay after the outbox could not be read or marked. */
 const STORAGE_RETRY_MS = 1000;
 
+/** MQTT 5 Message Expiry Interval is a four-byte integer, in seconds (MQTT 5.0 section 3.3.2.3.3). */
+const MAX_EXPIRY_S = 0xffff_ffff;
+
 /** One connection attempt; all its state is dropped when it closes. */
 interface Connection {
   readonly client: MqttClient;
@@ -37,41 +52,60 @@ interface Connection {
   closed: boolean;
   connectedAt: number;
   window: number;
-  /** seq → event, awaiting PUBACK. */
+  /** seq → event, awaiting PUBACK (the drain's; replayed events are only counted). */
   readonly inflight: Map<number, StoredEvent>;
+  /** Replayed events awaiting PUBACK. */
+  replayInflight: number;
   /** Read from the database, not yet sent, ascending. */
   buffer: StoredEvent[];
   /** The highest seq sent on this connection: nothing at or below it is sent again on it. */
   lastSentSeq: number;
   /** Why it closed, for the log. */
   reason: string | undefined;
+  /** MQTT.js reported an error on it (socket error, keepalive or CONNACK timeout, refused CONNACK). */
+  sawError: boolean;
+  /** The broker said "Session taken over" (MQTT 5 DISCONNECT 0x8E). */
+  takenOver: boolean;
+  /** Ends a client id conflict once the connection has stayed up long enough. */
+  stayTimer: NodeJS.Timeout | undefined;
+  /** A replayed event was refused on it: further refusals are logged at debug. */
+  replayRefusalLogged: boolean;
 }
 
 /**
- * Drains the outbox to the broker (contract.md section 4, architecture.md "Decisions"):
+ * Drains the outbox to the broker and carries the station's commands and telemetry (contract.md
+ * section 4, architecture.md "Decisions"):
  *
  * - events go to `P/S/events/<kind>`, QoS 1, not retained, payload the stored JSON text byte for
- *   byte, with MQTT 5 content type {@link CLOUDEVENTS_CONTENT_TYPE};
+ *   byte; with MQTT 5 also the content type {@link CLOUDEVENTS_CONTENT_TYPE} and the user properties
+ *   `id`, `type` (`smartbin.<kind>.v1`) and `seq` (decimal) (MQTT 5.0 sections 3.3.2.3.9, 3.3.2.3.7);
  * - strictly in `seq` order over each connection, at most `inflight` awaiting PUBACK, read from the
  *   database in pages (never the whole backlog);
  * - an event is marked published only on its PUBACK (marks are batched per tick);
- * - clean session and a new MQTT.js client per connection attempt with its own reconnect
- *   (`reconnectPeriod: 0`), so MQTT.js never replays its in-memory store: after a reconnect or a
- *   restart, the drain starts again from the lowest unpublished `seq` in the database, and no event
- *   is sent twice over one connection;
+ * - a new MQTT.js client per connection attempt with its own reconnect (`reconnectPeriod: 0`), so
+ *   MQTT.js never replays its in-memory store: after a reconnect or a restart, the drain starts
+ *   again from the lowest unpublished `seq` in the database, and no event is sent twice over one
+ *   connection. The broker session (MQTT 5: clean start off, session expiry; 3.1.1: clean session)
+ *   serves the command subscription only (connect-options.ts);
  * - `P/S/status` (retained, QoS 1): `{"state":"online", ...statusFields()}` on connect, will
- *   `{"state":"offline"}`, `{"state":"offline","reason":"shutdown"}` on {@link stop}.
+ *   `{"state":"offline"}`, `{"state":"offline","reason":"shutdown"}` on {@link stop};
+ * - `P/S/cmd/+` subscribed at QoS 1 after every CONNACK, each command handed to `onCommand`;
+ *   replies by {@link reply}, telemetry by {@link publishTelemetry}, replays by {@link replay};
+ * - reconnects back off with full jitter up to the cap, each wait logged once at info with its
+ *   length and reason; a client id conflict (client-id-conflict.ts) slows them to 30 s at least.
  *
- * The broker being away never blocks or throws into the caller: {@link notify} and
- * {@link publishStatus} are fire-and-forget, and reconnects back off with full jitter.
+ * The broker being away never blocks or throws into the caller: every method but {@link stop} and
+ * {@link reconfigure} is fire-and-forget.
  */
 export class Publisher {
   private readonly opts: PublisherOptions;
   private readonly log: Logger;
-  private readonly statusTopic: string;
   private readonly debugLogging: boolean;
   private readonly window: number;
   private readonly backoff: BackoffSettings;
+  /** The connection settings in use (the options', or the last {@link reconfigure}'s). */
+  private settings: PublisherConnectionSettings;
+  private topics: StationTopics;
   private conn: Connection | undefined;
   private started = false;
   private stopping = false;
@@ -90,24 +124,30 @@ export class Publisher {
   /** A failure to mark events published was logged, and no mark has succeeded since. */
   private markFailureLogged = false;
   private pumping = false;
-  private readonly counters = { connections: 0, sent: 0, acked: 0, rejected: 0 };
-  /** The options of every event PUBLISH: one object, read and never changed by MQTT.js. */
-  private readonly eventPublishOptions: IClientPublishOptions;
+  /** The pump takes turns between the drain and a replay, so neither starves the other. */
+  private replayTurn = false;
+  private readonly replays = new ReplayQueue();
+  private readonly conflict: ClientIdConflictTracker;
+  /** Resolved (true) at the next CONNACK, by {@link reconfigure}. */
+  private readonly connectWaiters = new Set<(connected: boolean) => void>();
+  private reconfiguring: Promise<unknown> = Promise.resolve();
+  private readonly counters = { connections: 0, sent: 0, acked: 0, rejected: 0, replayed: 0, commandsReceived: 0 };
+  /** The options of every event PUBLISH with MQTT 3.1.1: one object, read and never changed by MQTT.js. */
+  private readonly plainPublishOptions: IClientPublishOptions = { qos: 1, retain: false };
   /** Event topic per kind, made once: a drain publishes thousands of events of a handful of kinds. */
-  private readonly eventTopics = new Map<string, string>();
+  private eventTopics = new Map<string, string>();
+  /** CloudEvents type per kind (`smartbin.<kind>.v1`), made once. */
+  private readonly eventTypes = new Map<string, string>();
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
     this.log = opts.logger;
-    this.statusTopic = `${opts.topicPrefix}/${opts.stationId}/status`;
+    this.settings = connectionSettingsOf(opts);
+    this.topics = stationTopics(opts.topicPrefix, opts.stationId);
     this.debugLogging = this.log.isLevelEnabled("debug");
     this.window = Math.max(1, Math.floor(opts.inflight ?? 32));
     this.backoff = opts.reconnect ?? DEFAULT_RECONNECT_BACKOFF;
-    this.eventPublishOptions = {
-      qos: 1,
-      retain: false,
-      ...(opts.protocolVersion === 5 ? { properties: { contentType: CLOUDEVENTS_CONTENT_TYPE } } : {}),
-    };
+    this.conflict = new ClientIdConflictTracker(opts.conflict);
   }
 
   /** Starts connecting (in the background) and draining. Idempotent; no effect after stop. */
@@ -144,6 +184,97 @@ export class Publisher {
   }
 
   /**
+   * Publishes the reply `body` (JSON text) to the command `cmd` (contract.md section 4): with MQTT 5
+   * and a response topic, to that topic with the command's correlation data (MQTT 5.0 section
+   * 4.10); otherwise to `P/S/cmd/<name>/reply`. QoS 1, not retained. Dropped (logged at debug) while
+   * disconnected: the sender retries with the same `command_id` and gets the stored reply. A reply
+   * the broker refuses (MQTT 5 PUBACK reason code, e.g. 0x87 not authorized) is logged at warn.
+   * Never throws.
+   */
+  reply(cmd: IncomingCommand, body: string): void {
+    const conn = this.conn;
+    const route = replyRoute(cmd, this.topics.commandPrefix, this.settings.protocolVersion);
+    if (!conn?.connected || this.stopping) {
+      this.log.debug({ command: cmd.name, topic: route.topic }, "reply dropped: not connected to the broker");
+      return;
+    }
+    const options: IClientPublishOptions = {
+      qos: 1,
+      retain: false,
+      ...(route.correlationData !== undefined ? { properties: { correlationData: route.correlationData } } : {}),
+    };
+    conn.client.publish(route.topic, body, options, (err) => {
+      if (err && !conn.closed && !this.stopping) {
+        this.log.warn({ command: cmd.name, topic: route.topic, reason: err.message }, "command reply not accepted by the broker");
+      }
+    });
+  }
+
+  /**
+   * Publishes telemetry `body` (JSON text) on `P/S/telemetry`, QoS 0, not retained; with MQTT 5 its
+   * Message Expiry Interval is twice `intervalS` (seconds; MQTT 5.0 section 3.3.2.3.3), so a broker
+   * never hands a stale reading to a late subscriber (contract.md section 4). Dropped while
+   * disconnected (telemetry is not durable). Never throws.
+   */
+  publishTelemetry(body: string, intervalS: number): void {
+    const conn = this.conn;
+    if (!conn?.connected || this.stopping) return;
+    const expiry = Math.min(MAX_EXPIRY_S, Math.max(1, Math.ceil(2 * intervalS)));
+    const options: IClientPublishOptions =
+      this.settings.protocolVersion === 5
+        ? { qos: 0, retain: false, properties: { messageExpiryInterval: expiry } }
+        : { qos: 0, retain: false };
+    conn.client.publish(this.topics.telemetry, body, options);
+  }
+
+  /**
+   * Publishes again the held events with `fromSeq <= seq <= toSeq` (`toSeq` undefined: up to the
+   * newest held event when the replay gets there), on their event topics, byte for byte with the
+   * same properties as the first time; published or not, and marking nothing (contract.md section
+   * 4, the `replay` command; its result comes from `Outbox.heldRange`). Paged through the database
+   * (`heldPage`), within the in-flight window, taking turns with the normal drain.
+   *
+   * A replay asked while another runs is queued behind it (replay-queue.ts; at most 16 wait, a
+   * further one is logged at warn and dropped). A disconnect drops every replay, running or queued:
+   * it does not resume on the next connection (the central system, still missing events, asks
+   * again); a replay asked while disconnected is dropped the same way. Never throws.
+   */
+  replay(fromSeq: number, toSeq: number | undefined): void {
+    const conn = this.conn;
+    if (this.opts.outbox.heldPage === undefined) {
+      this.log.warn({ from_seq: fromSeq, to_seq: toSeq ?? null }, "replay not possible: this outbox cannot read held events");
+      return;
+    }
+    if (!conn?.connected || this.stopping) {
+      this.log.info({ from_seq: fromSeq, to_seq: toSeq ?? null }, "replay dropped: not connected to the broker");
+      return;
+    }
+    const added = this.replays.add(fromSeq, toSeq);
+    const fields = { from_seq: fromSeq, to_seq: toSeq ?? null };
+    if (added === "full") this.log.warn(fields, "replay dropped: too many replays waiting");
+    else if (added === "duplicate") this.log.info(fields, "replay already waiting");
+    else this.log.info(fields, added === "started" ? "replaying events" : "replay queued behind another");
+    this.pump(conn);
+  }
+
+  /**
+   * Switches to new connection settings (a config reload): drops the current connection (a clean
+   * DISCONNECT, so the will is not published), connects with `next`, and resolves true at its
+   * CONNACK within `timeoutMs` (retrying with backoff meanwhile). Otherwise it goes back to the
+   * previous settings, reconnects with them, and resolves false. Replays are dropped; events
+   * awaiting PUBACK are resent from the database. Calls are serialised: a second one starts once
+   * the first has resolved. Resolves false at once after {@link stop}. Never rejects.
+   */
+  reconfigure(next: PublisherConnectionSettings, timeoutMs: number): Promise<boolean> {
+    const run = this.reconfiguring.then(() => this.switchSettings(next, timeoutMs));
+    this.reconfiguring = run.catch(() => undefined);
+    return run.catch((err: unknown) => {
+      this.log.error({ err }, "reconfiguring the broker connection failed");
+      return false;
+    });
+  }
+
+  /**
    * Stops: waits briefly for in-flight events to be acknowledged, publishes the retained
    * `{"state":"offline","reason":"shutdown"}`, disconnects cleanly (so the broker discards the
    * will) and flushes the published marks. Resolves within `stopTimeoutMs` (about 2.5 s) even
@@ -160,48 +291,103 @@ export class Publisher {
     return {
       connected: conn?.connected ?? false,
       ...this.counters,
-      inflight: conn?.inflight.size ?? 0,
+      inflight: conn === undefined ? 0 : conn.inflight.size + conn.replayInflight,
       window: conn?.connected ? conn.window : 0,
+      clientIdConflict: this.conflict.active,
     };
+  }
+
+  private async switchSettings(next: PublisherConnectionSettings, timeoutMs: number): Promise<boolean> {
+    if (this.stopping) return false;
+    const previous = this.settings;
+    this.started = true;
+    this.useSettings(next);
+    this.restartConnection();
+    if (await this.nextConnack(timeoutMs)) {
+      this.log.info({ url: redactUrl(next.url) }, "connected with the new broker settings");
+      return true;
+    }
+    if (this.stopping) return false;
+    this.log.warn(
+      { url: redactUrl(next.url), timeout_ms: timeoutMs },
+      "no connection with the new broker settings in time: back to the previous ones",
+    );
+    this.useSettings(previous);
+    this.restartConnection();
+    return false;
+  }
+
+  private useSettings(next: PublisherConnectionSettings): void {
+    this.settings = { ...next };
+    this.topics = stationTopics(next.topicPrefix, this.opts.stationId);
+    this.eventTopics = new Map();
+  }
+
+  /** Drops the current connection, if any (without reconnecting it), and connects anew at once. */
+  private restartConnection(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.attempt = 0;
+    const conn = this.conn;
+    if (conn !== undefined) this.retire(conn);
+    this.link = "unknown";
+    this.connect();
+  }
+
+  /** Closes `conn` for good, with a DISCONNECT when it is up (the broker then discards the will). */
+  private retire(conn: Connection): void {
+    const wasConnected = conn.connected;
+    this.forget(conn);
+    if (wasConnected) {
+      for (const id of Object.keys(conn.client.outgoing)) conn.client.removeOutgoingMessage(Number(id));
+      conn.client.end(false);
+      setTimeout(() => conn.client.end(true), 500).unref();
+    } else {
+      setImmediate(() => conn.client.end(true));
+    }
+  }
+
+  /** Drops every trace of `conn` in the publisher's state. */
+  private forget(conn: Connection): void {
+    conn.closed = true;
+    conn.connected = false;
+    clearTimeout(conn.stayTimer);
+    conn.inflight.clear();
+    conn.replayInflight = 0;
+    conn.buffer = [];
+    if (this.conn === conn) this.conn = undefined;
+    const dropped = this.replays.clear();
+    if (dropped > 0 && !this.stopping) this.log.info({ replays: dropped }, "replays dropped with the connection (the central system asks again)");
+    this.flushMarks();
+  }
+
+  /** Resolves true at the next CONNACK, false after `ms` or at stop. */
+  private nextConnack(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.connectWaiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), ms);
+      this.connectWaiters.add(done);
+    });
   }
 
   private connect(): void {
     this.reconnectTimer = undefined;
     if (this.stopping) return;
     this.opts.liveness?.beat("busy");
-    const o = this.opts;
-    const options: IClientOptions = {
-      protocolVersion: o.protocolVersion,
-      clientId: o.clientId ?? `smartbin-${o.stationId}`,
-      clean: true,
-      // Our own reconnect, one new client per attempt: MQTT.js must never replay its store.
-      reconnectPeriod: 0,
-      connectTimeout: o.connectTimeoutMs ?? 10_000,
-      keepalive: o.keepaliveS ?? 30,
-      // The keepalive runs on its own interval (a PINGREQ every keepalive, the connection closed
-      // when its PINGRESP is late) instead of being re-armed on every packet sent or received:
-      // MQTT.js's default clears and sets a timer per PUBLISH and per PUBACK, the largest
-      // allocation of a backlog drain after logging (README "Performance").
-      reschedulePings: false,
-      // MQTT.js logs each packet through the `debug` package even when it is disabled (an argument
-      // array per call, a dozen calls per event); we log what matters ourselves.
-      log: noLog,
-      // mqtt-packet otherwise makes a Buffer for each of the 65,536 two-byte numbers at the first
-      // packet written and keeps them for good: 6.8 MB of heap in 65,554 objects (a heap snapshot
-      // before and after connect), a tenth of an idle station. Each packet writes its few numbers
-      // itself instead. The switch is mqtt-packet's, for the whole process.
-      writeCache: false,
-      will: { topic: this.statusTopic, payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
-      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
-      ...(o.ca !== undefined ? { ca: o.ca } : {}),
-      ...(o.cert !== undefined ? { cert: o.cert } : {}),
-      ...(o.key !== undefined ? { key: o.key } : {}),
-    };
+    const s = this.settings;
+    const options = clientOptions(s, {
+      clientId: s.clientId ?? `smartbin-${this.opts.stationId}`,
+      statusTopic: this.topics.status,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      maximumPacketSize: this.opts.maximumPacketSize,
+    });
     let client: MqttClient;
     try {
-      client = connect(o.url, options);
+      client = connect(s.url, options);
     } catch (err) {
       // A malformed URL: reported like an unreachable broker, retried with backoff.
       this.onAttemptFailed(errorMessage(err));
@@ -214,19 +400,31 @@ export class Publisher {
       connectedAt: 0,
       window: 0,
       inflight: new Map(),
+      replayInflight: 0,
       buffer: [],
       lastSentSeq: 0,
       reason: undefined,
+      sawError: false,
+      takenOver: false,
+      stayTimer: undefined,
+      replayRefusalLogged: false,
     };
     this.conn = conn;
     client.on("connect", (connack) => this.onConnect(conn, connack));
+    client.on("message", (topic, payload, packet) => this.onMessage(conn, topic, payload, packet));
     // Kept for the client's whole life: an 'error' without a listener would crash the process.
     client.on("error", (err) => {
       conn.reason = err.message;
+      conn.sawError = true;
       this.log.debug({ err: err.message }, "mqtt client error");
     });
     client.on("disconnect", (packet) => {
-      conn.reason = `broker sent DISCONNECT, reason code ${packet.reasonCode ?? 0}`;
+      const code = packet.reasonCode ?? 0;
+      conn.reason = `broker sent DISCONNECT, reason code 0x${code.toString(16).padStart(2, "0")}`;
+      if (code === REASON_SESSION_TAKEN_OVER) {
+        conn.takenOver = true;
+        conn.reason = "session taken over by another client with our client id (DISCONNECT 0x8e)";
+      }
     });
     client.on("close", () => this.onClose(conn));
   }
@@ -235,104 +433,237 @@ export class Publisher {
     if (conn.closed || this.stopping) return;
     conn.connected = true;
     conn.connectedAt = performance.now();
-    // The broker's MQTT 5 Receive Maximum bounds our QoS 1 in flight; keep one slot for the status.
+    // The broker's MQTT 5 Receive Maximum (MQTT 5.0 section 3.2.2.3.3) bounds our QoS 1 in flight;
+    // keep two slots for the status and a command reply.
     const receiveMax = connack.properties?.receiveMaximum;
-    conn.window = receiveMax === undefined ? this.window : Math.max(1, Math.min(this.window, receiveMax - 1));
+    conn.window = receiveMax === undefined ? this.window : Math.max(1, Math.min(this.window, receiveMax - 2));
     this.counters.connections++;
     if (this.link !== "up") {
-      this.log.info({ url: redactUrl(this.opts.url), window: conn.window }, "connected to broker");
+      this.log.info({ url: redactUrl(this.settings.url), window: conn.window, session_present: connack.sessionPresent }, "connected to broker");
+    }
+    if (this.settings.tlsInsecure === true) {
+      this.log.warn({ url: redactUrl(this.settings.url) }, "the broker's TLS certificate was NOT verified (mqtt.tls_insecure): anyone on the path can pose as the broker");
     }
     this.link = "up";
+    conn.stayTimer = setTimeout(() => {
+      if (!conn.connected || this.conflict.stayedUp() !== "ended") return;
+      this.log.info("client id conflict over: the connection has stayed up");
+      this.callConflict(false);
+    }, this.conflict.clearAfterMs);
+    conn.stayTimer.unref();
+    for (const waiter of [...this.connectWaiters]) waiter(true);
+    this.subscribeCommands(conn);
     this.sendOnlineStatus(conn);
     this.pump(conn);
     this.beatDrain(conn);
   }
 
+  /**
+   * `P/S/cmd/+` at QoS 1 after every CONNACK: with 3.1.1 the clean session forgot it; with MQTT 5
+   * the session may hold it already, and subscribing again only replaces it. MQTT 5 Retain Handling
+   * 2 (MQTT 5.0 section 3.8.3.1): a retained message on a command topic (commands are never
+   * retained, but anyone may publish one) is not executed again at every connect.
+   */
+  private subscribeCommands(conn: Connection): void {
+    const v5 = this.settings.protocolVersion === 5;
+    conn.client.subscribe(this.topics.commandFilter, { qos: 1, ...(v5 ? { rh: 2 } : {}) }, (err, granted) => {
+      if (conn.closed || this.stopping) return;
+      const refused = err !== null && err !== undefined ? err.message : granted?.some((g) => g.qos >= 0x80) ? `reason code 0x${(granted.find((g) => g.qos >= 0x80)?.qos ?? 0).toString(16)}` : undefined;
+      if (refused !== undefined) {
+        this.log.warn({ topic: this.topics.commandFilter, reason: refused }, "command subscription refused by the broker: no commands will arrive");
+      }
+    });
+  }
+
+  private onMessage(conn: Connection, topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (conn.closed) return;
+    const cmd = commandOf(this.topics.commandPrefix, topic, payload, packet);
+    if (cmd === undefined) return;
+    this.counters.commandsReceived++;
+    if (this.debugLogging) this.log.debug({ command: cmd.name, bytes: payload.length }, "command received");
+    try {
+      this.opts.onCommand?.(cmd);
+    } catch (err) {
+      this.log.error({ err, command: cmd.name }, "command handler failed");
+    }
+  }
+
   private onClose(conn: Connection): void {
     if (conn.closed) return;
-    conn.closed = true;
     const wasConnected = conn.connected;
-    conn.connected = false;
-    conn.inflight.clear();
-    conn.buffer = [];
-    if (this.conn === conn) this.conn = undefined;
-    this.flushMarks();
+    this.forget(conn);
     // Release the client (socket, stores, timers); its pending callbacks then fire with errors and
     // are ignored (the connection is closed), as is its own 'close' event.
     setImmediate(() => conn.client.end(true));
     if (this.stopping) return;
     if (wasConnected) {
       if (performance.now() - conn.connectedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
-      this.log.warn({ reason: conn.reason ?? "connection closed" }, "disconnected from broker");
+      // MQTT 3.1.1 gives no reason for a takeover: a clean close of an established connection by
+      // the broker counts as one (client-id-conflict.ts says why).
+      const takenOver = conn.takenOver || (this.settings.protocolVersion === 4 && !conn.sawError && conn.reason === undefined);
+      if (takenOver) this.onTakenOver();
+      this.log.warn({ reason: conn.reason ?? "connection closed by the broker" }, "disconnected from broker");
       this.link = "down";
-      this.scheduleReconnect();
+      this.scheduleReconnect(conn.reason ?? "connection closed by the broker");
     } else {
       this.onAttemptFailed(conn.reason ?? "connection closed");
     }
   }
 
+  private onTakenOver(): void {
+    if (this.conflict.takenOver(performance.now()) !== "began") return;
+    this.log.error(
+      { client_id: this.settings.clientId ?? `smartbin-${this.opts.stationId}` },
+      "client id conflict: another client keeps connecting with this station's client id (a cloned SD card?); reconnects slowed",
+    );
+    this.callConflict(true);
+  }
+
+  private callConflict(active: boolean): void {
+    try {
+      this.opts.onClientIdConflict?.(active);
+    } catch (err) {
+      this.log.error({ err }, "client id conflict handler failed");
+    }
+  }
+
   private onAttemptFailed(reason: string): void {
     if (this.link !== "down") {
-      this.log.warn({ url: redactUrl(this.opts.url), reason }, "broker unreachable; retrying with backoff");
+      this.log.warn({ url: redactUrl(this.settings.url), reason }, "broker unreachable; retrying with backoff");
       this.link = "down";
     } else {
       this.log.debug({ reason }, "connection attempt failed");
     }
-    this.scheduleReconnect();
+    this.scheduleReconnect(reason);
   }
 
-  private scheduleReconnect(): void {
+  /** Waits (backoff with full jitter; at least the conflict's floor) and connects again; the wait is logged once, at info. */
+  private scheduleReconnect(reason: string): void {
     if (this.stopping || this.reconnectTimer !== undefined) return;
     this.opts.liveness?.beat("idle");
-    const delay = backoffDelayMs(this.attempt, this.backoff);
+    const delay = Math.max(backoffDelayMs(this.attempt, this.backoff), this.conflict.minReconnectMs);
     this.attempt++;
+    this.log.info(
+      { delay_ms: delay, reason, ...(this.conflict.active ? { client_id_conflict: true } : {}) },
+      `reconnecting to the broker in ${describeDelay(delay)}`,
+    );
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
+  private inFlight(conn: Connection): number {
+    return conn.inflight.size + conn.replayInflight;
+  }
+
   /**
-   * Fills the window from the database, in seq order. Memory stays flat whatever the backlog: at
-   * most one page (4 x window events, read with `pendingAfter`) waits to be sent, at most a window
-   * awaits PUBACK, and at most {@link MAX_UNMARKED} acked seqs wait to be marked.
+   * Fills the window from the database: the drain in seq order, taking turns with a replay when one
+   * runs. Memory stays flat whatever the backlog: at most one page (4 x window events, read with
+   * `pendingAfter`) waits to be sent, at most one replay page, at most a window awaits PUBACK, and
+   * at most {@link MAX_UNMARKED} acked seqs wait to be marked.
    */
   private pump(conn: Connection): void {
     // Re-entrancy guard: a publish callback may run synchronously when the client fails.
     if (this.pumping) return;
     this.pumping = true;
-    const idleBefore = conn.inflight.size === 0;
+    const idleBefore = this.inFlight(conn) === 0;
     try {
-      while (conn.connected && !this.stopping && conn.inflight.size < conn.window && this.toMark.length < MAX_UNMARKED) {
-        if (conn.buffer.length === 0) {
-          const page = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
-          if (page.length === 0) break;
-          // Durably "sent" before any of it is handed over: never corrected after that (outbox.ts).
-          this.opts.outbox.markSent?.(page);
-          conn.buffer = page;
-        }
-        this.send(conn, conn.buffer.shift()!);
+      while (conn.connected && !this.stopping && this.inFlight(conn) < conn.window) {
+        const sent = this.replayTurn ? this.sendReplayed(conn) || this.sendNext(conn) : this.sendNext(conn) || this.sendReplayed(conn);
+        if (!sent) break;
+        if (this.replays.busy) this.replayTurn = !this.replayTurn;
       }
     } catch (err) {
-      this.log.error({ err }, "cannot read pending events from the outbox; retrying");
+      this.log.error({ err }, "cannot read events from the outbox; retrying");
       this.retryStorageLater();
     } finally {
       this.pumping = false;
       // A PUBACK is now awaited: from here the drain must progress (a later notify() does not count).
-      if (idleBefore && conn.inflight.size > 0) this.opts.liveness?.beat("busy");
+      if (idleBefore && this.inFlight(conn) > 0) this.opts.liveness?.beat("busy");
     }
+  }
+
+  /** Sends the drain's next event; false when there is none (or marks are behind). */
+  private sendNext(conn: Connection): boolean {
+    if (this.toMark.length >= MAX_UNMARKED) return false;
+    if (conn.buffer.length === 0) {
+      const page = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
+      if (page.length === 0) return false;
+      // Durably "sent" before any of it is handed over: never corrected after that (outbox.ts).
+      this.opts.outbox.markSent?.(page);
+      conn.buffer = page;
+    }
+    this.send(conn, conn.buffer.shift()!);
+    return true;
+  }
+
+  /** Sends a replay's next event; false when no replay runs. */
+  private sendReplayed(conn: Connection): boolean {
+    if (!this.replays.busy) return false;
+    const outbox = this.opts.outbox;
+    const event = this.replays.next((afterSeq, toSeq, limit) => {
+      const page = outbox.heldPage?.(afterSeq, toSeq, limit) ?? [];
+      // A replay may hand over a pending event before the drain does: it must never be corrected
+      // afterwards either (a re-sent event is the same message, byte for byte). The cost: pending
+      // unsynchronised events below the page keep their uncorrected times.
+      outbox.markSent?.(page);
+      return page;
+    }, conn.window * 4);
+    if (event === undefined) return false;
+    conn.replayInflight++;
+    this.counters.replayed++;
+    conn.client.publish(this.eventTopic(event.kind), event.payload, this.eventOptions(event), (err) => this.onReplayAck(conn, event, err));
+    return true;
+  }
+
+  private eventTopic(kind: string): string {
+    let topic = this.eventTopics.get(kind);
+    if (topic === undefined) {
+      topic = `${this.topics.eventsPrefix}${kind}`;
+      this.eventTopics.set(kind, topic);
+    }
+    return topic;
+  }
+
+  /**
+   * The PUBLISH options of an event. MQTT 5: content type and the user properties `id`, `type`,
+   * `seq` (contract.md section 4), so brokers and bridges can route and deduplicate without parsing
+   * the payload. On the drain's hot path: three small objects per event, the type string cached.
+   */
+  private eventOptions(event: StoredEvent): IClientPublishOptions {
+    if (this.settings.protocolVersion !== 5) return this.plainPublishOptions;
+    let type = this.eventTypes.get(event.kind);
+    if (type === undefined) {
+      type = `smartbin.${event.kind}.v1`;
+      this.eventTypes.set(event.kind, type);
+    }
+    return {
+      qos: 1,
+      retain: false,
+      properties: { contentType: CLOUDEVENTS_CONTENT_TYPE, userProperties: { id: event.id, type, seq: String(event.seq) } },
+    };
   }
 
   private send(conn: Connection, event: StoredEvent): void {
     conn.lastSentSeq = event.seq;
     conn.inflight.set(event.seq, event);
     this.counters.sent++;
-    let topic = this.eventTopics.get(event.kind);
-    if (topic === undefined) {
-      topic = `${this.opts.topicPrefix}/${this.opts.stationId}/events/${event.kind}`;
-      this.eventTopics.set(event.kind, topic);
-    }
+    const topic = this.eventTopic(event.kind);
     // The hot path of a backlog drain: build the log record only when debug logging is on.
     if (this.debugLogging) this.log.debug({ seq: event.seq, id: event.id, topic }, "publishing event");
     // MQTT.js encodes a string payload as UTF-8: the stored JSON text goes out byte for byte.
-    conn.client.publish(topic, event.payload, this.eventPublishOptions, (err) => this.onAck(conn, event, err));
+    conn.client.publish(topic, event.payload, this.eventOptions(event), (err) => this.onAck(conn, event, err));
+  }
+
+  private onReplayAck(conn: Connection, event: StoredEvent, err: Error | undefined): void {
+    if (conn.closed) return;
+    conn.replayInflight--;
+    if (err && !this.stopping) {
+      // Order does not matter for a replay (consumers order by seq): go on, but say it once per connection.
+      const level = conn.replayRefusalLogged ? "debug" : "warn";
+      conn.replayRefusalLogged = true;
+      this.log[level]({ seq: event.seq, id: event.id, reason: err.message }, "broker did not accept a replayed event");
+    }
+    this.pump(conn);
+    this.beatDrain(conn);
   }
 
   private onAck(conn: Connection, event: StoredEvent, err: Error | undefined): void {
@@ -352,6 +683,7 @@ export class Publisher {
       );
       // Seq order must hold: resend from the database over a new connection, after a backoff.
       conn.reason = `event seq ${event.seq} refused: ${err.message}`;
+      conn.sawError = true;
       this.onClose(conn);
       return;
     }
@@ -374,7 +706,7 @@ export class Publisher {
 
   /** The drain turned: it now awaits PUBACKs (busy) or waits for new events (idle). */
   private beatDrain(conn: Connection): void {
-    if (conn.connected && !this.stopping) this.opts.liveness?.beat(conn.inflight.size > 0 ? "busy" : "idle");
+    if (conn.connected && !this.stopping) this.opts.liveness?.beat(this.inFlight(conn) > 0 ? "busy" : "idle");
   }
 
   /** Writes the batched PUBACKs to the outbox; on failure they are kept and retried. */
@@ -417,7 +749,7 @@ export class Publisher {
     }
     const { state: _state, ...rest } = fields;
     const payload = JSON.stringify({ state: "online", ...rest });
-    conn.client.publish(this.statusTopic, payload, { qos: 1, retain: true }, (err) => {
+    conn.client.publish(this.topics.status, payload, { qos: 1, retain: true }, (err) => {
       if (err && !conn.closed && !this.stopping) {
         this.log.warn({ reason: err.message }, "online status not accepted by the broker");
       }
@@ -432,6 +764,8 @@ export class Publisher {
     this.reconnectTimer = undefined;
     this.storageRetryTimer = undefined;
     this.statusTimer = undefined;
+    for (const waiter of [...this.connectWaiters]) waiter(false);
+    this.replays.clear();
     const deadline = performance.now() + (this.opts.stopTimeoutMs ?? 2500);
     const left = (cap: number) => Math.max(0, Math.min(cap, deadline - performance.now()));
     const conn = this.conn;
@@ -445,7 +779,7 @@ export class Publisher {
         const offline = JSON.stringify({ state: "offline", reason: "shutdown" });
         await withTimeout(
           new Promise<void>((resolve) => {
-            conn.client.publish(this.statusTopic, offline, { qos: 1, retain: true }, () => resolve());
+            conn.client.publish(this.topics.status, offline, { qos: 1, retain: true }, () => resolve());
           }),
           left(1000),
         );
@@ -463,6 +797,7 @@ export class Publisher {
       }
       conn.closed = true;
       conn.connected = false;
+      clearTimeout(conn.stayTimer);
       conn.client.end(true);
     }
     this.flushMarks();
@@ -472,23 +807,24 @@ export class Publisher {
   }
 }
 
-/** MQTT.js's `log` option: its per-packet debug lines are dropped. */
-function noLog(): void {}
+/** The connection settings among the publisher's options. */
+function connectionSettingsOf(o: PublisherOptions): PublisherConnectionSettings {
+  return {
+    url: o.url,
+    topicPrefix: o.topicPrefix,
+    protocolVersion: o.protocolVersion,
+    clientId: o.clientId,
+    username: o.username,
+    password: o.password,
+    ca: o.ca,
+    cert: o.cert,
+    key: o.key,
+    tlsInsecure: o.tlsInsecure,
+    sessionExpiryS: o.sessionExpiryS,
+    keepaliveS: o.keepaliveS,
+  };
+}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** The broker URL without credentials, for logs. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username !== "" || u.password !== "") {
-      u.username = "";
-      u.password = "";
-    }
-    return u.toString();
-  } catch {
-    return "(invalid url)";
-  }
 }

@@ -1,0 +1,43 @@
+/**
+ * Commands on `P/S/cmd/<name>` and where their replies go (contract.md section 4, "Commands and
+ * telemetry"). Only routing: payloads are parsed and validated by the application.
+ */
+import type { IPublishPacket } from "mqtt";
+
+import type { IncomingCommand } from "./publisher-types.js";
+
+/**
+ * The command a PUBLISH carries, `undefined` when its topic is not `commandPrefix` + one
+ * non-empty level (`P/S/cmd/status`; not `P/S/cmd/status/reply`, not `P/S/cmd/`).
+ */
+export function commandOf(commandPrefix: string, topic: string, payload: Buffer, packet: IPublishPacket): IncomingCommand | undefined {
+  if (!topic.startsWith(commandPrefix)) return undefined;
+  const name = topic.slice(commandPrefix.length);
+  if (name === "" || name.includes("/")) return undefined;
+  const cmd: IncomingCommand = { name, topic, payload };
+  const props = packet.properties;
+  if (props?.responseTopic !== undefined) cmd.responseTopic = props.responseTopic;
+  if (props?.correlationData !== undefined) cmd.correlationData = props.correlationData;
+  return cmd;
+}
+
+/** Where a reply goes, and the MQTT 5 properties it carries. */
+export interface ReplyRoute {
+  topic: string;
+  correlationData?: Buffer;
+}
+
+/**
+ * The route of the reply to `cmd`: with MQTT 5 and a usable response topic, that topic and the
+ * correlation data (MQTT 5.0 section 4.10, request / response); otherwise `P/S/cmd/<name>/reply`.
+ * A response topic that could not be published to (empty, or with a wildcard, which MQTT 5.0
+ * section 3.3.2.3.5 forbids: a broker would close our connection for it) falls back to the reply
+ * topic.
+ */
+export function replyRoute(cmd: IncomingCommand, commandPrefix: string, protocolVersion: 4 | 5): ReplyRoute {
+  const response = cmd.responseTopic;
+  if (protocolVersion === 5 && response !== undefined && response !== "" && !/[+#\u0000]/.test(response)) {
+    return cmd.correlationData !== undefined ? { topic: response, correlationData: cmd.correlationData } : { topic: response };
+  }
+  return { topic: `${commandPrefix}${cmd.name}/reply` };
+}
