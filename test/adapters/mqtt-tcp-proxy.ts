@@ -13,6 +13,12 @@ export interface TcpProxy {
   cut(): void;
   /** While true, bytes from the broker to the client are dropped. */
   holdAcks(hold: boolean): void;
+  /**
+   * A broker that accepts then drops every connection: `"at-once"` closes each new connection as
+   * soon as it is accepted (before any CONNACK), a number forwards it and drops it that many ms
+   * after it was accepted (after its CONNACK), `null` (default) forwards as usual.
+   */
+  dropEvery(mode: "at-once" | number | null): void;
   /** Number of client connections accepted so far. */
   connections(): number;
   close(): Promise<void>;
@@ -22,8 +28,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let hold = false;
   let accepted = 0;
+  let drop: "at-once" | number | null = null;
   const server: Server = createServer((client) => {
     accepted++;
+    if (drop === "at-once") {
+      client.on("error", () => undefined);
+      client.destroy();
+      return;
+    }
     const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -32,6 +44,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       upstream.destroy();
       pairs.delete(pair);
     };
+    if (typeof drop === "number") setTimeout(close, drop);
     client.on("data", (d: Buffer) => upstream.write(d));
     upstream.on("data", (d: Buffer) => {
       if (!hold) client.write(d);
@@ -57,6 +70,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut,
     holdAcks(h) {
       hold = h;
+    },
+    dropEvery(mode) {
+      drop = mode;
     },
     connections: () => accepted,
     async close() {

@@ -36,14 +36,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Options of {@link startMosquitto}. */
+export interface MosquittoOptions {
+  dir?: string;
+  port?: number;
+  /**
+   * Config lines right after the `listener PORT 127.0.0.1` line (TLS: `cafile`, `certfile`,
+   * `keyfile`, `require_certificate`…; `acl_file`, `password_file`). Paths must be absolute.
+   */
+  settings?: string[];
+  /** `allow_anonymous`; default true. */
+  allowAnonymous?: boolean;
+}
+
 /**
- * Starts Mosquitto on 127.0.0.1 with anonymous access and persistence (so persistent subscriber
+ * Starts Mosquitto on 127.0.0.1 with anonymous access (unless told otherwise) and persistence (so persistent subscriber
  * sessions and their queued messages survive {@link MosquittoBroker.restart}), in its own tmp
  * folder unless `dir` is given. Resolves once the port accepts connections.
  *
  * @throws Error when mosquitto is not installed or does not come up within 5 s (with its log).
  */
-export async function startMosquitto(opts: { dir?: string; port?: number } = {}): Promise<MosquittoBroker> {
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoBroker> {
   const bin = findTool("mosquitto");
   if (bin === undefined) throw new Error("mosquitto is not installed");
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "smartbin-mosquitto-"));
@@ -52,7 +65,8 @@ export async function startMosquitto(opts: { dir?: string; port?: number } = {})
   const logFile = join(dir, "mosquitto.log");
   const lines = [
     `listener ${port} 127.0.0.1`,
-    "allow_anonymous true",
+    ...(opts.settings ?? []),
+    `allow_anonymous ${opts.allowAnonymous ?? true}`,
     "persistence true",
     `persistence_location ${dir}/`,
     `log_dest file ${logFile}`,

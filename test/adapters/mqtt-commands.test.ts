@@ -1,0 +1,278 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
+
+import { CLOUDEVENTS_CONTENT_TYPE, Publisher } from "../../src/adapters/mqtt/publisher.js";
+import type { IncomingCommand, PublisherOptions } from "../../src/adapters/mqtt/publisher.js";
+import { Outbox } from "../../src/adapters/outbox/outbox.js";
+import type { StoredEvent } from "../../src/adapters/outbox/outbox.js";
+import { startMosquitto } from "../support/mosquitto.js";
+import type { MosquittoBroker } from "../support/mosquitto.js";
+import { describeWithTool } from "../support/require-tool.js";
+import { startTcpProxy } from "./mqtt-tcp-proxy.js";
+import { eventually, settle, testClient } from "./mqtt-test-kit.js";
+import type { Received, TestClient } from "./mqtt-test-kit.js";
+
+const logger = pino({ level: "silent" });
+const STATION = "st-001";
+const FAST_RECONNECT = { startMs: 20, maxMs: 200 };
+
+describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry and replay against a real Mosquitto", () => {
+  let broker: MosquittoBroker;
+  let dir: string;
+  let outbox: Outbox;
+  let prefix: string;
+  let testNo = 0;
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker?.dispose();
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "smartbin-mqtt-commands-"));
+    outbox = Outbox.open({ path: join(dir, "smartbin.db"), stationId: STATION, logger, clockSynced: () => true });
+    prefix = `c${++testNo}-${process.pid}`;
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    outbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A publisher with a client id of its own per test: MQTT 5 sessions outlive a test. */
+  function publisher(overrides: Partial<PublisherOptions> = {}): { p: Publisher; commands: IncomingCommand[] } {
+    const commands: IncomingCommand[] = [];
+    const p = new Publisher({
+      outbox,
+      url: broker.url,
+      stationId: STATION,
+      topicPrefix: prefix,
+      protocolVersion: 5,
+      clientId: `station-${prefix}`,
+      logger,
+      reconnect: FAST_RECONNECT,
+      onCommand: (cmd) => commands.push(cmd),
+      ...overrides,
+    });
+    cleanups.push(() => p.stop());
+    return { p, commands };
+  }
+
+  async function client(topics: string[], opts: Parameters<typeof testClient>[2] = {}): Promise<TestClient> {
+    const c = await testClient(broker.url, topics, opts);
+    cleanups.push(() => c.end());
+    return c;
+  }
+
+  const cmdTopic = (name: string) => `${prefix}/${STATION}/cmd/${name}`;
+  const events = (c: TestClient): Received[] => c.messages.filter((m) => m.topic.includes("/events/"));
+
+  function append(n: number): StoredEvent[] {
+    return Array.from({ length: n }, (_, i) => outbox.append(i % 2 ? "alarm" : "deposit", "kitchen", { net_g: 1000 + i }));
+  }
+
+  it("MQTT 5: every event carries the content type and the user properties id, type and seq", async () => {
+    const sub = await client([`${prefix}/${STATION}/events/#`]);
+    const stored = append(4);
+    const { p } = publisher();
+    p.start();
+    await eventually(() => events(sub).length >= 4, "4 events");
+    events(sub).forEach((m, i) => {
+      const e = stored[i]!;
+      expect(m.payload.equals(Buffer.from(e.payload, "utf8"))).toBe(true);
+      expect(m.properties?.contentType).toBe(CLOUDEVENTS_CONTENT_TYPE);
+      expect(m.properties?.userProperties).toEqual({ id: e.id, type: `smartbin.${e.kind}.v1`, seq: String(e.seq) });
+    });
+  });
+
+  it("MQTT 5: a command sent while the station is briefly away arrives after the reconnect (clean start off, session expiry)", async () => {
+    const proxy = await startTcpProxy(broker.port);
+    cleanups.push(() => proxy.close());
+    const { p, commands } = publisher({ url: proxy.url, sessionExpiryS: 60 });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100); // the SUBACK
+    const operator = await client([]);
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"a1"}', { qos: 1 });
+    await eventually(() => commands.length === 1, "the first command");
+
+    proxy.dropEvery("at-once");
+    proxy.cut();
+    await eventually(() => !p.stats().connected, "away");
+    await operator.client.publishAsync(cmdTopic("tare"), '{"command_id":"a2","scale_id":"scale-1"}', { qos: 1 });
+    await settle(300);
+    expect(commands).toHaveLength(1);
+    proxy.dropEvery(null);
+    await eventually(() => commands.length === 2, "the command queued by the broker", 8000);
+    expect(commands[1]).toMatchObject({ name: "tare", topic: cmdTopic("tare") });
+    expect(commands[1]!.payload.toString()).toBe('{"command_id":"a2","scale_id":"scale-1"}');
+    expect(p.stats().commandsReceived).toBe(2);
+  }, 15_000);
+
+  it("MQTT 3.1.1: a clean session, the subscription made again at every connect", async () => {
+    const proxy = await startTcpProxy(broker.port);
+    cleanups.push(() => proxy.close());
+    const { p, commands } = publisher({ url: proxy.url, protocolVersion: 4 });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100);
+    const operator = await client([], { protocolVersion: 4 });
+    proxy.dropEvery("at-once");
+    proxy.cut();
+    await eventually(() => !p.stats().connected, "away");
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"lost"}', { qos: 1 });
+    proxy.dropEvery(null);
+    await eventually(() => p.stats().connected, "connected again", 8000);
+    await settle(200); // the SUBACK of the new subscription
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"b1"}', { qos: 1 });
+    await eventually(() => commands.length >= 1, "the command sent after the reconnect");
+    await settle(100);
+    // The clean session forgot the subscription while away: that command was never queued.
+    expect(commands.map((c) => c.payload.toString())).toEqual(['{"command_id":"b1"}']);
+    expect(commands[0]).not.toHaveProperty("responseTopic");
+  }, 15_000);
+
+  it("replies: MQTT 5 to the response topic with the correlation data, else to P/S/cmd/<name>/reply; QoS 1, not retained", async () => {
+    const { p, commands } = publisher();
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100);
+    const operator = await client([`${prefix}/central/responses/#`, `${prefix}/${STATION}/cmd/+/reply`]);
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"r1"}', {
+      qos: 1,
+      properties: { responseTopic: `${prefix}/central/responses/42`, correlationData: Buffer.from([1, 2, 3]) },
+    });
+    await operator.client.publishAsync(cmdTopic("replay"), '{"command_id":"r2"}', { qos: 1 });
+    await eventually(() => commands.length === 2, "both commands");
+    expect(commands[0]).toMatchObject({ name: "status", responseTopic: `${prefix}/central/responses/42` });
+    expect(commands[0]!.correlationData).toEqual(Buffer.from([1, 2, 3]));
+    p.reply(commands[0]!, '{"command_id":"r1","ok":true,"result":{}}');
+    p.reply(commands[1]!, '{"command_id":"r2","ok":true,"result":{"count":0,"first_held_seq":null}}');
+    await eventually(() => operator.messages.length === 2, "both replies");
+    const [viaResponse, viaReplyTopic] = [
+      operator.messages.find((m) => m.topic.includes("/responses/"))!,
+      operator.messages.find((m) => m.topic.endsWith("/reply"))!,
+    ];
+    expect(viaResponse).toMatchObject({ topic: `${prefix}/central/responses/42`, qos: 1, retain: false });
+    expect(viaResponse.properties?.correlationData).toEqual(Buffer.from([1, 2, 3]));
+    expect(viaResponse.payload.toString()).toBe('{"command_id":"r1","ok":true,"result":{}}');
+    expect(viaReplyTopic).toMatchObject({ topic: `${prefix}/${STATION}/cmd/replay/reply`, qos: 1, retain: false });
+  });
+
+  it("replies with MQTT 3.1.1 go to P/S/cmd/<name>/reply; dropped without a throw while disconnected", async () => {
+    const { p, commands } = publisher({ protocolVersion: 4 });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100);
+    const operator = await client([`${prefix}/${STATION}/cmd/+/reply`], { protocolVersion: 4 });
+    await operator.client.publishAsync(cmdTopic("set_cards"), '{"command_id":"v4"}', { qos: 1 });
+    await eventually(() => commands.length === 1, "the command");
+    p.reply(commands[0]!, '{"command_id":"v4","ok":true,"result":{}}');
+    await eventually(() => operator.messages.length === 1, "the reply");
+    expect(operator.messages[0]).toMatchObject({ topic: `${prefix}/${STATION}/cmd/set_cards/reply`, qos: 1, retain: false });
+    await p.stop();
+    expect(() => p.reply(commands[0]!, "{}")).not.toThrow();
+  });
+
+  it("a throwing command handler is logged, never reaches MQTT.js: the next command still arrives", async () => {
+    let calls = 0;
+    const { p } = publisher({
+      onCommand: () => {
+        calls++;
+        throw new Error("boom");
+      },
+    });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100);
+    const operator = await client([]);
+    await operator.client.publishAsync(cmdTopic("status"), "{}", { qos: 1 });
+    await operator.client.publishAsync(cmdTopic("status"), "{}", { qos: 1 });
+    await eventually(() => calls === 2, "both commands");
+    expect(p.stats()).toMatchObject({ connected: true, connections: 1, commandsReceived: 2 });
+  });
+
+  it("the announced maximum packet size keeps larger commands away", async () => {
+    const { p, commands } = publisher({ maximumPacketSize: 1024 });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100);
+    const operator = await client([]);
+    await operator.client.publishAsync(cmdTopic("set_cards"), JSON.stringify({ command_id: "big", collectors: ["x".repeat(2000)] }), { qos: 1 });
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"small"}', { qos: 1 });
+    await eventually(() => commands.length >= 1, "the small command");
+    await settle(100);
+    expect(commands.map((c) => c.name)).toEqual(["status"]);
+    expect(p.stats()).toMatchObject({ connected: true, connections: 1 });
+  });
+
+  it("telemetry: P/S/telemetry, QoS 0, not retained, MQTT 5 message expiry twice the interval; dropped while disconnected", async () => {
+    const sub = await client([`${prefix}/${STATION}/telemetry`]);
+    const { p } = publisher();
+    p.publishTelemetry('{"early":true}', 60);
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    p.publishTelemetry('{"backlog":0}', 60);
+    await eventually(() => sub.messages.length === 1, "telemetry");
+    const [m] = sub.messages;
+    expect(m).toMatchObject({ topic: `${prefix}/${STATION}/telemetry`, qos: 0, retain: false });
+    expect(m!.payload.toString()).toBe('{"backlog":0}');
+    // Mosquitto forwards the remaining lifetime: at most 120 s, and not much less.
+    expect(m!.properties?.messageExpiryInterval).toBeGreaterThanOrEqual(119);
+    expect(m!.properties?.messageExpiryInterval).toBeLessThanOrEqual(120);
+  });
+
+  it("replay republishes held events byte for byte with the same properties, published ones too, marking nothing; heldRange counts them", async () => {
+    const sub = await client([`${prefix}/${STATION}/events/#`]);
+    const stored = append(6);
+    const { p } = publisher({ inflight: 2 });
+    p.start();
+    await eventually(() => outbox.status().published === 6, "all published");
+    await eventually(() => events(sub).length === 6, "first copies");
+    expect(outbox.heldRange(2, 4)).toEqual({ count: 3, firstHeldSeq: 2 });
+
+    p.replay(2, 4);
+    // A second replay while the first runs is queued behind it.
+    p.replay(6, undefined);
+    await eventually(() => events(sub).length === 10, "the replayed copies");
+    await settle(100);
+    const again = events(sub).slice(6);
+    expect(again.map((m) => (JSON.parse(m.payload.toString()) as { data: { seq: number } }).data.seq)).toEqual([2, 3, 4, 6]);
+    for (const m of again) {
+      const e = stored.find((s) => m.payload.equals(Buffer.from(s.payload, "utf8")))!;
+      expect(e).toBeDefined();
+      expect(m.topic).toBe(`${prefix}/${STATION}/events/${e.kind}`);
+      expect(m.properties?.contentType).toBe(CLOUDEVENTS_CONTENT_TYPE);
+      expect(m.properties?.userProperties).toEqual({ id: e.id, type: `smartbin.${e.kind}.v1`, seq: String(e.seq) });
+    }
+    expect(outbox.status()).toMatchObject({ pending: 0, published: 6 });
+    expect(p.stats()).toMatchObject({ replayed: 4, sent: 6, inflight: 0 });
+  });
+
+  it("replay takes turns with the drain of pending events, within the window", async () => {
+    const sub = await client([`${prefix}/${STATION}/events/#`]);
+    append(20);
+    const { p } = publisher({ inflight: 4 });
+    p.start();
+    await eventually(() => outbox.status().published === 20, "published");
+    append(200);
+    p.replay(1, 20);
+    p.notify();
+    let maxInflight = 0;
+    while (outbox.status().pending > 0) {
+      maxInflight = Math.max(maxInflight, p.stats().inflight);
+      await settle(2);
+    }
+    await eventually(() => events(sub).length === 240, "drain and replay", 8000);
+    expect(maxInflight).toBeLessThanOrEqual(4);
+    const seqs = events(sub).slice(20).map((m) => JSON.parse(m.payload.toString()).data.seq as number);
+    // The replay did not wait for the 200 new events: its last copy came before the drain's end.
+    expect(seqs.lastIndexOf(20)).toBeLessThan(seqs.indexOf(220));
+  });
+});
