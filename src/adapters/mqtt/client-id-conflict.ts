@@ -7,11 +7,13 @@
  *
  * - MQTT 5: the broker's DISCONNECT with reason code 0x8E "Session taken over" (MQTT 5.0 section
  *   3.14.2.1; section 3.1.4 says the server disconnects the existing client when a client with the
- *   same id connects). Unambiguous.
+ *   same id connects). Unambiguous. But sending a DISCONNECT first is a MAY (MQTT 5.0 section
+ *   4.13.2), and Mosquitto 2.0.11 does not: it just closes the socket (seen in
+ *   test/adapters/mqtt-reconnect.test.ts). Such a close is judged as with 3.1.1.
  * - MQTT 3.1.1: the server just closes the existing network connection (MQTT 3.1.1 section 3.1.4,
  *   step 2), with no reason. The heuristic: a connection that had its CONNACK and was then closed
- *   by the broker cleanly (end of stream, without a socket error, a keepalive timeout or our own
- *   doing). A network that fails shows as a socket error or a keepalive timeout, and a broker
+ *   by the broker cleanly (end of stream, without a socket error, a keepalive timeout, a DISCONNECT
+ *   with another reason code, or our own doing). A network that fails shows as a socket error or a keepalive timeout, and a broker
  *   restart closes one connection and then refuses the next attempts, so neither makes three clean
  *   closes of established connections within 60 s. A broker that closes every established
  *   connection on its own (an ACL or a bridge misconfigured) does count: it is reported as a

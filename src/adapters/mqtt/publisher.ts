@@ -498,9 +498,9 @@ export class Publisher {
     if (this.stopping) return;
     if (wasConnected) {
       if (performance.now() - conn.connectedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
-      // MQTT 3.1.1 gives no reason for a takeover: a clean close of an established connection by
-      // the broker counts as one (client-id-conflict.ts says why).
-      const takenOver = conn.takenOver || (this.settings.protocolVersion === 4 && !conn.sawError && conn.reason === undefined);
+      // A takeover without a reason (MQTT 3.1.1 always; Mosquitto 2.0 with MQTT 5 too): a clean close
+      // of an established connection by the broker counts as one (client-id-conflict.ts says why).
+      const takenOver = conn.takenOver || (!conn.sawError && conn.reason === undefined);
       if (takenOver) this.onTakenOver();
       this.log.warn({ reason: conn.reason ?? "connection closed by the broker" }, "disconnected from broker");
       this.link = "down";
