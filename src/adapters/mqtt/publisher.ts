@@ -2,19 +2,19 @@ import { connect } from "mqtt";
 import type { IClientPublishOptions, IConnackPacket, IPublishPacket, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 
-import { SmartbinError } from "../../errors.js";
-import type { StoredEvent } from "../outbox/outbox.js";
 import { DEFAULT_RECONNECT_BACKOFF, backoffDelayMs, describeDelay } from "../backoff.js";
 import type { BackoffSettings } from "../backoff.js";
 import type { IncomingCommand, PublisherConnectionSettings, PublisherOptions, PublisherStats } from "./publisher-types.js";
 import { until, withTimeout } from "../../waits.js";
-import { failureOf } from "../outbox/failure.js";
 import { ClientIdConflictTracker, REASON_SESSION_TAKEN_OVER } from "./client-id-conflict.js";
 import { commandOf, replyRoute } from "./commands.js";
 import { clientOptions, redactUrl, stationTopics } from "./connect-options.js";
 import type { StationTopics } from "./connect-options.js";
-import { ReplayQueue } from "./replay-queue.js";
+import { newConnection } from "./connection.js";
+import type { Connection } from "./connection.js";
+import { EventDrain } from "./event-drain.js";
 
+export { CLOUDEVENTS_CONTENT_TYPE } from "./event-drain.js";
 export type {
   ClientIdConflictSettings,
   IncomingCommand,
@@ -24,53 +24,11 @@ export type {
   PublisherStats,
 } from "./publisher-types.js";
 
-/** The MQTT 5 content type of every event PUBLISH (contract.md section 4). */
-export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json";
-
 /** A connection that stayed up this long resets the reconnect backoff. */
 const STABLE_CONNECTION_MS = 10_000;
-/** PUBACKs marked in the database per transaction, at most. */
-const MARK_BATCH = 200;
-/** How long a PUBACK may wait to be marked with others. */
-const MARK_DELAY_MS = 25;
-/**
- * PUBACKs not yet marked in the database, at most, before sending pauses: while marks fail (storage
- * fault), the drain would otherwise go on through the whole backlog and hold every acked seq in
- * memory, for events that will be sent again anyway. Sending resumes once marks are written.
- */
-const MAX_UNMARKED = MARK_BATCH * 4;
-/** Retry delay after the outbox could not be read or marked. */
-const STORAGE_RETRY_MS = 1000;
-
 /** MQTT 5 Message Expiry Interval is a four-byte integer, in seconds (MQTT 5.0 section 3.3.2.3.3). */
 const MAX_EXPIRY_S = 0xffff_ffff;
 
-/** One connection attempt; all its state is dropped when it closes. */
-interface Connection {
-  readonly client: MqttClient;
-  connected: boolean;
-  closed: boolean;
-  connectedAt: number;
-  window: number;
-  /** seq → event, awaiting PUBACK (the drain's; replayed events are only counted). */
-  readonly inflight: Map<number, StoredEvent>;
-  /** Replayed events awaiting PUBACK. */
-  replayInflight: number;
-  /** Read from the database, not yet sent, ascending. */
-  buffer: StoredEvent[];
-  /** The highest seq sent on this connection: nothing at or below it is sent again on it. */
-  lastSentSeq: number;
-  /** Why it closed, for the log. */
-  reason: string | undefined;
-  /** MQTT.js reported an error on it (socket error, keepalive or CONNACK timeout, refused CONNACK). */
-  sawError: boolean;
-  /** The broker said "Session taken over" (MQTT 5 DISCONNECT 0x8E). */
-  takenOver: boolean;
-  /** Ends a client id conflict once the connection has stayed up long enough. */
-  stayTimer: NodeJS.Timeout | undefined;
-  /** A replayed event was refused on it: further refusals are logged at debug. */
-  replayRefusalLogged: boolean;
-}
 
 /**
  * Drains the outbox to the broker and carries the station's commands and telemetry (contract.md
@@ -100,7 +58,6 @@ interface Connection {
 export class Publisher {
   private readonly opts: PublisherOptions;
   private readonly log: Logger;
-  private readonly debugLogging: boolean;
   private readonly window: number;
   private readonly backoff: BackoffSettings;
   /** The connection settings in use (the options', or the last {@link reconfigure}'s). */
@@ -109,45 +66,38 @@ export class Publisher {
   private conn: Connection | undefined;
   private started = false;
   private stopping = false;
-  private stopped = false;
   private stopPromise: Promise<void> | undefined;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private storageRetryTimer: NodeJS.Timeout | undefined;
   /** A status change waiting for the end of the status interval. */
   private statusTimer: NodeJS.Timeout | undefined;
   /** When the online status was last sent (performance.now() ms), -Infinity before. */
   private statusSentAt = -Infinity;
   private link: "unknown" | "up" | "down" = "unknown";
-  private toMark: number[] = [];
-  private markScheduled = false;
-  /** A failure to mark events published was logged, and no mark has succeeded since. */
-  private markFailureLogged = false;
-  private pumping = false;
-  /** The pump takes turns between the drain and a replay, so neither starves the other. */
-  private replayTurn = false;
-  private readonly replays = new ReplayQueue();
   private readonly conflict: ClientIdConflictTracker;
   /** Resolved (true) at the next CONNACK, by {@link reconfigure}. */
   private readonly connectWaiters = new Set<(connected: boolean) => void>();
   private reconfiguring: Promise<unknown> = Promise.resolve();
-  private readonly counters = { connections: 0, sent: 0, acked: 0, rejected: 0, replayed: 0, commandsReceived: 0 };
-  /** The options of every event PUBLISH with MQTT 3.1.1: one object, read and never changed by MQTT.js. */
-  private readonly plainPublishOptions: IClientPublishOptions = { qos: 1, retain: false };
-  /** Event topic per kind, made once: a drain publishes thousands of events of a handful of kinds. */
-  private eventTopics = new Map<string, string>();
-  /** CloudEvents type per kind (`smartbin.<kind>.v1`), made once. */
-  private readonly eventTypes = new Map<string, string>();
+  private readonly counters = { connections: 0, commandsReceived: 0 };
+  private readonly drain: EventDrain;
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
     this.log = opts.logger;
     this.settings = connectionSettingsOf(opts);
     this.topics = stationTopics(opts.topicPrefix, opts.stationId);
-    this.debugLogging = this.log.isLevelEnabled("debug");
     this.window = Math.max(1, Math.floor(opts.inflight ?? 32));
     this.backoff = opts.reconnect ?? DEFAULT_RECONNECT_BACKOFF;
     this.conflict = new ClientIdConflictTracker(opts.conflict);
+    this.drain = new EventDrain({
+      outbox: opts.outbox,
+      log: this.log,
+      liveness: opts.liveness,
+      stopping: () => this.stopping,
+      connection: () => this.conn,
+      onRefused: (conn) => this.onClose(conn),
+    });
+    this.drain.route(this.topics.eventsPrefix, this.settings.protocolVersion);
   }
 
   /** Starts connecting (in the background) and draining. Idempotent; no effect after stop. */
@@ -160,7 +110,7 @@ export class Publisher {
   /** A new event was appended: send it (and anything before it) if connected. Never throws. */
   notify(): void {
     const conn = this.conn;
-    if (conn?.connected) this.pump(conn);
+    if (conn?.connected) this.drain.pump(conn);
   }
 
   /**
@@ -249,12 +199,11 @@ export class Publisher {
       this.log.info({ from_seq: fromSeq, to_seq: toSeq ?? null }, "replay dropped: not connected to the broker");
       return;
     }
-    const added = this.replays.add(fromSeq, toSeq);
+    const added = this.drain.addReplay(conn, fromSeq, toSeq);
     const fields = { from_seq: fromSeq, to_seq: toSeq ?? null };
     if (added === "full") this.log.warn(fields, "replay dropped: too many replays waiting");
     else if (added === "duplicate") this.log.info(fields, "replay already waiting");
     else this.log.info(fields, added === "started" ? "replaying events" : "replay queued behind another");
-    this.pump(conn);
   }
 
   /**
@@ -291,7 +240,8 @@ export class Publisher {
     return {
       connected: conn?.connected ?? false,
       ...this.counters,
-      inflight: conn === undefined ? 0 : conn.inflight.size + conn.replayInflight,
+      ...this.drain.counters,
+      inflight: conn === undefined ? 0 : this.drain.inFlight(conn),
       window: conn?.connected ? conn.window : 0,
       clientIdConflict: this.conflict.active,
     };
@@ -320,7 +270,7 @@ export class Publisher {
   private useSettings(next: PublisherConnectionSettings): void {
     this.settings = { ...next };
     this.topics = stationTopics(next.topicPrefix, this.opts.stationId);
-    this.eventTopics = new Map();
+    this.drain.route(this.topics.eventsPrefix, next.protocolVersion);
   }
 
   /** Drops the current connection, if any (without reconnecting it), and connects anew at once. */
@@ -356,9 +306,9 @@ export class Publisher {
     conn.replayInflight = 0;
     conn.buffer = [];
     if (this.conn === conn) this.conn = undefined;
-    const dropped = this.replays.clear();
+    const dropped = this.drain.dropReplays();
     if (dropped > 0 && !this.stopping) this.log.info({ replays: dropped }, "replays dropped with the connection (the central system asks again)");
-    this.flushMarks();
+    this.drain.flushMarks();
   }
 
   /** Resolves true at the next CONNACK, false after `ms` or at stop. */
@@ -393,22 +343,7 @@ export class Publisher {
       this.onAttemptFailed(errorMessage(err));
       return;
     }
-    const conn: Connection = {
-      client,
-      connected: false,
-      closed: false,
-      connectedAt: 0,
-      window: 0,
-      inflight: new Map(),
-      replayInflight: 0,
-      buffer: [],
-      lastSentSeq: 0,
-      reason: undefined,
-      sawError: false,
-      takenOver: false,
-      stayTimer: undefined,
-      replayRefusalLogged: false,
-    };
+    const conn = newConnection(client);
     this.conn = conn;
     client.on("connect", (connack) => this.onConnect(conn, connack));
     client.on("message", (topic, payload, packet) => this.onMessage(conn, topic, payload, packet));
@@ -454,8 +389,8 @@ export class Publisher {
     for (const waiter of [...this.connectWaiters]) waiter(true);
     this.subscribeCommands(conn);
     this.sendOnlineStatus(conn);
-    this.pump(conn);
-    this.beatDrain(conn);
+    this.drain.pump(conn);
+    this.drain.beat(conn);
   }
 
   /**
@@ -480,7 +415,7 @@ export class Publisher {
     const cmd = commandOf(this.topics.commandPrefix, topic, payload, packet);
     if (cmd === undefined) return;
     this.counters.commandsReceived++;
-    if (this.debugLogging) this.log.debug({ command: cmd.name, bytes: payload.length }, "command received");
+    this.log.debug({ command: cmd.name, bytes: payload.length }, "command received");
     try {
       this.opts.onCommand?.(cmd);
     } catch (err) {
@@ -550,195 +485,6 @@ export class Publisher {
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
-  private inFlight(conn: Connection): number {
-    return conn.inflight.size + conn.replayInflight;
-  }
-
-  /**
-   * Fills the window from the database: the drain in seq order, taking turns with a replay when one
-   * runs. Memory stays flat whatever the backlog: at most one page (4 x window events, read with
-   * `pendingAfter`) waits to be sent, at most one replay page, at most a window awaits PUBACK, and
-   * at most {@link MAX_UNMARKED} acked seqs wait to be marked.
-   */
-  private pump(conn: Connection): void {
-    // Re-entrancy guard: a publish callback may run synchronously when the client fails.
-    if (this.pumping) return;
-    this.pumping = true;
-    const idleBefore = this.inFlight(conn) === 0;
-    try {
-      while (conn.connected && !this.stopping && this.inFlight(conn) < conn.window) {
-        const sent = this.replayTurn ? this.sendReplayed(conn) || this.sendNext(conn) : this.sendNext(conn) || this.sendReplayed(conn);
-        if (!sent) break;
-        if (this.replays.busy) this.replayTurn = !this.replayTurn;
-      }
-    } catch (err) {
-      this.log.error({ err }, "cannot read events from the outbox; retrying");
-      this.retryStorageLater();
-    } finally {
-      this.pumping = false;
-      // A PUBACK is now awaited: from here the drain must progress (a later notify() does not count).
-      if (idleBefore && this.inFlight(conn) > 0) this.opts.liveness?.beat("busy");
-    }
-  }
-
-  /** Sends the drain's next event; false when there is none (or marks are behind). */
-  private sendNext(conn: Connection): boolean {
-    if (this.toMark.length >= MAX_UNMARKED) return false;
-    if (conn.buffer.length === 0) {
-      const page = this.opts.outbox.pendingAfter(conn.lastSentSeq, conn.window * 4);
-      if (page.length === 0) return false;
-      // Durably "sent" before any of it is handed over: never corrected after that (outbox.ts).
-      this.opts.outbox.markSent?.(page);
-      conn.buffer = page;
-    }
-    this.send(conn, conn.buffer.shift()!);
-    return true;
-  }
-
-  /** Sends a replay's next event; false when no replay runs. */
-  private sendReplayed(conn: Connection): boolean {
-    if (!this.replays.busy) return false;
-    const outbox = this.opts.outbox;
-    const event = this.replays.next((afterSeq, toSeq, limit) => {
-      const page = outbox.heldPage?.(afterSeq, toSeq, limit) ?? [];
-      // A replay may hand over a pending event before the drain does: it must never be corrected
-      // afterwards either (a re-sent event is the same message, byte for byte). The cost: pending
-      // unsynchronised events below the page keep their uncorrected times.
-      outbox.markSent?.(page);
-      return page;
-    }, conn.window * 4);
-    if (event === undefined) return false;
-    conn.replayInflight++;
-    this.counters.replayed++;
-    conn.client.publish(this.eventTopic(event.kind), event.payload, this.eventOptions(event), (err) => this.onReplayAck(conn, event, err));
-    return true;
-  }
-
-  private eventTopic(kind: string): string {
-    let topic = this.eventTopics.get(kind);
-    if (topic === undefined) {
-      topic = `${this.topics.eventsPrefix}${kind}`;
-      this.eventTopics.set(kind, topic);
-    }
-    return topic;
-  }
-
-  /**
-   * The PUBLISH options of an event. MQTT 5: content type and the user properties `id`, `type`,
-   * `seq` (contract.md section 4), so brokers and bridges can route and deduplicate without parsing
-   * the payload. On the drain's hot path: three small objects per event, the type string cached.
-   */
-  private eventOptions(event: StoredEvent): IClientPublishOptions {
-    if (this.settings.protocolVersion !== 5) return this.plainPublishOptions;
-    let type = this.eventTypes.get(event.kind);
-    if (type === undefined) {
-      type = `smartbin.${event.kind}.v1`;
-      this.eventTypes.set(event.kind, type);
-    }
-    return {
-      qos: 1,
-      retain: false,
-      properties: { contentType: CLOUDEVENTS_CONTENT_TYPE, userProperties: { id: event.id, type, seq: String(event.seq) } },
-    };
-  }
-
-  private send(conn: Connection, event: StoredEvent): void {
-    conn.lastSentSeq = event.seq;
-    conn.inflight.set(event.seq, event);
-    this.counters.sent++;
-    const topic = this.eventTopic(event.kind);
-    // The hot path of a backlog drain: build the log record only when debug logging is on.
-    if (this.debugLogging) this.log.debug({ seq: event.seq, id: event.id, topic }, "publishing event");
-    // MQTT.js encodes a string payload as UTF-8: the stored JSON text goes out byte for byte.
-    conn.client.publish(topic, event.payload, this.eventOptions(event), (err) => this.onAck(conn, event, err));
-  }
-
-  private onReplayAck(conn: Connection, event: StoredEvent, err: Error | undefined): void {
-    if (conn.closed) return;
-    conn.replayInflight--;
-    if (err && !this.stopping) {
-      // Order does not matter for a replay (consumers order by seq): go on, but say it once per connection.
-      const level = conn.replayRefusalLogged ? "debug" : "warn";
-      conn.replayRefusalLogged = true;
-      this.log[level]({ seq: event.seq, id: event.id, reason: err.message }, "broker did not accept a replayed event");
-    }
-    this.pump(conn);
-    this.beatDrain(conn);
-  }
-
-  private onAck(conn: Connection, event: StoredEvent, err: Error | undefined): void {
-    if (conn.closed || !conn.inflight.delete(event.seq)) return;
-    if (err) {
-      if (this.stopping) return;
-      this.counters.rejected++;
-      const failure = new SmartbinError(
-        "MQTT_PUBLISH_FAILED",
-        "broker did not accept event",
-        { seq: event.seq, id: event.id },
-        { cause: err },
-      );
-      this.log.warn(
-        { seq: event.seq, id: event.id, reason: err.message, code: failure.code },
-        failure.message,
-      );
-      // Seq order must hold: resend from the database over a new connection, after a backoff.
-      conn.reason = `event seq ${event.seq} refused: ${err.message}`;
-      conn.sawError = true;
-      this.onClose(conn);
-      return;
-    }
-    this.counters.acked++;
-    this.toMark.push(event.seq);
-    // Each mark is a flushed transaction (several ms on SD cards): batch them. A mark lost to a power
-    // cut only means the event is sent again, which at-least-once delivery allows.
-    if (this.toMark.length >= MARK_BATCH) {
-      this.flushMarks();
-    } else if (!this.markScheduled) {
-      this.markScheduled = true;
-      setTimeout(() => {
-        this.markScheduled = false;
-        this.flushMarks();
-      }, MARK_DELAY_MS);
-    }
-    this.pump(conn);
-    this.beatDrain(conn);
-  }
-
-  /** The drain turned: it now awaits PUBACKs (busy) or waits for new events (idle). */
-  private beatDrain(conn: Connection): void {
-    if (conn.connected && !this.stopping) this.opts.liveness?.beat(this.inFlight(conn) > 0 ? "busy" : "idle");
-  }
-
-  /** Writes the batched PUBACKs to the outbox; on failure they are kept and retried. */
-  private flushMarks(): void {
-    if (this.toMark.length === 0 || this.stopped) return;
-    const seqs = this.toMark;
-    this.toMark = [];
-    try {
-      this.opts.outbox.markPublished(seqs);
-      this.markFailureLogged = false;
-    } catch (err) {
-      this.toMark = seqs.concat(this.toMark);
-      // Said once per streak: a database held by another process (busy) is waited out, and shows
-      // on the status; anything else is an error. A lost mark only means an event is sent again.
-      if (!this.markFailureLogged) {
-        const busy = failureOf(err) === "busy";
-        this.log[busy ? "warn" : "error"]({ err, count: seqs.length }, busy ? "database busy: marking events published waits" : "cannot mark events published; retrying");
-        this.markFailureLogged = true;
-      }
-      this.retryStorageLater();
-    }
-  }
-
-  private retryStorageLater(): void {
-    if (this.storageRetryTimer !== undefined || this.stopping) return;
-    this.storageRetryTimer = setTimeout(() => {
-      this.storageRetryTimer = undefined;
-      this.flushMarks();
-      if (this.conn?.connected) this.pump(this.conn);
-    }, STORAGE_RETRY_MS);
-  }
-
   private sendOnlineStatus(conn: Connection): void {
     this.statusSentAt = performance.now();
     let fields: Record<string, unknown> = {};
@@ -759,13 +505,12 @@ export class Publisher {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.storageRetryTimer);
+    this.drain.stopRetries();
     clearTimeout(this.statusTimer);
     this.reconnectTimer = undefined;
-    this.storageRetryTimer = undefined;
     this.statusTimer = undefined;
     for (const waiter of [...this.connectWaiters]) waiter(false);
-    this.replays.clear();
+    this.drain.dropReplays();
     const deadline = performance.now() + (this.opts.stopTimeoutMs ?? 2500);
     const left = (cap: number) => Math.max(0, Math.min(cap, deadline - performance.now()));
     const conn = this.conn;
@@ -773,7 +518,7 @@ export class Publisher {
       if (conn.connected) {
         // Acks still on their way spare a resend at the next start.
         await until(() => conn.inflight.size === 0 || !conn.connected, left(1000));
-        this.flushMarks();
+        this.drain.flushMarks();
       }
       if (conn.connected) {
         const offline = JSON.stringify({ state: "offline", reason: "shutdown" });
@@ -800,8 +545,8 @@ export class Publisher {
       clearTimeout(conn.stayTimer);
       conn.client.end(true);
     }
-    this.flushMarks();
-    this.stopped = true;
+    this.drain.flushMarks();
+    this.drain.close();
     this.conn = undefined;
     this.log.info({ ...this.counters }, "publisher stopped");
   }

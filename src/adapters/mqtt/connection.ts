@@ -1,0 +1,51 @@
+/** The state of one connection attempt of the publisher (publisher.ts), shared with its drain (event-drain.ts). */
+import type { MqttClient } from "mqtt";
+
+import type { StoredEvent } from "../outbox/outbox.js";
+
+/** One connection attempt; all its state is dropped when it closes. */
+export interface Connection {
+  readonly client: MqttClient;
+  connected: boolean;
+  closed: boolean;
+  connectedAt: number;
+  window: number;
+  /** seq → event, awaiting PUBACK (the drain's; replayed events are only counted). */
+  readonly inflight: Map<number, StoredEvent>;
+  /** Replayed events awaiting PUBACK. */
+  replayInflight: number;
+  /** Read from the database, not yet sent, ascending. */
+  buffer: StoredEvent[];
+  /** The highest seq sent on this connection: nothing at or below it is sent again on it. */
+  lastSentSeq: number;
+  /** Why it closed, for the log. */
+  reason: string | undefined;
+  /** MQTT.js reported an error on it (socket error, keepalive or CONNACK timeout, refused CONNACK). */
+  sawError: boolean;
+  /** The broker said "Session taken over" (MQTT 5 DISCONNECT 0x8E). */
+  takenOver: boolean;
+  /** Ends a client id conflict once the connection has stayed up long enough. */
+  stayTimer: NodeJS.Timeout | undefined;
+  /** A replayed event was refused on it: further refusals are logged at debug. */
+  replayRefusalLogged: boolean;
+}
+
+/** A connection attempt's state before its CONNACK. */
+export function newConnection(client: MqttClient): Connection {
+  return {
+    client,
+    connected: false,
+    closed: false,
+    connectedAt: 0,
+    window: 0,
+    inflight: new Map(),
+    replayInflight: 0,
+    buffer: [],
+    lastSentSeq: 0,
+    reason: undefined,
+    sawError: false,
+    takenOver: false,
+    stayTimer: undefined,
+    replayRefusalLogged: false,
+  };
+}
