@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runConfigCheck } from "../../src/cli/config-commands.js";
 import { checkConfigText, formatProblem, formatWarning, readPasswordFile, type ConfigLoadResult } from "../../src/config/load.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smartbin-mqtt-config-"));
@@ -80,5 +81,16 @@ describe("mqtt connection keys (contract.md section 2)", () => {
     const ok = check(`${head("mqtts://b:8883")}  session_expiry_s: 0\n  reconnect_max_s: 2.5\ntelemetry: { interval_s: 0.5 }\n`);
     expect(ok.ok && [ok.config.mqtt.session_expiry_s, ok.config.mqtt.reconnect_max_s, ok.config.telemetry.interval_s]).toEqual([0, 2.5, 0.5]);
     expect(problems(check(`${head("mqtts://b:8883")}  session_expiry_s: 1.5\n`))[0]).toMatch(/mqtt\.session_expiry_s: expected integer/);
+  });
+
+  it("config check: a missing password file exits 78 with its line; a readable one is ok", () => {
+    const file = write("station.yaml", `${head("mqtts://b:8883")}  password_file: gone.txt\n`);
+    const out: string[] = [];
+    expect(runConfigCheck(file, (l) => out.push(l))).toBe(78);
+    expect(out).toEqual([expect.stringMatching(new RegExp(`^${file}:5:18: mqtt\\.password_file: expected a readable file whose first line is the password, found .*gone\\.txt.*\\(ENOENT\\)$`))]);
+    write("gone.txt", "pw\n");
+    out.length = 0;
+    expect(runConfigCheck(file, (l) => out.push(l))).toBe(0);
+    expect(out).toEqual([`${file}: ok`]);
   });
 });

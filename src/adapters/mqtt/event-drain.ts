@@ -45,6 +45,7 @@ export interface EventDrainDeps {
   onRefused: (conn: Connection) => void;
 }
 
+/** One per publisher; it outlives connections (marks are batched across them). */
 export class EventDrain {
   /** Event PUBLISH packets sent (`sent`: the drain's, resends included; `replayed`), acknowledged and refused. */
   readonly counters = { sent: 0, acked: 0, rejected: 0, replayed: 0 };
@@ -107,6 +108,7 @@ export class EventDrain {
     this.closed = true;
   }
 
+  /** Events awaiting PUBACK on `conn`: the drain's and replayed ones (both count in its window). */
   inFlight(conn: Connection): number {
     return conn.inflight.size + conn.replayInflight;
   }
