@@ -7,7 +7,7 @@ import type { BackoffSettings } from "../backoff.js";
 import type { IncomingCommand, PublisherConnectionSettings, PublisherOptions, PublisherStats } from "./publisher-types.js";
 import { until, withTimeout } from "../../waits.js";
 import { ClientIdConflictTracker, REASON_SESSION_TAKEN_OVER } from "./client-id-conflict.js";
-import { commandOf, replyRoute } from "./commands.js";
+import { commandOf, replyRoute, type ReplyRoute } from "./commands.js";
 import { clientOptions, redactUrl, stationTopics } from "./connect-options.js";
 import type { StationTopics } from "./connect-options.js";
 import { newConnection } from "./connection.js";
@@ -28,6 +28,10 @@ export type {
 const STABLE_CONNECTION_MS = 10_000;
 /** MQTT 5 Message Expiry Interval is a four-byte integer, in seconds (MQTT 5.0 section 3.3.2.3.3). */
 const MAX_EXPIRY_S = 0xffff_ffff;
+/** Replies held while disconnected, at most (the oldest go first). */
+const MAX_HELD_REPLIES = 32;
+/** A held reply older than this (ms) is not sent: its sender has given up and asks again. */
+const HELD_REPLY_MS = 60_000;
 
 
 /**
@@ -78,6 +82,8 @@ export class Publisher {
   /** Resolved (true) at the next CONNACK, by {@link reconfigure}. */
   private readonly connectWaiters = new Set<(connected: boolean) => void>();
   private reconfiguring: Promise<unknown> = Promise.resolve();
+  /** Replies to commands that came before a disconnect, sent at the next connection. */
+  private heldReplies: Array<{ name: string; route: ReplyRoute; body: string; at: number }> = [];
   private readonly counters = { connections: 0, commandsReceived: 0 };
   private readonly drain: EventDrain;
 
@@ -136,18 +142,29 @@ export class Publisher {
   /**
    * Publishes the reply `body` (JSON text) to the command `cmd` (contract.md section 4): with MQTT 5
    * and a response topic, to that topic with the command's correlation data (MQTT 5.0 section
-   * 4.10); otherwise to `P/S/cmd/<name>/reply`. QoS 1, not retained. Dropped (logged at debug) while
-   * disconnected: the sender retries with the same `command_id` and gets the stored reply. A reply
+   * 4.10); otherwise to `P/S/cmd/<name>/reply`. QoS 1, not retained. While disconnected (a reload
+   * that switched brokers and back, a link that dropped) it is held and sent at the next connection,
+   * {@link MAX_HELD_REPLIES} at most and not after {@link HELD_REPLY_MS}; the sender may also retry
+   * with the same `command_id` and get the stored reply. A reply
    * the broker refuses (MQTT 5 PUBACK reason code, e.g. 0x87 not authorized) is logged at warn.
    * Never throws.
    */
   reply(cmd: IncomingCommand, body: string): void {
-    const conn = this.conn;
     const route = replyRoute(cmd, this.topics.commandPrefix, this.settings.protocolVersion);
+    const conn = this.conn;
     if (!conn?.connected || this.stopping) {
-      this.log.debug({ command: cmd.name, topic: route.topic }, "reply dropped: not connected to the broker");
+      // A reply whose command came just before a disconnect (a reload switching brokers, a link
+      // that dropped): kept briefly and sent at the next connection, a few at most.
+      if (this.stopping) return;
+      this.heldReplies.push({ name: cmd.name, route, body, at: performance.now() });
+      if (this.heldReplies.length > MAX_HELD_REPLIES) this.heldReplies.shift();
+      this.log.debug({ command: cmd.name, topic: route.topic }, "reply held until the broker is connected again");
       return;
     }
+    this.sendReply(conn, cmd.name, route, body);
+  }
+
+  private sendReply(conn: Connection, name: string, route: ReplyRoute, body: string): void {
     const options: IClientPublishOptions = {
       qos: 1,
       retain: false,
@@ -155,9 +172,16 @@ export class Publisher {
     };
     conn.client.publish(route.topic, body, options, (err) => {
       if (err && !conn.closed && !this.stopping) {
-        this.log.warn({ command: cmd.name, topic: route.topic, reason: err.message }, "command reply not accepted by the broker");
+        this.log.warn({ command: name, topic: route.topic, reason: err.message }, "command reply not accepted by the broker");
       }
     });
+  }
+
+  /** Sends the replies held while disconnected that are not too old (at a new connection). */
+  private sendHeldReplies(conn: Connection): void {
+    const held = this.heldReplies.splice(0);
+    const oldest = performance.now() - HELD_REPLY_MS;
+    for (const r of held) if (r.at >= oldest) this.sendReply(conn, r.name, r.route, r.body);
   }
 
   /**
@@ -389,6 +413,7 @@ export class Publisher {
     for (const waiter of [...this.connectWaiters]) waiter(true);
     this.subscribeCommands(conn);
     this.sendOnlineStatus(conn);
+    this.sendHeldReplies(conn);
     this.drain.pump(conn);
     this.drain.beat(conn);
   }
