@@ -4,10 +4,12 @@
  *
  * - Applied at run time: scales, readers and level sensors (only devices whose settings changed are reopened; new
  *   ones are opened, removed ones closed), bins without door changes, points, session timers, role
- *   lists, the time zone and fire rule, the log level.
+ *   lists, the time zone and fire rule, the log level, the telemetry interval, and `mqtt`: the
+ *   station connects with the new settings first, and goes back to the old ones (the whole reload
+ *   rolled back) when the broker cannot be reached with them (contract section 4 `reload_config`).
  * - Refused, with the reason "needs a restart": `station.id` (in every topic and event),
- *   `station.clock_sync_marker`, `storage` (the open database), `mqtt` (the connection and its
- *   session), `gpio` (the claimed lines) and any door of a bin (its lines).
+ *   `station.clock_sync_marker`, `storage` (the open database), `gpio` (the claimed lines) and any
+ *   door of a bin (its lines).
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config/schema.js";
@@ -23,6 +25,8 @@ export type ReloadPlan =
       reopen: Set<string>;
       /** The config's role lists changed: they replace the lists in force. */
       cardsChanged: boolean;
+      /** `mqtt` changed: the station reconnects with it, and rolls the reload back if the broker cannot be reached. */
+      mqttChanged: boolean;
       /** Dotted keys that changed, for the log. */
       changed: string[];
     };
@@ -32,7 +36,6 @@ const RESTART_ONLY: Array<[path: string, get: (c: Readonly<Config>) => unknown, 
   ["station.id", (c) => c.station.id, "it is in every topic and event"],
   ["station.clock_sync_marker", (c) => c.station.clock_sync_marker, "the clock check is set up at start"],
   ["storage", (c) => c.storage, "the database is open"],
-  ["mqtt", (c) => c.mqtt, "the broker connection and its session are set up at start"],
   ["gpio", (c) => c.gpio, "its lines are claimed at start"],
   ["bins[].door", (c) => c.bins.filter((b) => b.door !== undefined).map((b) => [b.id, b.door]), "door lines are claimed at start"],
   ["readers[].d0_line/d1_line", (c) => c.readers.flatMap((r) => ("d0_line" in r ? [[r.id, r.d0_line, r.d1_line]] : [])), "Wiegand lines are claimed at start"],
@@ -50,6 +53,8 @@ const HOT: Array<[path: string, get: (c: Readonly<Config>) => unknown]> = [
   ["station.time_zone", (c) => c.station.time_zone],
   ["station.fire_doors", (c) => c.station.fire_doors],
   ["log.level", (c) => c.log.level],
+  ["mqtt", (c) => c.mqtt],
+  ["telemetry", (c) => c.telemetry],
 ];
 
 /** Compares the running config with the new one. */
@@ -73,6 +78,7 @@ export function planReload(current: Readonly<Config>, next: Readonly<Config>): R
     unchanged: changed.length === 0,
     reopen,
     cardsChanged: !isDeepStrictEqual(cardLists(current), cardLists(next)),
+    mqttChanged: changed.includes("mqtt"),
     changed,
   };
 }

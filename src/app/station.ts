@@ -23,7 +23,8 @@ import { Outbox } from "../adapters/outbox/outbox.js";
 import { DEFAULT_RESERVE_BYTES } from "../adapters/outbox/space.js";
 import { reconnectBackoff } from "../adapters/backoff.js";
 import { SmartbinError } from "../errors.js";
-import { Publisher } from "../adapters/mqtt/publisher.js";
+import { Publisher, type PublisherConnectionSettings } from "../adapters/mqtt/publisher.js";
+import { redactUrl } from "../adapters/mqtt/connect-options.js";
 import { SerialDevice } from "../adapters/serial/serial-device.js";
 import { serialTarget, type PortConfig } from "../adapters/serial/usb-port.js";
 import { findProtocol, wiegandFrameGapMs, type PortNeeds, type ScaleCommands } from "../protocol/index.js";
@@ -40,10 +41,15 @@ import { contextFromConfig, useStationTimeZone } from "./station-context.js";
 import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
 import { StationRunner, type DeviceHandlers, type DevicePort, type RunnerDevice, type RunnerStats } from "./runner.js";
 import { WiegandReaderPort } from "./wiegand-reader.js";
+import { CommandService } from "./commands/service.js";
+import { MAX_COMMAND_BYTES } from "./commands/schemas.js";
+import { Telemetry } from "./telemetry.js";
 
 /** Everything the station is built from: one named object (style.md, "Layout"). */
 export interface StationDeps {
   config: Readonly<Config>;
+  /** The config file `reload_config` reads again; absent (the demo): the command is `not_supported`. */
+  configFile?: string;
   logger: Logger;
   /** serialport binding; omitted means the real one. The demo passes serialport's MockBinding. */
   binding?: BindingInterface;
@@ -80,6 +86,9 @@ export type ReloadResult =
   | { ok: true; changed: string[]; applied: "now" | "after_session" }
   | { ok: false; code: "invalid" | "refused"; reasons: string[] };
 
+/** How long a reload that changes `mqtt` waits for the broker with the new settings before it is rolled back. */
+export const RELOAD_BROKER_WAIT_MS = 15_000;
+
 /** While a session is open, a reload checks this often whether it has closed. */
 const RELOAD_POLL_MS = 500;
 
@@ -101,6 +110,11 @@ export class Station {
   private outbox: Outbox | undefined;
   private publisher: Publisher | undefined;
   private runner: StationRunner | undefined;
+  /** The MQTT commands (contract section 4), from the moment the runner exists. */
+  private commands: CommandService | undefined;
+  private telemetry: Telemetry | undefined;
+  /** Reloads run one after the other: a reload that reconnects to the broker takes seconds. */
+  private reloading: Promise<unknown> = Promise.resolve();
   private gpio: GpioStation | undefined;
   private cancelHousekeeping: (() => void) | undefined;
   private clockCorrection: ClockCorrection | undefined;
@@ -120,6 +134,8 @@ export class Station {
   /** Opens the database, recovers a stored session, connects the publisher and opens every device. Throws only if the database cannot be opened. */
   start(): void {
     const cfg = this.config;
+    // Before the database opens: a password file removed since the config check stops start-up here.
+    const connection = connectionSettings(cfg);
     const outbox = Outbox.open({
       path: cfg.storage.path,
       stationId: cfg.station.id,
@@ -128,37 +144,16 @@ export class Station {
       clockSyncMarker: this.deps.clockSyncMarker ?? cfg.station.clock_sync_marker,
     });
     this.outbox = outbox;
-    const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
-    // The connection settings of a config (a reload passes the new config's to publisher.reconfigure).
-    const connection = (c: Readonly<Config>) => {
-      const fromFile = c.mqtt.password_file === undefined ? undefined : readPasswordFile(c.mqtt.password_file);
-      // Checked by the config load moments ago: only a file removed since gets here.
-      if (fromFile?.ok === false) {
-        throw new SmartbinError("CONFIG_INVALID", `mqtt.password_file: cannot read ${c.mqtt.password_file}: ${fromFile.problem}`, { path: c.mqtt.password_file });
-      }
-      return {
-        url: c.mqtt.url,
-        topicPrefix: c.mqtt.topic_prefix,
-        protocolVersion: c.mqtt.protocol_version,
-        keepaliveS: c.mqtt.keepalive_s,
-        clientId: c.mqtt.client_id,
-        username: c.mqtt.username,
-        password: fromFile?.ok === true ? fromFile.password : c.mqtt.password,
-        ca: tlsFile(c.mqtt.ca_file),
-        cert: tlsFile(c.mqtt.cert_file),
-        key: tlsFile(c.mqtt.key_file),
-        tlsInsecure: c.mqtt.tls_insecure,
-        sessionExpiryS: c.mqtt.session_expiry_s,
-      };
-    };
     const publisher = new Publisher({
       outbox,
       stationId: cfg.station.id,
-      ...connection(cfg),
+      ...connection,
       inflight: cfg.mqtt.inflight,
       reconnect: reconnectBackoff(cfg.mqtt.reconnect_max_s),
       // contract.md section 4: larger commands never reach the station (the broker drops them).
-      maximumPacketSize: 256 * 1024,
+      maximumPacketSize: MAX_COMMAND_BYTES,
+      onCommand: (cmd) => void this.commands?.handle(cmd),
+      onClientIdConflict: (active) => this.runner?.brokerConflict(active),
       logger: this.deps.logger.child({ module: "mqtt" }),
       statusFields: () => ({ station_id: cfg.station.id, ...(this.runner?.statusFields() ?? {}) }),
       // A dead connection is closed by MQTT.js 1.5 keepalives after its last packet (KeepaliveManager):
@@ -166,8 +161,6 @@ export class Station {
       ...(this.deps.liveness
         ? { liveness: this.deps.liveness.register("publisher", Math.max(DEFAULT_STUCK_AFTER_MS, 3_000 * cfg.mqtt.keepalive_s)) }
         : {}),
-      // Integrator: onCommand, onClientIdConflict (the client_id_conflict alarm), telemetry every
-      // cfg.telemetry.interval_s, and reconfigure(connection(next), timeoutMs) on a reload.
     });
     this.publisher = publisher;
     if (hasGpioLines(cfg)) {
@@ -183,13 +176,38 @@ export class Station {
     this.runner = new StationRunner({
       context: contextFromConfig(cfg),
       devices: this.devices(),
-      adapters: { outbox, publisher, logger: this.log, newId: () => uuidv7(), ...(this.gpio ? { outputs: this.gpio } : {}) },
+      adapters: {
+        outbox,
+        publisher,
+        logger: this.log,
+        newId: () => uuidv7(),
+        scales: { request: (scaleId, request) => this.scaleCommand(scaleId, request) },
+        ...(this.gpio ? { outputs: this.gpio } : {}),
+      },
       cards: cfg.cards,
       clock: this.clock,
       ...(this.deps.storage?.stopCommitMs !== undefined ? { stopCommitMs: this.deps.storage.stopCommitMs } : {}),
       ...(this.deps.onDepositCommitted ? { onDepositCommitted: this.deps.onDepositCommitted } : {}),
     });
     const runner = this.runner;
+    this.commands = new CommandService({
+      runner,
+      outbox,
+      reply: publisher,
+      replay: {
+        replay: (fromSeq, toSeq) => {
+          const held = outbox.heldRange(fromSeq, toSeq);
+          publisher.replay(fromSeq, toSeq);
+          return held;
+        },
+      },
+      reload: { reload: () => this.reloadCommand() },
+      clock: this.clock,
+      logger: this.deps.logger.child({ module: "commands" }),
+      statusFields: () => ({ station_id: cfg.station.id, ...runner.statusFields() }),
+    });
+    this.commands.start();
+    this.startTelemetry(cfg);
     const gpio = this.gpio;
     if (gpio === undefined) {
       publisher.start();
@@ -217,14 +235,30 @@ export class Station {
     );
   }
 
-    /**
-   * Reloads the configuration (SIGHUP; later the MQTT `reload_config` command): one routine. An
-   * invalid file is refused with its problems, and the running config stays; a change of a key that
-   * needs a restart is refused with that reason (see reload.ts); otherwise the change is applied at
-   * once when no session is open, else as soon as the open session has closed (a newer reload
-   * replaces a waiting one). Devices whose settings did not change are not reopened.
+  /**
+   * Reloads the configuration (SIGHUP and the MQTT `reload_config` command): one routine, one reload
+   * at a time. An invalid file is refused with its problems, and the running config stays; a change
+   * of a key that needs a restart is refused with that reason (see reload.ts); otherwise the change
+   * is applied at once when no session is open, else as soon as the open session has closed (a newer
+   * reload replaces a waiting one). Devices whose settings did not change are not reopened. A change
+   * of `mqtt` is tried first: the station connects with the new settings, and when the broker cannot
+   * be reached with them within {@link RELOAD_BROKER_WAIT_MS} it goes back to the old ones and the
+   * whole reload is rolled back (refused, with that reason).
    */
-  reload(file: string): ReloadResult {
+  reload(file: string): Promise<ReloadResult> {
+    const next = this.reloading.then(() => this.reloadNow(file));
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The `reload_config` command: {@link reload} of the file the station was started with. */
+  private async reloadCommand(): Promise<ReloadResult> {
+    const file = this.deps.configFile;
+    if (file === undefined) return { ok: false, code: "refused", reasons: ["this station was not started from a config file (the demo): nothing to reload"] };
+    return this.reload(file);
+  }
+
+  private async reloadNow(file: string): Promise<ReloadResult> {
     const loaded = loadConfigFile(file);
     if (!loaded.ok) {
       const reasons = loaded.problems.map(formatProblem);
@@ -245,24 +279,43 @@ export class Station {
     const runner = this.runner;
     if (runner === undefined || this.stopped) return { ok: false, code: "refused", reasons: ["the station is not running"] };
     if (runner.snapshot().session.phase === "idle") {
-      void this.applyReload(loaded.config, plan);
-      return { ok: true, changed: plan.changed, applied: "now" };
+      const refused = await this.applyReload(loaded.config, plan);
+      return refused === null ? { ok: true, changed: plan.changed, applied: "now" } : { ok: false, code: "refused", reasons: [refused] };
     }
     this.log.info({ changed: plan.changed }, "configuration reload waits for the open session to close");
     const cancel = this.clock.every(RELOAD_POLL_MS, () => {
       if (this.stopped || runner.snapshot().session.phase !== "idle") return;
       this.pendingReload?.cancel();
       this.pendingReload = null;
-      void this.applyReload(loaded.config, planReload(this.config, loaded.config) as Extract<ReloadPlan, { ok: true }>);
+      const replan = planReload(this.config, loaded.config);
+      if (replan.ok) this.reloading = this.reloading.then(() => this.applyReload(loaded.config, replan)).catch(() => undefined);
     });
     this.pendingReload = { config: loaded.config, cancel };
     return { ok: true, changed: plan.changed, applied: "after_session" };
   }
 
-  private async applyReload(next: Readonly<Config>, plan: Extract<ReloadPlan, { ok: true }>): Promise<void> {
+  /** Applies a planned reload; returns `null` when applied, else why it was rolled back. */
+  private async applyReload(next: Readonly<Config>, plan: Extract<ReloadPlan, { ok: true }>): Promise<string | null> {
     const runner = this.runner;
-    if (runner === undefined) return;
+    const publisher = this.publisher;
+    if (runner === undefined || publisher === undefined || this.stopped) return "the station is not running";
     const previous = this.config;
+    if (plan.mqttChanged) {
+      let settings: PublisherConnectionSettings;
+      try {
+        settings = connectionSettings(next);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        this.log.error({ err }, "configuration reload refused; the running configuration stays");
+        return why;
+      }
+      this.log.info({ changed: plan.changed }, "configuration reload: connecting to the broker with the new mqtt settings");
+      if (!(await publisher.reconfigure(settings, RELOAD_BROKER_WAIT_MS))) {
+        const why = `the broker could not be reached with the new mqtt settings within ${RELOAD_BROKER_WAIT_MS / 1000} s: the reload was rolled back, the running configuration stays`;
+        this.log.error({ url: redactUrl(next.mqtt.url) }, why);
+        return why;
+      }
+    }
     this.config = next;
     if (next.log.level !== previous.log.level) {
       if (this.deps.setLogLevel) this.deps.setLogLevel(next.log.level);
@@ -272,10 +325,28 @@ export class Station {
       useStationTimeZone(next.station.time_zone);
       await runner.reconfigure(contextFromConfig(next), this.devices(), plan.reopen);
       if (plan.cardsChanged) runner.configCardsChanged(next.cards);
+      if (next.telemetry.interval_s !== previous.telemetry.interval_s) this.startTelemetry(next);
       this.log.info({ changed: plan.changed, reopened: [...plan.reopen] }, "configuration reloaded");
     } catch (err) {
       this.log.error({ err }, "configuration reload failed while applying it");
     }
+    return null;
+  }
+
+  /** (Re)starts telemetry every `telemetry.interval_s` (contract section 4). */
+  private startTelemetry(cfg: Readonly<Config>): void {
+    const { runner, outbox, publisher } = this;
+    if (runner === undefined || outbox === undefined || publisher === undefined) return;
+    this.telemetry?.stop();
+    this.telemetry = new Telemetry({
+      runner,
+      outbox,
+      publisher,
+      clock: this.clock,
+      intervalS: cfg.telemetry.interval_s,
+      logger: this.deps.logger.child({ module: "telemetry" }),
+    });
+    this.telemetry.start();
   }
 
 /** Closes any open session (recording its deposits), then stops devices, publisher and database. */
@@ -283,6 +354,9 @@ export class Station {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelHousekeeping?.();
+    this.pendingReload?.cancel();
+    this.telemetry?.stop();
+    this.commands?.stop();
     this.clockCorrection?.stop();
     await this.runner?.stop();
     // Safe outputs: locks locked, lamps and buzzer off, unless a fire holds the doors open.
@@ -519,4 +593,33 @@ export class Station {
       this.log.warn({ err }, "storage space could not be measured");
     }
   }
+}
+
+/**
+ * The broker connection settings of a config (contract section 2 `mqtt`): TLS material read from
+ * its files, the password from `mqtt.password_file` (its first line) or `mqtt.password`.
+ *
+ * @throws SmartbinError `CONFIG_INVALID` when the password file cannot be read (the config check
+ *   read it; only a file removed or changed since gets here)
+ */
+function connectionSettings(c: Readonly<Config>): PublisherConnectionSettings {
+  const fromFile = c.mqtt.password_file === undefined ? undefined : readPasswordFile(c.mqtt.password_file);
+  if (fromFile?.ok === false) {
+    throw new SmartbinError("CONFIG_INVALID", `mqtt.password_file: cannot read ${c.mqtt.password_file}: ${fromFile.problem}`, { path: c.mqtt.password_file });
+  }
+  const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
+  return {
+    url: c.mqtt.url,
+    topicPrefix: c.mqtt.topic_prefix,
+    protocolVersion: c.mqtt.protocol_version,
+    keepaliveS: c.mqtt.keepalive_s,
+    clientId: c.mqtt.client_id,
+    username: c.mqtt.username,
+    password: fromFile?.ok === true ? fromFile.password : c.mqtt.password,
+    ca: tlsFile(c.mqtt.ca_file),
+    cert: tlsFile(c.mqtt.cert_file),
+    key: tlsFile(c.mqtt.key_file),
+    tlsInsecure: c.mqtt.tls_insecure,
+    sessionExpiryS: c.mqtt.session_expiry_s,
+  };
 }

@@ -62,6 +62,7 @@ export async function runDaemon(configFile: string, signals: Signals, opts: { pr
   const liveness = new Liveness(() => performance.now());
   const station = new Station({
     config,
+    configFile,
     logger,
     liveness,
     setLogLevel: (level) => logging.setLevel(level),

@@ -30,7 +30,7 @@ const config = (change: (c: typeof base & Record<string, unknown>) => void = () 
 
 describe("planReload", () => {
   it("an identical config changes nothing", () => {
-    expect(planReload(config(), config())).toEqual({ ok: true, unchanged: true, reopen: new Set(), cardsChanged: false, changed: [] });
+    expect(planReload(config(), config())).toEqual({ ok: true, unchanged: true, reopen: new Set(), cardsChanged: false, mqttChanged: false, changed: [] });
   });
 
   it("points and session timers apply without reopening any device", () => {
@@ -41,7 +41,7 @@ describe("planReload", () => {
         c.session = { idle_close_s: 9 };
       }),
     );
-    expect(plan).toEqual({ ok: true, unchanged: false, reopen: new Set(), cardsChanged: false, changed: ["points", "session"] });
+    expect(plan).toEqual({ ok: true, unchanged: false, reopen: new Set(), cardsChanged: false, mqttChanged: false, changed: ["points", "session"] });
   });
 
   it("only the devices whose settings changed, or that were removed, are reopened", () => {
@@ -76,10 +76,16 @@ describe("planReload", () => {
       refused: [
         "station.id changed: needs a restart (it is in every topic and event); nothing was applied",
         "storage changed: needs a restart (the database is open); nothing was applied",
-        "mqtt changed: needs a restart (the broker connection and its session are set up at start); nothing was applied",
         "gpio changed: needs a restart (its lines are claimed at start); nothing was applied",
       ],
     });
+  });
+
+  it("a changed mqtt section is applied (the station reconnects with it, rolled back when the broker cannot be reached)", () => {
+    const plan = planReload(config(), config((c) => (c.mqtt = { url: "mqtt://10.0.0.1:1883" })));
+    expect(plan).toMatchObject({ ok: true, mqttChanged: true, changed: ["mqtt"] });
+    const same = planReload(config(), config((c) => (c.points.categories.food_waste.points_per_kg = 3)));
+    expect(same).toMatchObject({ ok: true, mqttChanged: false });
   });
 
   it("a door added to a bin needs a restart (its lines are claimed at start)", () => {
