@@ -117,6 +117,16 @@ const SCENARIOS: Array<[name: string, inputs: StationInput[], ctx: StationContex
     testContext(),
   ],
   ["a second card's deposit with a daily cap of nothing", [...READY, card(BORIS, 1000), ...weigh("scale-2", 3400, 2000), tick(8000)], testContext()],
+  [
+    "commands: set_cards and a tare the scale does not take (audited)",
+    [
+      ...READY,
+      { type: "command", command: { id: "c-1", name: "set_cards", args: { blocked: [BORIS], version: "v2" } }, ...at(1000) },
+      { type: "command", command: { id: "t-1", name: "tare", args: { scale_id: "scale-1" } }, ...at(1100) },
+    ],
+    testContext(),
+  ],
+  ["a second gateway with the same client id", [...READY, { type: "broker_conflict", active: true, ...at(1000) }], testContext()],
 ];
 
 /** The events of `inputs` as the outbox writes them (envelope.ts), parsed back. */
@@ -162,7 +172,7 @@ describe("the events the station machine makes, in the outbox's envelope, match 
         if (source.kind === "alarm") codes.add(source.data.code);
       }
     }
-    expect([...seen].sort()).toEqual(["alarm", "collection", "deposit", "maintenance"]);
+    expect([...seen].sort()).toEqual(["alarm", "collection", "command", "deposit", "maintenance"]);
     const missing = ALARM_CODES.filter((c) => !codes.has(c));
     expect(missing, "alarm codes no scenario reaches").toEqual([]);
     for (const c of ALARM_CODES) expect(ALL_ALARM_CODES).toContain(c);

@@ -278,6 +278,10 @@ export const onlineStatusSchema = z
       .record(z.string(), z.strictObject({ bytes: count, discarded_bytes: count, window_s: z.number().positive() }))
       .optional()
       .describe("Serial lines judged noisy over the last window; present while any is."),
+    client_id_conflict: z
+      .literal(true)
+      .optional()
+      .describe("Present while another client keeps taking over the station's MQTT client id (a cloned SD card): see the client_id_conflict alarm."),
   })
   .describe("The station is connected.");
 
