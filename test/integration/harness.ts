@@ -128,6 +128,8 @@ export function writeStationConfig(opts: {
   idleCloseS?: number;
   /** Extra YAML lines for the storage section (indented by the caller as `  key: value`). */
   storageExtra?: string;
+  /** Extra YAML lines for the mqtt section (indented by the caller as `  key: value`). */
+  mqttExtra?: string;
 }): { file: string; dir: string; dbPath: string } {
   const dir = opts.dir ?? tempDir("smartbin-it-");
   const dbPath = opts.dbPath ?? join(dir, "station.db");
@@ -141,7 +143,7 @@ storage:
 ${opts.storageExtra ?? ""}mqtt:
   url: ${opts.brokerUrl}
   protocol_version: ${opts.protocolVersion ?? 5}
-scales:
+${opts.mqttExtra ?? ""}scales:
   - id: scale-1
     port: ${opts.scalePort}
     protocol: ${opts.scaleProtocol ?? "yaohua-a9"}
