@@ -16,6 +16,6 @@ const config = (fullMm: number): Config =>
 describe("planReload with level sensors", () => {
   it("a changed level sensor is reopened, an unchanged config changes nothing", () => {
     expect(planReload(config(250), config(250))).toMatchObject({ ok: true, unchanged: true });
-    expect(planReload(config(250), config(300))).toEqual({ ok: true, unchanged: false, reopen: new Set(["level-1"]), cardsChanged: false, changed: ["level_sensors"] });
+    expect(planReload(config(250), config(300))).toEqual({ ok: true, unchanged: false, reopen: new Set(["level-1"]), cardsChanged: false, mqttChanged: false, changed: ["level_sensors"] });
   });
 });
