@@ -13,7 +13,6 @@
  * hour it prunes those past `storage.retention_days`; and it keeps the reserve file while space is
  * fine. Every prune is a batch of its own transaction, with a turn of the event loop in between.
  */
-import { readFileSync } from "node:fs";
 import type { BindingInterface } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
 import { v7 as uuidv7 } from "uuid";
 import { isSerialReader } from "../config/device-schema.js";
@@ -32,7 +31,8 @@ import type { DepositEventData } from "../domain/station-types.js";
 import type { StationState } from "../domain/station-types.js";
 import { until } from "../waits.js";
 import { systemClock, type Clock } from "./clock.js";
-import { formatProblem, loadConfigFile, readPasswordFile } from "../config/load.js";
+import { formatProblem, loadConfigFile } from "../config/load.js";
+import { connectionSettings } from "./broker-settings.js";
 import { ClockCorrection } from "./clock-correction.js";
 import { createGpioPort } from "../adapters/gpio/create.js";
 import { GpioStation, hasGpioLines } from "./gpio-station.js";
@@ -593,33 +593,4 @@ export class Station {
       this.log.warn({ err }, "storage space could not be measured");
     }
   }
-}
-
-/**
- * The broker connection settings of a config (contract section 2 `mqtt`): TLS material read from
- * its files, the password from `mqtt.password_file` (its first line) or `mqtt.password`.
- *
- * @throws SmartbinError `CONFIG_INVALID` when the password file cannot be read (the config check
- *   read it; only a file removed or changed since gets here)
- */
-function connectionSettings(c: Readonly<Config>): PublisherConnectionSettings {
-  const fromFile = c.mqtt.password_file === undefined ? undefined : readPasswordFile(c.mqtt.password_file);
-  if (fromFile?.ok === false) {
-    throw new SmartbinError("CONFIG_INVALID", `mqtt.password_file: cannot read ${c.mqtt.password_file}: ${fromFile.problem}`, { path: c.mqtt.password_file });
-  }
-  const tlsFile = (p: string | undefined) => (p ? readFileSync(p) : undefined);
-  return {
-    url: c.mqtt.url,
-    topicPrefix: c.mqtt.topic_prefix,
-    protocolVersion: c.mqtt.protocol_version,
-    keepaliveS: c.mqtt.keepalive_s,
-    clientId: c.mqtt.client_id,
-    username: c.mqtt.username,
-    password: fromFile?.ok === true ? fromFile.password : c.mqtt.password,
-    ca: tlsFile(c.mqtt.ca_file),
-    cert: tlsFile(c.mqtt.cert_file),
-    key: tlsFile(c.mqtt.key_file),
-    tlsInsecure: c.mqtt.tls_insecure,
-    sessionExpiryS: c.mqtt.session_expiry_s,
-  };
 }

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
-import { freePort } from "../support/mosquitto.js";
-import { requireTools } from "../support/require-tool.js";
+import { freePort, startMosquitto } from "../support/mosquitto.js";
+import { findTool, requireTools } from "../support/require-tool.js";
 import { eventually, removeTempDirs, startRig, tempDir, writeStationConfig, type Rig } from "../integration/harness.js";
 
 /**
@@ -116,6 +116,35 @@ describe.skipIf(tools.skip)(`smartbin doctor against real parts${tools.reason}`,
     } finally {
       station.kill("SIGTERM");
       await new Promise((r) => station.once("exit", r));
+    }
+  }, 60_000);
+});
+
+const passwdTools = requireTools(["mosquitto", "mosquitto_passwd", "socat"]);
+describe.skipIf(passwdTools.skip)(`smartbin doctor logs in as the station does${passwdTools.reason}`, () => {
+  it("with mqtt.password_file: the broker accepts the password from the file; a wrong one fails", async () => {
+    const dir = tempDir("smartbin-doctor-passwd-");
+    execFileSync(findTool("mosquitto_passwd")!, ["-b", "-c", join(dir, "passwd"), "st-it", "correct horse"]);
+    const broker = await startMosquitto({ dir, settings: [`password_file ${join(dir, "passwd")}`], allowAnonymous: false });
+    const rig = await startRig(12_000);
+    try {
+      const config = (secret: string) => {
+        writeFileSync(join(dir, "secret.txt"), `${secret}\n`, { mode: 0o600 });
+        return writeStationConfig({
+          dir,
+          brokerUrl: broker.url,
+          scalePort: rig.scale.pty.devicePath,
+          readerPort: rig.reader.pty.devicePath,
+          mqttExtra: "  username: st-it\n  password_file: secret.txt\n",
+        }).file;
+      };
+      const good = await smartbin(["doctor", config("correct horse")]);
+      expect(lines(good.stdout).find((l) => l.includes(" broker: "))).toMatch(/^ok broker: /);
+      const bad = await smartbin(["doctor", config("wrong horse")]);
+      expect(lines(bad.stdout).find((l) => l.includes(" broker: "))).toMatch(/^fail broker: /);
+    } finally {
+      await rig.dispose();
+      await broker.dispose();
     }
   }, 60_000);
 });

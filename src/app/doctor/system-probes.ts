@@ -8,6 +8,7 @@ import { userInfo } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { connect, type IClientOptions } from "mqtt";
+import { connectionSettings } from "../broker-settings.js";
 import { SerialPort } from "serialport";
 import { quickCheckWithin } from "../../adapters/outbox/integrity.js";
 import { lockHolderPid } from "../../adapters/outbox/lock.js";
@@ -126,27 +127,27 @@ function deviceReports(dbPath: string): Map<string, DeviceReport> {
 /** An MQTT CONNECT with the config's settings, a client id of its own (never taking over the station's), no will. */
 function connectBroker(config: Readonly<Config>, timeoutMs: number): Promise<BrokerResult> {
   const m = config.mqtt;
-  const read = (p: string | undefined) => (p === undefined ? undefined : readFileSync(p));
   const started = performance.now();
   return new Promise((resolve) => {
     let lastError: unknown;
     let done = false;
-    const options: IClientOptions = {
-      protocolVersion: m.protocol_version,
-      clientId: `${m.client_id ?? `smartbin-${config.station.id}`}-doctor-${process.pid}`,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: timeoutMs,
-      ...(m.username !== undefined ? { username: m.username } : {}),
-      ...(m.password !== undefined ? { password: m.password } : {}),
-    };
+    let options: IClientOptions;
     try {
-      const ca = read(m.ca_file);
-      const cert = read(m.cert_file);
-      const key = read(m.key_file);
-      if (ca) options.ca = ca;
-      if (cert) options.cert = cert;
-      if (key) options.key = key;
+      // The station's own settings: the password from mqtt.password_file, TLS files, tls_insecure.
+      const s = connectionSettings(config);
+      options = {
+        protocolVersion: m.protocol_version,
+        clientId: `${m.client_id ?? `smartbin-${config.station.id}`}-doctor-${process.pid}`,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: timeoutMs,
+        ...(s.username !== undefined ? { username: s.username } : {}),
+        ...(s.password !== undefined ? { password: s.password } : {}),
+        ...(s.ca !== undefined ? { ca: s.ca } : {}),
+        ...(s.cert !== undefined ? { cert: s.cert } : {}),
+        ...(s.key !== undefined ? { key: s.key } : {}),
+        ...(s.tlsInsecure === true ? { rejectUnauthorized: false } : {}),
+      };
     } catch (err) {
       resolve({ ok: false, error: err, stage: "connect" });
       return;
