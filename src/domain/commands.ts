@@ -202,7 +202,7 @@ export function scaleRequestDone(
   const outcome: CommandOutcome = ((): CommandOutcome => {
     switch (input.outcome) {
       case "sent":
-        return { ok: true, result: { scale_id: scaleId, request } };
+        return { ok: true, result: { scale_id: scaleId, sent: true } };
       case "unsupported":
         return { ok: false, code: "not_supported", message: `scale ${scaleId}: its protocol takes no commands` };
       case "not_open":

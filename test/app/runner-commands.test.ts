@@ -65,7 +65,7 @@ describe("runner: commands", () => {
   it("tare on an online idle scale: sent through the port, then audited, kept and answered in one batch", async () => {
     const s = station();
     const outcome = await s.runner.command({ id: "t-1", name: "tare", args: { scale_id: "scale-1" } });
-    expect(outcome).toEqual({ ok: true, result: { scale_id: "scale-1", request: "tare" } });
+    expect(outcome).toEqual({ ok: true, result: { scale_id: "scale-1", sent: true } });
     expect(s.requests).toEqual(["scale-1 tare"]);
     const batch = s.batches.at(-1)!;
     expect(batch.events.map((e) => [e.kind, e.data.name, e.data.ok])).toEqual([["command", "tare", true]]);

@@ -131,7 +131,7 @@ describe("tare and zero", () => {
     expect(kept).toEqual({
       at: new Date(WALL0 + 2000).toISOString(),
       name: "zero",
-      reply: { command_id: "c-7", ok: true, result: { scale_id: "scale-1", request: "zero" } },
+      reply: { command_id: "c-7", ok: true, result: { scale_id: "scale-1", sent: true } },
     });
   });
 
