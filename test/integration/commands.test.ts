@@ -15,6 +15,8 @@ import { exited, logged, startRun, type Run } from "../support/smartbin-run.js";
 import { startOperator, type Reply } from "../support/operator.js";
 import { freePort } from "../support/mosquitto.js";
 import { ROOT } from "../support/build.js";
+import { COMMAND_REPLY_SCHEMAS, telemetrySchema } from "../../src/app/mqtt-api/payloads.js";
+import { COMMAND_NAMES, type CommandName } from "../../src/app/commands/schemas.js";
 import { devicesRig, eventually, processTestCleanups, sleep, writeStationConfig } from "./harness.js";
 
 const tools = requireTools(["mosquitto", "socat"]);
@@ -46,7 +48,12 @@ describe.skipIf(tools.skip)(`MQTT commands${tools.reason}`, () => {
 
   it("status, tare, set_cards, a repeated command_id, replay of a gap, and bad commands (MQTT 5)", async () => {
     const { broker, scale, reader, central } = await devicesRig(cleanups);
-    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, extra: "telemetry:\n  interval_s: 1\n" });
+    const telemetry: unknown[] = [];
+    central.client.on("message", (topic, payload) => {
+      if (topic === "smartbin/st-it/telemetry") telemetry.push(JSON.parse(payload.toString("utf8")));
+    });
+    await central.client.subscribeAsync("smartbin/st-it/telemetry", { qos: 0 });
     const station = run(cfg.file);
     const operator = await startOperator(broker.url);
     cleanups.push(() => operator.close());
@@ -105,6 +112,16 @@ describe.skipIf(tools.skip)(`MQTT commands${tools.reason}`, () => {
     expect(await operator.request("status", { command_id: "s-2" })).toMatchObject({ ok: true });
     expect(commandEvents(central).some((d) => d.command_id === "u-1" || d.command_id === "big")).toBe(false);
     expect(station.exitCode).toBeNull();
+
+    // Every reply of a known command matches its schema in docs/asyncapi.yaml; so does telemetry.
+    const known = operator.exchanges.filter((x) => COMMAND_NAMES.includes(x.name as CommandName));
+    expect(known.length).toBeGreaterThan(8);
+    for (const { name, reply } of known) {
+      expect(COMMAND_REPLY_SCHEMAS[name as CommandName].safeParse(reply).error?.issues ?? [], `${name} ${JSON.stringify(reply)}`).toEqual([]);
+    }
+    expect(telemetry.length).toBeGreaterThan(1);
+    for (const t of telemetry) expect(telemetrySchema.safeParse(t).error?.issues ?? [], JSON.stringify(t)).toEqual([]);
+    expect(telemetry.at(-1)).toMatchObject({ devices: { "scale-1": { state: "online" }, "reader-1": { state: "online" } } });
   });
 
   it("MQTT 3.1.1: replies on P/S/cmd/<name>/reply", async () => {

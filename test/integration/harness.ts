@@ -130,6 +130,8 @@ export function writeStationConfig(opts: {
   storageExtra?: string;
   /** Extra YAML lines for the mqtt section (indented by the caller as `  key: value`). */
   mqttExtra?: string;
+  /** Extra top-level YAML sections, written before `log:`. */
+  extra?: string;
 }): { file: string; dir: string; dbPath: string } {
   const dir = opts.dir ?? tempDir("smartbin-it-");
   const dbPath = opts.dbPath ?? join(dir, "station.db");
@@ -165,7 +167,7 @@ session:
   idle_close_s: ${opts.idleCloseS ?? 0.5}
   first_deposit_timeout_s: 5
   max_session_s: 60
-${opts.sessionExtra ?? ""}log:
+${opts.sessionExtra ?? ""}${opts.extra ?? ""}log:
   level: debug
 `,
   );

@@ -21,6 +21,8 @@ export interface Operator {
   request(name: string, payload: unknown, opts?: { timeoutMs?: number; publish?: IClientPublishOptions }): Promise<Reply | undefined>;
   /** Every reply received, in order. */
   replies: Reply[];
+  /** Each answered request: the command's name and its reply. */
+  exchanges: Array<{ name: string; reply: Reply }>;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startOperator(url: string, opts: { station?: string; prefi
   });
   const responseTopic = `operator/replies/${randomBytes(4).toString("hex")}`;
   const replies: Reply[] = [];
+  const exchanges: Array<{ name: string; reply: Reply }> = [];
   const waiting = new Map<string, (r: Reply) => void>();
   client.on("message", (topic, payload, packet) => {
     let reply: Reply;
@@ -51,6 +54,7 @@ export async function startOperator(url: string, opts: { station?: string; prefi
   return {
     client,
     replies,
+    exchanges,
     async request(name, payload, o = {}) {
       const body = typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
       const id = (payload as { command_id?: unknown } | null)?.command_id;
@@ -62,6 +66,7 @@ export async function startOperator(url: string, opts: { station?: string; prefi
           resolve(undefined);
         }, o.timeoutMs ?? 5000);
         waiting.set(key, (r) => {
+          exchanges.push({ name, reply: r });
           clearTimeout(timer);
           waiting.delete(key);
           resolve(r);
