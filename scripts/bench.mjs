@@ -229,14 +229,17 @@ async function drainOurs(url, count, { filled, beforeStart, afterDrain } = {}) {
   return { rate: count / seconds, window };
 }
 
-/** The baseline: read rows in pages, publish QoS 1 with a fixed window, mark published in batches of 100. */
+/**
+ * The baseline: read rows in pages, publish QoS 1 with a fixed window (the PUBLISH the contract asks
+ * for: content type and the user properties id, type, seq), mark published in batches of 100.
+ */
 async function drainBare(url, count, window, { filled, beforeStart } = {}) {
   const path = filled ?? join(work, `drain-bare-${Date.now()}.db`);
   if (filled === undefined) await fillBacklog(path, count);
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  const page = db.prepare("SELECT seq, kind, payload FROM events WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?");
+  const page = db.prepare("SELECT seq, id, kind, payload FROM events WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?");
   const mark = db.prepare("UPDATE events SET published_at = ? WHERE seq = ?");
   const markBatch = db.transaction((seqs) => {
     const now = new Date().toISOString();
@@ -261,7 +264,10 @@ async function drainBare(url, count, window, { filled, beforeStart } = {}) {
         const row = buffer.shift();
         last = row.seq;
         inflight++;
-        client.publish(`bench/st-bench/events/${row.kind}`, row.payload, { qos: 1, properties: { contentType: "application/cloudevents+json" } }, (err) => {
+        // The same PUBLISH as the contract asks of the station (section 4): content type and the
+        // user properties id, type and seq of the event.
+        const properties = { contentType: "application/cloudevents+json", userProperties: { id: row.id, type: `smartbin.${row.kind}.v1`, seq: String(row.seq) } };
+        client.publish(`bench/st-bench/events/${row.kind}`, row.payload, { qos: 1, properties }, (err) => {
           if (err) return reject(err);
           inflight--;
           acked++;
@@ -735,6 +741,7 @@ const broker = await startMosquitto();
 try {
   if (only === "cpu") console.log(await benchIdleCpu(broker.url));
   else if (only === "commit") console.log(benchCommit());
+  else if (only === "drain") console.log(await benchDrain(broker.url));
   else if (only === "backlog") printRows(backlogRows(await benchBacklog(broker.url)));
   else if (only === "startup") printRows(startupRows(await benchStartup({ url: broker.url, work, rounds: quick ? 3 : 7 })));
   else if (only === "memory") {
@@ -746,7 +753,7 @@ try {
     const day = await benchDay({ url: broker.url, work, deposits: quick ? 2000 : 10_000 });
     printRows(dayRows(day));
     if (day && process.argv.includes("--trace")) for (const t of day.trace) console.log(`${t.at}\t${t.kb}`);
-  } else if (only !== undefined) throw new Error(`bench: unknown --only=${only} (commit, cpu, backlog, framers, startup, memory, day)`);
+  } else if (only !== undefined) throw new Error(`bench: unknown --only=${only} (commit, drain, cpu, backlog, framers, startup, memory, day)`);
   else await benchAll();
 } finally {
   // Never skipped (an early process.exit here once left brokers and folders behind).
