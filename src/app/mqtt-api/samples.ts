@@ -179,7 +179,7 @@ export const SAMPLE_RESULTS: { [N in CommandName]: z.input<(typeof COMMAND_RESUL
   tare: { scale_id: "scale-1", sent: true },
   zero: { scale_id: "scale-1", sent: true },
   set_cards: { version: "2026-11-29.1", collectors: 1, maintenance: 0, blocked: 0 },
-  reload_config: { applied: "now", changed: ["telemetry.interval_s"] },
+  reload_config: { applied: "now", changed: ["telemetry"] },
 };
 
 export const SAMPLE_ERROR_REPLIES: Array<z.input<typeof errorReplySchema>> = [
