@@ -25,18 +25,26 @@ describe("Outbox read methods for replay (heldRange, heldPage)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("counts held events in an inclusive range, published or not; pruned ones are not held", () => {
-    expect(outbox.heldRange(1)).toEqual({ count: 10, firstHeldSeq: 1 });
-    expect(outbox.heldRange(3, 5)).toEqual({ count: 3, firstHeldSeq: 3 });
+  it("counts held events in an inclusive range, published or not; pruned ones are not held; first and last held of all", () => {
+    expect(outbox.heldRange(1)).toEqual({ count: 10, firstHeldSeq: 1, lastHeldSeq: 10 });
+    expect(outbox.heldRange(3, 5)).toEqual({ count: 3, firstHeldSeq: 1, lastHeldSeq: 10 });
     outbox.markPublished([1, 2, 3, 4]);
-    expect(outbox.heldRange(3, 5)).toEqual({ count: 3, firstHeldSeq: 3 });
+    expect(outbox.heldRange(3, 5)).toEqual({ count: 3, firstHeldSeq: 1, lastHeldSeq: 10 });
     clock.advance(2 * 86_400_000);
     expect(outbox.prune(1)).toBe(4);
-    expect(outbox.heldRange(1, 6)).toEqual({ count: 2, firstHeldSeq: 5 });
-    expect(outbox.heldRange(11)).toEqual({ count: 0, firstHeldSeq: null });
-    expect(outbox.heldRange(6, 2)).toEqual({ count: 0, firstHeldSeq: null });
-    expect(outbox.heldRange(-5, 1e300)).toEqual({ count: 6, firstHeldSeq: 5 });
-    expect(outbox.heldRange(Number.NaN, 5.7)).toEqual({ count: 1, firstHeldSeq: 5 });
+    // Where the station's memory begins, whatever the range asked.
+    expect(outbox.heldRange(1, 6)).toEqual({ count: 2, firstHeldSeq: 5, lastHeldSeq: 10 });
+    expect(outbox.heldRange(11)).toEqual({ count: 0, firstHeldSeq: 5, lastHeldSeq: 10 });
+    expect(outbox.heldRange(6, 2)).toEqual({ count: 0, firstHeldSeq: 5, lastHeldSeq: 10 });
+    expect(outbox.heldRange(-5, 1e300)).toEqual({ count: 6, firstHeldSeq: 5, lastHeldSeq: 10 });
+    expect(outbox.heldRange(Number.NaN, 5.7)).toEqual({ count: 1, firstHeldSeq: 5, lastHeldSeq: 10 });
+  });
+
+  it("holds nothing: no first or last seq", () => {
+    outbox.markPublished([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    clock.advance(2 * 86_400_000);
+    expect(outbox.prune(1)).toBe(10);
+    expect(outbox.heldRange(1)).toEqual({ count: 0, firstHeldSeq: null, lastHeldSeq: null });
   });
 
   it("pages through a range, exclusive after, inclusive to, the exact stored payloads", () => {

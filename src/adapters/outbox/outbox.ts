@@ -103,13 +103,14 @@ export class Outbox {
     nextSeq: Statement<[], { value: number }>;
     insert: Statement<[number, string, string, string, string, string]>;
     pendingAfter: Statement<[number, number], StoredEvent>;
-    heldRange: Statement<[number, number], { count: number; first: number | null }>;
+    heldRange: Statement<[number, number], { count: number; first: number | null; last: number | null }>;
     heldPage: Statement<[number, number, number], StoredEvent>;
     markPublished: Statement<[string, number]>;
     setMeta: Statement<[string, string]>;
     getMeta: Statement<[string], { value: string }>;
     deleteMeta: Statement<[string]>;
     metaRange: Statement<[string, string], { key: string; value: string }>;
+    metaPage: Statement<[string, string, number], { key: string; value: string }>;
     putSession: Statement<[string, string, string, string]>;
     deleteSession: Statement<[string]>;
     openSessions: Statement<[], { id: string; state: string }>;
@@ -163,8 +164,8 @@ export class Outbox {
           " WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
       ),
       // Both use the primary key's range: cost in the events of the range, not in the table.
-      heldRange: db.prepare<[number, number], { count: number; first: number | null }>(
-        "SELECT count(*) AS count, min(seq) AS first FROM events WHERE seq >= ? AND seq <= ?",
+      heldRange: db.prepare<[number, number], { count: number; first: number | null; last: number | null }>(
+        "SELECT (SELECT count(*) FROM events WHERE seq >= ? AND seq <= ?) AS count, min(seq) AS first, max(seq) AS last FROM events",
       ),
       heldPage: db.prepare<[number, number, number], StoredEvent>(
         "SELECT seq, id, kind, payload FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
@@ -178,6 +179,7 @@ export class Outbox {
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
       deleteMeta: db.prepare<[string]>("DELETE FROM meta WHERE key = ?"),
       metaRange: db.prepare<[string, string], { key: string; value: string }>("SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key"),
+      metaPage: db.prepare<[string, string, number], { key: string; value: string }>("SELECT key, value FROM meta WHERE key > ? AND key < ? ORDER BY key LIMIT ?"),
       putSession: db.prepare<[string, string, string, string]>(
         "INSERT INTO open_sessions (id, state, created_at, updated_at) VALUES (?, ?, ?, ?)" +
           " ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
@@ -418,12 +420,15 @@ export class Outbox {
   /**
    * Every `meta` row whose key starts with `prefix`, in key order (e.g. the daily cap's rows, one per
    * card); empty when none, or when unreadable (logged at error: the caller then goes without them).
+   * With `page`: at most `limit` of them, with keys above `after` (give the last key of the page
+   * before, or `""` for the first page; a key equal to `prefix` itself is then never read).
    */
-  metaEntries(prefix: string): Array<{ key: string; value: string }> {
+  metaEntries(prefix: string, page?: { after: string; limit: number }): Array<{ key: string; value: string }> {
     if (prefix.length === 0) throw new RangeError("metaEntries needs a prefix");
     // Keys from the prefix up to (not including) the prefix with its last character's code + 1.
     const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
     try {
+      if (page !== undefined) return this.stmts.metaPage.all(page.after > prefix ? page.after : prefix, end, page.limit);
       return this.stmts.metaRange.all(prefix, end);
     } catch (err) {
       this.logger.error({ err, path: this.path, prefix }, "stored meta rows could not be read");
@@ -454,14 +459,14 @@ export class Outbox {
   }
 
   /**
-   * The events still held in the database (published or not; pruned ones are gone) with
-   * `fromSeq <= seq <= toSeq` (`toSeq` undefined: no upper bound): how many, and the lowest seq
-   * among them (`null` when none). The `replay` command's result (contract.md section 4: `count`
-   * and `first_held_seq`).
+   * How many events the database still holds (published or not; pruned ones are gone) with
+   * `fromSeq <= seq <= toSeq` (`toSeq` undefined: no upper bound), and the oldest and newest seq it
+   * holds at all (`null` when it holds none): the `replay` command's result (contract.md section 4:
+   * `count` and `first_held_seq`, where the station's memory begins).
    */
-  heldRange(fromSeq: number, toSeq?: number): { count: number; firstHeldSeq: number | null } {
+  heldRange(fromSeq: number, toSeq?: number): { count: number; firstHeldSeq: number | null; lastHeldSeq: number | null } {
     const row = this.stmts.heldRange.get(seqBound(fromSeq), toSeq === undefined ? Number.MAX_SAFE_INTEGER : seqBound(toSeq));
-    return { count: row?.count ?? 0, firstHeldSeq: row?.first ?? null };
+    return { count: row?.count ?? 0, firstHeldSeq: row?.first ?? null, lastHeldSeq: row?.last ?? null };
   }
 
   /**
