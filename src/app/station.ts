@@ -41,14 +41,14 @@ import { contextFromConfig, useStationTimeZone } from "./station-context.js";
 import { DEFAULT_STUCK_AFTER_MS, type Liveness } from "./liveness.js";
 import { StationRunner, type DeviceHandlers, type DevicePort, type RunnerDevice, type RunnerStats } from "./runner.js";
 import { WiegandReaderPort } from "./wiegand-reader.js";
-import { CommandService } from "./commands/service.js";
+import { CommandService, type ReplayAnswer } from "./commands/service.js";
 import { MAX_COMMAND_BYTES } from "./commands/schemas.js";
 import { Telemetry } from "./telemetry.js";
 
 /** Everything the station is built from: one named object (style.md, "Layout"). */
 export interface StationDeps {
   config: Readonly<Config>;
-  /** The config file `reload_config` reads again; absent (the demo): the command is `not_supported`. */
+  /** The config file `reload_config` reads again; absent (the demo): the command is refused. */
   configFile?: string;
   logger: Logger;
   /** serialport binding; omitted means the real one. The demo passes serialport's MockBinding. */
@@ -194,13 +194,7 @@ export class Station {
       runner,
       outbox,
       reply: publisher,
-      replay: {
-        replay: (fromSeq, toSeq) => {
-          const held = outbox.heldRange(fromSeq, toSeq);
-          publisher.replay(fromSeq, toSeq);
-          return held;
-        },
-      },
+      replay: { replay: (fromSeq, toSeq) => replayHeld(outbox, publisher, fromSeq, toSeq) },
       reload: { reload: () => this.reloadCommand() },
       clock: this.clock,
       logger: this.deps.logger.child({ module: "commands" }),
@@ -294,7 +288,7 @@ export class Station {
     return { ok: true, changed: plan.changed, applied: "after_session" };
   }
 
-  /** Applies a planned reload; returns `null` when applied, else why it was rolled back. */
+  /** Applies a planned reload; returns `null` when applied, else why it was rolled back or failed. */
   private async applyReload(next: Readonly<Config>, plan: Extract<ReloadPlan, { ok: true }>): Promise<string | null> {
     const runner = this.runner;
     const publisher = this.publisher;
@@ -329,6 +323,7 @@ export class Station {
       this.log.info({ changed: plan.changed, reopened: [...plan.reopen] }, "configuration reloaded");
     } catch (err) {
       this.log.error({ err }, "configuration reload failed while applying it");
+      return `the reload failed while applying it (${err instanceof Error ? err.message : String(err)}): part of it may be in force; check the log, or restart the station`;
     }
     return null;
   }
@@ -592,5 +587,30 @@ export class Station {
     } catch (err) {
       this.log.warn({ err }, "storage space could not be measured");
     }
+  }
+}
+
+/**
+ * The `replay` command's port (contract section 4): counts the held events of the range and has
+ * the publisher send them again. Without `to_seq` the range ends at the newest event held now, so
+ * the count is what will be sent. A replay the publisher cannot take now is refused (`busy` when
+ * too many wait, `refused` when not connected): nothing is sent, and the sender asks again.
+ */
+function replayHeld(outbox: Outbox, publisher: Publisher, fromSeq: number, toSeq: number | undefined): ReplayAnswer {
+  const held = outbox.heldRange(fromSeq, toSeq);
+  const answer = { count: held.count, firstHeldSeq: held.firstHeldSeq };
+  if (held.count === 0) return answer;
+  const taken = publisher.replay(fromSeq, toSeq ?? held.lastHeldSeq ?? fromSeq);
+  switch (taken) {
+    case "started":
+    case "queued":
+    case "duplicate":
+      return answer;
+    case "full":
+      return { refused: "too many replays are waiting: ask again once they are done", code: "busy" };
+    case "disconnected":
+      return { refused: "the station is not connected to the broker: ask again once it is", code: "refused" };
+    case "unsupported":
+      return { refused: "this station cannot replay events", code: "refused" };
   }
 }

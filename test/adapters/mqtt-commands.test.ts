@@ -138,6 +138,23 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     expect(commands[0]).not.toHaveProperty("responseTopic");
   }, 15_000);
 
+  it("a retained command is never run: MQTT 3.1.1 hands it over at every subscription, MQTT 5 is not sent it (Retain Handling 2)", async () => {
+    const operator = await client([]);
+    await operator.client.publishAsync(cmdTopic("set_cards"), '{"command_id":"old","version":"old","blocked":["X1"]}', { qos: 1, retain: true });
+    cleanups.push(() => operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true }).then(() => undefined));
+    for (const protocolVersion of [4, 5] as const) {
+      const { p, commands } = publisher({ protocolVersion, clientId: `station-${prefix}-${protocolVersion}` });
+      p.start();
+      await eventually(() => p.stats().connected, "connected");
+      await settle(300); // the SUBACK, and a retained message would follow it
+      expect(commands).toEqual([]);
+      // A live command still arrives.
+      await operator.client.publishAsync(cmdTopic("status"), `{"command_id":"live-${protocolVersion}"}`, { qos: 1 });
+      await eventually(() => commands.length === 1, "the live command");
+      await p.stop();
+    }
+  });
+
   it("replies: MQTT 5 to the response topic with the correlation data, else to P/S/cmd/<name>/reply; QoS 1, not retained", async () => {
     const { p, commands } = publisher();
     p.start();
@@ -235,7 +252,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     p.start();
     await eventually(() => outbox.status().published === 6, "all published");
     await eventually(() => events(sub).length === 6, "first copies");
-    expect(outbox.heldRange(2, 4)).toEqual({ count: 3, firstHeldSeq: 2 });
+    expect(outbox.heldRange(2, 4)).toMatchObject({ count: 3, firstHeldSeq: 1 });
 
     p.replay(2, 4);
     // A second replay while the first runs is queued behind it.

@@ -28,6 +28,8 @@ export interface Connection {
   stayTimer: NodeJS.Timeout | undefined;
   /** A replayed event was refused on it: further refusals are logged at debug. */
   replayRefusalLogged: boolean;
+  /** A retained command was ignored on it (said once per connection). */
+  retainedWarned: boolean;
 }
 
 /** A connection attempt's state before its CONNACK. */
@@ -47,5 +49,6 @@ export function newConnection(client: MqttClient): Connection {
     takenOver: false,
     stayTimer: undefined,
     replayRefusalLogged: false,
+    retainedWarned: false,
   };
 }

@@ -13,6 +13,7 @@ import type { StationTopics } from "./connect-options.js";
 import { newConnection } from "./connection.js";
 import type { Connection } from "./connection.js";
 import { EventDrain } from "./event-drain.js";
+import type { ReplayAdded } from "./replay-queue.js";
 
 export { CLOUDEVENTS_CONTENT_TYPE } from "./event-drain.js";
 export type {
@@ -211,23 +212,28 @@ export class Publisher {
    * A replay asked while another runs is queued behind it (replay-queue.ts; at most 16 wait, a
    * further one is logged at warn and dropped). A disconnect drops every replay, running or queued:
    * it does not resume on the next connection (the central system, still missing events, asks
-   * again); a replay asked while disconnected is dropped the same way. Never throws.
+   * again); a replay asked while disconnected is not taken. Never throws.
+   *
+   * @returns what became of it: `started` or `queued` (it will be published), `duplicate` (the same
+   *   range already waits), or not taken: `full` (too many wait), `disconnected`, `unsupported`
+   *   (an outbox that cannot read held events)
    */
-  replay(fromSeq: number, toSeq: number | undefined): void {
+  replay(fromSeq: number, toSeq: number | undefined): ReplayAdded | "disconnected" | "unsupported" {
     const conn = this.conn;
+    const fields = { from_seq: fromSeq, to_seq: toSeq ?? null };
     if (this.opts.outbox.heldPage === undefined) {
-      this.log.warn({ from_seq: fromSeq, to_seq: toSeq ?? null }, "replay not possible: this outbox cannot read held events");
-      return;
+      this.log.warn(fields, "replay not possible: this outbox cannot read held events");
+      return "unsupported";
     }
     if (!conn?.connected || this.stopping) {
-      this.log.info({ from_seq: fromSeq, to_seq: toSeq ?? null }, "replay dropped: not connected to the broker");
-      return;
+      this.log.info(fields, "replay not taken: not connected to the broker");
+      return "disconnected";
     }
     const added = this.drain.addReplay(conn, fromSeq, toSeq);
-    const fields = { from_seq: fromSeq, to_seq: toSeq ?? null };
-    if (added === "full") this.log.warn(fields, "replay dropped: too many replays waiting");
+    if (added === "full") this.log.warn(fields, "replay not taken: too many replays waiting");
     else if (added === "duplicate") this.log.info(fields, "replay already waiting");
     else this.log.info(fields, added === "started" ? "replaying events" : "replay queued behind another");
+    return added;
   }
 
   /**
@@ -439,6 +445,17 @@ export class Publisher {
     if (conn.closed) return;
     const cmd = commandOf(this.topics.commandPrefix, topic, payload, packet);
     if (cmd === undefined) return;
+    if (packet.retain) {
+      // A retained command is handed to every new subscription (MQTT 3.1.1 section 3.3.1.3; MQTT 5
+      // subscribes with Retain Handling 2 and never gets one): run at every connect of every
+      // station that has not seen its id, it would replay an old set_cards for ever. Not run, not
+      // answered; the warning is said once per connection.
+      if (!conn.retainedWarned) {
+        conn.retainedWarned = true;
+        this.log.warn({ command: cmd.name, topic }, "a retained command ignored: commands must not be retained (clear it by publishing an empty retained message on its topic)");
+      }
+      return;
+    }
     this.counters.commandsReceived++;
     this.log.debug({ command: cmd.name, bytes: payload.length }, "command received");
     try {

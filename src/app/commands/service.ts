@@ -49,11 +49,16 @@ export interface CommandReplyPort {
 
 /**
  * Publishes again the held events with `fromSeq <= seq <= toSeq` (`toSeq` undefined: up to the
- * newest). `count`: how many; `firstHeldSeq`: the lowest seq of the range still held, `null` when none.
+ * newest when asked). `count`: how many; `firstHeldSeq`: the oldest seq the station still holds,
+ * `null` when it holds none. A replay that cannot be taken now (not connected to the broker, too
+ * many replays waiting) is `{refused: reason}`: nothing is published.
  */
 export interface ReplayPort {
-  replay(fromSeq: number, toSeq: number | undefined): { count: number; firstHeldSeq: number | null } | Promise<{ count: number; firstHeldSeq: number | null }>;
+  replay(fromSeq: number, toSeq: number | undefined): ReplayAnswer | Promise<ReplayAnswer>;
 }
+
+/** What a {@link ReplayPort} did. */
+export type ReplayAnswer = { count: number; firstHeldSeq: number | null } | { refused: string; code: "busy" | "refused" };
 
 /** What a reload did (src/app/station.ts `ReloadResult`). */
 export type ReloadOutcome =
@@ -77,7 +82,7 @@ export interface CommandRunnerPort {
 /** What the service reads of the outbox (src/adapters/outbox/outbox.ts `Outbox` fits). */
 export interface CommandStorePort {
   meta(key: string): string | null;
-  metaEntries(prefix: string): Array<{ key: string; value: string }>;
+  metaEntries(prefix: string, page: { after: string; limit: number }): Array<{ key: string; value: string }>;
   status(): { pending: number };
 }
 
@@ -113,6 +118,8 @@ const DECODE_WARNINGS: Record<DecodeFailure, string> = {
   schema: "command refused: arguments do not match the command",
 };
 const PRUNE_EVERY_MS = 3_600_000;
+/** Kept replies read per page when pruning. */
+const PRUNE_PAGE = 500;
 /** A reload's problems are listed in the reply up to this many characters. */
 const MAX_REASONS_CHARS = 4000;
 
@@ -299,6 +306,10 @@ export class CommandService {
 
   private async replay(fromSeq: number, toSeq: number | undefined): Promise<CommandOutcome> {
     const r = await this.opts.replay.replay(fromSeq, toSeq);
+    if ("refused" in r) {
+      this.log.warn({ from_seq: fromSeq, to_seq: toSeq ?? null, reason: r.refused }, "replay refused");
+      return { ok: false, code: r.code, message: r.refused };
+    }
     this.log.info({ from_seq: fromSeq, to_seq: toSeq ?? null, count: r.count, first_held_seq: r.firstHeldSeq }, "replay requested");
     return { ok: true, result: { count: r.count, first_held_seq: r.firstHeldSeq } };
   }
@@ -322,20 +333,29 @@ export class CommandService {
       const now = this.opts.clock.wall();
       const keepMs = this.opts.keepMs ?? DAY_MS;
       for (const [id, r] of this.recent) if (now - r.at >= keepMs) this.recent.delete(id);
-      const old = this.opts.outbox
-        .metaEntries(COMMAND_META_PREFIX)
-        .filter((row) => {
-          const kept = parseKept(row.value);
-          return kept === null || now - kept.at >= keepMs;
-        })
-        .map((row) => row.key);
+      // Page by page, never every kept reply at once: a flood of commands keeps many for a day.
       const batch = Math.max(1, this.opts.pruneBatch ?? 100);
-      for (let i = 0; i < old.length; i += batch) {
-        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        this.opts.runner.deleteMeta(old.slice(i, i + batch));
+      let deleted = 0;
+      for (let after = ""; ; ) {
+        const page = this.opts.outbox.metaEntries(COMMAND_META_PREFIX, { after, limit: PRUNE_PAGE });
+        if (page.length === 0) break;
+        after = page[page.length - 1]!.key;
+        const old = page
+          .filter((row) => {
+            const kept = parseKept(row.value);
+            return kept === null || now - kept.at >= keepMs;
+          })
+          .map((row) => row.key);
+        for (let i = 0; i < old.length; i += batch) {
+          this.opts.runner.deleteMeta(old.slice(i, i + batch));
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        deleted += old.length;
+        if (page.length < PRUNE_PAGE) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      if (old.length > 0) this.log.info({ deleted: old.length }, "command replies older than 24 hours forgotten");
-      return old.length;
+      if (deleted > 0) this.log.info({ deleted }, "command replies older than 24 hours forgotten");
+      return deleted;
     } catch (err) {
       this.log.warn({ err }, "kept command replies could not be pruned; retrying in an hour");
       return 0;

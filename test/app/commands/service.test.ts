@@ -166,6 +166,20 @@ describe("CommandService with a real outbox", () => {
     expect(second.outbox.metaEntries("command/")).toEqual([]);
   });
 
+  it("prunes page by page: more kept replies than a page, old and recent mixed, only the old go", async () => {
+    const s = boot();
+    for (let i = 0; i < 1200; i++) {
+      await s.service.handle(incoming("status", { command_id: `p-${String(i).padStart(4, "0")}` }));
+      if (i === 699) clock.advance(23 * HOUR); // 700 old ones, 500 recent ones
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the hourly prunes of the first 23 hours end
+    clock.advance(2 * HOUR); // the hourly prune at 24 h
+    for (let i = 0; i < 200 && s.outbox.metaEntries("command/").length !== 500; i++) await new Promise((r) => setTimeout(r, 10));
+    const left = s.outbox.metaEntries("command/").map((r) => r.key);
+    expect(left).toHaveLength(500);
+    expect(left[0]).toBe("command/p-0700");
+  });
+
   it("prunes in small batches, each its own commit, with a turn of the event loop in between", async () => {
     const s = boot();
     for (let i = 0; i < 5; i++) await s.service.handle(incoming("status", { command_id: `old-${i}` }));
@@ -224,6 +238,13 @@ describe("CommandService with a real outbox", () => {
     expect(audits(s.outbox).map((a) => a.data)).toEqual([
       expect.objectContaining({ command_id: "r-1", name: "replay", args: { from_seq: 1, to_seq: 9 }, ok: true, error_code: null }),
     ]);
+  });
+
+  it("a replay the publisher cannot take now is refused with its code, audited, nothing claimed", async () => {
+    const s = boot({ replay: { replay: () => ({ refused: "too many replays are waiting", code: "busy" }) } });
+    await s.service.handle(incoming("replay", { command_id: "r-9", from_seq: 1 }));
+    expect(JSON.parse(s.replies[0]!)).toEqual({ command_id: "r-9", ok: false, error: { code: "busy", message: "too many replays are waiting" } });
+    expect(audits(s.outbox).map((a) => [a.data.command_id, a.data.ok, a.data.error_code])).toEqual([["r-9", false, "busy"]]);
   });
 
   it("status: the retained status with state online, the counters and the backlog; kept but not audited", async () => {
