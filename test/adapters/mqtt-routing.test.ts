@@ -30,6 +30,22 @@ describe("commands: which topics are commands, where replies go (contract.md sec
     const { correlationData: _cd, ...noCorrelation } = cmd;
     expect(replyRoute(noCorrelation, PREFIX, 5)).toEqual({ topic: "central/r/7" });
   });
+
+  it("a response topic among the station's own topics is used only under its reply topic: a sender cannot make it publish on its events or status", () => {
+    const cmd = { name: "status", topic: `${PREFIX}status`, payload: Buffer.alloc(0), responseTopic: "" };
+    const to = (responseTopic: string) => replyRoute({ ...cmd, responseTopic }, PREFIX, 5).topic;
+    const fallback = `${PREFIX}status/reply`;
+    expect(to("smartbin/st-001/events/deposit")).toBe(fallback);
+    expect(to("smartbin/st-001/status")).toBe(fallback);
+    expect(to("smartbin/st-001/telemetry")).toBe(fallback);
+    expect(to("smartbin/st-001/cmd/set_cards")).toBe(fallback);
+    expect(to("smartbin/st-001/cmd/tare/reply")).toBe(fallback); // another command's reply topic
+    expect(to("$SYS/broker/x")).toBe(fallback);
+    expect(to("smartbin/st-001/cmd/status/reply")).toBe("smartbin/st-001/cmd/status/reply");
+    expect(to("smartbin/st-001/cmd/status/reply/operator-7")).toBe("smartbin/st-001/cmd/status/reply/operator-7");
+    expect(to("smartbin/st-001/cmd/status/replyx")).toBe(fallback);
+    expect(to("operators/replies/7")).toBe("operators/replies/7");
+  });
 });
 
 describe("connect options: the session rules", () => {

@@ -30,14 +30,25 @@ export interface ReplyRoute {
 /**
  * The route of the reply to `cmd`: with MQTT 5 and a usable response topic, that topic and the
  * correlation data (MQTT 5.0 section 4.10, request / response); otherwise `P/S/cmd/<name>/reply`.
- * A response topic that could not be published to (empty, or with a wildcard, which MQTT 5.0
- * section 3.3.2.3.5 forbids: a broker would close our connection for it) falls back to the reply
- * topic.
+ * A response topic that could not be published to (empty, with a wildcard, which MQTT 5.0 section
+ * 3.3.2.3.5 forbids: a broker would close our connection for it, or a `$` topic) falls back to the
+ * reply topic, and so does one in the station's own topics other than `P/S/cmd/<name>/reply` and
+ * below it: the station may write its events and status, and a command sender must not make it
+ * publish a reply there, where consumers expect CloudEvents.
  */
 export function replyRoute(cmd: IncomingCommand, commandPrefix: string, protocolVersion: 4 | 5): ReplyRoute {
+  const replyTopic = `${commandPrefix}${cmd.name}/reply`;
   const response = cmd.responseTopic;
-  if (protocolVersion === 5 && response !== undefined && response !== "" && !/[+#\u0000]/.test(response)) {
+  if (protocolVersion === 5 && response !== undefined && usableResponseTopic(response, commandPrefix, replyTopic)) {
     return cmd.correlationData !== undefined ? { topic: response, correlationData: cmd.correlationData } : { topic: response };
   }
-  return { topic: `${commandPrefix}${cmd.name}/reply` };
+  return { topic: replyTopic };
+}
+
+function usableResponseTopic(topic: string, commandPrefix: string, replyTopic: string): boolean {
+  if (topic === "" || topic.startsWith("$") || /[+#\u0000]/.test(topic)) return false;
+  // `P/S/`: the station's own topics (commandPrefix is `P/S/cmd/`).
+  const own = commandPrefix.slice(0, -"cmd/".length);
+  if (!topic.startsWith(own)) return true;
+  return topic === replyTopic || topic.startsWith(`${replyTopic}/`);
 }
