@@ -10,7 +10,7 @@
  * (a string of 1 to 64 characters), else it is `""`.
  */
 import type { z } from "zod";
-import { COMMAND_SCHEMAS, MAX_COMMAND_BYTES, type Command, type CommandName, type CommandReply } from "./schemas.js";
+import { commandIdSchema, COMMAND_SCHEMAS, MAX_COMMAND_BYTES, type Command, type CommandName, type CommandReply } from "./schemas.js";
 
 /** Why a payload was not decoded: the reply's error code and the kind counted by the log's rate limit. */
 export type DecodeFailure = "oversized" | "not_json" | "not_object" | "unknown_command" | "schema";
@@ -57,8 +57,9 @@ function isCommandName(name: string): name is CommandName {
 }
 
 /** `command_id` when it is a string of 1 to 64 characters, else `""`. */
+/** The `command_id` to echo in an error reply: one the schema would take (its length counted as zod counts it), else `""`. */
 function readableId(id: unknown): string {
-  return typeof id === "string" && id.length >= 1 && id.length <= 64 ? id : "";
+  return commandIdSchema.safeParse(id).success ? (id as string) : "";
 }
 
 function refuse(failure: DecodeFailure, commandId: string, code: "invalid" | "unknown_command", message: string): Decoded {

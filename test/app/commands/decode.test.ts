@@ -59,6 +59,9 @@ describe("decodeCommand", () => {
     expect(failure("status", json({ command_id: "x".repeat(65) })).id).toBe("");
     expect(failure("status", json({ command_id: 7 })).id).toBe("");
     expect(failure("status", json({ command_id: "ok", extra: 1 })).id).toBe("ok");
+    // Counted as the schema counts it (characters, not UTF-16 units): an id it takes is echoed.
+    const emoji = "\u{1F5D1}".repeat(40);
+    expect(failure("status", json({ command_id: emoji, extra: 1 })).id).toBe(emoji);
   });
 
   it("names every kind of schema problem", () => {
