@@ -200,8 +200,6 @@ export class Station {
       logger: this.deps.logger.child({ module: "commands" }),
       statusFields: () => ({ station_id: cfg.station.id, ...runner.statusFields() }),
     });
-    this.commands.start();
-    this.startTelemetry(cfg);
     const gpio = this.gpio;
     if (gpio === undefined) {
       publisher.start();
@@ -217,6 +215,9 @@ export class Station {
           if (!this.stopped) publisher.start();
         });
     }
+    // After the runner's start, which commits a spill file before anything else.
+    this.commands.start();
+    this.startTelemetry(cfg);
     this.clockCorrection = new ClockCorrection({ outbox, clock: this.clock, logger: this.deps.logger.child({ module: "clock" }) });
     this.clockCorrection.start();
     // Before any card can be read: the machine knows at once whether storage is full.
