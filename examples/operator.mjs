@@ -11,7 +11,7 @@
 // (the command_id); with --protocol 4 (MQTT 3.1.1) the reply is awaited on P/S/cmd/<command>/reply
 // and matched by command_id. The reply is printed on stdout as JSON.
 //
-// Exit status: 0 the reply is ok, 1 it is an error reply, 2 no reply in time (or no connection),
+// Exit status: 0 the reply is ok, 1 it is an error reply, 2 no reply in time (or no connection; a broker that refuses the connection ends it at once),
 // 64 bad arguments. Sending again with the same --command-id is safe: the station answers a
 // command_id it has seen in the last 24 hours with the same reply and does not run it twice.
 import { randomUUID } from "node:crypto";
@@ -39,7 +39,7 @@ options:
   --username <u>, --password-file <f>, --ca <pem>, --cert <pem>, --key <pem>
   --help
 
-exit status: 0 ok reply, 1 error reply, 2 no reply in time, 64 bad arguments`;
+exit status: 0 ok reply, 1 error reply, 2 no reply in time or the broker refused the connection, 64 bad arguments`;
 
 /** A usage error: printed with the usage, exit 64. */
 export class UsageError extends Error {}
@@ -145,13 +145,21 @@ export async function runOperator(opts, out = process.stdout, err = process.stde
     ...connectAuth(opts.auth),
   });
   let lastError = null;
-  client.on("error", (e) => {
-    if (lastError !== e.message) err.write(`operator: ${e.message}\n`);
-    lastError = e.message;
-  });
+  let refusedBy = null;
   try {
     const reply = await new Promise((resolve) => {
       const timer = setTimeout(() => resolve(null), opts.timeoutS * 1000);
+      client.on("error", (e) => {
+        if (lastError !== e.message) err.write(`operator: ${e.message}\n`);
+        lastError = e.message;
+        // The broker answered CONNACK with a refusal (a CONNACK return or reason code): trying
+        // again changes nothing (a wrong protocol version, bad credentials, not authorised).
+        if (typeof e.code === "number") {
+          refusedBy = e.message;
+          clearTimeout(timer);
+          resolve(null);
+        }
+      });
       client.on("message", (topic, payload, packet) => {
         if (topic !== replyTopic) return;
         let reply;
@@ -187,7 +195,8 @@ export async function runOperator(opts, out = process.stdout, err = process.stde
       });
     });
     if (reply === null) {
-      err.write(`operator: no reply to ${opts.name} (command_id ${opts.commandId}) within ${opts.timeoutS} s\n`);
+      if (refusedBy !== null) err.write(`operator: the broker refused the connection (${refusedBy}): nothing was sent\n`);
+      else err.write(`operator: no reply to ${opts.name} (command_id ${opts.commandId}) within ${opts.timeoutS} s\n`);
       return EXIT.timeout;
     }
     out.write(`${JSON.stringify(reply, null, 2)}\n`);

@@ -196,6 +196,12 @@ describe("both tools against a broker and a stand-in station (MQTT 3.1.1 reply t
     const ok = await runTool(OPERATOR, ["status", "--url", url, "--station", "st-001", "--protocol", "4", "--command-id", "c-9"]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ command_id: "c-9", ok: true, result: { backlog: 0 } });
+    // MQTT 5 against a 3.1.1-only broker: refused at CONNACK, so it stops at once, not at the timeout.
+    const started = Date.now();
+    const wrongVersion = await runTool(OPERATOR, ["status", "--url", url, "--station", "st-001", "--protocol", "5", "--timeout", "20"]);
+    expect(wrongVersion.code).toBe(2);
+    expect(wrongVersion.stderr).toMatch(/the broker refused the connection/);
+    expect(Date.now() - started).toBeLessThan(10_000);
     const refused = await runTool(OPERATOR, ["frobnicate", "{}", "--url", url, "--station", "st-001", "--protocol", "4"]);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, error: { code: "unknown_command" } });
