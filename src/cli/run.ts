@@ -41,11 +41,14 @@ export async function runDaemon(configFile: string, signals: Signals, opts: { pr
   const log = logger.child({ module: "run" });
   exitOnFatalErrors(log);
   /** The running station, once it has started: what SIGHUP reloads. */
-  let running: { reload(file: string): unknown } | undefined;
+  let running: { reload(file: string): Promise<unknown> } | undefined;
   const stop = claimDaemonSignals({
     signals,
     logger: log,
-    reload: () => void running?.reload(configFile),
+    // Asynchronous since a reload may reconnect to the broker: a failure is logged here, never an
+    // unhandled rejection (which would end the process).
+    reload: () =>
+      void running?.reload(configFile).catch((err: unknown) => log.error({ err }, "configuration reload failed; the running configuration stays")),
     toggleDebug: debugToggle(logging, config.log.level, log),
   });
   const configLog = logger.child({ module: "config" });
