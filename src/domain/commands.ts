@@ -110,7 +110,8 @@ export function finishCommand(
   });
   effects.push({
     type: "notice",
-    level: outcome.ok ? "info" : "warn",
+    // `status` is a read, asked often by monitoring: at debug, so a flood of them does not fill the log.
+    level: name === "status" ? "debug" : outcome.ok ? "info" : "warn",
     msg: outcome.ok ? "command executed" : "command refused",
     fields: { command: name, command_id: commandId, ...(outcome.ok ? {} : { code: outcome.code, reason: outcome.message }) },
   });
