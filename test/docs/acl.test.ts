@@ -4,16 +4,15 @@
  * command, the ledger sends only `replay`, and a reply reaches the operator's response topic
  * (examples/operator.mjs over MQTT 5: response topic and correlation data).
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ROOT } from "../support/build.js";
-import { freePort } from "../support/mosquitto.js";
-import { describeWithTool, findTool } from "../support/require-tool.js";
+import { startMosquitto, type MosquittoBroker } from "../support/mosquitto.js";
+import { describeWithTool } from "../support/require-tool.js";
 
 const doc = readFileSync(join(ROOT, "docs/mqtt-api.md"), "utf8");
 const aclText = /\*\*Mosquitto\*\*[\s\S]*?```text\n([\s\S]*?)```/.exec(doc)?.[1];
@@ -23,26 +22,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describeWithTool("mosquitto", "the Mosquitto ACL of docs/mqtt-api.md", () => {
   let dir = "";
   let url = "";
-  let broker: ChildProcess | undefined;
+  let broker: MosquittoBroker | undefined;
   const clients: mqtt.MqttClient[] = [];
 
   beforeAll(async () => {
     expect(aclText, "the Mosquitto ACL block of docs/mqtt-api.md").toBeDefined();
     dir = mkdtempSync(join(tmpdir(), "smartbin-acl-"));
-    const port = await freePort();
-    url = `mqtt://127.0.0.1:${port}`;
     writeFileSync(join(dir, "acl"), aclText!);
     // Anonymous access without a password file: the user name a client gives is taken as it is,
     // which is enough to exercise the ACL (a real broker authenticates it).
-    const conf = [`listener ${port} 127.0.0.1`, "allow_anonymous true", `acl_file ${join(dir, "acl")}`, ...(process.getuid?.() === 0 ? ["user root"] : [])];
-    writeFileSync(join(dir, "mosquitto.conf"), `${conf.join("\n")}\n`);
-    broker = spawn(findTool("mosquitto")!, ["-c", join(dir, "mosquitto.conf")], { stdio: "ignore" });
-    for (let i = 0; i < 200 && !(await accepts(port)); i++) await sleep(25);
+    broker = await startMosquitto({ dir, settings: [`acl_file ${join(dir, "acl")}`] });
+    url = broker.url;
   });
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true)));
-    broker?.kill("SIGTERM");
+    await broker?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -118,14 +113,3 @@ describeWithTool("mosquitto", "the Mosquitto ACL of docs/mqtt-api.md", () => {
     expect(JSON.parse(run.stdout)).toEqual({ command_id: "c-acl", ok: true, result: { topic: "smartbin/st-001/cmd/status" } });
   }, 20_000);
 });
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
