@@ -17,6 +17,7 @@
  *   at most once a minute per kind, the rest counted ({@link WarnLimiter}).
  */
 import type { Logger } from "../../adapters/log/logger.js";
+import type { IncomingCommand } from "../../adapters/mqtt/publisher-types.js";
 import {
   COMMAND_META_PREFIX,
   commandMetaKey,
@@ -32,15 +33,8 @@ import { decodeCommand, type DecodeFailure } from "./decode.js";
 import type { Command } from "./schemas.js";
 import { WarnLimiter } from "./warn-limit.js";
 
-/** A command as the MQTT side hands it over (`name`: the last topic level of `P/S/cmd/<name>`). */
-export interface IncomingCommand {
-  name: string;
-  topic: string;
-  payload: Buffer;
-  /** MQTT 5 request/response: where the reply goes, with the correlation data. */
-  responseTopic?: string;
-  correlationData?: Buffer;
-}
+/** A command as the MQTT side hands it over: the publisher's own type (one definition). */
+export type { IncomingCommand };
 
 /** Sends a reply (`body`: the JSON text) to where `cmd` asks for it (MQTT side). */
 export interface CommandReplyPort {
