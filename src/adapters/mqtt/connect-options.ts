@@ -54,7 +54,7 @@ export interface AttemptOptions {
  *   new at every attempt, so its in-memory store never replays anything).
  * - `reconnectPeriod: 0`: the publisher reconnects itself, one new client per attempt.
  * - the will: `{"state":"offline"}` retained on the status topic, QoS 1.
- * - `tlsInsecure`: `rejectUnauthorized: false`.
+ * - credentials and TLS: {@link credentialOptions}.
  */
 export function clientOptions(s: PublisherConnectionSettings, a: AttemptOptions): IClientOptions {
   const v5 = s.protocolVersion === 5;
@@ -90,6 +90,17 @@ export function clientOptions(s: PublisherConnectionSettings, a: AttemptOptions)
           },
         }
       : {}),
+    ...credentialOptions(s),
+  };
+}
+
+/**
+ * The MQTT.js options that say who connects and how TLS is checked: user name, password, CA,
+ * client certificate and key, and `rejectUnauthorized: false` for `tlsInsecure`. The station and
+ * `smartbin doctor` log in alike with them.
+ */
+export function credentialOptions(s: Pick<PublisherConnectionSettings, "username" | "password" | "ca" | "cert" | "key" | "tlsInsecure">): IClientOptions {
+  return {
     ...(s.username !== undefined ? { username: s.username } : {}),
     ...(s.password !== undefined ? { password: s.password } : {}),
     ...(s.ca !== undefined ? { ca: s.ca } : {}),

@@ -9,6 +9,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { connect, type IClientOptions } from "mqtt";
 import { connectionSettings } from "../broker-settings.js";
+import { credentialOptions } from "../../adapters/mqtt/connect-options.js";
 import { SerialPort } from "serialport";
 import { quickCheckWithin } from "../../adapters/outbox/integrity.js";
 import { lockHolderPid } from "../../adapters/outbox/lock.js";
@@ -133,20 +134,14 @@ function connectBroker(config: Readonly<Config>, timeoutMs: number): Promise<Bro
     let done = false;
     let options: IClientOptions;
     try {
-      // The station's own settings: the password from mqtt.password_file, TLS files, tls_insecure.
-      const s = connectionSettings(config);
       options = {
         protocolVersion: m.protocol_version,
         clientId: `${m.client_id ?? `smartbin-${config.station.id}`}-doctor-${process.pid}`,
         clean: true,
         reconnectPeriod: 0,
         connectTimeout: timeoutMs,
-        ...(s.username !== undefined ? { username: s.username } : {}),
-        ...(s.password !== undefined ? { password: s.password } : {}),
-        ...(s.ca !== undefined ? { ca: s.ca } : {}),
-        ...(s.cert !== undefined ? { cert: s.cert } : {}),
-        ...(s.key !== undefined ? { key: s.key } : {}),
-        ...(s.tlsInsecure === true ? { rejectUnauthorized: false } : {}),
+        // The station's own: the password from mqtt.password_file, TLS files, tls_insecure.
+        ...credentialOptions(connectionSettings(config)),
       };
     } catch (err) {
       resolve({ ok: false, error: err, stage: "connect" });
