@@ -16,10 +16,10 @@
 // was asked for), events received for those replays, and the seq ranges still missing.
 // Exit status 0, or 64 for bad arguments.
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt";
+import { BROKER_OPTIONS, UsageError, brokerSettings, connectAuth } from "./broker-options.mjs";
 
 export const USAGE = `usage: node examples/consumer.mjs --station <id> [options]
 
@@ -36,8 +36,7 @@ options:
   --username <u>, --password-file <f>, --ca <pem>, --cert <pem>, --key <pem>
   --help`;
 
-/** A usage error: printed with the usage, exit 64. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /**
  * The consumer's options from its arguments (without node and the script).
@@ -51,21 +50,11 @@ export function parseConsumerArgs(argv) {
       args: argv,
       allowPositionals: false,
       options: {
-        url: { type: "string", default: "mqtt://127.0.0.1:1883" },
-        prefix: { type: "string", default: "smartbin" },
-        station: { type: "string" },
+        ...BROKER_OPTIONS,
         once: { type: "string" },
         "from-seq": { type: "string" },
         grace: { type: "string", default: "2" },
-        protocol: { type: "string", default: "5" },
-        "client-id": { type: "string" },
         "session-expiry": { type: "string", default: "0" },
-        username: { type: "string" },
-        "password-file": { type: "string" },
-        ca: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        help: { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -73,23 +62,16 @@ export function parseConsumerArgs(argv) {
   }
   const v = parsed.values;
   if (v.help) return { help: true };
-  if (v.station === undefined) throw new UsageError("missing --station");
-  const protocol = Number(v.protocol);
-  if (protocol !== 5 && protocol !== 4) throw new UsageError("--protocol must be 5 or 4");
+  const broker = brokerSettings(v, "consumer");
   const fromSeq = v["from-seq"] === undefined ? null : Number(v["from-seq"]);
   if (fromSeq !== null && !(Number.isSafeInteger(fromSeq) && fromSeq >= 1)) throw new UsageError("--from-seq must be an integer of at least 1");
   return {
     help: false,
-    url: v.url,
-    prefix: v.prefix.replace(/\/+$/, ""),
-    station: v.station,
+    ...broker,
     onceS: v.once === undefined ? null : seconds(v.once, "--once", false),
     fromSeq,
     graceMs: seconds(v.grace, "--grace", true) * 1000,
-    protocol,
-    clientId: v["client-id"] ?? `smartbin-consumer-${randomUUID().slice(0, 8)}`,
     sessionExpiryS: Math.round(seconds(v["session-expiry"], "--session-expiry", true)),
-    auth: { username: v.username, passwordFile: v["password-file"], ca: v.ca, cert: v.cert, key: v.key },
   };
 }
 
@@ -188,17 +170,6 @@ export function toRanges(sorted) {
     else out.push([s, s]);
   }
   return out;
-}
-
-function connectAuth(auth) {
-  const file = (p) => (p === undefined ? undefined : readFileSync(p));
-  return {
-    ...(auth.username !== undefined ? { username: auth.username } : {}),
-    ...(auth.passwordFile !== undefined ? { password: readFileSync(auth.passwordFile, "utf8").split(/\r?\n/)[0] } : {}),
-    ...(auth.ca !== undefined ? { ca: file(auth.ca) } : {}),
-    ...(auth.cert !== undefined ? { cert: file(auth.cert) } : {}),
-    ...(auth.key !== undefined ? { key: file(auth.key) } : {}),
-  };
 }
 
 /** Runs until `stop` resolves (or --once elapses); resolves with the summary. */

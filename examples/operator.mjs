@@ -15,10 +15,10 @@
 // 64 bad arguments. Sending again with the same --command-id is safe: the station answers a
 // command_id it has seen in the last 24 hours with the same reply and does not run it twice.
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt";
+import { BROKER_OPTIONS, UsageError, brokerSettings, connectAuth } from "./broker-options.mjs";
 
 export const EXIT = { ok: 0, errorReply: 1, timeout: 2, usage: 64 };
 
@@ -41,8 +41,7 @@ options:
 
 exit status: 0 ok reply, 1 error reply, 2 no reply in time or the broker refused the connection, 64 bad arguments`;
 
-/** A usage error: printed with the usage, exit 64. */
-export class UsageError extends Error {}
+export { UsageError, connectAuth };
 
 const TOPIC_LEVEL = /^[^/+#\u0000]+$/;
 
@@ -58,20 +57,10 @@ export function parseOperatorArgs(argv) {
       args: argv,
       allowPositionals: true,
       options: {
-        url: { type: "string", default: "mqtt://127.0.0.1:1883" },
-        prefix: { type: "string", default: "smartbin" },
-        station: { type: "string" },
+        ...BROKER_OPTIONS,
         timeout: { type: "string", default: "10" },
         "command-id": { type: "string" },
         expiry: { type: "string" },
-        protocol: { type: "string", default: "5" },
-        "client-id": { type: "string" },
-        username: { type: "string" },
-        "password-file": { type: "string" },
-        ca: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        help: { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -83,7 +72,7 @@ export function parseOperatorArgs(argv) {
   if (name === undefined) throw new UsageError("missing <command>");
   if (!TOPIC_LEVEL.test(name)) throw new UsageError(`bad command name ${JSON.stringify(name)}: one topic level without / + #`);
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-  if (v.station === undefined) throw new UsageError("missing --station");
+  const broker = brokerSettings(v, "operator");
   let args = {};
   if (json !== undefined) {
     try {
@@ -96,21 +85,14 @@ export function parseOperatorArgs(argv) {
   // The station checks command_id (1 to 64 characters) and answers `invalid`: not checked here, so
   // that a malformed command can be sent on purpose.
   const commandId = v["command-id"] ?? (typeof args.command_id === "string" ? args.command_id : `op-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`);
-  const protocol = Number(v.protocol);
-  if (protocol !== 5 && protocol !== 4) throw new UsageError("--protocol must be 5 or 4");
   return {
     help: false,
     name,
     payload: { ...args, command_id: commandId },
     commandId,
-    url: v.url,
-    prefix: v.prefix.replace(/\/+$/, ""),
-    station: v.station,
+    ...broker,
     timeoutS: positive(v.timeout, "--timeout"),
     expiryS: v.expiry === undefined ? undefined : Math.ceil(positive(v.expiry, "--expiry")),
-    protocol,
-    clientId: v["client-id"] ?? `smartbin-operator-${randomUUID().slice(0, 8)}`,
-    auth: { username: v.username, passwordFile: v["password-file"], ca: v.ca, cert: v.cert, key: v.key },
   };
 }
 
@@ -118,18 +100,6 @@ function positive(text, flag) {
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds`);
   return n;
-}
-
-/** MQTT.js options for credentials and TLS files. */
-export function connectAuth(auth) {
-  const file = (p) => (p === undefined ? undefined : readFileSync(p));
-  return {
-    ...(auth.username !== undefined ? { username: auth.username } : {}),
-    ...(auth.passwordFile !== undefined ? { password: readFileSync(auth.passwordFile, "utf8").split(/\r?\n/)[0] } : {}),
-    ...(auth.ca !== undefined ? { ca: file(auth.ca) } : {}),
-    ...(auth.cert !== undefined ? { cert: file(auth.cert) } : {}),
-    ...(auth.key !== undefined ? { key: file(auth.key) } : {}),
-  };
 }
 
 /** Sends the command, waits for its reply; resolves with the exit status. */
