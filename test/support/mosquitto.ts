@@ -18,6 +18,10 @@ export interface MosquittoBroker {
   stop(): Promise<void>;
   /** Stop if running, then start again on the same port with the same persistence. */
   restart(): Promise<void>;
+  /** SIGKILL and wait for the exit: Mosquitto saves nothing (what it held since its last autosave is lost). */
+  kill(): Promise<void>;
+  /** Starts it again after stop() or kill(), on the same port with the same persistence; does nothing while it runs. */
+  start(): Promise<void>;
   /** Stop, then remove its folder (when the test made it). */
   dispose(): Promise<void>;
 }
@@ -101,12 +105,12 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     }
   }
 
-  async function stop(): Promise<void> {
+  async function stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     const proc = child;
     child = undefined;
     if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGTERM");
+    proc.kill(signal);
     const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
@@ -117,7 +121,12 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     port,
     url: `mqtt://127.0.0.1:${port}`,
     dir,
-    stop,
+    stop: () => stop(),
+    kill: () => stop("SIGKILL"),
+    async start() {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
+      await launch();
+    },
     async restart() {
       await stop();
       await launch();

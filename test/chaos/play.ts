@@ -1,0 +1,406 @@
+/**
+ * Plays a chaos day (issue 12) on a {@link Rig}: the visits of the plan (residents dropping bags
+ * through the kitchen door or onto the recycle bin, collectors emptying bins, disturbances between
+ * visits), while two loops strike the plan's kills and faults. Records the ground truth as a
+ * visitor sees it (truth.ts), then drains, fills the central subscriber's `seq` gaps with `replay`
+ * as a real central system would, stops the station and reads its highest seq.
+ */
+import Database from "better-sqlite3";
+import { randomStream } from "./random.js";
+import { CHANGE_THRESHOLD_G, DOOR_OPEN_TIMEOUT_S, LINES, RULES, STATION_ID, fillDisk, holdDatabaseLock, sleep, type Rig } from "./rig.js";
+import { BINS, visitCard, type DayPlan, type FaultKind, type KillPlan, type VisitPlan } from "./script.js";
+import type { Disturbance, DoorSample, Truth, Visit, WeightMove } from "./truth.js";
+
+/** What the day did, beyond the truth: counts for the report, and problems the player itself saw. */
+export interface DayReport {
+  seed: number;
+  profile: string;
+  kills: number;
+  killsByMode: Record<string, number>;
+  faults: Record<string, number>;
+  /** Faults of the plan not made, and why (libfaketime or the disk namespace missing). */
+  skipped: Record<string, number>;
+  visits: number;
+  confirmedVisits: number;
+  runs: number;
+  replayRequests: number;
+  replayedEvents: number;
+  /** Problems outside the checker's invariants: unexpected exits, failed starts, an unclean stop. */
+  problems: string[];
+  durationMs: number;
+}
+
+/** Options of {@link playDay}. */
+export interface PlayOptions {
+  /** The folder of the database's own file system (a small tmpfs), or undefined: no disk faults. */
+  diskDir: string | undefined;
+  /** Progress lines (one per kill and fault). */
+  note: (line: string) => void;
+}
+
+const MASK = (cardId: string) => "*".repeat(cardId.length - 4) + cardId.slice(-4);
+
+export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promise<{ truth: Truth; report: DayReport }> {
+  const t0 = Date.now();
+  const elapsed = () => Date.now() - t0;
+  let over = false;
+  const visits: Visit[] = [];
+  const disturbances: Disturbance[] = [];
+  const doorSamples: DoorSample[] = [];
+  const report: DayReport = {
+    seed: plan.seed,
+    profile: plan.profile.name,
+    kills: 0,
+    killsByMode: {},
+    faults: {},
+    skipped: {},
+    visits: 0,
+    confirmedVisits: 0,
+    runs: 0,
+    replayRequests: 0,
+    replayedEvents: 0,
+    problems: [],
+    durationMs: 0,
+  };
+  const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+  let current: Visit | undefined;
+  let lastBagAt = 0;
+  let brokerBackAt = 0;
+  /** Whether another process holds the database's write lock now. */
+  let dbLocked = false;
+  /** Scales unplugged, or plugged back but not yet seen again by the station: weight moved now may go unseen. */
+  const suspect = new Set<string>();
+  /** Every weight move of the day, to mark those an unplug came too soon after. */
+  const allMoves: Array<WeightMove & { scaleId: string }> = [];
+  const { station, door } = rig;
+
+  /** Starts the station, retrying (a start can fail while the database is locked or the disk full). */
+  async function startStation(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await station.start();
+        return;
+      } catch (err) {
+        report.problems.push(`start failed (attempt ${attempt}, ${Math.round(elapsed() / 1000)} s): ${(err as Error).message.slice(0, 400)}`);
+        await station.kill();
+        if (attempt >= 5) throw err;
+        await sleep(1000);
+      }
+    }
+  }
+
+  // Door sampler: the kitchen door's lines while the station runs and has started.
+  const sampler = setInterval(() => {
+    if (!station.started) return;
+    // A collector's session unlocks every door, whichever bin the collector came for.
+    const inVisit = current !== undefined && (current.binId === "kitchen" || current.role === "collector");
+    doorSamples.push({ binId: "kitchen", at: Date.now(), closed: door.closed, unlocked: door.unlocked, inVisit });
+  }, 50);
+
+  /** Waits until `check()` is true, up to `ms`; false on timeout. */
+  async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > until) return false;
+      await sleep(25);
+    }
+    return true;
+  }
+
+  /** The `session opened` line for this card, logged after log index `from`. */
+  function sessionOpenedFor(cardId: string, from: number): { session: string; bins: unknown[] } | undefined {
+    const mask = MASK(cardId);
+    for (let i = from; i < station.log.length; i++) {
+      const l = station.log[i]!;
+      if (l.msg === "session opened" && l.fields.card === mask) {
+        return { session: String(l.fields.session), bins: Array.isArray(l.fields.bins) ? l.fields.bins : [] };
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the running station's log says a session is open (or a recovered one waits); undefined when not started. */
+  function sessionOpenNow(): boolean | undefined {
+    if (!station.started) return undefined;
+    const run = station.runs;
+    for (let i = station.log.length - 1; i >= 0; i--) {
+      const l = station.log[i]!;
+      if (l.run !== run) return false;
+      if (l.msg === "session opened" || l.msg.startsWith("session recovered")) return true;
+      if (l.msg === "session closed" || l.msg === "recovered session closed") return false;
+    }
+    return false;
+  }
+
+  async function playVisit(p: VisitPlan): Promise<Visit> {
+    const { tagHex, cardId } = visitCard(p);
+    const spec = BINS[p.binId];
+    const scale = rig.scales[p.binId];
+    const v: Visit = { n: p.n, cardId, role: p.role, binId: p.binId, door: spec.door, confirmed: false, moves: [], killsDuring: 0, startedAt: Date.now(), endedAt: 0 };
+    current = v;
+    const killsBefore = station.kills;
+    const from = station.log.length;
+    const move = (deltaG: number) => {
+      scale.loadG += deltaG;
+      const m: WeightMove = { binId: p.binId, deltaG, at: Date.now(), ...(suspect.has(spec.scaleId) ? { uncertain: true } : {}) };
+      v.moves.push(m);
+      allMoves.push({ ...m, scaleId: spec.scaleId });
+      lastBagAt = Date.now();
+    };
+    // A visitor moves no weight after a kill: the recovered session closes once its scales are back.
+    const killed = () => station.kills > killsBefore;
+    const weigh = async () => {
+      if (p.role === "resident") {
+        for (const bag of p.bags) {
+          if (killed()) return;
+          move(bag);
+          await sleep(700);
+        }
+      } else if (scale.loadG > p.emptyToG + 200 && !killed()) {
+        move(p.emptyToG - scale.loadG);
+        await sleep(700);
+      }
+    };
+    await rig.reader.present(tagHex, 300).catch(() => undefined);
+    const opened = await waitFor(() => sessionOpenedFor(cardId, from) !== undefined, 3000);
+    const session = sessionOpenedFor(cardId, from);
+    if (session !== undefined) v.sessionId = session.session;
+    if (spec.door) {
+      if (p.role === "resident" && opened) {
+        door.set(LINES.button, 1);
+        await sleep(150);
+        door.set(LINES.button, 0);
+      }
+      // The door opens only while its lock reads unlocked: a locked door cannot be pulled open.
+      if (await waitFor(() => door.unlocked, 3000)) {
+        v.confirmed = true;
+        door.set(LINES.closed, 0);
+        await sleep(300);
+        await weigh();
+        door.set(LINES.closed, 1);
+        // Locked at once as it closes (while the station runs), then the session closes.
+        await waitFor(() => !door.unlocked, (DOOR_OPEN_TIMEOUT_S + 6) * 1000);
+        await sleep(2000);
+      }
+    } else if (session?.bins.includes(p.binId) === true) {
+      // The session covers this bin (its scale online with a weight): the resident drops the bag.
+      v.confirmed = true;
+      await weigh();
+      await sleep(2200);
+    }
+    v.killsDuring = station.kills - killsBefore;
+    v.endedAt = Date.now();
+    current = undefined;
+    return v;
+  }
+
+  async function visitsLoop(): Promise<void> {
+    for (const p of plan.visits) {
+      if (elapsed() > plan.profile.durationMs) break;
+      // Visits do not overlap a session the station still has open (a restart's recovered one).
+      await waitFor(() => sessionOpenNow() === false, 8000);
+      if (p.disturbance !== null && sessionOpenNow() === false) {
+        rig.scales[p.disturbance.binId].loadG += p.disturbance.deltaG;
+        disturbances.push({ binId: p.disturbance.binId, deltaG: p.disturbance.deltaG, at: Date.now() });
+        await sleep(1000);
+      }
+      await sleep(p.pauseMs);
+      const v = await playVisit(p);
+      visits.push(v);
+      if (v.confirmed) report.confirmedVisits++;
+    }
+  }
+
+  async function killOne(k: KillPlan): Promise<void> {
+    const cond: Record<KillPlan["mode"], () => boolean> = {
+      now: () => true,
+      door_unlocked: () => door.unlocked && station.started,
+      commit: () => lastBagAt > Date.now() - 200,
+      drain: () => brokerBackAt > Date.now() - 300,
+    };
+    const met = await waitFor(() => over || cond[k.mode](), 20_000);
+    if (over) return;
+    // A commit happens about when the session closes: idle_close_s (1 s) after the bag settled.
+    await sleep(k.mode === "commit" ? 800 + k.delayMs * 2 : k.delayMs);
+    if (!station.running) return;
+    if (dbLocked && current !== undefined) current.killedWhileBusy = true;
+    await station.kill();
+    report.kills++;
+    bump(report.killsByMode, met ? k.mode : `${k.mode}(timed out)`);
+    opts.note(`kill ${report.kills} (${k.mode}${met ? "" : ", condition not met"}) at ${Math.round(elapsed() / 1000)} s`);
+    await sleep(k.downMs);
+    await startStation();
+  }
+
+  async function killsLoop(): Promise<void> {
+    for (const k of plan.kills) {
+      await waitFor(() => over || elapsed() >= k.at, plan.profile.durationMs);
+      if (over) break;
+      await killOne(k);
+    }
+  }
+
+  async function fault(kind: FaultKind, f: DayPlan["faults"][number], garbage: ReturnType<typeof randomStream>): Promise<boolean> {
+    switch (kind) {
+      case "broker_stop":
+      case "broker_kill":
+        await (kind === "broker_stop" ? rig.broker.stop() : rig.broker.kill());
+        await sleep(f.durationMs);
+        await rig.broker.start();
+        brokerBackAt = Date.now();
+        return true;
+      case "proxy_cut":
+        rig.proxy.cut();
+        return true;
+      case "serial_unplug": {
+        const dev = rig.device(f.device);
+        const isScale = f.device !== "reader-1";
+        if (isScale) {
+          suspect.add(f.device);
+          // Weight moved just before is not weighed yet (stable_window_ms 300, then the close): it may go unseen too.
+          for (const m of allMoves) if (m.scaleId === f.device && m.at > Date.now() - 1500) markUncertain(m);
+        }
+        await dev.pty.close();
+        await sleep(f.durationMs);
+        await dev.pty.restart();
+        if (isScale) void seenAgain(f.device, station.log.length);
+        return true;
+      }
+      case "garbage":
+        await rig
+          .device(f.device)
+          .pty.write(garbage.bytes(f.bytes))
+          .catch(() => undefined);
+        return true;
+      case "clock_jump":
+        if (rig.setClockOffset === null) return false;
+        rig.setClockOffset(f.offsetS);
+        return true;
+      case "db_lock":
+        dbLocked = true;
+        try {
+          await holdDatabaseLock(rig.dbPath, f.durationMs);
+        } finally {
+          dbLocked = false;
+        }
+        return true;
+      case "disk_floor":
+      case "disk_full": {
+        if (opts.diskDir === undefined) return false;
+        // disk_floor: 4 MiB left, below the 8 MiB floor (no new session); disk_full: nothing left.
+        const undo = fillDisk(opts.diskDir, kind === "disk_floor" ? 4 * 1024 * 1024 : 0);
+        await sleep(f.durationMs);
+        undo();
+        return true;
+      }
+    }
+  }
+
+  /** Marks a move uncertain, in the visit that holds it. */
+  function markUncertain(m: WeightMove & { scaleId: string }): void {
+    for (const v of [...visits, ...(current ? [current] : [])]) {
+      for (const vm of v.moves) if (vm.at === m.at && vm.binId === m.binId && vm.deltaG === m.deltaG) vm.uncertain = true;
+    }
+  }
+
+  /** Clears a scale's suspicion once the station has seen it again (its log says so) and had time to weigh. */
+  async function seenAgain(scaleId: string, from: number): Promise<void> {
+    const back = (l: { msg: string; fields: Record<string, unknown> }) =>
+      (l.msg === "scale back online" || l.msg === "serial device online") && l.fields.device === scaleId;
+    let i = from;
+    await waitFor(() => {
+      for (; i < station.log.length; i++) if (back(station.log[i]!)) return true;
+      return over;
+    }, 60_000);
+    await sleep(1500);
+    suspect.delete(scaleId);
+  }
+
+  async function faultsLoop(): Promise<void> {
+    const garbage = randomStream(plan.seed, "garbage");
+    for (const f of plan.faults) {
+      await waitFor(() => over || elapsed() >= f.at, plan.profile.durationMs);
+      if (over) break;
+      const made = await fault(f.kind, f, garbage);
+      bump(made ? report.faults : report.skipped, f.kind);
+      opts.note(`${made ? "fault" : "skipped"} ${f.kind}${f.kind === "clock_jump" ? ` ${f.offsetS} s` : ""} at ${Math.round(elapsed() / 1000)} s`);
+    }
+  }
+
+  await startStation();
+  const loops = [visitsLoop(), killsLoop(), faultsLoop()];
+  await loops[0];
+  over = true;
+  await Promise.all(loops);
+  report.durationMs = elapsed();
+
+  // The end of the day: everything back, the station running, the backlog drained.
+  await rig.broker.start();
+  for (const id of [BINS.kitchen.scaleId, BINS.recycle.scaleId, "reader-1"]) {
+    const dev = rig.device(id);
+    if (!dev.pty.plugged) await dev.pty.restart();
+  }
+  await startStation();
+  await waitFor(() => sessionOpenNow() === false, 30_000);
+  await drain(rig, report);
+  clearInterval(sampler);
+
+  const code = await station.stop();
+  if (code !== 0) report.problems.push(`the final SIGTERM ended the station with ${code === null ? "a signal" : `exit code ${code}`}`);
+  report.runs = station.runs;
+  report.visits = visits.length;
+  report.problems.push(...station.unexpectedExits);
+  const db = new Database(rig.dbPath, { readonly: true });
+  let lastSeq: number;
+  try {
+    lastSeq = db.prepare<[], { s: number | null }>("SELECT max(seq) AS s FROM events").get()?.s ?? 0;
+  } finally {
+    db.close();
+  }
+  const truth: Truth = {
+    stationId: STATION_ID,
+    visits,
+    disturbances,
+    rules: Object.fromEntries(Object.entries(RULES).map(([bin, r]) => [bin, { ...r }])),
+    doorSamples,
+    doorOpenTimeoutMs: DOOR_OPEN_TIMEOUT_S * 1000,
+    lastSeq,
+    changeThresholdG: CHANGE_THRESHOLD_G,
+  };
+  return { truth, report };
+}
+
+/**
+ * Waits for the station's backlog to reach 0 (the `status` command), then asks `replay` for every
+ * gap in what the central subscriber received and for anything after the newest it has, until
+ * nothing is missing (at most five rounds).
+ */
+async function drain(rig: Rig, report: DayReport): Promise<void> {
+  let id = 0;
+  const command = (name: string, args: Record<string, unknown> = {}) =>
+    rig.operator.request(name, { command_id: `chaos-${name}-${++id}`, ...args }, { timeoutMs: 5000 });
+  const backlogZero = async () => {
+    for (let i = 0; i < 60; i++) {
+      const r = await command("status");
+      if (r?.ok === true && (r.result as { backlog?: number }).backlog === 0) return;
+      await sleep(1000);
+    }
+  };
+  for (let round = 0; round < 5; round++) {
+    await backlogZero();
+    await sleep(1500);
+    const ranges: Array<{ from_seq: number; to_seq?: number }> = rig.central.gaps().map(([from, to]) => ({ from_seq: from, to_seq: to }));
+    ranges.push({ from_seq: rig.central.maxSeq() + 1 });
+    let republished = 0;
+    for (const r of ranges) {
+      const reply = await command("replay", r);
+      report.replayRequests++;
+      const count = reply?.ok === true ? Number((reply.result as { count?: number }).count ?? 0) : 0;
+      republished += count;
+    }
+    report.replayedEvents += republished;
+    await backlogZero();
+    await sleep(1500);
+    if (republished === 0 && rig.central.gaps().length === 0) return;
+  }
+}
