@@ -232,9 +232,10 @@ export function closeOpen(
     fields: { session: session.id, card: maskCardId(session.cardId), reason, deposits, role: session.role ?? "resident" },
   });
   let s: StationState = { ...state, daily: daily.value() };
-  // Every door of the session locks now, or as it closes.
-  for (const covered of session.bins) if (doorSpecOf(covered.binId, ctx) !== null) s = lockDoorIfClosed(s, covered.binId, effects);
-  for (const binId of session.doorBins ?? []) s = lockDoorIfClosed(s, binId, effects);
+  // Every door the session unlocked locks now, or as it closes: its bins, those waiting for their
+  // button, and one it unlocked without covering it (a staff session on a bin whose scale had no
+  // weight). Only the open session unlocks doors, so that is every door of the station.
+  for (const bin of ctx.bins) if (bin.door) s = lockDoorIfClosed(s, bin.binId, effects);
   return afterClose(s);
 }
 

@@ -16,6 +16,7 @@ import {
   WALL0,
   card,
   eventSummary,
+  open,
   recorded,
   recoverInput,
   run,
@@ -62,6 +63,23 @@ describe("collectors", () => {
   it("a card read while the collector's door is open (during an emptying) is ignored", () => {
     const { state } = run([lists(), ...readyWithDoors(ctx), card(COLLECTOR, 1000), doorOpened("kitchen", 2000), card(ANNA, 2500)], ctx);
     expect(state.session.phase === "open" && state.session.cardId).toBe(COLLECTOR);
+  });
+
+  it("a door the collector's session unlocked on a bin whose scale has no weight locks again when the session closes", () => {
+    // Found by test/domain/crash.property.test.ts: recycle's scale gave no weight since the start
+    // (its cable was pulled while the station was down), so its door is unlocked but measures nothing.
+    const both = doorContext({ both: true });
+    const start: StationInput[] = [lists(), open("scale-1"), open("scale-2"), open("reader-2"), ...weigh("scale-1", 12_000, 100), doorClosed("kitchen", 50), doorClosed("recycle", 50)];
+    const { state } = run([...start, card(COLLECTOR, 1000)], both);
+    expect(locks(state, both)).toBe("kitchen:unlocked recycle:unlocked");
+    // Another card ends the collector's session at once; the resident's new session (select mode) waits for a button.
+    const after = run([card(ANNA, 2000)], both, state);
+    expect(after.state.session.phase === "open" && after.state.session.cardId).toBe(ANNA);
+    expect(locks(after.state, both)).toBe("kitchen:locked recycle:locked");
+    // A maintenance session closed by its own timer (idle_close_s after kitchen's door closed), before recycle's open_timeout_s.
+    const maintenance = run([...start, card(TECH, 1000), doorOpened("kitchen", 2000), doorClosed("kitchen", 3000), tick(8000)], both);
+    expect(maintenance.state.session.phase).toBe("idle");
+    expect(locks(maintenance.state, both)).toBe("kitchen:locked recycle:locked");
   });
 });
 
