@@ -154,6 +154,15 @@ describe("seq is gap-free (invariant 2)", () => {
     expect(check(truth(), received).violations).toEqual(["missing seq 3-5, 7, 9-12 (received up to 13, the station's highest 13)"]);
   });
 
+  it("accepts the jump right before storage_recovered (README: seq continues above the high-water mark after a salvage), no other", () => {
+    const received = [alarm(1, "tamper"), alarm(2, "tamper_cleared"), alarm(1002, "storage_recovered"), alarm(1003, "tamper")];
+    const verdict = check(truth(), received);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.stats).toMatchObject({ seqSkippedBySalvage: 999 });
+    const elsewhere = [alarm(1, "tamper"), alarm(1000, "tamper_cleared"), alarm(1002, "storage_recovered")];
+    expect(check(truth(), elsewhere).violations).toEqual(["missing seq 2-999 (received up to 1002, the station's highest 1002)"]);
+  });
+
   it("counts the tail the central never received up to the station's highest seq", () => {
     const received = [1, 2, 3].map((s) => alarm(s, "tamper"));
     expect(check(truth({ lastSeq: 3 }), received).violations).toEqual([]);

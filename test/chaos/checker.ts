@@ -183,6 +183,15 @@ function checkSeq(events: Event[], lastSeq: number | undefined, out: string[], s
     if (bySeq.has(s)) continue;
     let end = s;
     while (end + 1 <= max && !bySeq.has(end + 1)) end++;
+    // README ("seq never goes back"): after a salvage seq continues above the high-water mark, so a
+    // jump right before `storage_recovered` is seqs never given (or lost with the damaged part, which
+    // the visits' checks then find as lost awards).
+    const next = bySeq.get(end + 1)?.[0];
+    if (next?.kind === "alarm" && next.data.code === "storage_recovered") {
+      bump(stats, "seqSkippedBySalvage", end - s + 1);
+      s = end;
+      continue;
+    }
     ranges.push(end === s ? `${s}` : `${s}-${end}`);
     s = end;
   }
