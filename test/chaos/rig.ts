@@ -62,19 +62,9 @@ mqtt:
   protocol_version: 5
   reconnect_max_s: 2
 scales:
-  - id: ${BINS.kitchen.scaleId}
-    port: ${opts.ports[BINS.kitchen.scaleId]}
-    protocol: yaohua-a9
-    unit: kg
-    stable_window_ms: 300
-    silence_timeout_s: 2
-  - id: ${BINS.recycle.scaleId}
-    port: ${opts.ports[BINS.recycle.scaleId]}
-    protocol: yaohua-a9
-    unit: kg
-    stable_window_ms: 300
-    silence_timeout_s: 2
-readers:
+${[BINS.kitchen.scaleId, BINS.recycle.scaleId]
+  .map((id) => `  - id: ${id}\n    port: ${opts.ports[id]}\n    protocol: yaohua-a9\n    unit: kg\n    stable_window_ms: 300\n    silence_timeout_s: 2\n`)
+  .join("")}readers:
   - id: reader-1
     port: ${opts.ports["reader-1"]}
     protocol: em4100-ascii
@@ -164,7 +154,8 @@ export class StationProcess {
     child.stderr.on("data", (b: Buffer) => this.take(run, b.toString("utf8")));
     child.once("exit", (code, signal) => {
       if (this.child === child) this.child = undefined;
-      if (!this.expectingExit) this.unexpectedExits.push(`run ${run} exited by itself: ${signal ?? `code ${code}`}`);
+      // An exit before `station started` is start()'s failure, reported by its caller.
+      if (!this.expectingExit && this.startedRun === run) this.unexpectedExits.push(`run ${run} exited by itself: ${signal ?? `code ${code}`}`);
     });
     const until = Date.now() + 30_000;
     while (this.startedRun !== run) {
