@@ -10,7 +10,7 @@ import type { DoorSample, Received, Rule, Truth, Verdict, Visit } from "./truth.
  * A door closed by its visitor reads locked within this, ms (contract 2, "Sessions with doors":
  * "when it closes again it is locked at once"; debounce and sampling take the rest).
  */
-export const LOCK_AFTER_CLOSE_MS = 1000;
+export const LOCK_AFTER_CLOSE_MS = 400;
 /** Two samples of one door further apart than this (ms): the station was down between them (a new stretch). */
 export const STRETCH_GAP_MS = 500;
 /**
@@ -112,7 +112,36 @@ export function check(truth: Truth, received: Received[]): Verdict {
   }
   checkClaims(truth, events, violations, stats);
   checkDoors(truth, violations, stats);
+  checkDelivery(truth, violations, stats);
+  if ((truth.storedSessionsLeft ?? 0) > 0) {
+    violations.push(`${truth.storedSessionsLeft} open session rows left in the database after the final stop: a session never recovered or never closed`);
+  }
   return { violations, stats };
+}
+
+/** A seq may come only through `replay` when the broker was killed within this after its PUBACK (ms). */
+export const BROKER_LOSS_WINDOW_MS = 3000;
+
+/**
+ * Invariant 2, its other half: an event the station marked published (the broker's PUBACK) reached
+ * the central subscriber live, unless the broker was killed within {@link BROKER_LOSS_WINDOW_MS}
+ * after (a killed Mosquitto loses what it acknowledged and had not yet saved or delivered). An
+ * event the central system had to ask again for any other reason was marked published but never
+ * delivered. A seq replayed while never marked published is counted, not judged.
+ */
+function checkDelivery(truth: Truth, out: string[], stats: Record<string, number>): void {
+  const kills = truth.brokerKills ?? [];
+  for (const { seq, publishedAt } of truth.replayOnly ?? []) {
+    if (publishedAt === null) {
+      bump(stats, "replayedUnpublished", 1);
+      continue;
+    }
+    if (kills.some((k) => k >= publishedAt - 500 && k - publishedAt <= BROKER_LOSS_WINDOW_MS)) {
+      bump(stats, "lostByBrokerKill", 1);
+      continue;
+    }
+    out.push(`seq ${seq}: marked published at t=${publishedAt} ms but reached the central subscriber only through replay (no broker kill within ${BROKER_LOSS_WINDOW_MS} ms after)`);
+  }
 }
 
 /** The unique events in arrival order; checks the envelope (invariant 1). */

@@ -6,6 +6,7 @@
  * as a real central system would, stops the station and reads its highest seq.
  */
 import Database from "better-sqlite3";
+import { maskCardId } from "../../src/domain/privacy.js";
 import { randomStream } from "./random.js";
 import { CHANGE_THRESHOLD_G, DOOR_OPEN_TIMEOUT_S, LINES, RULES, STATION_ID, fillDisk, holdDatabaseLock, sleep, type Rig } from "./rig.js";
 import { BINS, visitCard, type DayPlan, type FaultKind, type KillPlan, type VisitPlan } from "./script.js";
@@ -44,8 +45,12 @@ export interface PlayOptions {
   note: (line: string) => void;
 }
 
-const MASK = (cardId: string) => "*".repeat(cardId.length - 4) + cardId.slice(-4);
-
+/**
+ * Plays the day of `plan` on `rig` (the station not yet started), then drains and stops it.
+ *
+ * @returns the truth for the checker, and the report of what was done (kills, faults, runs…).
+ * @throws when the station cannot be started 20 times in a row (the run is then void, not judged).
+ */
 export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promise<{ truth: Truth; report: DayReport }> {
   const t0 = Date.now();
   const elapsed = () => Date.now() - t0;
@@ -80,6 +85,10 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
   const suspect = new Set<string>();
   /** Every weight move of the day, to mark those an unplug came too soon after. */
   const allMoves: Array<WeightMove & { scaleId: string }> = [];
+  /** The station's wall-clock offsets (seconds) from each test instant on: libfaketime's file. */
+  const clock: Array<{ from: number; offsetS: number }> = [{ from: t0, offsetS: 0 }];
+  /** When the broker was killed (test ms): it loses what it acknowledged and had not saved. */
+  const brokerKills: number[] = [];
   const { station, door } = rig;
 
   /** Starts the station, retrying (a start can fail while the database is locked or the disk full). */
@@ -120,7 +129,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
 
   /** The `session opened` line for this card, logged after log index `from`. */
   function sessionOpenedFor(cardId: string, from: number): { session: string; bins: unknown[] } | undefined {
-    const mask = MASK(cardId);
+    const mask = maskCardId(cardId);
     for (let i = from; i < station.log.length; i++) {
       const l = station.log[i]!;
       if (l.msg === "session opened" && l.fields.card === mask) {
@@ -199,6 +208,9 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
       await weigh();
       await sleep(2200);
     }
+    // A door unlocked after the visitor gave up (a slow unlock) locks again after open_timeout_s:
+    // the visit lasts until then, so the door is never judged unlocked outside a visit for it.
+    if (spec.door || p.role === "collector") await waitFor(() => !door.unlocked || !station.started, (DOOR_OPEN_TIMEOUT_S + 3) * 1000);
     v.killsDuring = station.kills - killsBefore;
     v.endedAt = Date.now();
     current = undefined;
@@ -228,15 +240,17 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
     const cond: Record<KillPlan["mode"], () => boolean> = {
       now: () => true,
       door_unlocked: () => door.unlocked && station.started,
+      mid_session: () => lastBagAt > Date.now() - 200,
       commit: () => lastBagAt > Date.now() - 200,
       // The station reconnected after the broker came back: its backlog drains now.
       drain: () => brokerBackAt > 0 && station.log.some((l, i) => i >= drainFrom && l.msg === "connected to broker" && l.at >= brokerBackAt),
     };
     const met = await waitFor(() => over || cond[k.mode](), 20_000);
     if (over) return;
-    // A commit happens about when the session closes: idle_close_s (1 s) after the bag settled; a
-    // drain of a few events lasts tens of milliseconds.
-    await sleep(k.mode === "commit" ? 800 + k.delayMs * 2 : k.mode === "drain" ? k.delayMs / 8 : k.delayMs);
+    // A bag is weighed 300 ms after it lands (stable_window_ms) and the session closes idle_close_s
+    // (1 s) later, committing its deposit; a drain of a few events lasts tens of milliseconds.
+    const after = { now: k.delayMs, door_unlocked: k.delayMs, mid_session: 500 + k.delayMs / 2, commit: 800 + k.delayMs * 2, drain: k.delayMs / 8 };
+    await sleep(after[k.mode]);
     if (!station.running) return;
     // README, "Busy": a session opened while the lock is held waits in memory for its row (and its
     // deposit after it); a kill before the lock is free can lose it, even once the visit is over.
@@ -263,6 +277,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
     switch (kind) {
       case "broker_stop":
       case "broker_kill":
+        if (kind === "broker_kill") brokerKills.push(Date.now());
         await (kind === "broker_stop" ? rig.broker.stop() : rig.broker.kill());
         await sleep(f.durationMs);
         await rig.broker.start();
@@ -294,6 +309,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
       case "clock_jump":
         if (rig.setClockOffset === null) return false;
         rig.setClockOffset(f.offsetS);
+        clock.push({ from: Date.now(), offsetS: f.offsetS });
         return true;
       case "db_lock":
         dbLocked = true;
@@ -348,7 +364,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
   }
 
   await startStation();
-  const loops = [visitsLoop(), killsLoop(), faultsLoop()];
+  const loops = [visitsLoop(), killsLoop(), faultsLoop(), fillGapsWhile(rig, report, () => !over)];
   await loops[0];
   over = true;
   await Promise.all(loops);
@@ -372,8 +388,16 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
   report.problems.push(...station.unexpectedExits);
   const db = new Database(rig.dbPath, { readonly: true });
   let lastSeq: number;
+  let storedSessionsLeft: number;
+  const replayOnly: Array<{ seq: number; publishedAt: number | null }> = [];
   try {
     lastSeq = db.prepare<[], { s: number | null }>("SELECT max(seq) AS s FROM events").get()?.s ?? 0;
+    storedSessionsLeft = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM open_sessions").get()?.n ?? 0;
+    const publishedAt = db.prepare<[number], { p: string | null }>("SELECT published_at AS p FROM events WHERE seq = ?");
+    for (const seq of rig.central.viaReplay()) {
+      const p = publishedAt.get(seq)?.p ?? null;
+      replayOnly.push({ seq, publishedAt: p === null ? null : trueTime(Date.parse(p), clock) });
+    }
   } finally {
     db.close();
   }
@@ -386,6 +410,9 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
     doorOpenTimeoutMs: DOOR_OPEN_TIMEOUT_S * 1000,
     lastSeq,
     changeThresholdG: CHANGE_THRESHOLD_G,
+    storedSessionsLeft,
+    replayOnly,
+    brokerKills,
   };
   return { truth, report };
 }
@@ -396,9 +423,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
  * nothing is missing (at most five rounds).
  */
 async function drain(rig: Rig, report: DayReport): Promise<void> {
-  let id = 0;
-  const command = (name: string, args: Record<string, unknown> = {}) =>
-    rig.operator.request(name, { command_id: `chaos-${name}-${++id}`, ...args }, { timeoutMs: 5000 });
+  const command = (name: string, args: Record<string, unknown> = {}) => operatorCommand(rig, name, args, 5000);
   const backlogZero = async () => {
     for (let i = 0; i < 60; i++) {
       const r = await command("status");
@@ -409,18 +434,70 @@ async function drain(rig: Rig, report: DayReport): Promise<void> {
   for (let round = 0; round < 5; round++) {
     await backlogZero();
     await sleep(1500);
-    const ranges: Array<{ from_seq: number; to_seq?: number }> = rig.central.gaps().map(([from, to]) => ({ from_seq: from, to_seq: to }));
-    ranges.push({ from_seq: rig.central.maxSeq() + 1 });
-    let republished = 0;
-    for (const r of ranges) {
-      const reply = await command("replay", r);
-      report.replayRequests++;
-      const count = reply?.ok === true ? Number((reply.result as { count?: number }).count ?? 0) : 0;
-      republished += count;
-    }
-    report.replayedEvents += republished;
+    // Anything after the newest received first, while nothing new is pending: each replay below is
+    // audited by a new event, which this range must not cover.
+    let republished = (await replay(rig, report, rig.central.maxSeq() + 1)) ?? 0;
+    for (const [from, to] of rig.central.gaps()) republished += (await replay(rig, report, from, to)) ?? 0;
     await backlogZero();
     await sleep(1500);
     if (republished === 0 && rig.central.gaps().length === 0) return;
   }
+}
+
+let commandIds = 0;
+
+/** Sends a command as the operator and waits for its reply (`undefined` after `timeoutMs`). */
+function operatorCommand(rig: Rig, name: string, args: Record<string, unknown>, timeoutMs: number) {
+  return rig.operator.request(name, { command_id: `chaos-${name}-${++commandIds}`, ...args }, { timeoutMs });
+}
+
+/**
+ * Asks `replay` of `from`..`to` (absent: up to the newest) as a central system does; returns how
+ * many the station sent again, `null` when no success reply came in time.
+ */
+async function replay(rig: Rig, report: DayReport, from: number, to?: number, timeoutMs = 5000): Promise<number | null> {
+  // Up to the newest: until the reply says how many, nothing after `from` counts as replayed.
+  const range = rig.central.asking(from, to ?? from - 1);
+  report.replayRequests++;
+  const reply = await operatorCommand(rig, "replay", { from_seq: from, ...(to !== undefined ? { to_seq: to } : {}) }, timeoutMs);
+  if (reply?.ok !== true) return null;
+  const count = Number((reply.result as { count?: number }).count ?? 0);
+  if (to === undefined) range.to = from + count - 1;
+  report.replayedEvents += count;
+  return count;
+}
+
+/**
+ * A central system's gap filling during the day: a seq missing below the newest received for 3 s
+ * (a broker killed after it acknowledged the event) is asked again with `replay`, before a
+ * nearly-full disk may prune it.
+ */
+export async function fillGapsWhile(rig: Rig, report: DayReport, going: () => boolean): Promise<void> {
+  let seen = new Set<string>();
+  // A range the station answered with nothing (seqs a salvage skipped) is not asked again.
+  const empty = new Set<string>();
+  while (going()) {
+    await sleep(3000);
+    const now = new Set(rig.central.gaps().map(([a, b]) => `${a}-${b}`));
+    for (const g of now) {
+      if (!seen.has(g) || empty.has(g) || !going()) continue;
+      const [a, b] = g.split("-").map(Number) as [number, number];
+      if ((await replay(rig, report, a, b, 3000)) === 0) empty.add(g);
+    }
+    seen = now;
+  }
+}
+
+/**
+ * The test's time of a station wall-clock time `ms`: the station's clock ran `offsetS` ahead from
+ * each segment's start (libfaketime), so the time is the one segment in which `ms - offset` falls.
+ */
+function trueTime(ms: number, clock: ReadonlyArray<{ from: number; offsetS: number }>): number {
+  // A second of slack at each end: the station reads the offset file at its next clock call.
+  for (let i = clock.length - 1; i >= 0; i--) {
+    const t = ms - clock[i]!.offsetS * 1000;
+    const until = clock[i + 1]?.from ?? Date.now();
+    if (t >= clock[i]!.from - 1000 && t <= until + 1000) return t;
+  }
+  return ms;
 }

@@ -216,6 +216,10 @@ export class Central {
   readonly received: Received[] = [];
   /** seq → arrival count, for gap detection during the day. */
   readonly seqs = new Map<number, number>();
+  /** When the first copy of each seq arrived (test ms). */
+  private readonly firstAt = new Map<number, number>();
+  /** The `replay` ranges asked so far, and when. */
+  private readonly asked: Array<{ from: number; to: number; at: number }> = [];
   private constructor(readonly client: MqttClient) {}
 
   static async start(url: string): Promise<Central> {
@@ -233,7 +237,10 @@ export class Central {
       central.received.push({ topic, payload: text });
       try {
         const seq = (JSON.parse(text) as { data?: { seq?: unknown } }).data?.seq;
-        if (typeof seq === "number") central.seqs.set(seq, (central.seqs.get(seq) ?? 0) + 1);
+        if (typeof seq === "number") {
+          if (!central.firstAt.has(seq)) central.firstAt.set(seq, Date.now());
+          central.seqs.set(seq, (central.seqs.get(seq) ?? 0) + 1);
+        }
       } catch {
         // the checker reports it
       }
@@ -245,6 +252,25 @@ export class Central {
     });
     await client.subscribeAsync(`smartbin/${STATION_ID}/events/#`, { qos: 1 });
     return central;
+  }
+
+  /**
+   * Notes a `replay` of `from`..`to` about to be asked, so that what it brings is told from what
+   * came live. Returns the range, whose `to` the caller sets once the reply says how many came (a
+   * replay up to the newest).
+   */
+  asking(from: number, to: number): { from: number; to: number; at: number } {
+    const range = { from, to, at: Date.now() };
+    this.asked.push(range);
+    return range;
+  }
+
+  /** Seqs whose first copy arrived only after a `replay` covering them was asked: they never came live. */
+  viaReplay(): number[] {
+    return [...this.firstAt]
+      .filter(([seq, at]) => this.asked.some((r) => seq >= r.from && seq <= r.to && r.at <= at))
+      .map(([seq]) => seq)
+      .sort((a, b) => a - b);
   }
 
   /** The highest seq received, 0 when none. */

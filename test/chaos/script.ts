@@ -55,6 +55,8 @@ export type KillMode =
   | "now"
   /** The kitchen door unlocked (a session with a door unlocked). */
   | "door_unlocked"
+  /** A bag weighed (stable for 300 ms), the session still open: it must be recovered and credited. */
+  | "mid_session"
   /** About when a session closes after a bag (the deposit's commit). */
   | "commit"
   /** Just after the broker came back (the backlog draining). */
@@ -136,6 +138,7 @@ export function planDay(seed: number, profile: Profile): DayPlan {
       mode: killer.weighted([
         [3, "now"],
         [2, "door_unlocked"],
+        [2, "mid_session"],
         [2, "commit"],
         [1, "drain"],
       ] as const),

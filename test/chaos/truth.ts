@@ -110,6 +110,15 @@ export interface Truth {
    * no deposit or collection (contract section 2, "Sessions"). Default 1: every gram is owed.
    */
   changeThresholdG?: number;
+  /** Rows left in the database's `open_sessions` after the final clean stop (every session closed: 0). */
+  storedSessionsLeft?: number;
+  /**
+   * Seqs that reached the central subscriber only through `replay`, with the (test) time the
+   * station marked each published (the broker's PUBACK), `null` when it never did.
+   */
+  replayOnly?: Array<{ seq: number; publishedAt: number | null }>;
+  /** When the broker was killed (test ms): it loses what it had acknowledged and not yet saved. */
+  brokerKills?: number[];
 }
 
 /** One event PUBLISH the central subscriber received (duplicates included), in arrival order. */
