@@ -8,7 +8,7 @@
  * invariant checker (checker.ts) compares the truth with what the central subscriber received.
  *
  *     npm run test:chaos                          # short: CI's run, at least 10 kills, under 5 min
- *     CHAOS_PROFILE=long npm run test:chaos       # at least 50 kills, about 17 min
+ *     CHAOS_PROFILE=long npm run test:chaos       # at least 50 kills, about 16 min
  *     CHAOS_SEED=1234 npm run test:chaos          # the seed a failure printed
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
