@@ -9,7 +9,8 @@ export default defineConfig({
   test: {
     include: ["test/chaos/**/*.chaos.ts"],
     globalSetup: ["test/support/global-build.ts"],
-    reporters: ["default"],
+    // CI also writes a JSON report, from which .ci/run prints its "N passed, N failed" line.
+    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
     // The day's length is in the profile; the test sets its own timeout from it.
     testTimeout: 60 * 60_000,
     hookTimeout: 60_000,
