@@ -65,12 +65,13 @@ describe.skipIf(tools.skip)(`a station day under faults${tools.reason}`, () => {
         say(`report in ${file}`);
         expect(report.kills, "kills made").toBeGreaterThanOrEqual(profile.name === "long" ? 50 : profile.name === "short" ? 10 : 1);
         keep = violations.length > 0;
-        // The database may be on the namespace's tmpfs, which goes with the run: keep a copy beside the rest.
+        // What a violation needs for its diagnosis stays in `dir`: the station's log, what central got, the truth.
         if (keep) {
           writeFileSync(join(dir, "received.jsonl"), rig.central.received.map((r) => r.payload).join("\n") + "\n");
           writeFileSync(join(dir, "station.log.jsonl"), rig.station.log.map((l) => JSON.stringify(l)).join("\n") + "\n");
           writeFileSync(join(dir, "truth.json"), JSON.stringify(truth, null, 1) + "\n");
         }
+        // The database may be on the namespace's tmpfs, which goes with the run: keep a copy beside the rest.
         if (keep && diskDir !== undefined) for (const f of ["station.db", "station.db-wal"]) if (existsSync(join(diskDir, f))) copyFileSync(join(diskDir, f), join(dir, f));
         expect(violations, `violations with seed ${seed} (CHAOS_SEED=${seed} CHAOS_PROFILE=${profile.name} npm run test:chaos; files kept in ${dir})`).toEqual([]);
       } finally {
