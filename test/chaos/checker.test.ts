@@ -299,6 +299,20 @@ describe("every confirmed resident visit is credited once per bin (invariant 4)"
     expect(check(truth({ visits: [only] }), []).violations).toEqual([]);
   });
 
+  it("accepts the next visit's weight in a deposit only when that visit's session was lost to a kill while the database was locked", () => {
+    const first = visit(1, { sessionId: SESSION_A, moves: [{ binId: "kitchen", deltaG: 700, at: 1200 }] });
+    const lostNext = visit(2, { sessionId: SESSION_B, killedWhileBusy: true, moves: [{ binId: "kitchen", deltaG: 300, at: 2200 }] });
+    const merged = [deposit(1, first, { net_g: 1000, gross_after_g: 11_000, points: 1 })];
+    const verdict = check(truth({ visits: [first, lostNext] }), merged);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.stats).toMatchObject({ misattributedInBusyWindow: 1, lostInBusyWindow: 1 });
+    const notLost = { ...lostNext, killedWhileBusy: false };
+    expect(check(truth({ visits: [first, notLost] }), merged).violations).toEqual([
+      expect.stringContaining("net_g 1000 g, but visit #1"),
+      expect.stringContaining("visit #2 (card card-2, resident, bin kitchen) bin kitchen (300 g in): award lost"),
+    ]);
+  });
+
   it("catches a bin credited by a deposit and a session_interrupted alarm both", () => {
     const received = [deposit(1, killed, { net_g: 750, gross_after_g: 10_750, points: 0 }), interrupted(2, killed, ["kitchen", "paper"])];
     expect(check(truth({ visits: [killed] }), received).violations).toEqual([
