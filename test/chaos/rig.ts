@@ -6,7 +6,7 @@
  * process that holds the database's write lock, and a filler for the disk the database is on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { encodeYaohuaA9 } from "../../src/protocol/index.js";
@@ -35,19 +35,6 @@ export const RULES = {
   kitchen: { category: "food_waste", pointsPerKg: "1.16", minNetG: 0 },
   recycle: { category: "recyclable", pointsPerKg: "2.5", minNetG: 100 },
 } as const;
-
-/**
- * libfaketime's preload library: Debian's `faketime` package puts it under the multiarch folder
- * (`/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1` on amd64); a build from source under
- * /usr/local/lib/faketime.
- */
-export function findLibfaketime(): string | undefined {
-  const dirs = ["/usr/local/lib/faketime", "/usr/lib/faketime"];
-  if (existsSync("/usr/lib")) {
-    for (const d of readdirSync("/usr/lib")) if (d.endsWith("-linux-gnu")) dirs.push(join("/usr/lib", d, "faketime"));
-  }
-  return dirs.map((d) => join(d, "libfaketime.so.1")).find((f) => existsSync(f));
-}
 
 /** The station config of the chaos day. */
 function configText(opts: { dbPath: string; brokerUrl: string; ports: Record<string, string>; collectors: string[] }): string {

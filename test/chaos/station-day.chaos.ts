@@ -19,7 +19,8 @@ import { ROOT } from "../support/build.js";
 import { isCI, requireTools } from "../support/require-tool.js";
 import { check } from "./checker.js";
 import { playDay } from "./play.js";
-import { findLibfaketime, startRig } from "./rig.js";
+import { findLibfaketime } from "../support/faketime.js";
+import { startRig } from "./rig.js";
 import { PROFILES, planDay } from "./script.js";
 
 const tools = requireTools(["mosquitto", "socat"]);

@@ -7,7 +7,7 @@
  * waiting deposit arrives with its times corrected and `clock_synced: true`; the one already sent
  * keeps its bytes.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import Database from "better-sqlite3";
@@ -17,22 +17,8 @@ import { configJsonSchema } from "../../src/config/json-schema.js";
 import { exited, logged, startRun, type Run } from "../support/smartbin-run.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import { isCI, requireTools } from "../support/require-tool.js";
+import { findLibfaketime } from "../support/faketime.js";
 import { FakeCardReader, FakeIndicator, eventually, processTestCleanups, sleep, startCentral, writeStationConfig } from "./harness.js";
-
-/**
- * libfaketime's preload library: Debian's `libfaketime` package puts it under the multiarch folder
- * (`dpkg -L libfaketime`: /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 on amd64,
- * /usr/lib/aarch64-linux-gnu/faketime/ on arm64); a build from source under /usr/local/lib/faketime.
- */
-function findLibfaketime(): string | undefined {
-  const dirs = ["/usr/local/lib/faketime", "/usr/lib/faketime"];
-  try {
-    for (const d of readdirSync("/usr/lib")) if (d.endsWith("-linux-gnu")) dirs.push(join("/usr/lib", d, "faketime"));
-  } catch {
-    // no /usr/lib: not found
-  }
-  return dirs.map((d) => join(d, "libfaketime.so.1")).find((f) => existsSync(f));
-}
 
 const tools = requireTools(["mosquitto", "socat"]);
 const libfaketime = findLibfaketime();
