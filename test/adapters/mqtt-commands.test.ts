@@ -12,7 +12,7 @@ import type { StoredEvent } from "../../src/adapters/outbox/outbox.js";
 import { startMosquitto } from "../support/mosquitto.js";
 import type { MosquittoBroker } from "../support/mosquitto.js";
 import { describeWithTool } from "../support/require-tool.js";
-import { startTcpProxy } from "./mqtt-tcp-proxy.js";
+import { startTcpProxy } from "../support/mqtt-tcp-proxy.js";
 import { eventually, settle, testClient } from "./mqtt-test-kit.js";
 import type { Received, TestClient } from "./mqtt-test-kit.js";
 

@@ -14,8 +14,8 @@ import type { StoredEvent } from "../../src/adapters/outbox/outbox.js";
 import { freePort, startMosquitto } from "../support/mosquitto.js";
 import type { MosquittoBroker } from "../support/mosquitto.js";
 import { describeWithTool } from "../support/require-tool.js";
-import { startTcpProxy } from "./mqtt-tcp-proxy.js";
-import type { TcpProxy } from "./mqtt-tcp-proxy.js";
+import { startTcpProxy } from "../support/mqtt-tcp-proxy.js";
+import type { TcpProxy } from "../support/mqtt-tcp-proxy.js";
 
 const logger = pino({ level: "silent" });
 const STATION = "st-001";

@@ -12,7 +12,7 @@ import { Outbox } from "../../src/adapters/outbox/outbox.js";
 import { freePort, startMosquitto } from "../support/mosquitto.js";
 import type { MosquittoBroker } from "../support/mosquitto.js";
 import { describeWithTool } from "../support/require-tool.js";
-import { startTcpProxy } from "./mqtt-tcp-proxy.js";
+import { startTcpProxy } from "../support/mqtt-tcp-proxy.js";
 import { capturedLogger, eventually, settle, testClient } from "./mqtt-test-kit.js";
 import type { LogLine } from "./mqtt-test-kit.js";
 

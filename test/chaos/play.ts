@@ -83,8 +83,8 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
   let dbLockedSince = 0;
   /** Scales unplugged, or plugged back but not yet seen again by the station: weight moved now may go unseen. */
   const suspect = new Set<string>();
-  /** Every weight move of the day, to mark those an unplug came too soon after. */
-  const allMoves: Array<WeightMove & { scaleId: string }> = [];
+  /** Every weight move of the day with its scale, to mark those an unplug came too soon after. */
+  const allMoves: Array<{ move: WeightMove; scaleId: string }> = [];
   /** The station's wall-clock offsets (seconds) from each test instant on: libfaketime's file. */
   const clock: Array<{ from: number; offsetS: number }> = [{ from: t0, offsetS: 0 }];
   /** When the broker was killed (test ms): it loses what it acknowledged and had not saved. */
@@ -164,7 +164,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
       scale.loadG += deltaG;
       const m: WeightMove = { binId: p.binId, deltaG, at: Date.now(), ...(suspect.has(spec.scaleId) ? { uncertain: true } : {}) };
       v.moves.push(m);
-      allMoves.push({ ...m, scaleId: spec.scaleId });
+      allMoves.push({ move: m, scaleId: spec.scaleId });
       lastBagAt = Date.now();
     };
     // A visitor moves no weight after a kill: the recovered session closes once its scales are back.
@@ -292,7 +292,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
         if (isScale) {
           suspect.add(f.device);
           // Weight moved just before is not weighed yet (stable_window_ms 300, then the close): it may go unseen too.
-          for (const m of allMoves) if (m.scaleId === f.device && m.at > Date.now() - 1500) markUncertain(m);
+          for (const { move, scaleId } of allMoves) if (scaleId === f.device && move.at > Date.now() - 1500) move.uncertain = true;
         }
         await dev.pty.close();
         await sleep(f.durationMs);
@@ -329,13 +329,6 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
         undo();
         return true;
       }
-    }
-  }
-
-  /** Marks a move uncertain, in the visit that holds it. */
-  function markUncertain(m: WeightMove & { scaleId: string }): void {
-    for (const v of [...visits, ...(current ? [current] : [])]) {
-      for (const vm of v.moves) if (vm.at === m.at && vm.binId === m.binId && vm.deltaG === m.deltaG) vm.uncertain = true;
     }
   }
 

@@ -10,13 +10,12 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, write
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { encodeYaohuaA9 } from "../../src/protocol/index.js";
-import { startTcpProxy, type TcpProxy } from "../adapters/mqtt-tcp-proxy.js";
+import { startTcpProxy, type TcpProxy } from "../support/mqtt-tcp-proxy.js";
 import { ROOT, SMARTBIN } from "../support/build.js";
 import { startMosquitto, type MosquittoBroker } from "../support/mosquitto.js";
 import { startOperator, type Operator } from "../support/operator.js";
 import { FakeCardReader, FakeIndicator } from "../integration/harness.js";
-import { BINS, type BinId, type DayPlan } from "./script.js";
-import { visitCard } from "./script.js";
+import { BINS, visitCard, type BinId, type DayPlan } from "./script.js";
 import type { Received } from "./truth.js";
 
 export const STATION_ID = "st-chaos";
@@ -201,9 +200,7 @@ export class StationProcess {
 /** The central system's subscriber: a persistent MQTT 5 session, every event PUBLISH kept. */
 export class Central {
   readonly received: Received[] = [];
-  /** seq → arrival count, for gap detection during the day. */
-  readonly seqs = new Map<number, number>();
-  /** When the first copy of each seq arrived (test ms). */
+  /** When the first copy of each seq arrived (test ms); its keys are the seqs received. */
   private readonly firstAt = new Map<number, number>();
   /** The `replay` ranges asked so far, and when. */
   private readonly asked: Array<{ from: number; to: number; at: number }> = [];
@@ -226,7 +223,6 @@ export class Central {
         const seq = (JSON.parse(text) as { data?: { seq?: unknown } }).data?.seq;
         if (typeof seq === "number") {
           if (!central.firstAt.has(seq)) central.firstAt.set(seq, Date.now());
-          central.seqs.set(seq, (central.seqs.get(seq) ?? 0) + 1);
         }
       } catch {
         // the checker reports it
@@ -263,7 +259,7 @@ export class Central {
   /** The highest seq received, 0 when none. */
   maxSeq(): number {
     let max = 0;
-    for (const s of this.seqs.keys()) max = Math.max(max, s);
+    for (const s of this.firstAt.keys()) max = Math.max(max, s);
     return max;
   }
 
@@ -273,7 +269,7 @@ export class Central {
     const max = this.maxSeq();
     let from: number | null = null;
     for (let s = 1; s <= max; s++) {
-      if (!this.seqs.has(s)) from ??= s;
+      if (!this.firstAt.has(s)) from ??= s;
       else if (from !== null) {
         out.push([from, s - 1]);
         from = null;
