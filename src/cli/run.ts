@@ -153,9 +153,10 @@ async function closeInspector(logger: Logger): Promise<void> {
   }
   const url = inspector.url();
   if (url === undefined) return;
+  // Closed before the line is written: whoever reads the line finds the port closed.
+  inspector.close();
   logger.warn(
     { inspector: new URL(url).host },
-    "the Node inspector was opened by --inspect (NODE_OPTIONS or node's options): closing it; smartbin run accepts no debugger",
+    "the Node inspector was opened by --inspect (NODE_OPTIONS or node's options): closed it; smartbin run accepts no debugger",
   );
-  inspector.close();
 }
