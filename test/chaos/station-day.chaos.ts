@@ -20,7 +20,8 @@ import { isCI, requireTools } from "../support/require-tool.js";
 import { check } from "./checker.js";
 import { playDay } from "./play.js";
 import { findLibfaketime } from "../support/faketime.js";
-import { startRig } from "./rig.js";
+import { startRig, type LogLine } from "./rig.js";
+import type { Truth } from "./truth.js";
 import { PROFILES, planDay } from "./script.js";
 
 const tools = requireTools(["mosquitto", "socat"]);
@@ -65,7 +66,8 @@ describe.skipIf(tools.skip)(`a station day under faults${tools.reason}`, () => {
         say(JSON.stringify({ ...summary, violations: violations.length }));
         say(`report in ${file}`);
         expect(report.kills, "kills made").toBeGreaterThanOrEqual(profile.name === "long" ? 50 : profile.name === "short" ? 10 : 1);
-        keep = violations.length > 0;
+        // CHAOS_KEEP=1 keeps the files of a run without violations too (to compare it with a failed one).
+        keep = violations.length > 0 || process.env.CHAOS_KEEP === "1";
         // What a violation needs for its diagnosis stays in `dir`: the station's log, what central got, the truth.
         if (keep) {
           writeFileSync(join(dir, "received.jsonl"), rig.central.received.map((r) => r.payload).join("\n") + "\n");
@@ -73,6 +75,9 @@ describe.skipIf(tools.skip)(`a station day under faults${tools.reason}`, () => {
           writeFileSync(join(dir, "truth.json"), JSON.stringify(truth, null, 1) + "\n");
         }
         // The database may be on the namespace's tmpfs, which goes with the run: keep a copy beside the rest.
+        if (keep) say(`files kept in ${dir}`);
+        // CI keeps no files: the station's own lines around the first visits a violation names go to the output.
+        if (violations.length > 0) for (const line of digest(violations, truth, rig.station.log)) say(line);
         if (keep && diskDir !== undefined) for (const f of ["station.db", "station.db-wal"]) if (existsSync(join(diskDir, f))) copyFileSync(join(diskDir, f), join(dir, f));
         expect(violations, `violations with seed ${seed} (CHAOS_SEED=${seed} CHAOS_PROFILE=${profile.name} npm run test:chaos; files kept in ${dir})`).toEqual([]);
       } finally {
@@ -84,3 +89,35 @@ describe.skipIf(tools.skip)(`a station day under faults${tools.reason}`, () => {
     profile.durationMs + 240_000,
   );
 });
+
+/** Log lines of no use to a diagnosis (reconnect backoff, port and line set-up). */
+const QUIET = /^(reconnecting to the broker|serial port open|gpio |the database folder|broker unreachable)/;
+/** Fields left out of a digest line (pino's own and the line's message). */
+const OMIT = new Set(["time", "pid", "hostname", "level", "name", "msg", "module", "err"]);
+
+/**
+ * The station's log from 2 s before to 12 s after each of the first two visits a violation names,
+ * one short line each (`+125.47 s run 13: session opened card=…`), at most 60 lines in all: what CI,
+ * which keeps no files, needs to tell what happened.
+ */
+function digest(violations: string[], truth: Truth, log: LogLine[]): string[] {
+  const t0 = log[0]?.at ?? 0;
+  const named = [...new Set(violations.flatMap((v) => [...v.matchAll(/visit #(\d+)/g)].map((m) => Number(m[1]))))].slice(0, 2);
+  const out: string[] = [];
+  for (const n of named) {
+    const visit = truth.visits.find((v) => v.n === n);
+    if (visit === undefined) continue;
+    const moves = visit.moves.map((m) => `${m.deltaG} g at +${((m.at - t0) / 1000).toFixed(2)} s`).join(", ");
+    out.push(`visit #${n}: +${((visit.startedAt - t0) / 1000).toFixed(2)} to +${((visit.endedAt - t0) / 1000).toFixed(2)} s, moves: ${moves || "none"}; station log:`);
+    for (const l of log) {
+      if (l.at < visit.startedAt - 2000 || l.at > visit.endedAt + 12_000 || QUIET.test(l.msg)) continue;
+      const fields = Object.entries(l.fields)
+        .filter(([k]) => !OMIT.has(k))
+        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .join(" ");
+      const err = (l.fields.err as { message?: string } | undefined)?.message;
+      out.push(`  +${((l.at - t0) / 1000).toFixed(2)} s run ${l.run}: ${l.msg} ${fields}${err !== undefined ? ` err=${err}` : ""}`.slice(0, 300));
+    }
+  }
+  return out.length > 60 ? [...out.slice(0, 59), `(${out.length - 59} more lines; CHAOS_KEEP=1 keeps the whole log)`] : out;
+}
