@@ -14,6 +14,7 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { Outbox, type OutboxOptions } from "../../src/adapters/outbox/outbox.js";
+import { passingError } from "../../src/adapters/outbox/salvage-read.js";
 import { SEQ_RESERVE_BLOCK } from "../../src/adapters/outbox/side-file.js";
 import { capturingLogger, crashImage, quarantined, scribble, writeOldOutbox } from "./outbox-files.js";
 
@@ -342,6 +343,23 @@ describe("a damaged outbox database is quarantined and salvaged", () => {
     expect(existsSync(first)).toBe(true);
     expect(again.recovered!.salvaged).toBe(6); // the five events and the first alarm
     expect(again.recovered!.alarmSeq).toBeGreaterThan(outbox.recovered!.alarmSeq);
+  });
+});
+
+describe("what stops a salvage instead of being stepped over (passingError)", () => {
+  // A full disk on a real tmpfs: outbox-space.test.ts. Here, which errors count as passing.
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+  it.each(["SQLITE_FULL", "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "SQLITE_NOMEM", "SQLITE_IOERR_SHMSIZE", "ENOSPC", "EDQUOT", "EMFILE"])(
+    "%s passes with time: the salvage stops and is done again at the next start",
+    (code) => expect(passingError(withCode(code))).toBe(true),
+  );
+  it.each(["SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR_SHORT_READ", "SQLITE_ERROR", "SQLITE_CANTOPEN", "ENOENT"])(
+    "%s is the file's own damage (or absence): stepped over, logged",
+    (code) => expect(passingError(withCode(code))).toBe(false),
+  );
+  it("an error without a code is not passing", () => {
+    expect(passingError(new Error("x"))).toBe(false);
+    expect(passingError(null)).toBe(false);
   });
 });
 

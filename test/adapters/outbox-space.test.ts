@@ -175,6 +175,30 @@ describe("Outbox space: pruning, measuring, spilling", () => {
 // (`unshare -m`), as the issue asks; the outbox runs in a child process on the built dist/.
 const canMount = process.getuid?.() === 0 && toolAvailable("unshare") && toolAvailable("mount");
 const mountReason = canMount ? "" : " (skipped: needs root with unshare and mount)";
+/**
+ * Runs `chain` (shell: `STEP name` runs `node fixtures/<fixture> DIR name`) in a mount namespace of
+ * its own, on a 16 MiB tmpfs at DIR, with the built dist/; each step prints JSON lines `{step, …}`.
+ */
+async function onTmpfs(fixture: string, chain: string): Promise<{ code: unknown; err: string; steps: Record<string, Record<string, unknown>> }> {
+  buildOnce();
+  const dir = mkdtempSync(join(tmpdir(), "smartbin-full-"));
+  try {
+    const script = `mount -t tmpfs -o size=16m,mode=0700 tmpfs "$1" && { ${chain.replaceAll("STEP", '"$2" "$3" "$1"')}; }`;
+    const args = ["-m", "sh", "-c", script, "sh", dir, process.execPath, join(import.meta.dirname, "fixtures", fixture)];
+    const child = spawn("unshare", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    const lines = out.trim().split("\n").filter((l) => l !== "");
+    const steps = Object.fromEntries(lines.map((l) => JSON.parse(l) as { step: string } & Record<string, unknown>).map((st) => [st.step, st]));
+    return { code, err, steps };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe(`Outbox on a full disk (a 16 MiB tmpfs)${mountReason}`, () => {
   if (!canMount) {
     if (isCI()) it("root with unshare and mount is required in CI", () => expect.fail("cannot mount a tmpfs here"));
@@ -183,37 +207,32 @@ describe(`Outbox on a full disk (a 16 MiB tmpfs)${mountReason}`, () => {
   }
 
   it("commits what was accepted out of the reserve; truly full, a fault; the waiting events spill (0600) and commit first at the next start", async () => {
-    buildOnce();
-    const dir = mkdtempSync(join(tmpdir(), "smartbin-full-"));
-    try {
-      const fixture = join(import.meta.dirname, "fixtures/full-disk.mjs");
-      const script = `mount -t tmpfs -o size=16m,mode=0700 tmpfs "$1" && "$2" "$3" "$1" fill && "$2" "$3" "$1" reopen`;
-      const child = spawn("unshare", ["-m", "sh", "-c", script, "sh", dir, process.execPath, fixture], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      const code = await new Promise((resolve) => child.once("exit", resolve));
-      expect(err).toBe("");
-      expect(code).toBe(0);
-      const steps = Object.fromEntries(
-        out
-          .trim()
-          .split("\n")
-          .map((l) => JSON.parse(l) as { step: string } & Record<string, unknown>)
-          .map((s) => [s.step, s]),
-      );
-      expect(steps.opened).toMatchObject({ reserved: true, reserve: 2 * 1_048_576 });
-      expect(steps["disk full"]).toMatchObject({ free: 0 });
-      // The reserve gave room for what was accepted, and kept room for a spill file.
-      expect(steps["committed from the reserve"]).toMatchObject({ seqs: [2, 3, 4, 5, 6], reserve: 256 * 1024 });
-      expect(steps["truly full"]).toMatchObject({ states: ["fault"], waiting: 1 });
-      expect(steps.spilled).toMatchObject({ events: 1, mode: "600", reserve: null });
-      expect(steps["committed the spill"]).toMatchObject({ batches: 1, seqs: [7], last_seq: 7, spill_left: false });
-      expect(steps["reserve again"]).toMatchObject({ reserved: true, reserve: 2 * 1_048_576 });
-      expect(steps["third open"]).toMatchObject({ spilled: null, last_seq: 7 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { code, err, steps } = await onTmpfs("full-disk.mjs", "STEP fill && STEP reopen");
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    expect(steps.opened).toMatchObject({ reserved: true, reserve: 2 * 1_048_576 });
+    expect(steps["disk full"]).toMatchObject({ free: 0 });
+    // The reserve gave room for what was accepted, and kept room for a spill file.
+    expect(steps["committed from the reserve"]).toMatchObject({ seqs: [2, 3, 4, 5, 6], reserve: 256 * 1024 });
+    expect(steps["truly full"]).toMatchObject({ states: ["fault"], waiting: 1 });
+    expect(steps.spilled).toMatchObject({ events: 1, mode: "600", reserve: null });
+    expect(steps["committed the spill"]).toMatchObject({ batches: 1, seqs: [7], last_seq: 7, spill_left: false });
+    expect(steps["reserve again"]).toMatchObject({ reserved: true, reserve: 2 * 1_048_576 });
+    expect(steps["third open"]).toMatchObject({ spilled: null, last_seq: 7 });
+  });
+
+  it("a salvage that cannot write everything on a nearly full disk stops with the damaged files in place; the next start salvages it all, the open session too", async () => {
+    // `crash` kills itself (SIGKILL): the steps after it run whatever its exit.
+    const { code, steps } = await onTmpfs("salvage-full-disk.mjs", "STEP crash; STEP lose-wal && STEP full-open && STEP reopen");
+    expect(code).toBe(0);
+    expect(steps.crashing).toMatchObject({ sessions: 1, last_seq: 200 });
+    // Another connection closed last: the WAL is gone after an unclean stop, so the next start salvages.
+    expect(steps["wal gone"]).toMatchObject({ wal: false });
+    // Not finished with less: the start fails, nothing is set aside (a partial new database is removed at the next start).
+    expect(steps["open failed"]).toMatchObject({ code: "OUTBOX_OPEN_FAILED", cause: expect.stringMatching(/^salvage stopped.*disk is full/) });
+    expect((steps["open failed"]!.files as string[]).filter((f) => f.includes(".corrupt-"))).toEqual([]);
+    const reopened = steps.reopened!;
+    expect(reopened).toMatchObject({ sessions: ["sess-22"], held: 201 });
+    expect((reopened.files as string[]).filter((f) => /\.corrupt-[0-9TZ]+$/.test(f))).toHaveLength(1);
   });
 });

@@ -22,6 +22,49 @@ export interface DamageFacts {
   pageSize: number;
 }
 
+/**
+ * The salvage cannot be finished now, and must not be finished with less: the new database cannot
+ * be written (a full disk, an I/O error), or a source cannot be read for a reason that passes (no
+ * space for SQLite's `-shm`, another process's lock, memory). A salvage that went on would set the
+ * damaged database aside with events and open sessions it did not carry: the station would never
+ * publish or recover them. The readers never catch it: salvageDatabase throws it with the damaged
+ * files untouched, the start fails (systemd starts the station again) and the next start salvages
+ * again, from the beginning.
+ */
+export class SalvageInterrupted extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`salvage stopped, the damaged database is left as it is: ${what} (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    this.name = "SalvageInterrupted";
+  }
+}
+
+/**
+ * Errors that pass with time, not damage of the file: no space (SQLite's SQLITE_FULL, the file
+ * system's ENOSPC and EDQUOT), locks (SQLITE_BUSY, SQLITE_LOCKED), memory and file handles, and the
+ * shared-memory file a read-only WAL connection makes (SQLITE_IOERR_SHM*).
+ */
+export function passingError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return /^SQLITE_(FULL|BUSY|LOCKED|NOMEM|INTERRUPT|IOERR_SHM)/.test(code) || ["ENOSPC", "EDQUOT", "ENOMEM", "EMFILE", "ENFILE", "EBUSY", "EAGAIN"].includes(code);
+}
+
+/** Rethrows what must stop the salvage ({@link SalvageInterrupted}, or a {@link passingError} as one); returns otherwise. */
+function stopIfPassing(err: unknown, what: string): void {
+  if (err instanceof SalvageInterrupted) throw err;
+  if (passingError(err)) throw new SalvageInterrupted(what, err);
+}
+
+/** Runs a write into the new database: any failure stops the salvage (the new database would lack it). */
+function writing<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (err instanceof SalvageInterrupted) throw err;
+    throw new SalvageInterrupted("the new database cannot be written", err);
+  }
+}
+
 /** A repaired copy of the damaged file, read and removed during the salvage. */
 export const scratchName = (path: string) => `${path}.salvage-scratch`;
 
@@ -52,7 +95,10 @@ function plannedSources(d: DamageFacts): Source[] {
 
 /**
  * Copies into `copier` what can be read of the damaged database at `path`, from each planned source
- * in turn (see salvageDatabase in salvage.ts). Logs what each gave; never throws.
+ * in turn (see salvageDatabase in salvage.ts). Logs what each gave; damage is stepped over.
+ *
+ * @throws SalvageInterrupted when the new database cannot be written or a source cannot be read for
+ *   a reason that passes ({@link passingError}): the salvage must then stop, not finish with less.
  */
 export function readDamaged(path: string, damage: DamageFacts, copier: EventCopier, logger: Logger): void {
   for (const source of plannedSources(damage)) {
@@ -61,7 +107,12 @@ export function readDamaged(path: string, damage: DamageFacts, copier: EventCopi
   }
 }
 
-/** Opens one source, copies what it holds, closes it (and removes a scratch copy). Logs, never throws. */
+/**
+ * Opens one source, copies what it holds, closes it (and removes a scratch copy). A source that
+ * cannot be read because of its damage is logged and skipped.
+ *
+ * @throws SalvageInterrupted (see {@link readDamaged}).
+ */
 function readSource(path: string, source: Source, pageSize: number, copier: EventCopier, logger: Logger): void {
   const log = logger.child({ source: source.kind });
   const scratch = scratchName(path);
@@ -79,6 +130,7 @@ function readSource(path: string, source: Source, pageSize: number, copier: Even
     copier.copyFrom(db, log);
     log.info({ salvaged: copier.salvaged - before }, "salvage source read");
   } catch (err) {
+    stopIfPassing(err, `the ${source.kind} source cannot be read now`);
     log.warn({ err }, "salvage source cannot be read");
   } finally {
     db?.close();
@@ -150,6 +202,11 @@ export class EventCopier {
     );
   }
 
+  /**
+   * Copies the counter, the events and the open sessions of one source.
+   *
+   * @throws SalvageInterrupted (see {@link readDamaged}); damage is stepped over or skipped.
+   */
   copyFrom(db: Db, log: Logger): void {
     const owner = tryGet(() => db.prepare<[], { value: unknown }>("SELECT value FROM meta WHERE key = 'station_id'").get()?.value);
     if (typeof owner === "string" && owner !== this.stationId) {
@@ -172,15 +229,15 @@ export class EventCopier {
       scan = db.prepare(`SELECT ${columns} FROM events NOT INDEXED WHERE seq >= ? ORDER BY seq`);
       probe = db.prepare("SELECT seq FROM events NOT INDEXED WHERE seq >= ? ORDER BY seq LIMIT 1");
     } catch (err) {
+      stopIfPassing(err, "the events cannot be read now");
       log.warn({ err }, "no readable events table");
       return;
     }
     let from = 1;
     let batch: EventRow[] = [];
+    // Counted once committed: a batch whose commit failed carried nothing.
     const flush = () => {
-      this.out.transaction(() => {
-        for (const row of batch) this.take(row);
-      })();
+      this.salvaged += writing(() => this.out.transaction(() => batch.reduce((n, row) => n + this.take(row), 0))());
       batch = [];
     };
     for (;;) {
@@ -192,6 +249,7 @@ export class EventCopier {
         }
         break;
       } catch (err) {
+        stopIfPassing(err, "the events cannot be read now");
         if (!isCorruptionCode((err as { code?: unknown }).code)) {
           log.warn({ err, seq: from }, "events cannot be read further");
           break;
@@ -205,15 +263,15 @@ export class EventCopier {
     flush();
   }
 
-  /** Inserts one row when it is consistent; counts it either way. */
-  private take(row: EventRow): void {
+  /** Inserts one row when it is consistent (counted unreadable when not); returns the rows inserted (0 or 1). */
+  private take(row: EventRow): number {
     if (typeof row.seq === "number" && Number.isSafeInteger(row.seq)) this.highestSeq = Math.max(this.highestSeq, row.seq);
     const ok = this.consistent(row);
     if (!ok) {
       this.unreadable++;
-      return;
+      return 0;
     }
-    const changes = this.insert.run(
+    return this.insert.run(
       row.seq as number,
       row.id as string,
       row.kind as string,
@@ -222,7 +280,6 @@ export class EventCopier {
       row.payload as Buffer,
       row.published_at as string | null,
     ).changes;
-    this.salvaged += changes;
   }
 
   /** The row's types, and its payload's id, seq, source and type, agree with each other and this station. */
@@ -250,23 +307,27 @@ export class EventCopier {
   }
 
   private copySessions(db: Db, log: Logger): void {
+    type Row = { id: unknown; state: unknown; created_at: unknown; updated_at: unknown };
+    let rows: Row[];
     try {
-      const rows = db
-        .prepare<[], { id: unknown; state: unknown; created_at: unknown; updated_at: unknown }>(
-          "SELECT id, state, created_at, updated_at FROM open_sessions",
-        )
-        .all();
+      rows = db.prepare<[], Row>("SELECT id, state, created_at, updated_at FROM open_sessions").all();
+    } catch (err) {
+      stopIfPassing(err, "the open sessions cannot be read now");
+      // A v1 database has no sessions table; a damaged one loses its session (the alarm says salvage).
+      log.debug({ err }, "no readable open sessions");
+      return;
+    }
+    this.sessions += writing(() =>
       this.out.transaction(() => {
+        let n = 0;
         for (const r of rows) {
           if ([r.id, r.state, r.created_at, r.updated_at].some((v) => typeof v !== "string")) continue;
           const s = r as { id: string; state: string; created_at: string; updated_at: string };
-          this.sessions += this.insertSession.run(s.id, s.state, s.created_at, s.updated_at).changes;
+          n += this.insertSession.run(s.id, s.state, s.created_at, s.updated_at).changes;
         }
-      })();
-    } catch (err) {
-      // A v1 database has no sessions table; a damaged one loses its session (the alarm says salvage).
-      log.debug({ err }, "no readable open sessions");
-    }
+        return n;
+      })(),
+    );
   }
 }
 
@@ -282,7 +343,8 @@ function skipDamage(probe: Statement<[number], { seq: number }>, from: number): 
   const enter = (s: number): { ok: boolean; end: boolean } => {
     try {
       return { ok: true, end: probe.get(s) === undefined };
-    } catch {
+    } catch (err) {
+      stopIfPassing(err, "the events cannot be read now");
       return { ok: false, end: false };
     }
   };
@@ -311,10 +373,12 @@ function skipDamage(probe: Statement<[number], { seq: number }>, from: number): 
   return enter(high).end ? null : high;
 }
 
+/** What `read` returns, `undefined` when it fails for damage; @throws SalvageInterrupted for a {@link passingError}. */
 function tryGet<T>(read: () => T): T | undefined {
   try {
     return read();
-  } catch {
+  } catch (err) {
+    stopIfPassing(err, "the source cannot be read now");
     return undefined;
   }
 }

@@ -68,14 +68,20 @@ const readyName = (path: string) => `${path}.salvage-ready`;
  * is damaged, with the WAL copied if it is usable) or without the WAL (when the WAL is suspect). A
  * damaged stretch of the b-tree is stepped over (see skipDamage). A row is carried only when its
  * payload is valid UTF-8 JSON whose `id`, `data.seq`, `source` and `type` match the row's own and
- * this station's. The scratch copy needs free space as large as the database; without it, only the
- * in-place source is read.
+ * this station's. The scratch copy needs free space as large as the database.
+ *
+ * A salvage is never finished with less than it could read: when the new database cannot be
+ * written, or a source cannot be read for a reason that passes (no space, a lock, memory: see
+ * `passingError` in salvage-read.ts), it stops with the damaged files untouched, and the next start
+ * salvages again (found by the chaos suite: on a nearly full disk a salvage used to set the damaged
+ * database aside holding the open session and events it had failed to copy).
  *
  * Takes time proportional to the database (not bounded like the integrity check: losing the events
  * is worse than a slow start; SIGTERM is answered after it).
  *
- * @throws an error (file system, SQLite) when the new database cannot be written; the damaged files
- *   are then still in place, untouched.
+ * @throws SalvageInterrupted (salvage-read.ts) when the new database cannot be written or a source
+ *   cannot be read for a reason that passes, and the file system's or SQLite's error when the new
+ *   database cannot be created; the damaged files are then still in place, untouched.
  */
 export function salvageDatabase(req: SalvageRequest): SalvageReport {
   const { path, logger } = req;
