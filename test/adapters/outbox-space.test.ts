@@ -225,7 +225,7 @@ describe(`Outbox on a full disk (a 16 MiB tmpfs)${mountReason}`, () => {
     // `crash` kills itself (SIGKILL): the steps after it run whatever its exit.
     const { code, steps } = await onTmpfs("salvage-full-disk.mjs", "STEP crash; STEP lose-wal && STEP full-open && STEP reopen");
     expect(code).toBe(0);
-    expect(steps.crashing).toMatchObject({ sessions: 1, last_seq: 200 });
+    expect(steps.crashing).toMatchObject({ sessions: 1, last_seq: 500 });
     // Another connection closed last: the WAL is gone after an unclean stop, so the next start salvages.
     expect(steps["wal gone"]).toMatchObject({ wal: false });
     // Not finished with less: the start fails, nothing is set aside (a partial new database is removed at the next start).
@@ -234,5 +234,15 @@ describe(`Outbox on a full disk (a 16 MiB tmpfs)${mountReason}`, () => {
     const reopened = steps.reopened!;
     expect(reopened).toMatchObject({ sessions: ["sess-22"], held: 201 });
     expect((reopened.files as string[]).filter((f) => /\.corrupt-[0-9TZ]+$/.test(f))).toHaveLength(1);
+  });
+
+  it("a start that fails on a full disk after a crash leaves the WAL in place: the next start opens the database as it is, no salvage", async () => {
+    const { code, steps } = await onTmpfs("salvage-full-disk.mjs", "STEP crash; STEP full-start && STEP reopen");
+    expect(code).toBe(0);
+    expect(steps.crashing).toMatchObject({ sessions: 1, last_seq: 500 });
+    expect(steps["start failed"]).toMatchObject({ code: "OUTBOX_OPEN_FAILED", cause: "ENOSPC" });
+    // Closed as the last connection, SQLite would have checkpointed the WAL into the file and deleted it.
+    expect(steps["start failed"]!.wal_bytes).toBeGreaterThan(0);
+    expect(steps.reopened).toMatchObject({ salvaged: false, sessions: ["sess-22"], last_seq: 500, held: 200 });
   });
 });

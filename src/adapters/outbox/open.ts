@@ -128,7 +128,7 @@ export function openOutboxDatabase(req: OpenRequest): OpenedDatabase {
         claimStation(db, path, stationId);
         finishOpen(db, path, stationId, side, logger);
       } catch (err) {
-        db?.close();
+        if (db !== undefined) closeKeepingWal(db, path);
         const code = (err as { code?: unknown }).code;
         if (attempt === 1 && isCorruptionCode(code)) {
           damage = damageFromError(path, err);
@@ -337,8 +337,36 @@ function openReadWrite(path: string, logger: Logger): Db {
     migrate(db, path);
     return db;
   } catch (err) {
-    db.close();
+    closeKeepingWal(db, path);
     throw err;
+  }
+}
+
+/**
+ * Closes the read-write connection of an open that failed without letting SQLite checkpoint the WAL
+ * into the file and delete it, as the last connection's close does: the side file still says what
+ * the previous run left (`running` after a crash), and the next start would take a WAL gone after an
+ * unclean stop for a lost one and salvage a sound database (seq jumping, `storage_recovered`). A
+ * read-only connection held across the close keeps it from being the last, and a read-only
+ * connection never checkpoints (SQLite, wal.c: `sqlite3WalCheckpoint` refuses a read-only WAL).
+ * Found by the chaos suite: a start failing on a full disk (its side file could not be written).
+ * Never throws for the keeper; `db.close()` errors propagate.
+ */
+function closeKeepingWal(db: Db, path: string): void {
+  let keeper: Db | undefined;
+  if (path !== IN_MEMORY) {
+    try {
+      keeper = new Database(path, { readonly: true, fileMustExist: true });
+      keeper.prepare("SELECT 1 FROM sqlite_master LIMIT 1").get();
+    } catch {
+      keeper?.close();
+      keeper = undefined;
+    }
+  }
+  try {
+    db.close();
+  } finally {
+    keeper?.close();
   }
 }
 
