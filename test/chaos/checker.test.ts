@@ -172,6 +172,20 @@ describe("seq is gap-free (invariant 2)", () => {
     expect(dropped.violations).toEqual([expect.stringMatching(/^seq 2: marked published at t=10000 ms but reached the central subscriber only through replay/)]);
   });
 
+  it("accepts an event published after a broker kill before the central subscribed again (the broker had forgotten it), no other", () => {
+    const received = [alarm(1, "tamper"), alarm(2, "tamper_cleared")];
+    const base = { replayOnly: [{ seq: 2, publishedAt: 10_000 }], brokerKills: [5_000] };
+    const unrouted = check(truth({ ...base, centralResubscribed: [10_100] }), received);
+    expect(unrouted.violations).toEqual([]);
+    expect(unrouted.stats).toMatchObject({ publishedBeforeResubscribe: 1 });
+    // Subscribed again well before the PUBACK: the broker routed it, so it was lost after that.
+    const routed = check(truth({ ...base, centralResubscribed: [6_000] }), received);
+    expect(routed.violations).toEqual([expect.stringMatching(/^seq 2: marked published at t=10000 ms but reached the central subscriber only through replay/)]);
+    // No kill before it: nothing was forgotten.
+    const noKill = check(truth({ replayOnly: [{ seq: 2, publishedAt: 10_000 }], brokerKills: [], centralResubscribed: [10_100] }), received);
+    expect(noKill.violations).toHaveLength(1);
+  });
+
   it("catches open session rows left in the database after the final stop", () => {
     expect(check(truth({ storedSessionsLeft: 1 }), []).violations).toEqual([expect.stringContaining("1 open session rows left")]);
     expect(check(truth({ storedSessionsLeft: 0 }), []).violations).toEqual([]);

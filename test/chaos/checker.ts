@@ -121,13 +121,18 @@ export function check(truth: Truth, received: Received[]): Verdict {
 
 /** A seq may come only through `replay` when the broker was killed within this after its PUBACK (ms). */
 export const BROKER_LOSS_WINDOW_MS = 3000;
+/** Slack on "the central was not subscribed yet" (ms): the PUBACK is stamped a round trip after the broker routed the PUBLISH. */
+const RESUBSCRIBE_SLACK_MS = 250;
 
 /**
  * Invariant 2, its other half: an event the station marked published (the broker's PUBACK) reached
  * the central subscriber live, unless the broker was killed within {@link BROKER_LOSS_WINDOW_MS}
- * after (a killed Mosquitto loses what it acknowledged and had not yet saved or delivered). An
- * event the central system had to ask again for any other reason was marked published but never
- * delivered. A seq replayed while never marked published is counted, not judged.
+ * after (a killed Mosquitto loses what it acknowledged and had not yet saved or delivered:
+ * `lostByBrokerKill`), or the broker had been killed before and the central subscriber had not yet
+ * subscribed again (the killed broker forgot its session, so it routed the event to no one:
+ * `publishedBeforeResubscribe`). An event the central system had to ask again for any other reason
+ * was marked published but never delivered. A seq replayed while never marked published is
+ * counted, not judged.
  */
 function checkDelivery(truth: Truth, out: string[], stats: Record<string, number>): void {
   const kills = truth.brokerKills ?? [];
@@ -138,6 +143,12 @@ function checkDelivery(truth: Truth, out: string[], stats: Record<string, number
     }
     if (kills.some((k) => k >= publishedAt - 500 && k - publishedAt <= BROKER_LOSS_WINDOW_MS)) {
       bump(stats, "lostByBrokerKill", 1);
+      continue;
+    }
+    const lastKill = Math.max(...kills.filter((k) => k <= publishedAt));
+    const resubscribed = (truth.centralResubscribed ?? []).find((s) => s > lastKill);
+    if (Number.isFinite(lastKill) && (resubscribed === undefined || resubscribed >= publishedAt - RESUBSCRIBE_SLACK_MS)) {
+      bump(stats, "publishedBeforeResubscribe", 1);
       continue;
     }
     out.push(`seq ${seq}: marked published at t=${publishedAt} ms but reached the central subscriber only through replay (no broker kill within ${BROKER_LOSS_WINDOW_MS} ms after)`);

@@ -406,6 +406,7 @@ export async function playDay(rig: Rig, plan: DayPlan, opts: PlayOptions): Promi
     storedSessionsLeft,
     replayOnly,
     brokerKills,
+    centralResubscribed: rig.central.resubscribedAt,
   };
   return { truth, report };
 }

@@ -204,6 +204,12 @@ export class Central {
   private readonly firstAt = new Map<number, number>();
   /** The `replay` ranges asked so far, and when. */
   private readonly asked: Array<{ from: number; to: number; at: number }> = [];
+  /**
+   * When the subscription was in place again after each reconnect (test ms): at the CONNACK when
+   * the broker kept the session, at the SUBACK when it had forgotten it (a kill), and routed
+   * nothing to the central until then.
+   */
+  readonly resubscribedAt: number[] = [];
   private constructor(readonly client: MqttClient) {}
 
   static async start(url: string): Promise<Central> {
@@ -229,9 +235,13 @@ export class Central {
       }
     });
     // A broker killed before it saved its state forgets the session: subscribe at every connect.
-    const subscribe = () => client.subscribe(`smartbin/${STATION_ID}/events/#`, { qos: 1 });
+    const subscribe = () =>
+      client.subscribe(`smartbin/${STATION_ID}/events/#`, { qos: 1 }, (err) => {
+        if (!err) central.resubscribedAt.push(Date.now());
+      });
     client.on("connect", (ack) => {
       if (ack.sessionPresent !== true) subscribe();
+      else central.resubscribedAt.push(Date.now());
     });
     await client.subscribeAsync(`smartbin/${STATION_ID}/events/#`, { qos: 1 });
     return central;

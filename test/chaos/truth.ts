@@ -119,6 +119,12 @@ export interface Truth {
   replayOnly?: Array<{ seq: number; publishedAt: number | null }>;
   /** When the broker was killed (test ms): it loses what it had acknowledged and not yet saved. */
   brokerKills?: number[];
+  /**
+   * When the central subscriber's subscription was in place again after each reconnect (test ms):
+   * at the CONNACK when the broker kept its session, at the SUBACK when a kill made it forget it.
+   * Between a kill and the next of these, the broker routes the central nothing.
+   */
+  centralResubscribed?: number[];
 }
 
 /** One event PUBLISH the central subscriber received (duplicates included), in arrival order. */
