@@ -151,7 +151,7 @@ function checkDelivery(truth: Truth, out: string[], stats: Record<string, number
       bump(stats, "publishedBeforeResubscribe", 1);
       continue;
     }
-    out.push(`seq ${seq}: marked published at t=${publishedAt} ms but reached the central subscriber only through replay (no broker kill within ${BROKER_LOSS_WINDOW_MS} ms after)`);
+    out.push(`seq ${seq}: marked published at t=${publishedAt} ms but reached the central subscriber only through replay (no broker kill within ${BROKER_LOSS_WINDOW_MS} ms after, and the central was subscribed)`);
   }
 }
 
