@@ -42,8 +42,12 @@ describeWithTool(["socat", "systemd-notify"], "smartbin run speaks sd_notify", (
       await eventually(() => socket.messages().some((m) => m.join() === "STOPPING=1"), 5_000, "STOPPING=1");
       const seen = socket.messages().map((m) => m.join("\n"));
       expect(seen[0]).toBe("READY=1");
-      expect(seen.at(-1)).toBe("STOPPING=1");
-      expect(new Set(seen.slice(1, -1))).toEqual(new Set(["WATCHDOG=1"]));
+      // Each message is its own systemd-notify process: a ping started just before the SIGTERM can
+      // deliver its datagram after STOPPING=1's (seen once on CI's Node 26 run). No ping starts
+      // after it (the watchdog is stopped first), so at most that one follows it.
+      const stoppingAt = seen.indexOf("STOPPING=1");
+      expect(seen.slice(stoppingAt + 1).length).toBeLessThanOrEqual(1);
+      expect(new Set([...seen.slice(1, stoppingAt), ...seen.slice(stoppingAt + 1)])).toEqual(new Set(["WATCHDOG=1"]));
       // Offline devices and broker, all the same:
       expect(out).toContain("broker unreachable");
       expect(out).toContain("feeding the systemd watchdog");
