@@ -74,10 +74,10 @@ describe.skipIf(tools.skip)(`a station day under faults${tools.reason}`, () => {
           writeFileSync(join(dir, "station.log.jsonl"), rig.station.log.map((l) => JSON.stringify(l)).join("\n") + "\n");
           writeFileSync(join(dir, "truth.json"), JSON.stringify(truth, null, 1) + "\n");
         }
-        // The database may be on the namespace's tmpfs, which goes with the run: keep a copy beside the rest.
         if (keep) say(`files kept in ${dir}`);
         // CI keeps no files: the station's own lines around the first visits a violation names go to the output.
         if (violations.length > 0) for (const line of digest(violations, truth, rig.station.log)) say(line);
+        // The database may be on the namespace's tmpfs, which goes with the run: keep a copy beside the rest.
         if (keep && diskDir !== undefined) for (const f of ["station.db", "station.db-wal"]) if (existsSync(join(diskDir, f))) copyFileSync(join(diskDir, f), join(dir, f));
         expect(violations, `violations with seed ${seed} (CHAOS_SEED=${seed} CHAOS_PROFILE=${profile.name} npm run test:chaos; files kept in ${dir})`).toEqual([]);
       } finally {
@@ -102,13 +102,15 @@ const OMIT = new Set(["time", "pid", "hostname", "level", "name", "msg", "module
  */
 function digest(violations: string[], truth: Truth, log: LogLine[]): string[] {
   const t0 = log[0]?.at ?? 0;
+  /** `125.47`: seconds into the run. */
+  const sec = (at: number) => ((at - t0) / 1000).toFixed(2);
   const named = [...new Set(violations.flatMap((v) => [...v.matchAll(/visit #(\d+)/g)].map((m) => Number(m[1]))))].slice(0, 2);
   const out: string[] = [];
   for (const n of named) {
     const visit = truth.visits.find((v) => v.n === n);
     if (visit === undefined) continue;
-    const moves = visit.moves.map((m) => `${m.deltaG} g at +${((m.at - t0) / 1000).toFixed(2)} s`).join(", ");
-    out.push(`visit #${n}: +${((visit.startedAt - t0) / 1000).toFixed(2)} to +${((visit.endedAt - t0) / 1000).toFixed(2)} s, moves: ${moves || "none"}; station log:`);
+    const moves = visit.moves.map((m) => `${m.deltaG} g at +${sec(m.at)} s`).join(", ");
+    out.push(`visit #${n}: +${sec(visit.startedAt)} to +${sec(visit.endedAt)} s, moves: ${moves || "none"}; station log:`);
     for (const l of log) {
       if (l.at < visit.startedAt - 2000 || l.at > visit.endedAt + 12_000 || QUIET.test(l.msg)) continue;
       const fields = Object.entries(l.fields)
@@ -116,7 +118,7 @@ function digest(violations: string[], truth: Truth, log: LogLine[]): string[] {
         .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join(" ");
       const err = (l.fields.err as { message?: string } | undefined)?.message;
-      out.push(`  +${((l.at - t0) / 1000).toFixed(2)} s run ${l.run}: ${l.msg} ${fields}${err !== undefined ? ` err=${err}` : ""}`.slice(0, 300));
+      out.push(`  +${sec(l.at)} s run ${l.run}: ${l.msg} ${fields}${err !== undefined ? ` err=${err}` : ""}`.slice(0, 300));
     }
   }
   return out.length > 60 ? [...out.slice(0, 59), `(${out.length - 59} more lines; CHAOS_KEEP=1 keeps the whole log)`] : out;
