@@ -27,9 +27,52 @@ export const RESERVED_DATA_KEYS = ["station_id", "seq", "boot_id", "mono_ms", "c
  * byte for byte: `{specversion, id, source, type, time, subject, datacontenttype, data: {station_id,
  * seq, ...data, boot_id, mono_ms, clock_synced}}`, keys in this order.
  *
+ * The text is the same as `JSON.stringify` of that object (a property test holds it to that), but
+ * is joined from `JSON.stringify` of each variable part and of `data` alone, without building the
+ * nested object: this runs inside every deposit's commit, where the joined form cost up to 1 % less
+ * of a commit in paired runs (README, "Performance", commit latency). When `data` has a key that may be an array index ("7"), which an object
+ * lists before its other keys, the object itself is serialised instead.
+ *
  * @throws TypeError when `data` cannot be serialised (a BigInt, a cycle).
  */
 export function envelopeJson(e: EnvelopeFields): string {
+  const own = JSON.stringify(e.data);
+  // Index keys come first in `own`; in the envelope they would come before station_id.
+  const first = own.charCodeAt(2);
+  if (first >= 0x30 && first <= 0x39) return envelopeObjectJson(e);
+  // `own` is "{}" or "{...}": its members go between seq and boot_id.
+  const members = own.length > 2 ? "," + own.slice(1, -1) : "";
+  return (
+    '{"specversion":"1.0","id":' +
+    JSON.stringify(e.id) +
+    ',"source":' +
+    JSON.stringify(`smartbin/${e.stationId}`) +
+    ',"type":' +
+    JSON.stringify(`smartbin.${e.kind}.v1`) +
+    ',"time":' +
+    JSON.stringify(e.time) +
+    ',"subject":' +
+    JSON.stringify(e.subject) +
+    ',"datacontenttype":"application/json","data":{"station_id":' +
+    JSON.stringify(e.stationId) +
+    ',"seq":' +
+    JSON.stringify(e.seq) +
+    members +
+    ',"boot_id":' +
+    JSON.stringify(e.stamp.boot_id) +
+    ',"mono_ms":' +
+    JSON.stringify(e.stamp.mono_ms) +
+    ',"clock_synced":' +
+    JSON.stringify(e.stamp.clock_synced) +
+    "}}"
+  );
+}
+
+/**
+ * {@link envelopeJson} by building the envelope object and serialising it whole: what it does for
+ * `data` with index-like keys, and the reference its joined form is tested against.
+ */
+export function envelopeObjectJson(e: EnvelopeFields): string {
   return JSON.stringify({
     specversion: "1.0",
     id: e.id,

@@ -1,11 +1,11 @@
 import type { Database as Db, Statement, Transaction } from "better-sqlite3";
 import type { Logger } from "pino";
-import { v7 as uuidv7 } from "uuid";
 
 import { SmartbinError } from "../../errors.js";
 import { systemBootClock, type BootClock, type RecordStamp } from "../boot-clock.js";
 import { ClockSyncMarker, TIMESYNC_MARKER } from "../clock-sync.js";
 import { RESERVED_DATA_KEYS, envelopeJson } from "./envelope.js";
+import { EventIds } from "./event-id.js";
 import type { StationLock } from "./lock.js";
 import { OUTBOX_BUSY_TIMEOUT_MS, OUTBOX_WRITE_BUSY_TIMEOUT_MS, openOutboxDatabase, type OpenedDatabase } from "./open.js";
 import type { SalvageReport } from "./salvage.js";
@@ -117,6 +117,8 @@ export class Outbox {
   };
   private readonly statusQuery: (now: Date) => OutboxStatus;
   private readonly commitTx: Transaction<(batch: CommitBatch) => StoredEvent[]>;
+  /** The CloudEvents ids of the events this outbox records. */
+  private readonly ids = new EventIds();
   private readonly markTx: Transaction<(seqs: number[], at: string) => number>;
   private readonly markSentTx: Transaction<(seq: number) => void>;
   private readonly spillTx: Transaction<(spill: Spill) => StoredEvent[][]>;
@@ -651,7 +653,7 @@ export class Outbox {
     const counter = this.stmts.nextSeq.get();
     if (counter === undefined) throw new Error("outbox counter row is missing");
     const seq = counter.value;
-    const id = uuidv7();
+    const id = this.ids.next();
     const payload = envelopeJson({ id, stationId: this.stationId, seq, kind, subject, time, data, stamp });
     // Set before the COMMIT: a failed commit only costs one needless correction pass.
     if (!stamp.clock_synced) this.unsyncedPending = true;
