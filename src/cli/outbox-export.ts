@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 import { PRIVATE_FILE_MODE, fsyncDir } from "../adapters/outbox/files.js";
@@ -35,17 +35,28 @@ export function runOutboxExportCommand(
  * when the name is taken; where the file system has no hard links it is checked, then renamed).
  * Prints `N events written to FILE` on `err`.
  *
- * @returns the exit code: 0, or 1 (one line on `err`) when `file` exists without `force`, its folder
- *   does not exist, the database cannot be read or the file cannot be written.
+ * What `force` never replaces: anything but a regular file (a folder, a device such as `/dev/null`,
+ * a FIFO, a socket, or a symlink to one: moving a file into place would replace the device node
+ * itself), and the station's own files: the database, its SQLite companions, its side files and the
+ * damaged databases a salvage set aside, which all share the database's name as a prefix in its
+ * folder ({@link ownFileOf}). One typo must not wipe the outbox.
+ *
+ * @returns the exit code: 0, or 1 (one line on `err`) when `file` exists without `force`, is not a
+ *   regular file, is one of the station's files, its folder does not exist, the database cannot be
+ *   read or the file cannot be written.
  */
 export function runOutboxExport(dbPath: string, file: string, force: boolean, err: (line: string) => void): number {
   const fail = (why: string): number => {
     err(`smartbin outbox export: ${why}`);
     return EXIT.FAILURE;
   };
-  if (!force && pathTaken(file)) return fail(`${file} already exists; --force overwrites it`);
   const folder = dirname(resolve(file));
   if (!isFolder(folder)) return fail(`cannot write ${file}: folder ${folder} does not exist`);
+  const own = ownFileOf(dbPath, file);
+  if (own !== null) return fail(`${file} is ${own}; write the export somewhere else`);
+  const kind = nonRegularKind(file);
+  if (kind !== null) return fail(`${file} is ${kind}, not a regular file; export writes a regular file and never replaces ${kind}`);
+  if (!force && pathTaken(file)) return fail(`${file} already exists; --force overwrites it`);
 
   let reader: OutboxReader | null;
   try {
@@ -106,6 +117,54 @@ function placeFile(temp: string, file: string, force: boolean): boolean {
 /** Writes all of `bytes`: a write(2) may write less than asked (a nearly full disk), and says how much. */
 function writeAll(fd: number, bytes: Buffer): void {
   for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+}
+
+/**
+ * What `file` would overwrite of the station's own files, `null` when nothing: the database at
+ * `dbPath` or any name that starts with the database's name followed by `-` or `.` in its folder
+ * (`-wal`, `-shm`, `-journal`, the `.state`, `.lock` and `.reserve` side files, a spill file, a
+ * `.corrupt-<time>` database set aside by a salvage). Folders are compared by their real paths, so
+ * a symlinked or relative spelling of the same folder is caught too.
+ */
+export function ownFileOf(dbPath: string, file: string): string | null {
+  const name = basename(file);
+  const folder = realFolder(dirname(resolve(file)));
+  // The database as configured and, when that is a symlink, the file it points to.
+  for (const db of new Set([resolve(dbPath), realFolder(resolve(dbPath))])) {
+    const dbName = basename(db);
+    if (folder !== realFolder(dirname(db))) continue;
+    if (name === dbName) return "the outbox database itself";
+    if (name.startsWith(`${dbName}-`) || name.startsWith(`${dbName}.`)) return `one of the outbox database's own files (${dbName}*)`;
+  }
+  return null;
+}
+
+/** `path`'s real path when it resolves, else `path` as given (a file or folder that does not exist yet). */
+function realFolder(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * What `path` is when it exists and is not a regular file (symlinks followed; a dangling one is
+ * treated as free), `null` for a regular file or nothing at all.
+ */
+function nonRegularKind(path: string): string | null {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
+  if (st.isFile()) return null;
+  if (st.isDirectory()) return "a folder";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  return "a special file";
 }
 
 /** True when something (a file, a folder, even a dangling symlink) has this name. */

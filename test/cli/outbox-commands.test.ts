@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import Database from "better-sqlite3";
@@ -183,6 +183,70 @@ describe("smartbin outbox export", () => {
     expect(forced).toMatchObject({ code: 0, stderr: `smartbin outbox export: 4 events written to ${file}\n` });
     expect(readFileSync(file).equals(jsonLines(payloads))).toBe(true);
     expect(readdirSync(s.dir).sort()).toEqual(["config.yaml", "data", "export.jsonl"]);
+  });
+
+  it("never replaces a folder, a FIFO, a device or a symlink to a device, even with --force (exit 1)", () => {
+    const s = station();
+    record(s.db, 2);
+    const folder = join(s.dir, "a-folder");
+    mkdirSync(folder);
+    const fifo = join(s.dir, "a-fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const toNull = join(s.dir, "to-dev-null");
+    symlinkSync("/dev/null", toNull);
+    const cases: [string, string][] = [
+      [folder, "a folder"],
+      [fifo, "a FIFO"],
+      [toNull, "a device"],
+    ];
+    // A device node of its own (root only): the test must never risk the real /dev/null.
+    if (process.getuid?.() === 0) {
+      const node = join(s.dir, "null-device");
+      expect(spawnSync("mknod", ["-m", "666", node, "c", "1", "3"]).status).toBe(0);
+      cases.push([node, "a device"]);
+    }
+    for (const [target, kind] of cases) {
+      for (const force of [[], ["--force"]]) {
+        const r = smartbin(["outbox", "export", target, ...force, "-c", s.config]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+          `smartbin outbox export: ${target} is ${kind}, not a regular file; export writes a regular file and never replaces ${kind}\n`,
+        );
+      }
+    }
+    expect(statSync(folder).isDirectory()).toBe(true);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(lstatSync(toNull).isSymbolicLink()).toBe(true);
+    for (const [target] of cases.slice(3)) expect(statSync(target).isCharacterDevice()).toBe(true);
+    expect(readdirSync(s.dir).filter((n) => n.endsWith(".part"))).toEqual([]);
+  });
+
+  it("never writes over the database or a file of its own, however the path is spelled, even with --force", () => {
+    const s = station();
+    const payloads = record(s.db, 3);
+    const before = readFileSync(s.db);
+    symlinkSync(join(s.dir, "data"), join(s.dir, "alias"));
+    const targets: [string, string][] = [
+      [s.db, "the outbox database itself"],
+      [join(s.dir, "alias", "station.db"), "the outbox database itself"],
+      [join(s.dir, "data", ".", "station.db"), "the outbox database itself"],
+      [`${s.db}-wal`, "one of the outbox database's own files (station.db*)"],
+      [`${s.db}.state`, "one of the outbox database's own files (station.db*)"],
+      [`${s.db}.corrupt-20261207T150000Z`, "one of the outbox database's own files (station.db*)"],
+      [join(s.dir, "alias", "station.db-shm"), "one of the outbox database's own files (station.db*)"],
+    ];
+    for (const [target, what] of targets) {
+      const r = smartbin(["outbox", "export", target, "--force", "-c", s.config]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`smartbin outbox export: ${target} is ${what}; write the export somewhere else\n`);
+    }
+    expect(readFileSync(s.db).equals(before)).toBe(true);
+    expect(existsSync(`${s.db}-wal`)).toBe(false);
+    expect(existsSync(`${s.db}.corrupt-20261207T150000Z`)).toBe(false);
+    // A name beside it that is not the database's own is fine.
+    const beside = join(s.dir, "data", "export.jsonl");
+    expect(smartbin(["outbox", "export", beside, "-c", s.config]).code).toBe(0);
+    expect(readFileSync(beside).equals(jsonLines(payloads))).toBe(true);
   });
 
   it("fails with a clear message (exit 1) into a folder that does not exist, creating nothing", () => {
