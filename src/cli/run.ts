@@ -120,7 +120,7 @@ export function debugToggle(
   return () => {
     const next = logging.level() === configured ? other : configured;
     logging.setLevel(next);
-    log.warn({ level: next, configured }, `log level now ${next} (SIGUSR2 toggles between ${configured} and ${other})`);
+    log.warn({ log_level: next, configured }, `log level now ${next} (SIGUSR2 toggles between ${configured} and ${other})`);
   };
 }
 

@@ -78,6 +78,17 @@ describe("smartbin run's logs", () => {
     child.kill("SIGUSR2");
     await eventually(() => out().includes("log level now info"), 5_000, "debug off");
     expect(child.exitCode).toBeNull();
+    // `level` stays the line's own numeric level (warn), so `jq 'select(.level >= 40)'` finds them;
+    // the new level has a key of its own.
+    const toggles = out()
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => String(l.msg).startsWith("log level now"));
+    expect(toggles.map((l) => [l.level, l.log_level, l.configured])).toEqual([
+      [40, "debug", "info"],
+      [40, "info", "info"],
+    ]);
   }, 30_000);
 
   it("settled after start-up, the station compacts its heap once and says at debug what it gave back", async () => {
