@@ -230,6 +230,9 @@ describe("smartbin run as a process", () => {
     expect(second.stderr).toContain(`pid ${first.pid} (`);
     expect(second.stderr).toContain("smartbin");
     expect(second.stdout).toContain('"code":"OUTBOX_LOCKED"');
+    // A condition of the field, not a bug: one line with the reason, no stack trace (README, "Logs").
+    expect(second.stdout).not.toContain('"stack"');
+    expect(second.stdout).toContain('"fault":"OUTBOX_LOCKED"');
 
     const status = smartbin(["outbox", "status", "--json", "-c", file]);
     expect(status.status).toBe(0);

@@ -9,7 +9,11 @@
  * strerror text (strerror(3); the texts are glibc's and musl's, which agree on these).
  */
 
-/** The errno names that are expected faults, with their text as this product writes it. */
+/**
+ * The errno names that are expected faults, with their text as this product writes it, and the
+ * product's own error codes for conditions of the field (a second station started on a database
+ * that one already uses).
+ */
 const EXPECTED: Readonly<Record<string, string>> = {
   ENOENT: "no such file or directory",
   EACCES: "permission denied",
@@ -27,6 +31,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   ETIMEDOUT: "timed out",
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
+  OUTBOX_LOCKED: "the outbox database is in use by another station",
 };
 
 /** strerror(3) texts (glibc and musl) of the errno values serialport reports only as text. */
