@@ -306,6 +306,11 @@ function unusableStorage(given: string, baseDir: string, file: string, doc: Docu
     const at = (node && nodePosition(node, lineCounter)) ?? { line: 1, col: 1 };
     return [{ file, ...at, path: "storage.path", message }];
   };
+  // A folder's spelling ("/var/lib/smartbin/", "data/.") would make the station create a database
+  // FILE with the folder's name: path.resolve drops the trailing part.
+  if (/(^|\/)\.{0,2}$/.test(given)) {
+    return problem(`expected a database file, found ${JSON.stringify(given)}, a folder's name: name the file too, such as ${JSON.stringify(path.join(given, "smartbin.db"))}`);
+  }
   const access = (p: string, mode: number): string | null => {
     try {
       accessSync(p, mode);

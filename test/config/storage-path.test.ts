@@ -48,6 +48,21 @@ describe("storage.path", () => {
     ]);
   });
 
+  it("a folder's name (a trailing slash, a final . or ..) is refused, even for a folder that does not exist yet", () => {
+    const cfg = path.join(dir, "config.yaml");
+    const missing = path.join(dir, "newdir");
+    expect(problems(`${missing}/`)).toEqual([
+      `${cfg}:6:9: storage.path: expected a database file, found "${missing}/", a folder's name: name the file too, such as "${missing}/smartbin.db"`,
+    ]);
+    expect(problems(`${dir}/.`)).toEqual([expect.stringContaining(`a folder's name: name the file too, such as "${dir}/smartbin.db"`)]);
+    expect(problems("data/..")).toEqual([expect.stringContaining(`a folder's name: name the file too, such as "smartbin.db"`)]);
+    expect(problems(".")).toEqual([expect.stringContaining(`a folder's name`)]);
+    // No database file named after the folder was made by the check.
+    expect(fs.existsSync(missing)).toBe(false);
+    // Without the slash it is a file name, as before.
+    expect(problems(missing)).toEqual([]);
+  });
+
   it("/dev/null, a symbolic link to a device, and a FIFO are refused", () => {
     expect(problems("/dev/null")).toEqual([expect.stringMatching(/storage\.path: expected a database file, found "\/dev\/null": a device$/)]);
     fs.symlinkSync("/dev/zero", path.join(dir, "link.db"));
