@@ -69,7 +69,8 @@ function brokerListenError(e: unknown, port: number): string | undefined {
  * readable account, see {@link demoOutputs}); stderr's first line names the embedded broker's URL,
  * then come the readable account (a line per identification, deposit and alarm), a progress line,
  * logs and the closing summary. Exits 0 at the end of its time, on SIGINT and on SIGTERM, on SIGHUP
- * (its terminal closed), and when the reader of its JSON goes away (`| head -1`); SIGUSR1 is
+ * (its terminal closed), and when the reader of its JSON or of its stderr goes away (`| head -1`,
+`2>&1 | head`), removing its temporary folder in every case; SIGUSR1 is
  * ignored. Exit 1 when the broker's port cannot be bound.
  */
 export async function runDemoCommand(opts: { seconds: number; mqttPort: number; json: boolean; logLevel: string; signals: Signals }): Promise<number> {
@@ -86,6 +87,12 @@ export async function runDemoCommand(opts: { seconds: number; mqttPort: number; 
   opts.signals.claim((signal) => {
     if (signal !== "SIGUSR1") stop();
   });
+  // A reader of stderr that goes away (`smartbin demo 2>&1 | head`) ends the demo as one of stdout
+  // does: without this listener the EPIPE would crash it before it removes its temporary folder.
+  const stderrGone = (error: Error): void => {
+    if ((error as NodeJS.ErrnoException).code === "EPIPE") stop();
+  };
+  process.stderr.on("error", stderrGone);
 
   const same = sameTerminal();
   const outputs = demoOutputs({

@@ -173,6 +173,27 @@ describe("demo", () => {
     expect(r.stderr).not.toContain("specversion");
   }, 60_000);
 
+  it("ends with exit 0 and removes its temporary folder when the reader of its stderr goes away (2>&1 | head)", async () => {
+    const child = spawn(process.execPath, [SMARTBIN, "demo", "--seconds", "60"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    let text = "";
+    const gpio = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no GPIO folder line within 15 s: ${text}`)), 15_000);
+      child.stderr.on("data", (b: Buffer) => {
+        text += b.toString();
+        const found = /GPIO files in (\S+)\)/.exec(text)?.[1];
+        if (found !== undefined) {
+          clearTimeout(t);
+          resolve(found);
+        }
+      });
+    });
+    expect(existsSync(gpio)).toBe(true);
+    child.stderr.destroy(); // the reader goes away: the demo's next write to stderr gets EPIPE
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(0);
+    expect(existsSync(gpio)).toBe(false);
+  }, 30_000);
+
   it("exits 0 on SIGTERM", async () => {
     const child = spawn(process.execPath, [SMARTBIN, "demo", "--seconds", "60"], { cwd: ROOT, stdio: "pipe" });
     await sleep(2_500);
