@@ -104,7 +104,7 @@ export function parseSimulateScale(args: SimulateScaleArgs): SimulateSetup | { u
       play: { kind: "scale", codec, plan: { program, noiseG, decimals }, periodMs },
       path: args.port,
       serial,
-      summary: `simulating a ${args.protocol} scale on ${args.port} (${describeSerial(serial)}): ${what}${noiseG > 0 ? ` ± ${noiseG} g` : ""}, ${codec.port.poll !== undefined ? "answering each request" : `a frame every ${periodMs} ms`}; Ctrl-C ends`,
+      summary: `simulating a scale (${args.protocol}) on ${args.port} (${describeSerial(serial)}): ${what}${noiseG > 0 ? ` ± ${noiseG} g` : ""}, ${codec.port.poll !== undefined ? "answering each request" : `a frame every ${periodMs} ms`}; Ctrl-C ends`,
     };
   } catch (e) {
     if (e instanceof UsageError) return { usage: e.message };
@@ -153,7 +153,7 @@ export function parseSimulateLevel(args: SimulateLevelArgs): SimulateSetup | { u
       play: { kind: "level", codec, plan: { program, noiseMm, strength }, periodMs },
       path: args.port,
       serial,
-      summary: `simulating a ${args.protocol} level sensor on ${args.port} (${describeSerial(serial)}): ${what}${noiseMm > 0 ? ` ± ${noiseMm} mm` : ""}, a reading every ${periodMs} ms; Ctrl-C ends`,
+      summary: `simulating a level sensor (${args.protocol}) on ${args.port} (${describeSerial(serial)}): ${what}${noiseMm > 0 ? ` ± ${noiseMm} mm` : ""}, a reading every ${periodMs} ms; Ctrl-C ends`,
     };
   } catch (e) {
     if (e instanceof UsageError) return { usage: e.message };
@@ -166,7 +166,10 @@ export function parseSimulateLevel(args: SimulateLevelArgs): SimulateSetup | { u
  * five bytes as 10 hex characters, for ascii-line the line's text), each presented for `--hold`
  * seconds every `--every` seconds, in turn. While a card is held, a protocol whose devices repeat
  * their frame (the module's `heldTagRepeatMs`: RDM6300-style readers) sends it that often; others
- * send one frame per presentation.
+ * send one frame per presentation. A reader on GPIO lines (wiegand) has no serial port to play
+ * on: a usage message says so and names what plays one (the simulated GPIO backend's `.edges` files).
+ *
+ * @returns the setup, or a usage message (exit 2)
  */
 export function parseSimulateReader(args: SimulateReaderArgs): SimulateSetup | { usage: string } {
   try {
@@ -193,7 +196,7 @@ export function parseSimulateReader(args: SimulateReaderArgs): SimulateSetup | {
       },
       path: args.port,
       serial,
-      summary: `simulating a ${args.protocol} reader on ${args.port} (${describeSerial(serial)}): ${cards.length} card${cards.length === 1 ? "" : "s"}, one every ${everyS} s held ${holdS} s; Ctrl-C ends`,
+      summary: `simulating a reader (${args.protocol}) on ${args.port} (${describeSerial(serial)}): ${cards.length} card${cards.length === 1 ? "" : "s"}, one every ${everyS} s held ${holdS} s; Ctrl-C ends`,
     };
   } catch (e) {
     if (e instanceof UsageError) return { usage: e.message };
@@ -233,6 +236,7 @@ function configure<K extends DeviceKind>(kind: K, protocol: string, options: Rec
     throw new UsageError(`unknown ${kind} protocol "${protocol}" (known: ${protocolNames(kind).join(", ")})`);
   }
   const module = findProtocol(kind, protocol);
+  if (module.transport === "gpio") throw new UsageError(notOnSerialPort(protocol));
   const known = Object.keys(module.options.shape);
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
@@ -245,6 +249,19 @@ function configure<K extends DeviceKind>(kind: K, protocol: string, options: Rec
     throw new UsageError(`${protocol} option ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   return module.configure(options);
+}
+
+/**
+ * Why a protocol read over GPIO lines (`transport: "gpio"`: wiegand) cannot be played on a serial
+ * port, and what plays it instead: the simulated GPIO backend's `<line>.edges` files (README,
+ * "Wiegand readers").
+ */
+function notOnSerialPort(protocol: string): string {
+  return (
+    `${protocol} is read over GPIO lines (d0_line, d1_line), not a serial port, so simulate cannot play it; ` +
+    "on the simulated GPIO backend the files <line>.edges in gpio.simulated_dir play a Wiegand reader: " +
+    "append one line per falling edge, its time in microseconds"
+  );
 }
 
 /** `--option KEY=VALUE` pairs; a value that reads as a number or boolean is one. */

@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SerialPort } from "serialport";
 import { startPollerWake } from "../../src/adapters/serial/poller-wake.js";
-import { findProtocol, type FrameOf, type DeviceKind } from "../../src/protocol/index.js";
+import { findProtocol, protocolNames, type FrameOf, type DeviceKind } from "../../src/protocol/index.js";
+import { parseSimulateLevel, parseSimulateReader, parseSimulateScale } from "../../src/cli/simulate.js";
 import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
 import { exited } from "../support/smartbin-run.js";
 import { createPtyPair, type PtyPair } from "../support/socat.js";
@@ -74,7 +75,7 @@ describeWithTool("socat", "smartbin simulate on a socat pair", () => {
     sim.kill("SIGTERM");
     await exited(sim);
     expect(sim.exitCode).toBe(0);
-    expect(sim.stderrText()).toMatch(/^simulating a yaohua-a9 scale on .*host \(9600 8N1\): 12340 g, a frame every 50 ms; Ctrl-C ends\n$/);
+    expect(sim.stderrText()).toMatch(/^simulating a scale \(yaohua-a9\) on .*host \(9600 8N1\): 12340 g, a frame every 50 ms; Ctrl-C ends\n$/);
   });
 
   it("an ascii-st-gs scale with --noise stays within the noise and --unit g is honoured", async () => {
@@ -114,7 +115,7 @@ describeWithTool("socat", "smartbin simulate on a socat pair", () => {
     sim.kill("SIGTERM");
     await exited(sim);
     expect(sim.exitCode).toBe(0);
-    expect(sim.stderrText()).toMatch(/^simulating a dyp-a02 level sensor on .*host \(9600 8N1\): 1953 mm, a reading every 20 ms; Ctrl-C ends\n$/);
+    expect(sim.stderrText()).toMatch(/^simulating a level sensor \(dyp-a02\) on .*host \(9600 8N1\): 1953 mm, a reading every 20 ms; Ctrl-C ends\n$/);
   });
 
   it("a tf-luna level sensor ramping a bin full (1000 mm to 240 mm) at 115200 baud, with --strength, read back through tf-luna's framer", async () => {
@@ -197,6 +198,57 @@ describe("smartbin simulate: bad arguments exit 2 with one clear line", () => {
     const r = spawnSync(process.execPath, [SMARTBIN, "simulate", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe("smartbin simulate: the start line names the device kind, then the protocol in brackets (no article before the name)", () => {
+  const summaryOf = (setup: { summary: string } | { usage: string }): string => ("summary" in setup ? setup.summary : `usage: ${setup.usage}`);
+  it.each([
+    ["em4100-ascii", "100086F444"],
+    ["ascii-line", "ABC123"],
+    ["iso14443-text", "04A1B2C3"],
+  ])("reader %s", (protocol, card) => {
+    expect(summaryOf(parseSimulateReader({ port: "/tmp/r", protocol, card: [card] }))).toMatch(new RegExp(`^simulating a reader \\(${protocol}\\) on /tmp/r \\(\\d+ 8N1\\): 1 card, `));
+  });
+  it("every scale protocol, ascii-st-gs among them", () => {
+    for (const protocol of protocolNames("scale")) {
+      expect(summaryOf(parseSimulateScale({ port: "/tmp/s", protocol, weight: "100" }))).toMatch(new RegExp(`^simulating a scale \\(${protocol}\\) on /tmp/s \\(`));
+    }
+  });
+  it("every level protocol", () => {
+    for (const protocol of protocolNames("level")) {
+      expect(summaryOf(parseSimulateLevel({ port: "/tmp/l", protocol, distanceMm: "900" }))).toMatch(new RegExp(`^simulating a level sensor \\(${protocol}\\) on /tmp/l \\(`));
+    }
+  });
+});
+
+describe("smartbin simulate: a protocol read over GPIO lines (wiegand) is refused, not written to a serial port", () => {
+  it("parseSimulateReader: a usage message naming GPIO and the simulated backend's .edges files", () => {
+    const setup = parseSimulateReader({ port: "/tmp/r", protocol: "wiegand", card: ["86F444"] });
+    expect(setup).toEqual({ usage: expect.stringMatching(/^wiegand is read over GPIO lines \(d0_line, d1_line\), not a serial port.*<line>\.edges in gpio\.simulated_dir play a Wiegand reader/) });
+  });
+
+  it("only GPIO protocols are refused this way: every serial one of every kind still plays", () => {
+    const refused = (["scale", "reader", "level"] as const).flatMap((kind) =>
+      protocolNames(kind).filter((name) => {
+        const setup =
+          kind === "scale"
+            ? parseSimulateScale({ port: "/tmp/p", protocol: name })
+            : kind === "level"
+              ? parseSimulateLevel({ port: "/tmp/p", protocol: name, distanceMm: "900" })
+              : parseSimulateReader({ port: "/tmp/p", protocol: name, card: ["86F444"] });
+        return "usage" in setup && setup.usage.includes("not a serial port");
+      }),
+    );
+    expect(refused).toEqual(["wiegand"]);
+  });
+
+  it("the command: exit 2, one line on stderr, nothing on stdout", () => {
+    const r = spawnSync(process.execPath, [SMARTBIN, "simulate", "reader", "--port", "/dev/null", "--protocol", "wiegand", "--card", "86F444"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^smartbin simulate reader: wiegand is read over GPIO lines .*\.edges.*\n$/);
+    expect(r.stderr.split("\n")).toHaveLength(2);
     expect(r.stdout).toBe("");
   });
 });
