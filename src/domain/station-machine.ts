@@ -314,7 +314,7 @@ function reconfigured(state: StationState, input: Input<"reconfigured">, effects
     return out;
   };
   const binIds = new Set(ctx.bins.map((b) => b.binId));
-  effects.push({ type: "notice", level: "info", msg: "configuration reloaded", fields: { reopened: input.reset } });
+  // No notice: the station logs "configuration reloaded" (with what changed) once the whole reload has applied.
   effects.push({ type: "status_changed" });
   return {
     ...state,

@@ -46,6 +46,10 @@ describe.skipIf(tools.skip)(`SIGHUP reloads the config${tools.reason}`, () => {
     run.kill("SIGHUP");
     await eventually(() => logged(run, "configuration reloaded"), 5000, "the reload");
     expect(run.exitCode).toBeNull();
+    // One line per reload, with what changed (the station's; the state machine logs none of its own).
+    const reloadedLines = run.lines.filter((l) => l.includes('"msg":"configuration reloaded"'));
+    expect(reloadedLines).toHaveLength(1);
+    expect(JSON.parse(reloadedLines[0]!)).toMatchObject({ changed: ["points"], reopened: [] });
     await reader.present("100086F444");
     await eventually(() => logged(run, "session opened"), 5000, "a session");
     scale.loadG = 13_000;
