@@ -27,4 +27,14 @@ describe("doctor: a level sensor", () => {
     );
     expect((await checkSerialDevice(level, probes([]), null, 3000)).level).toBe("fail");
   });
+
+  it("a silent sensor's hint is about the sensor and its own output conditions, not an indicator's continuous output", async () => {
+    expect(formatResult(await checkSerialDevice(level, probes([]), null, 3000))).toBe(
+      "fail level.level-1: /dev/ttyUSB2 opens, but no bytes in 3 s: is the sensor powered, its RX pin high or left unconnected (then it sends readings on its own), and its TX wired to the adapter's RX?",
+    );
+    const lidar: SerialDeviceEntry = { kind: "level", item: { id: "level-2", port: "/dev/ttyUSB3", baud_rate: 115200, protocol: "tf-luna" } };
+    expect(formatResult(await checkSerialDevice(lidar, probes([]), null, 3000))).toBe(
+      "fail level.level-2: /dev/ttyUSB3 opens, but no bytes in 3 s: is the lidar powered, in serial mode (pin 5 unconnected or at 3.3 V; grounded is I2C), its output frequency above 0 Hz (0 is trigger mode: it waits for a trigger command), and its TX wired to the adapter's RX?",
+    );
+  });
 });

@@ -4,7 +4,7 @@ import { doctorExitCode, doctorJson, formatResult, runDoctor } from "../../src/a
 import { checkGpio } from "../../src/app/doctor/gpio-check.js";
 import { checkSerialDevice, type SerialDeviceEntry } from "../../src/app/doctor/serial-check.js";
 import type { CheckResult, DoctorProbes } from "../../src/app/doctor/types.js";
-import { encodeEm4100, encodeYaohuaA9 } from "../../src/protocol/index.js";
+import { encodeEm4100, encodeMtSics, encodeYaohuaA9 } from "../../src/protocol/index.js";
 import { validConfig } from "../support/config-text.js";
 import { CERT_PEM, CERT_VALID_TO, KEY_PEM } from "../support/tls-fixtures.js";
 
@@ -81,6 +81,34 @@ describe("doctor: a serial device", () => {
     const r = await checkSerialDevice(scale, fakeProbes({ listen: () => Promise.resolve({ ok: true, chunks }) }), null, 3000);
     expect(line(r)).toBe("ok scale.scale-1: /dev/ttyUSB0: 3 valid yaohua-a9 frames in 3 s (last: 12340 g, gross)");
     expect(r.details).toMatchObject({ bytes: frames.length, valid_frames: 3, discarded_frames: 0 });
+  });
+
+  it("a silent indicator's hint: continuous output for a streaming protocol; for a polled one, the requests it did not answer", async () => {
+    expect(line(await checkSerialDevice(scale, fakeProbes(), null, 3000))).toBe(
+      "fail scale.scale-1: /dev/ttyUSB0 opens, but no bytes in 3 s: is the indicator on, set to continuous output, and its TX wired to the adapter's RX?",
+    );
+    const polled: SerialDeviceEntry = { kind: "scale", item: { id: "scale-2", port: "/dev/ttyUSB4", baud_rate: 9600, protocol: "mt-sics" } };
+    expect(line(await checkSerialDevice(polled, fakeProbes(), null, 3000))).toBe(
+      "fail scale.scale-2: /dev/ttyUSB4 opens, but no bytes in 3 s: no answer to the mt-sics requests the doctor sent as the station does: is the indicator on, its interface set to answer them (address, baud rate and framing as configured), and wired both ways (the adapter's TX to its RX, its TX to the adapter's RX)?",
+    );
+  });
+
+  it("a polled indicator is asked as the station asks it (the protocol's request and period), and its answers decode", async () => {
+    const polled: SerialDeviceEntry = { kind: "scale", item: { id: "scale-2", port: "/dev/ttyUSB4", baud_rate: 9600, protocol: "mt-sics" } };
+    const asked: { request: string; everyMs: number }[] = [];
+    const answers = Buffer.concat([1, 2].map(() => encodeMtSics({ grams: 2_500, stable: true })));
+    const probes = fakeProbes({
+      listen: (_path, _serial, _ms, poll) => {
+        if (poll !== undefined) asked.push({ request: Buffer.from(poll.request).toString("latin1"), everyMs: poll.everyMs });
+        return Promise.resolve({ ok: true, chunks: poll === undefined ? [] : [answers] });
+      },
+    });
+    expect(line(await checkSerialDevice(polled, probes, null, 3000))).toBe("ok scale.scale-2: /dev/ttyUSB4: 2 valid mt-sics frames in 3 s (last: 2500 g, net)");
+    expect(asked).toEqual([{ request: "SI\r\n", everyMs: expect.any(Number) as number }]);
+    // A streaming indicator is only listened to.
+    const streamed: unknown[] = [];
+    await checkSerialDevice(scale, fakeProbes({ listen: (_p, _s, _m, poll) => (streamed.push(poll), Promise.resolve({ ok: true, chunks: [] })) }), null, 3000);
+    expect(streamed).toEqual([undefined]);
   });
 
   it("a silent indicator fails; a quiet reader is fine; a card read is shown masked", async () => {

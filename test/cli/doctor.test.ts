@@ -6,6 +6,7 @@ import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
 import { freePort, startMosquitto } from "../support/mosquitto.js";
 import { findTool, requireTools } from "../support/require-tool.js";
 import { eventually, removeTempDirs, startRig, tempDir, writeStationConfig, type Rig } from "../integration/harness.js";
+import { createPtyPair } from "../support/socat.js";
 
 /**
  * Process tests of `smartbin doctor` (issue 10, item 4): the built binary against a real Mosquitto
@@ -77,6 +78,32 @@ describe.skipIf(tools.skip)(`smartbin doctor against real parts${tools.reason}`,
     const report = JSON.parse(json.stdout) as { checks: { name: string; level: string; details?: Record<string, unknown> }[]; summary: { fail: number } };
     expect(report.summary.fail).toBe(0);
     expect(report.checks.find((c) => c.name === "scale.scale-1")?.details).toMatchObject({ protocol: "yaohua-a9", baud_rate: 9600 });
+  }, 30_000);
+
+  it("a polled indicator (mt-sics, played by smartbin simulate) is asked as the station asks it, and passes", async () => {
+    const pty = await createPtyPair();
+    const balance = spawn(process.execPath, [SMARTBIN, "simulate", "scale", "--port", pty.hostPath, "--protocol", "mt-sics", "--weight", "2500"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let said = "";
+    balance.stderr.on("data", (c: Buffer) => (said += c.toString()));
+    try {
+      await eventually(() => said.includes("simulating"), 10_000, "the simulated balance");
+      const { file } = writeStationConfig({
+        brokerUrl: rig.broker.url,
+        scalePort: pty.devicePath,
+        readerPort: rig.reader.pty.devicePath,
+        scaleProtocol: "mt-sics",
+      });
+      const r = await smartbin(["doctor", file]);
+      expect(lines(r.stdout).find((l) => l.includes(" scale.scale-1:"))).toMatch(/^ok scale\.scale-1: \S+: \d+ valid mt-sics frames in 3 s \(last: 2500 g, net\)$/);
+      expect(r.code).toBe(0);
+    } finally {
+      balance.kill("SIGTERM");
+      await new Promise((resolve) => balance.once("exit", resolve));
+      await pty.dispose();
+    }
   }, 30_000);
 
   it("the broker absent: fail broker with the reason, exit 1", async () => {

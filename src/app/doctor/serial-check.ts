@@ -78,7 +78,7 @@ export async function checkSerialDevice(
 
   const codec = findProtocol(kind, item.protocol).configure(item);
   const serial = { ...codec.port.serial, baudRate: item.baud_rate };
-  const heard = await probes.listen(port, serial, listenMs);
+  const heard = await probes.listen(port, serial, listenMs, codec.port.poll);
   if (!heard.ok) {
     const fault = expectedFault(heard.error);
     const busy = fault?.code === "EBUSY" || fault?.code === "EAGAIN";
@@ -92,7 +92,7 @@ export async function checkSerialDevice(
       details: { port, error: reason },
     };
   }
-  return judgeListen(name, kind, item, label, heard.chunks, codec.createFramer(), listenMs);
+  return judgeListen(name, kind, item, label, heard.chunks, codec.createFramer(), listenMs, codec.port.poll !== undefined);
 }
 
 function reportedByStation(name: string, id: string, port: string, station: RunningStation): CheckResult {
@@ -122,6 +122,7 @@ function judgeListen(
   chunks: Uint8Array[],
   framer: { push(chunk: Uint8Array): ({ kind: string; reason?: string } & Record<string, unknown>)[] },
   listenMs: number,
+  polled: boolean,
 ): CheckResult {
   let bytes = 0;
   let valid = 0;
@@ -150,7 +151,7 @@ function judgeListen(
     return {
       name,
       level: "fail",
-      message: `${port} opens, but no bytes in ${seconds}: is the indicator on, set to continuous output, and its TX wired to the adapter's RX?`,
+      message: `${port} opens, but no bytes in ${seconds}: ${silenceHint(kind, item.protocol, polled)}`,
       details,
     };
   }
@@ -162,6 +163,30 @@ function judgeListen(
     message: `${port}: ${bytes} bytes in ${seconds} but no valid ${item.protocol} frame${why}: wrong protocol, baud rate (${item.baud_rate}) or character format`,
     details,
   };
+}
+
+/**
+ * What to check when a scale or level sensor sent nothing during the listen, in that device's terms
+ * (a reader, quiet until a card is shown, is not judged by its silence). The level sensors'
+ * conditions for sending on their own: shared/protocols/level-sensors.md (DYP-A02's RX pin) and the
+ * TF-Luna product manual (pin 5 selects serial or I2C; an output frequency of 0 is trigger mode).
+ *
+ * @param polled whether the protocol answers only when asked (mt-sics, modbus-rtu): the doctor sent
+ *   it the station's request during the listen, so its silence means no answer
+ */
+export function silenceHint(kind: Exclude<DeviceKind, "reader">, protocol: string, polled: boolean): string {
+  const wiring = "its TX wired to the adapter's RX";
+  if (kind === "level") {
+    if (protocol === "dyp-a02") return `is the sensor powered, its RX pin high or left unconnected (then it sends readings on its own), and ${wiring}?`;
+    if (protocol === "tf-luna") {
+      return `is the lidar powered, in serial mode (pin 5 unconnected or at 3.3 V; grounded is I2C), its output frequency above 0 Hz (0 is trigger mode: it waits for a trigger command), and ${wiring}?`;
+    }
+    return `is the sensor powered, set to send readings on its own, and ${wiring}?`;
+  }
+  if (polled) {
+    return `no answer to the ${protocol} requests the doctor sent as the station does: is the indicator on, its interface set to answer them (address, baud rate and framing as configured), and wired both ways (the adapter's TX to its RX, its TX to the adapter's RX)?`;
+  }
+  return `is the indicator on, set to continuous output, and ${wiring}?`;
 }
 
 function describeFrame(frame: Record<string, unknown> | undefined): string {

@@ -17,7 +17,7 @@ import { readOutboxStatus } from "../../adapters/outbox/status-query.js";
 import { findUsbPort } from "../../adapters/serial/usb-port.js";
 import { startPollerWake } from "../../adapters/serial/poller-wake.js";
 import type { Config } from "../../config/schema.js";
-import type { SerialSettings } from "../../protocol/index.js";
+import type { PollRequest, SerialSettings } from "../../protocol/index.js";
 import type { BrokerResult, DeviceReport, DoctorProbes, GpioChip, ListenResult, PathFacts } from "./types.js";
 
 /** How long the doctor waits for quick_check on a large database. */
@@ -84,8 +84,8 @@ function errnoOf(fn: () => void): string | null {
   }
 }
 
-/** Opens the port, keeps what arrives for `ms`, closes it. */
-async function listen(portPath: string, serial: SerialSettings, ms: number): Promise<ListenResult> {
+/** Opens the port, keeps what arrives for `ms` (asking with `poll`'s request, when given), closes it. */
+async function listen(portPath: string, serial: SerialSettings, ms: number, poll?: PollRequest): Promise<ListenResult> {
   const port = new SerialPort({ path: portPath, ...serial, autoOpen: false });
   const chunks: Uint8Array[] = [];
   port.on("error", () => undefined);
@@ -94,7 +94,16 @@ async function listen(portPath: string, serial: SerialSettings, ms: number): Pro
   port.on("data", (chunk: Buffer) => chunks.push(Uint8Array.from(chunk)));
   // Node 26.4+ delivers serialport's reads only when something wakes the event loop (poller-wake.ts).
   const stopWake = startPollerWake();
+  let asking: NodeJS.Timeout | undefined;
+  if (poll !== undefined) {
+    const request = Buffer.from(poll.request);
+    // A write error (the adapter unplugged) shows as silence, as it does to the station.
+    const ask = () => void port.write(request, () => undefined);
+    ask();
+    asking = setInterval(ask, Math.max(1, poll.everyMs));
+  }
   await new Promise((resolve) => setTimeout(resolve, ms));
+  clearInterval(asking);
   stopWake();
   await new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
   return { ok: true, chunks };

@@ -4,7 +4,7 @@
  * of what the probes report and unit tests fake the file system, the ports and the network.
  */
 import type { UsbPortLookup, UsbSelector } from "../../adapters/serial/usb-port.js";
-import type { SerialSettings } from "../../protocol/index.js";
+import type { PollRequest, SerialSettings } from "../../protocol/index.js";
 
 /** `ok`, `warn` (works, but look at it) or `fail` (something does not work). */
 export type CheckLevel = "ok" | "warn" | "fail";
@@ -56,8 +56,12 @@ export interface DoctorProbes {
   realpath(path: string): string | null;
   /** The bytes of a file; throws (an errno error) when it cannot be read. */
   readFile(path: string): Uint8Array;
-  /** Opens the port with these settings, collects what arrives for `ms`, closes it. Never rejects. */
-  listen(path: string, serial: SerialSettings, ms: number): Promise<ListenResult>;
+  /**
+   * Opens the port with these settings, collects what arrives for `ms`, closes it. Never rejects.
+   * With `poll` (a request/response protocol: mt-sics, modbus-rtu), writes its request as the port
+   * opens and every `poll.everyMs` after, as the station does, so that a polled indicator answers.
+   */
+  listen(path: string, serial: SerialSettings, ms: number, poll?: PollRequest): Promise<ListenResult>;
   /** The process holding the station lock of the database at `dbPath` (a running `smartbin run`), or `null`. */
   stationHolder(dbPath: string): { pid: number | null } | null;
   /** Per device id, the newest device alarm in the database at `dbPath` (read-only; empty when none or no db). */
