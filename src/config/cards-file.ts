@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
 import { CARD_ROLES, cardListIssues, type CardLists } from "./gpio-schema.js";
+import { readFailure } from "./read-failure.js";
 
 const fileSchema = z.strictObject({
   collectors: z.array(z.string().min(1)).default([]),
@@ -27,7 +28,7 @@ export function readCardsFile(file: string, inline: CardLists): CardsFileResult 
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    return { ok: false, messages: [`expected a readable YAML file of card lists, found ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`] };
+    return { ok: false, messages: [`expected a readable YAML file of card lists, found ${JSON.stringify(file)}: ${readFailure(err)}`] };
   }
   let data: unknown;
   try {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
 import { readCardsFile } from "./cards-file.js";
+import { oneLine, readFailure } from "./read-failure.js";
 import { crossFieldIssues, sharedPortIssues, type CrossFieldIssue } from "./cross-field.js";
 import { configSchema, type Config } from "./schema.js";
 import { DECIMAL_TEXT } from "./decimal.js";
@@ -95,7 +96,7 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
         file: fileLabel,
         ...at(e.pos[0]),
         path: "(yaml)",
-        message: oneLine(e.message),
+        message: e.code === "MULTIPLE_DOCS" ? "the file holds more than one YAML document (a line \"---\" starts another one); a config is one document" : oneLine(e.message),
       })),
     );
   }
@@ -365,22 +366,6 @@ function rootProblem(file: string, at: { line: number; col: number }, found: str
   };
 }
 
-/** `ENOENT: no such file or directory, open 'x'` -> `no such file or directory (ENOENT)`. */
-function readFailure(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as NodeJS.ErrnoException).code;
-  const reasons: Record<string, string> = {
-    ENOENT: "no such file or directory",
-    EACCES: "permission denied",
-    EPERM: "operation not permitted",
-    EISDIR: "is a directory",
-    ENOTDIR: "a part of the path is not a directory",
-    ELOOP: "too many symbolic links",
-  };
-  const reason = code !== undefined ? reasons[code] : undefined;
-  return reason ? `${reason} (${code})` : oneLine(err.message);
-}
-
 /**
  * `points_per_kg` must be exact as written (contract.md section 3), but YAML reads `1.16` as a
  * binary float. Where the file wrote a plain decimal, hand the schema the written text instead.
@@ -423,8 +408,4 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
-}
-
-function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, " ");
 }

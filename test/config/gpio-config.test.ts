@@ -111,7 +111,9 @@ describe("role lists", () => {
 
     fs.writeFileSync(file, `${HEAD}cards:\n  file: missing.yaml\n`);
     const missing = loadConfigFile(file);
-    expect(missing.ok ? "" : formatProblem(missing.problems[0]!)).toMatch(/cards\.file: expected a readable YAML file of card lists, found .*missing\.yaml.*ENOENT/);
+    expect(missing.ok ? "" : formatProblem(missing.problems[0]!)).toMatch(
+      /cards\.file: expected a readable YAML file of card lists, found ".*missing\.yaml": no such file or directory \(ENOENT\)$/,
+    );
   });
 });
 

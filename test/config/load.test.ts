@@ -206,6 +206,12 @@ describe("checkConfigText problems", () => {
     ]);
   });
 
+  it("reports a second YAML document in words, not the parser's advice to its programmers", () => {
+    expect(check(`${head}---\nfoo: 1\n`)).toEqual([
+      'c.yaml:5:1: (yaml): the file holds more than one YAML document (a line "---" starts another one); a config is one document',
+    ]);
+  });
+
   it("reports an unresolved alias at the alias", () => {
     expect(check(`${head}session: *defaults\n`)).toEqual([
       "c.yaml:5:10: (yaml): unresolved alias *defaults (the anchor &defaults must come before it)",
