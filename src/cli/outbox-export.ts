@@ -128,11 +128,11 @@ function writeAll(fd: number, bytes: Buffer): void {
  */
 export function ownFileOf(dbPath: string, file: string): string | null {
   const name = basename(file);
-  const folder = realFolder(dirname(resolve(file)));
+  const folder = realPathOr(dirname(resolve(file)));
   // The database as configured and, when that is a symlink, the file it points to.
-  for (const db of new Set([resolve(dbPath), realFolder(resolve(dbPath))])) {
+  for (const db of new Set([resolve(dbPath), realPathOr(resolve(dbPath))])) {
     const dbName = basename(db);
-    if (folder !== realFolder(dirname(db))) continue;
+    if (folder !== realPathOr(dirname(db))) continue;
     if (name === dbName) return "the outbox database itself";
     if (name.startsWith(`${dbName}-`) || name.startsWith(`${dbName}.`)) return `one of the outbox database's own files (${dbName}*)`;
   }
@@ -140,7 +140,7 @@ export function ownFileOf(dbPath: string, file: string): string | null {
 }
 
 /** `path`'s real path when it resolves, else `path` as given (a file or folder that does not exist yet). */
-function realFolder(path: string): string {
+function realPathOr(path: string): string {
   try {
     return realpathSync(path);
   } catch {
