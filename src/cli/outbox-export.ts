@@ -18,7 +18,7 @@ export function runOutboxExportCommand(
   force: boolean,
   err: (line: string) => void,
 ): number {
-  const config = loadConfigOrReport(configFile, err);
+  const config = loadConfigOrReport(configFile, err, { storage: "read" });
   if (config === null) return EXIT.CONFIG;
   return runOutboxExport(config.storage.path, file, force, err);
 }

@@ -25,7 +25,7 @@ export async function runOutboxListCommand(
   stdout: Writable,
   err: (line: string) => void,
 ): Promise<number> {
-  const config = loadConfigOrReport(configFile, err);
+  const config = loadConfigOrReport(configFile, err, { storage: "read" });
   if (config === null) return EXIT.CONFIG;
   return runOutboxList(config.storage.path, opts, stdout, err);
 }

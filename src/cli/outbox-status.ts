@@ -11,7 +11,7 @@ export function runOutboxStatusCommand(
   out: (line: string) => void,
   err: (line: string) => void,
 ): number {
-  const config = loadConfigOrReport(configFile, err);
+  const config = loadConfigOrReport(configFile, err, { storage: "read" });
   if (config === null) return EXIT.CONFIG;
   try {
     return runOutboxStatus(config.storage.path, json, out, err);

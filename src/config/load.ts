@@ -37,6 +37,13 @@ export type ConfigLoadResult =
 export interface LoadOptions {
   /** Now, for certificate expiry warnings; default the wall clock. */
   now?: Date;
+  /**
+   * What the command does with the database at `storage.path`: `write` (default: `run`, `doctor`,
+   * `config check`) needs a folder this user can write to on a writable file system; `read`
+   * (`outbox status|list|export`) only needs an existing database to be a regular file this user
+   * can read, so a station's card mounted read-only can be inspected.
+   */
+  storage?: "write" | "read";
   /** The canonical path of an existing entry, `null` when none (ports on one device); default realpath(3). */
   realpath?: (p: string) => string | null;
   /** The config file's permission bits, for the password warning; `null` (default for text) when unknown. */
@@ -159,7 +166,7 @@ export function checkConfigText(text: string, fileLabel: string, baseDir: string
     ...portProblems,
     ...unreadableFiles(data, baseDir, fileLabel, doc, lineCounter),
     ...unreadablePasswordFile(data, baseDir, fileLabel, doc, lineCounter),
-    ...unusableStorage(parsed.data.storage.path, baseDir, fileLabel, doc, lineCounter),
+    ...unusableStorage(parsed.data.storage.path, baseDir, fileLabel, doc, lineCounter, opts.storage ?? "write"),
   ];
   if (unreadable.length > 0) return fail(unreadable);
   let resolved = resolvePaths(parsed.data, baseDir);
@@ -297,9 +304,9 @@ function entryKind(stat: Stats): string {
  * folder, or where it does not exist yet its nearest existing ancestor (the station creates the
  * missing folders, 0700), must be a directory the user can write to, on a writable file system.
  * SQLite's in-memory name is not checked. Checked as the user running the command: run the check
- * as the service's user.
+ * as the service's user. With `use` `read` only an existing entry is checked, for reading.
  */
-function unusableStorage(given: string, baseDir: string, file: string, doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+function unusableStorage(given: string, baseDir: string, file: string, doc: Document, lineCounter: LineCounter, use: "write" | "read"): ConfigProblem[] {
   if (given === IN_MEMORY) return [];
   const value = path.resolve(baseDir, given);
   const problem = (message: string): ConfigProblem[] => {
@@ -328,9 +335,15 @@ function unusableStorage(given: string, baseDir: string, file: string, doc: Docu
   }
   if (stat !== undefined) {
     if (!stat.isFile()) return problem(`expected a database file, found ${JSON.stringify(value)}: ${entryKind(stat)}`);
+    if (use === "read") {
+      const denied = access(value, fsConstants.R_OK);
+      return denied === null ? [] : problem(`expected a database file this user can read, found ${JSON.stringify(value)}: ${denied}`);
+    }
     const denied = access(value, fsConstants.R_OK | fsConstants.W_OK);
     if (denied !== null) return problem(`expected a database file this user can read and write, found ${JSON.stringify(value)}: ${denied}`);
   }
+  // Nothing there: a reading command reports that there is no database.
+  if (use === "read") return [];
   let folder = path.dirname(value);
   for (;;) {
     let folderStat: Stats | undefined;

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import Database from "better-sqlite3";
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Outbox } from "../../src/adapters/outbox/outbox.js";
 import { removeTempDirs, tempDir } from "../integration/harness.js";
 import { buildOnce, ROOT, SMARTBIN } from "../support/build.js";
+import { isCI, toolAvailable } from "../support/require-tool.js";
 
 /**
  * `smartbin outbox list` and `smartbin outbox export` (contract.md section 1) as a technician runs
@@ -286,5 +288,61 @@ describe("smartbin outbox export", () => {
     expect(missing.stderr).toContain("missing required argument 'file'");
     expect(smartbin(["outbox", "export", join(s.dir, "x.jsonl"), "--overwrite", "-c", s.config]).code).toBe(2);
     expect(existsSync(join(s.dir, "x.jsonl"))).toBe(false);
+  });
+});
+
+// A station's card mounted read-only on a laptop: CI runs as root, where a chmod refuses nothing,
+// so the folder is mounted read-only in the command's own mount namespace (`unshare -m`).
+const canMount = process.getuid?.() === 0 && toolAvailable("unshare") && toolAvailable("mount");
+describe(`smartbin outbox on a read-only file system${canMount ? "" : " (skipped: needs root with unshare and mount)"}`, () => {
+  if (!canMount) {
+    if (isCI()) it("root with unshare and mount is required in CI", () => expect.fail("cannot mount read-only here"));
+    else it.skip("read-only mount", () => undefined);
+    return;
+  }
+
+  /** Runs `smartbin ARGS` with `folder` mounted read-only. */
+  function readOnly(folder: string, args: string[]): Run {
+    const script = `mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"`;
+    const r = spawnSync("unshare", ["-m", "sh", "-c", script, "sh", folder, process.execPath, SMARTBIN, ...args], { cwd: ROOT, timeout: 60_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString("utf8") };
+  }
+
+  const copies = () => readdirSync(tmpdir()).filter((n) => n.startsWith("smartbin-outbox-read-"));
+
+  it("status, list and export read a cleanly closed database and a crashed one (its -wal not checkpointed), and leave nothing behind", () => {
+    // Cleanly closed: no -wal or -shm, which SQLite cannot create on a read-only file system.
+    const clean = station();
+    const cleanPayloads = record(clean.db, 6, 2);
+    expect(existsSync(`${clean.db}-shm`)).toBe(false);
+    // Crashed: its last events only in the -wal, as a station killed by a power cut leaves them.
+    const crashed = station();
+    mkdirSync(join(crashed.dir, "data"));
+    const outbox = Outbox.open({ path: join(crashed.dir, "live.db"), stationId: "st-001", logger, clockSynced: () => true });
+    const crashedPayloads = [1, 2, 3].map((i) => outbox.append("deposit", "kitchen", { bin_id: "kitchen", net_g: i }).payload);
+    for (const suffix of ["", "-wal"]) copyFileSync(join(crashed.dir, `live.db${suffix}`), `${crashed.db}${suffix}`);
+    outbox.close();
+
+    const before = copies();
+    for (const [s, payloads, pending] of [
+      [clean, cleanPayloads, 4],
+      [crashed, crashedPayloads, 3],
+    ] as const) {
+      const data = join(s.dir, "data");
+      const status = readOnly(data, ["outbox", "status", "--json", "-c", s.config]);
+      expect(status.stderr).toBe("");
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout.toString("utf8"))).toMatchObject({ exists: true, pending, last_seq: payloads.length });
+      const list = readOnly(data, ["outbox", "list", "--json", "-c", s.config]);
+      expect(list.code).toBe(0);
+      expect(list.stdout.equals(jsonLines(payloads))).toBe(true);
+      const file = join(s.dir, "export.jsonl");
+      const exported = readOnly(data, ["outbox", "export", file, "-c", s.config]);
+      expect(exported).toMatchObject({ code: 0, stderr: `smartbin outbox export: ${payloads.length} events written to ${file}\n` });
+      expect(readFileSync(file).equals(jsonLines(payloads))).toBe(true);
+    }
+    expect(copies()).toEqual(before);
+    // The crashed database's files are as they were: nothing was checkpointed or created.
+    expect(readdirSync(join(crashed.dir, "data")).sort()).toEqual(["station.db", "station.db-wal"]);
   });
 });

@@ -72,6 +72,21 @@ describe("storage.path", () => {
     expect(problems(fifo)).toEqual([expect.stringMatching(/: a FIFO$/)]);
   });
 
+  it("for a command that only reads (outbox status|list|export), an existing database must be a readable regular file; the folder need not be writable", () => {
+    const file = path.join(dir, "config.yaml");
+    const read = (storagePath: string) => {
+      fs.writeFileSync(file, `${MINIMAL}storage:\n  path: ${JSON.stringify(storagePath)}\n`);
+      const result = loadConfigFile(file, { storage: "read" });
+      return result.ok ? [] : result.problems.map(formatProblem);
+    };
+    fs.mkdirSync(path.join(dir, "read-dir"), { recursive: true });
+    expect(read(path.join(dir, "read-dir"))).toEqual([expect.stringMatching(/storage\.path: expected a database file, found ".*read-dir": a directory$/)]);
+    expect(read("/dev/null")).toEqual([expect.stringMatching(/: a device$/)]);
+    expect(read(path.join(dir, "read-dir/"))).toEqual([expect.stringContaining("a folder's name")]);
+    // Nothing there, even under folders that do not exist: the command says there is no database.
+    expect(read(path.join(dir, "nowhere/at/all.db"))).toEqual([]);
+  });
+
   it("a path through a regular file is refused", () => {
     fs.writeFileSync(path.join(dir, "plain"), "x");
     const through = path.join(dir, "plain/sub/smartbin.db");

@@ -1,11 +1,10 @@
 import { existsSync } from "node:fs";
 
-import Database from "better-sqlite3";
-import type { Database as Db, Statement } from "better-sqlite3";
+import type { Statement } from "better-sqlite3";
 
 import { SmartbinError } from "../../errors.js";
-import { OUTBOX_BUSY_TIMEOUT_MS } from "./outbox.js";
 import type { StoredEvent } from "./outbox.js";
+import { openOutboxReadOnly, type ReadOnlyOutbox } from "./read-only-open.js";
 import { checkReadable } from "./schema.js";
 
 /** Events read per query by {@link OutboxReader.pages}, by default. */
@@ -34,7 +33,8 @@ export interface ReadFilter {
 /**
  * A read-only view of the outbox database for the technician's commands (`smartbin outbox list`,
  * `export`; contract.md section 1), safe beside a running `smartbin run`: a read-only connection that
- * never creates or writes the database, a WAL reader (writers are not blocked) with the outbox's busy
+ * never creates or writes the database (on a read-only file system, a private copy: see
+ * `openOutboxReadOnly`), a WAL reader (writers are not blocked) with the outbox's busy
  * timeout. Events are read in pages by `seq`, each page its own short read, so neither the whole
  * table nor a read snapshot is held while the caller writes a page to a slow pipe (a snapshot kept
  * open would stop the station's WAL checkpoints for as long as the technician's pager stays open).
@@ -43,11 +43,12 @@ export class OutboxReader {
   private readonly page: { all: Statement<[number, number, number], HeldEvent>; pending: Statement<[number, number, number], HeldEvent> };
 
   private constructor(
-    private readonly db: Db,
+    private readonly source: ReadOnlyOutbox,
     private readonly path: string,
     /** The highest seq held when the reader was opened: later events are not listed. */
     readonly lastHeldSeq: number,
   ) {
+    const db = source.db;
     const columns = "SELECT seq, id, kind, subject, time, payload, published_at FROM events";
     this.page = {
       all: db.prepare(`${columns} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`),
@@ -66,17 +67,17 @@ export class OutboxReader {
    */
   static open(path: string): OutboxReader | null {
     if (!existsSync(path)) return null;
-    let db: Db | undefined;
+    let source: ReadOnlyOutbox | undefined;
     try {
-      db = new Database(path, { readonly: true, fileMustExist: true, timeout: OUTBOX_BUSY_TIMEOUT_MS });
-      if (checkReadable(db, path) === 0) {
-        db.close();
+      source = openOutboxReadOnly(path);
+      if (checkReadable(source.db, path) === 0) {
+        source.close();
         return null;
       }
-      const last = db.prepare<[], { last: number }>("SELECT COALESCE(MAX(seq), 0) AS last FROM events").get();
-      return new OutboxReader(db, path, last?.last ?? 0);
+      const last = source.db.prepare<[], { last: number }>("SELECT COALESCE(MAX(seq), 0) AS last FROM events").get();
+      return new OutboxReader(source, path, last?.last ?? 0);
     } catch (err) {
-      db?.close();
+      source?.close();
       // Removed between the existence check and the open: as far as we know, there is none.
       if (!existsSync(path)) return null;
       throw readError(path, err);
@@ -110,9 +111,9 @@ export class OutboxReader {
     }
   }
 
-  /** Closes the connection; idempotent. */
+  /** Closes the connection (and removes the private copy read from a read-only folder); idempotent. */
   close(): void {
-    if (this.db.open) this.db.close();
+    this.source.close();
   }
 }
 

@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
 
-import Database from "better-sqlite3";
 import type { Database as Db } from "better-sqlite3";
 
 import { SmartbinError } from "../../errors.js";
-import { OUTBOX_BUSY_TIMEOUT_MS } from "./open.js";
+import { openOutboxReadOnly, type ReadOnlyOutbox } from "./read-only-open.js";
 import { checkReadable } from "./schema.js";
 
 /**
@@ -53,9 +52,10 @@ function ageSeconds(time: string, now: Date): number {
 /** `Outbox.readStatus` (outbox.ts): the status of the database at `path`, read-only, beside a running station. */
 export function readOutboxStatus(path: string, now: Date): OutboxStatus {
   if (!existsSync(path)) return { ...EMPTY_STATUS };
-  let db: Db | undefined;
+  let source: ReadOnlyOutbox | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: OUTBOX_BUSY_TIMEOUT_MS });
+    source = openOutboxReadOnly(path);
+    const db = source.db;
     // A newer database is read when it says this version can (its columns are a superset).
     if (checkReadable(db, path) === 0) return { ...EMPTY_STATUS };
     const query = prepareStatusQuery(db);
@@ -72,6 +72,6 @@ export function readOutboxStatus(path: string, now: Date): OutboxStatus {
       { cause: err },
     );
   } finally {
-    db?.close();
+    source?.close();
   }
 }
