@@ -4,7 +4,10 @@
  *
  * - A reading above `capacity_g`, or an indicator's overload / underload frame, is no valid
  *   weight: the window starts again, the scale is not stable and its accepted weight does not
- *   move while it lasts.
+ *   move while it lasts. So is a reading more than `change_threshold_g` below zero, as
+ *   `underload`: a bin's gross weight cannot be negative, so the indicator was zeroed under a load
+ *   since taken off (or its bin is off the platform), and the climb back to zero must never be
+ *   weighed as a deposit. An indicator that flags underload itself does so the same way.
  * - The accepted weight changes only when a new stable value differs from it by at least
  *   `change_threshold_g` (a weight change); it is kept while the scale is offline.
  * - Going offline or coming back forgets the window.
@@ -50,6 +53,9 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       if (!linkOnline(scale.link)) return { scale, valid: true, weightChanged: false };
       if (spec.capacityG !== null && frame.grams > spec.capacityG) {
         return { scale: withoutValidWeight(scale, "above_capacity"), valid: true, weightChanged: false };
+      }
+      if (frame.grams < -spec.changeThresholdG) {
+        return { scale: withoutValidWeight(scale, "underload"), valid: true, weightChanged: false };
       }
       const tareChanged = scale.mode !== null && frame.mode !== scale.mode;
       const { samples, result } = pushSample(

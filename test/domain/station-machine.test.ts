@@ -103,6 +103,36 @@ const rows: Row[] = [
     },
   },
   {
+    name: "a reading more than change_threshold_g below zero is underload: not covered, its accepted weight stays",
+    given: [...READY, ...weigh("scale-1", -45_000, 500)],
+    when: card(ANNA, 1000),
+    events: [],
+    phase: "open",
+    check: (s) => {
+      expect(baselines(s)).toEqual({ recycle: 3000 });
+      expect(s.scales["scale-1"]!.acceptedG).toBe(12_000);
+      expect(s.scales["scale-1"]!.condition).toBe("underload");
+    },
+  },
+  {
+    name: "the climb back from a negative reading to zero is never a deposit (the bin was not covered)",
+    given: [...READY, ...weigh("scale-1", -45_000, 500), card(ANNA, 1000), ...weigh("scale-1", 0, 2000)],
+    when: tick(40_000),
+    events: [],
+    phase: "idle",
+  },
+  {
+    name: "a small negative reading (indicator drift within change_threshold_g) is still a weight",
+    given: [...READY, ...weigh("scale-1", -30, 500)],
+    when: card(ANNA, 1000),
+    events: [],
+    phase: "open",
+    check: (s) => {
+      expect(s.scales["scale-1"]!.condition).toBe("ok");
+      expect(s.scales["scale-1"]!.acceptedG).toBe(-30);
+    },
+  },
+  {
     name: "an uncovered scale's weight change neither counts nor deposits",
     given: [...READY, close("scale-2", 500), card(ANNA, 1000), open("scale-2", 1500), ...weigh("scale-2", 4000, 3000)],
     when: tick(31_000),
