@@ -155,6 +155,37 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     }
   });
 
+  it("MQTT 5: a command published retained while the station is connected is ignored too (Retain As Published); an empty message that clears one is no command", async () => {
+    const operator = await client([]);
+    cleanups.push(() => operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true }).then(() => undefined));
+    const { p, commands } = publisher({ protocolVersion: 5, clientId: `station-${prefix}-rap` });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(300); // the SUBACK
+    await operator.client.publishAsync(cmdTopic("set_cards"), '{"command_id":"ret","version":"r","blocked":["X1"]}', { qos: 1, retain: true });
+    await operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true });
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"after"}', { qos: 1 });
+    await eventually(() => commands.length >= 1, "the live command after them");
+    await settle(200);
+    expect(commands.map((c) => c.payload.toString())).toEqual(['{"command_id":"after"}']);
+    await p.stop();
+  });
+
+  it("MQTT 3.1.1: an empty message on a command topic (clearing a retained one) is no command", async () => {
+    const operator = await client([], { protocolVersion: 4 });
+    const { p, commands } = publisher({ protocolVersion: 4, clientId: `station-${prefix}-empty` });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(300);
+    await operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true });
+    await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"after"}', { qos: 1 });
+    await eventually(() => commands.length >= 1, "the live command after it");
+    await settle(200);
+    expect(commands.map((c) => c.payload.toString())).toEqual(['{"command_id":"after"}']);
+    expect(p.stats().commandsReceived).toBe(1);
+    await p.stop();
+  });
+
   it("replies: MQTT 5 to the response topic with the correlation data, else to P/S/cmd/<name>/reply; QoS 1, not retained", async () => {
     const { p, commands } = publisher();
     p.start();

@@ -428,11 +428,14 @@ export class Publisher {
    * `P/S/cmd/+` at QoS 1 after every CONNACK: with 3.1.1 the clean session forgot it; with MQTT 5
    * the session may hold it already, and subscribing again only replaces it. MQTT 5 Retain Handling
    * 2 (MQTT 5.0 section 3.8.3.1): a retained message on a command topic (commands are never
-   * retained, but anyone may publish one) is not executed again at every connect.
+   * retained, but anyone may publish one) is not executed again at every connect. And Retain As
+   * Published (same section): a command published retained while the station is connected keeps
+   * its RETAIN flag on the way to it, so it is ignored too (without it the broker clears the flag,
+   * MQTT 3.1.1 section 3.3.1.3, and the station could not tell).
    */
   private subscribeCommands(conn: Connection): void {
     const v5 = this.settings.protocolVersion === 5;
-    conn.client.subscribe(this.topics.commandFilter, { qos: 1, ...(v5 ? { rh: 2 } : {}) }, (err, granted) => {
+    conn.client.subscribe(this.topics.commandFilter, { qos: 1, ...(v5 ? { rh: 2, rap: true } : {}) }, (err, granted) => {
       if (conn.closed || this.stopping) return;
       const refused = err !== null && err !== undefined ? err.message : granted?.some((g) => g.qos >= 0x80) ? `reason code 0x${(granted.find((g) => g.qos >= 0x80)?.qos ?? 0).toString(16)}` : undefined;
       if (refused !== undefined) {
@@ -445,6 +448,12 @@ export class Publisher {
     if (conn.closed) return;
     const cmd = commandOf(this.topics.commandPrefix, topic, payload, packet);
     if (cmd === undefined) return;
+    if (payload.length === 0) {
+      // An empty message is how a retained one is cleared (MQTT 3.1.1 section 3.3.1.3), as the
+      // warning below asks; it reaches the subscribers too, and is no command to answer.
+      this.log.debug({ command: cmd.name, retain: packet.retain }, "an empty message on a command topic ignored");
+      return;
+    }
     if (packet.retain) {
       // A retained command is handed to every new subscription (MQTT 3.1.1 section 3.3.1.3; MQTT 5
       // subscribes with Retain Handling 2 and never gets one): run at every connect of every
