@@ -82,6 +82,18 @@ describe("rate limit of repeating warnings and errors", () => {
     expect(lines[5]?.suppressed).toBeUndefined();
   });
 
+  it("the same message with another error is another line (a second invalid config says its own problems); the same error is still limited", () => {
+    const { logging, lines } = setup({ windowMs: 30_000 });
+    const run = logging.logger.child({ module: "run" });
+    run.error({ err: new Error("c.yaml:3:5: scales.0.capacity_g: expected integer") }, "configuration reload failed");
+    run.error({ err: new Error("c.yaml:1:1: (file): cannot read: no such file or directory (ENOENT)") }, "configuration reload failed");
+    run.error({ err: new Error("c.yaml:1:1: (file): cannot read: no such file or directory (ENOENT)") }, "configuration reload failed");
+    expect(lines.map((l) => (l.err as { message: string }).message)).toEqual([
+      "c.yaml:3:5: scales.0.capacity_g: expected integer",
+      "c.yaml:1:1: (file): cannot read: no such file or directory (ENOENT)",
+    ]);
+  });
+
   it("never drops info or debug lines", () => {
     const { logging, lines } = setup({ level: "debug" });
     for (let i = 0; i < 3; i++) logging.logger.info("same");

@@ -142,7 +142,11 @@ function rateLimiter(limit: RateLimit) {
     }
     const [first, second] = args;
     const msg = typeof first === "string" ? first : typeof second === "string" ? second : first instanceof Error ? first.message : "";
-    const key = `${level}\u0000${JSON.stringify(this.bindings())}\u0000${msg}`;
+    // The same message with a different error is not the same line: a second invalid config after a
+    // first one must say its own problems (README, "Logs").
+    const err = first instanceof Error ? first : typeof first === "object" && first !== null ? (first as { err?: unknown }).err : undefined;
+    const cause = err instanceof Error ? err.message : "";
+    const key = `${level}\u0000${JSON.stringify(this.bindings())}\u0000${msg}\u0000${cause}`;
     const t = now();
     const entry = seen.get(key);
     if (entry !== undefined && t - entry.writtenAt < limit.windowMs) {
