@@ -321,7 +321,14 @@ export class Station {
       await runner.reconfigure(contextFromConfig(next), this.devices(), plan.reopen);
       if (plan.cardsChanged) runner.configCardsChanged(next.cards);
       if (next.telemetry.interval_s !== previous.telemetry.interval_s) this.startTelemetry(next);
-      this.log.info({ changed: plan.changed, reopened: [...plan.reopen] }, "configuration reloaded");
+      const removed = removedByReload(previous, next);
+      const gone = new Set(removed.devices);
+      this.log.info({ changed: plan.changed, reopened: [...plan.reopen].filter((id) => !gone.has(id)), removed }, "configuration reloaded");
+      const what = [...removed.devices, ...removed.bins.map((b) => `bin ${b}`), ...removed.categories.map((c) => `the points rule of ${c}`)];
+      if (what.length > 0) {
+        // A file cut short (saved half-written, a failed copy) can be valid and much smaller.
+        this.log.warn({ removed }, `configuration reloaded without ${what.join(", ")}: if that was not meant, correct the file and reload`);
+      }
     } catch (err) {
       this.log.error({ err }, "configuration reload failed while applying it");
       return `the reload failed while applying it (${err instanceof Error ? err.message : String(err)}): part of it may be in force; check the log, or restart the station`;
@@ -614,4 +621,18 @@ function replayHeld(outbox: Outbox, publisher: Publisher, fromSeq: number, toSeq
     case "unsupported":
       return { refused: "this station cannot replay events", code: "refused" };
   }
+}
+
+/** What a reload took away: device ids (scales, readers, level sensors), bin ids and points categories. */
+export function removedByReload(previous: Readonly<Config>, next: Readonly<Config>): { devices: string[]; bins: string[]; categories: string[] } {
+  const devices = (c: Readonly<Config>) => [...c.scales, ...c.readers, ...c.level_sensors].map((d) => d.id);
+  const minus = (a: string[], b: string[]) => a.filter((x) => !b.includes(x));
+  return {
+    devices: minus(devices(previous), devices(next)),
+    bins: minus(
+      previous.bins.map((b) => b.id),
+      next.bins.map((b) => b.id),
+    ),
+    categories: minus(Object.keys(previous.points?.categories ?? {}), Object.keys(next.points?.categories ?? {})),
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { planReload } from "../../src/app/reload.js";
+import { removedByReload } from "../../src/app/station.js";
 import { configSchema, type Config } from "../../src/config/schema.js";
 
 const base = {
@@ -98,5 +99,20 @@ describe("planReload", () => {
       }),
     );
     expect(plan.ok).toBe(false);
+  });
+});
+
+describe("removedByReload", () => {
+  it("names the devices, bins and points rules a reload takes away (a file cut short reads as a smaller valid config)", () => {
+    expect(removedByReload(config(), config())).toEqual({ devices: [], bins: [], categories: [] });
+    const cut = config((c) => {
+      c.scales = [c.scales[0]!];
+      c.readers = [];
+      c.bins = [c.bins[0]!];
+      c.points = { rules_version: "1", categories: {} } as typeof c.points;
+    });
+    expect(removedByReload(config(), cut)).toEqual({ devices: ["scale-2", "reader-1"], bins: ["recycle"], categories: ["food_waste"] });
+    // Added ones are not removed ones.
+    expect(removedByReload(cut, config())).toEqual({ devices: [], bins: [], categories: [] });
   });
 });

@@ -49,7 +49,8 @@ describe.skipIf(tools.skip)(`SIGHUP reloads the config${tools.reason}`, () => {
     // One line per reload, with what changed (the station's; the state machine logs none of its own).
     const reloadedLines = run.lines.filter((l) => l.includes('"msg":"configuration reloaded"'));
     expect(reloadedLines).toHaveLength(1);
-    expect(JSON.parse(reloadedLines[0]!)).toMatchObject({ changed: ["points"], reopened: [] });
+    expect(JSON.parse(reloadedLines[0]!)).toMatchObject({ changed: ["points"], reopened: [], removed: { devices: [], bins: [], categories: [] } });
+    expect(run.lines.some((l) => l.includes("\"msg\":\"configuration reloaded without"))).toBe(false);
     await reader.present("100086F444");
     await eventually(() => logged(run, "session opened"), 5000, "a session");
     scale.loadG = 13_000;
