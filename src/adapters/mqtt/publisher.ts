@@ -403,6 +403,10 @@ export class Publisher {
     const receiveMax = connack.properties?.receiveMaximum;
     conn.window = receiveMax === undefined ? this.window : Math.max(1, Math.min(this.window, receiveMax - 2));
     this.counters.connections++;
+    // Subscribed before "connected to broker" is logged: an operator who sends a command on seeing
+    // that line reaches the broker after the SUBSCRIBE has (on a first connection the broker holds
+    // no subscription for the station yet, and a command before it would reach no one).
+    this.subscribeCommands(conn);
     if (this.link !== "up") {
       this.log.info({ url: redactUrl(this.settings.url), window: conn.window, session_present: connack.sessionPresent }, "connected to broker");
     }
@@ -417,7 +421,6 @@ export class Publisher {
     }, this.conflict.clearAfterMs);
     conn.stayTimer.unref();
     for (const waiter of [...this.connectWaiters]) waiter(true);
-    this.subscribeCommands(conn);
     this.sendOnlineStatus(conn);
     this.sendHeldReplies(conn);
     this.drain.pump(conn);
