@@ -37,14 +37,15 @@ describe("envelopeJson", () => {
         fc.record({
           id: fc.uuid(),
           stationId: fc.string(),
-          seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+          // Integers as the outbox gives; any double too, to hold the number parts to JSON's text.
+          seq: fc.oneof(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.double()),
           kind: fc.string(),
           subject: fc.string(),
           time: fc.string(),
           data: dataArb,
           stamp: fc.record({
             boot_id: fc.option(fc.uuid(), { nil: null }),
-            mono_ms: fc.option(fc.nat(), { nil: null }),
+            mono_ms: fc.option(fc.oneof(fc.nat(), fc.double()), { nil: null }),
             clock_synced: fc.boolean(),
           }),
         }),

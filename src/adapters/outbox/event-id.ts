@@ -23,18 +23,19 @@ export const POOL_IDS = 256;
  */
 export class EventIds {
   private readonly pool = new Uint8Array(16 * POOL_IDS);
-  private offset = this.pool.length;
+  /** The pool's 16-byte slices, made once: no view is allocated per id. */
+  private readonly slices = Array.from({ length: POOL_IDS }, (_, i) => this.pool.subarray(16 * i, 16 * (i + 1)));
+  /** The index of the next slice to use; {@link POOL_IDS} when the pool is used up. */
+  private slice = POOL_IDS;
 
   constructor(private readonly fill: (pool: Uint8Array) => void = (pool) => randomFillSync(pool)) {}
 
   /** A new UUIDv7 string (36 characters, lower case) stamped with `msecs` (default `Date.now()`). */
   next(msecs: number = Date.now()): string {
-    if (this.offset === this.pool.length) {
+    if (this.slice === POOL_IDS) {
       this.fill(this.pool);
-      this.offset = 0;
+      this.slice = 0;
     }
-    const random = this.pool.subarray(this.offset, this.offset + 16);
-    this.offset += 16;
-    return uuidv7({ random, msecs });
+    return uuidv7({ random: this.slices[this.slice++]!, msecs });
   }
 }

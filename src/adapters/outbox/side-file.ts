@@ -39,6 +39,8 @@ export interface SideState {
  */
 export class SideFile {
   private state: SideState | null;
+  /** `state.seq_reserved`, kept as a number: {@link reserve} compares it inside every commit. */
+  private reservedUpTo: number;
 
   private constructor(
     /** The file, `null` for an in-memory database (nothing is written). */
@@ -48,6 +50,7 @@ export class SideFile {
     private readonly logger: Logger,
   ) {
     this.state = previous;
+    this.reservedUpTo = previous?.seq_reserved ?? 0;
   }
 
   /** For an in-memory database (`storage.path: ":memory:"`, tests): keeps the state, writes nothing. */
@@ -63,7 +66,7 @@ export class SideFile {
 
   /** The highest seq that may have been assigned on this database's path (0 when none is known). */
   reserved(): number {
-    return this.state?.seq_reserved ?? 0;
+    return this.reservedUpTo;
   }
 
   /**
@@ -84,6 +87,7 @@ export class SideFile {
     };
     if (this.path !== null) writeFileAtomic(this.path, JSON.stringify(next) + "\n");
     this.state = next;
+    this.reservedUpTo = next.seq_reserved;
   }
 
   /**
@@ -93,7 +97,7 @@ export class SideFile {
    * (the mark only matters if the database is also lost).
    */
   reserve(seq: number, stationId: string): void {
-    if (seq <= this.reserved()) return;
+    if (seq <= this.reservedUpTo) return;
     try {
       this.write({ station_id: stationId, seq_reserved: seq + SEQ_RESERVE_BLOCK });
     } catch (err) {
