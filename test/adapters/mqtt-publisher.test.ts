@@ -7,6 +7,7 @@ import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 
+import { createLogging } from "../../src/adapters/log/logger.js";
 import { CLOUDEVENTS_CONTENT_TYPE, Publisher } from "../../src/adapters/mqtt/publisher.js";
 import type { PublisherOptions } from "../../src/adapters/mqtt/publisher.js";
 import { Outbox } from "../../src/adapters/outbox/outbox.js";
@@ -175,6 +176,24 @@ describeWithTool("mosquitto", "Publisher against a real Mosquitto", () => {
     expect(sub.messages.some((m) => m.topic.endsWith("/events/alarm"))).toBe(true);
     await eventually(() => outbox.status().pending === 0, "all marked published");
     expect(outbox.status()).toMatchObject({ pending: 0, published: 10, last_seq: 10 });
+  });
+
+  it("follows a switch to debug made after it started (SIGUSR2): 'publishing event' lines appear for later events", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logging = createLogging({ level: "info", fd: 1, rateLimit: false, stream: { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) } });
+    const sub = await subscribe(`${prefix}/${STATION}/events/#`);
+    const p = publisher({ logger: logging.logger.child({ module: "mqtt" }) });
+    p.start();
+    append(2);
+    p.notify();
+    await eventually(() => sub.messages.length >= 2, "the first events");
+    const publishing = () => lines.filter((l) => l.msg === "publishing event").map((l) => l.seq);
+    expect(publishing()).toEqual([]);
+    logging.setLevel("debug");
+    append(2);
+    p.notify();
+    await eventually(() => sub.messages.length >= 4, "the events after the switch");
+    expect(publishing()).toEqual([3, 4]);
   });
 
   it("sends each of 200 events exactly once over a steady connection, in seq order, within the window", async () => {

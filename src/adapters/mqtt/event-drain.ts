@@ -51,7 +51,6 @@ export class EventDrain {
   readonly counters = { sent: 0, acked: 0, rejected: 0, replayed: 0 };
   private readonly deps: EventDrainDeps;
   private readonly log: Logger;
-  private readonly debugLogging: boolean;
   private protocolVersion: 4 | 5 = 5;
   private eventsPrefix = "";
   private toMark: number[] = [];
@@ -75,7 +74,6 @@ export class EventDrain {
   constructor(deps: EventDrainDeps) {
     this.deps = deps;
     this.log = deps.log;
-    this.debugLogging = this.log.isLevelEnabled("debug");
   }
 
   /** Where events go and how: `P/S/events/` and the protocol version of the settings in use. */
@@ -206,8 +204,9 @@ export class EventDrain {
     conn.inflight.set(event.seq, event);
     this.counters.sent++;
     const topic = this.eventTopic(event.kind);
-    // The hot path of a backlog drain: build the log record only when debug logging is on.
-    if (this.debugLogging) this.log.debug({ seq: event.seq, id: event.id, topic }, "publishing event");
+    // The hot path of a backlog drain: build the log record only when debug logging is on, asked
+    // at each event (not once), so that SIGUSR2's switch reaches this line too.
+    if (this.log.isLevelEnabled("debug")) this.log.debug({ seq: event.seq, id: event.id, topic }, "publishing event");
     // MQTT.js encodes a string payload as UTF-8: the stored JSON text goes out byte for byte.
     conn.client.publish(topic, event.payload, this.eventOptions(event), (err) => this.onAck(conn, event, err));
   }
