@@ -340,9 +340,12 @@ export class StationRunner {
     for (const d of this.devices) {
       const dc = c.devices[d.id];
       if (dc === undefined) continue;
-      if (d.kind === "scale") scaleFrames += dc.frames;
-      else if (d.kind === "level") levelFrames += dc.frames;
-      else readerFrames += dc.frames;
+      // The machine's `frames` counts every frame; the `…_frames` counters are the valid ones, as
+      // telemetry's `valid_frames` (discarded and noise frames have their own counters).
+      const valid = dc.frames - dc.discarded - dc.noise;
+      if (d.kind === "scale") scaleFrames += valid;
+      else if (d.kind === "level") levelFrames += valid;
+      else readerFrames += valid;
       discardedFrames += dc.discarded;
       noiseFrames += dc.noise;
     }

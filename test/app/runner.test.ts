@@ -166,6 +166,23 @@ describe("StationRunner with fakes and a manual clock", () => {
     expect(s.runner.stats().noiseFrames).toBeGreaterThan(10);
   });
 
+  it("the status command's frame counters count valid frames only; discarded and noise frames have their own", () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1000); // 20 frames
+    // Two lines no ascii-st-gs frame can be: each is discarded at its line end.
+    s.ports["scale-1"].handlers!.onData(new TextEncoder().encode("garbage one\r\ngarbage two\r\n"));
+    s.present("0000000000", 500); // 10 noise frames
+    s.present("100086F444", 250); // 5 valid frames
+    const stats = s.runner.stats();
+    expect(stats).toMatchObject({ scaleFrames: 20, readerFrames: 5, noiseFrames: 10 });
+    expect(stats.discardedFrames).toBeGreaterThanOrEqual(1);
+    // The same count as telemetry's valid_frames for each device.
+    expect(s.runner.deviceFrames()["scale-1"]!.valid).toBe(20);
+    expect(s.runner.deviceFrames()["reader-1"]!.valid).toBe(5);
+  });
+
   it("a storage fault refuses new sessions, keeps the deposit in order, and commits it when storage is back", () => {
     const s = station();
     s.runner.start();

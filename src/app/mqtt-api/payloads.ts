@@ -331,11 +331,11 @@ export const COMMAND_RESULT_SCHEMAS = {
       status: onlineStatusSchema.describe("The retained status object as it would be published now."),
       counters: z
         .strictObject({
-          scale_frames: count,
-          reader_frames: count,
-          level_frames: count,
-          discarded_frames: count,
-          noise_frames: count,
+          scale_frames: count.describe("Valid frames from the scales since start."),
+          reader_frames: count.describe("Valid frames from the readers since start (noise frames not included)."),
+          level_frames: count.describe("Valid frames from the level sensors since start."),
+          discarded_frames: count.describe("Frames of every device discarded since start (garbage, a failed checksum)."),
+          noise_frames: count.describe("Reader frames judged noise since start: they pass their checksum but are no card (README, \"Reader noise\")."),
           sessions_opened: count,
           refused_sessions: count,
           deposits: count,
