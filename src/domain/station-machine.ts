@@ -22,7 +22,7 @@ import { tallyOf } from "./daily-points.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
-import { applyScaleFrame, initialScale, scaleLinkChanged } from "./scale-state.js";
+import { applyScaleFrame, initialScale, noValidWeight, scaleLinkChanged } from "./scale-state.js";
 import { alarmEffect } from "./alarms.js";
 import { judgeBinFull, priorVerdict } from "./bin-full.js";
 import { LEVEL_STATUS_STEP_PERCENT, addReading, initialLevel, levelLinkChanged, levelSaysFull } from "./level-state.js";
@@ -587,8 +587,37 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
       state = binWeightChanged(state, spec.binId, null, scale.acceptedG, ctx, effects);
     }
   }
-  if (scale.condition !== conditionBefore && !changed) effects.push({ type: "status_changed" });
+  if (scale.condition !== conditionBefore && !changed) {
+    effects.push({ type: "status_changed" });
+    const notice = conditionNotice(spec, conditionBefore, scale.condition, input.frames);
+    if (notice !== null) effects.push(notice);
+  }
   return { ...state, scales: { ...state.scales, [spec.id]: scale } };
+}
+
+/**
+ * The log line of a scale that starts or stops reading no valid weight (overload, underload, above
+ * `capacity_g`; contract section 2, "Weights"): the status says it, and the journal should too, since
+ * no session opens on that bin meanwhile. Warn when it starts (with the last reading in grams, and the
+ * capacity when above it), info when a valid weight is read again; `null` for other changes.
+ */
+function conditionNotice(spec: ScaleSpec, before: ScaleCondition, after: ScaleCondition, frames: readonly ScaleFrame[]): StationEffect | null {
+  if (noValidWeight(after)) {
+    let lastG: number | null = null;
+    for (const f of frames) if (f.kind === "weight") lastG = f.grams;
+    const fields = {
+      scale: spec.id,
+      bin: spec.binId,
+      condition: after,
+      ...(after === "above_capacity" ? { capacity_g: spec.capacityG } : {}),
+      ...(lastG !== null && after !== "overload" ? { reading_g: lastG } : {}),
+    };
+    return { type: "notice", level: "warn", msg: `scale reads no valid weight (${after.replace("_", " ")}): no session opens on its bin`, fields };
+  }
+  if (after === "ok" && noValidWeight(before)) {
+    return { type: "notice", level: "info", msg: "scale reads a valid weight again", fields: { scale: spec.id, bin: spec.binId, was: before } };
+  }
+  return null;
 }
 
 /** A chunk's frames: valid ones (anything not discarded), discarded ones and their bytes. */

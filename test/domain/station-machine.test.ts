@@ -478,6 +478,26 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     expect(eventSummary(reader.effects)).toEqual(["alarm reader_offline reader-1", "alarm reader_online reader-1"]);
   });
 
+  it("a scale that starts reading no valid weight is logged once at warn (reading and capacity), and at info when it reads one again", () => {
+    const ctx = testContext();
+    const noticeOf = (effects: ReturnType<typeof run>["effects"]) => effects.flatMap((e) => (e.type === "notice" && e.msg.startsWith("scale reads") ? [[e.level, e.msg, e.fields]] : []));
+    const above = run([...READY, ...weigh("scale-1", 75_000, 500)], ctx);
+    expect(noticeOf(above.effects)).toEqual([
+      ["warn", "scale reads no valid weight (above capacity): no session opens on its bin", { scale: "scale-1", bin: "kitchen", condition: "above_capacity", capacity_g: 60_000, reading_g: 75_000 }],
+    ]);
+    // Still above: nothing more. Then back to a valid weight: one info line.
+    const back = run([...weigh("scale-1", 75_000, 1500), ...weigh("scale-1", 12_000, 2500)], ctx, above.state);
+    expect(noticeOf(back.effects)).toEqual([["info", "scale reads a valid weight again", { scale: "scale-1", bin: "kitchen", was: "above_capacity" }]]);
+    const over = run([scaleData("scale-2", 3000, [{ kind: "no_weight", reason: "overload" }])], ctx, back.state);
+    expect(noticeOf(over.effects)).toEqual([
+      ["warn", "scale reads no valid weight (overload): no session opens on its bin", { scale: "scale-2", bin: "recycle", condition: "overload" }],
+    ]);
+    const under = run(weigh("scale-1", -45_000, 3500), ctx, over.state);
+    expect(noticeOf(under.effects)).toEqual([
+      ["warn", "scale reads no valid weight (underload): no session opens on its bin", { scale: "scale-1", bin: "kitchen", condition: "underload", reading_g: -45_000 }],
+    ]);
+  });
+
   it("no valid frames: garbage over the whole window takes a scale offline once, a valid frame brings it back", () => {
     const ctx = testContext();
     const junk = (mono: number) => scaleData("scale-1", mono, [{ kind: "discarded", bytes: new Uint8Array(20), reason: "no header" }], 20);
