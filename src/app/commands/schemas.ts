@@ -21,7 +21,13 @@ export const commandIdSchema = z
   .describe("Idempotency key chosen by the sender: a command_id seen in the last 24 hours gets the same reply again and is not executed twice.")
   .meta({ examples: ["c-2026-12-07-0001"] });
 
-const seqSchema = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
+/**
+ * A seq argument: a safe integer of at least 1. One message for every way to miss it (not a number,
+ * a fraction, 0, beyond 2^53 - 1): zod's own would name `int` and `number`, and a number too big
+ * failed two checks with two messages.
+ */
+const SEQ_MESSAGE = `expected an integer from 1 to ${Number.MAX_SAFE_INTEGER}`;
+const seqSchema = z.int({ error: SEQ_MESSAGE }).min(1, { error: SEQ_MESSAGE });
 const scaleIdSchema = z.string().min(1).max(64).describe("Id of a configured scale (config `scales[].id`).").meta({ examples: ["scale-1"] });
 const cardListSchema = z
   .array(z.string().min(1).max(128))
@@ -65,7 +71,12 @@ export const COMMAND_SCHEMAS = {
   status: COMMAND_ARGS.status.extend({ command_id: commandIdSchema }),
   replay: COMMAND_ARGS.replay
     .extend({ command_id: commandIdSchema })
-    .refine((a) => a.to_seq === undefined || a.to_seq >= a.from_seq, { message: "to_seq must not be below from_seq", path: ["to_seq"] }),
+    // Compared only once both are valid seqs: a bad one has its own message.
+    .refine((a) => a.to_seq === undefined || a.to_seq >= a.from_seq, {
+      message: "to_seq must not be below from_seq",
+      path: ["to_seq"],
+      when: (payload) => payload.issues.length === 0,
+    }),
   tare: COMMAND_ARGS.tare.extend({ command_id: commandIdSchema }),
   zero: COMMAND_ARGS.zero.extend({ command_id: commandIdSchema }),
   set_cards: COMMAND_ARGS.set_cards.extend({ command_id: commandIdSchema }),

@@ -184,5 +184,5 @@ export const SAMPLE_RESULTS: { [N in CommandName]: z.input<(typeof COMMAND_RESUL
 
 export const SAMPLE_ERROR_REPLIES: Array<z.input<typeof errorReplySchema>> = [
   { command_id: "c-0004", ok: false, error: { code: "busy", message: "bin kitchen is in a session" } },
-  { command_id: "c-0099", ok: false, error: { code: "invalid", message: "from_seq: expected an integer of at least 1" } },
+  { command_id: "c-0099", ok: false, error: { code: "invalid", message: "from_seq: expected an integer from 1 to 9007199254740991" } },
 ];

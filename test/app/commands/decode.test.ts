@@ -89,6 +89,15 @@ describe("decodeCommand", () => {
     }
   });
 
+  it("a bad seq gets one message, whatever is wrong with it; from_seq and to_seq are compared only when both are seqs", () => {
+    const seqMessage = "expected an integer from 1 to 9007199254740991";
+    for (const from of [0, -1, 1.5, "1", null, 1e300, Number.MAX_SAFE_INTEGER + 1]) {
+      expect(failure("replay", json({ command_id: "a", from_seq: from })).message, String(from)).toBe(`from_seq: ${seqMessage}`);
+    }
+    expect(failure("replay", json({ command_id: "a", from_seq: -1, to_seq: -5 })).message).toBe(`from_seq: ${seqMessage}; to_seq: ${seqMessage}`);
+    expect(failure("replay", json({ command_id: "a", from_seq: 7, to_seq: 3 })).message).toBe("to_seq: to_seq must not be below from_seq");
+  });
+
   it("keeps the message short however many problems, and however long a key", () => {
     const payload: Record<string, unknown> = { command_id: "a" };
     for (let i = 0; i < 500; i++) payload[`k${i}${"z".repeat(200)}`] = i;
