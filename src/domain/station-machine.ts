@@ -302,7 +302,8 @@ function doorInput(state: StationState, input: Input<"door_input">, ctx: Station
 /**
  * The state under a new context (a reload): kept for devices, doors and bins that remain and are
  * not in `reset`; initial for new and reset ones; removed ones are dropped. Sessions, storage,
- * contacts, role lists and the daily count are kept.
+ * contacts, role lists and the daily count are kept, and so are the frame counters of every device
+ * that remains, reset or not (they count since start).
  */
 function reconfigured(state: StationState, input: Input<"reconfigured">, effects: StationEffect[]): StationState {
   const ctx = input.context;
@@ -324,7 +325,8 @@ function reconfigured(state: StationState, input: Input<"reconfigured">, effects
     levels: pick(state.levels, fresh.levels),
     full: Object.fromEntries(Object.entries(state.full ?? {}).filter(([id]) => binIds.has(id))),
     fullBy: Object.fromEntries(Object.entries(state.fullBy ?? {}).filter(([id]) => binIds.has(id))),
-    counters: { ...state.counters, devices: pick(state.counters.devices, fresh.counters.devices) },
+    // Counters run since start (the status command's, like telemetry's): a reopened device keeps its.
+    counters: { ...state.counters, devices: Object.fromEntries(Object.entries(fresh.counters.devices).map(([id, zero]) => [id, state.counters.devices[id] ?? zero])) },
   };
 }
 

@@ -183,6 +183,19 @@ describe("StationRunner with fakes and a manual clock", () => {
     expect(s.runner.deviceFrames()["reader-1"]!.valid).toBe(5);
   });
 
+  it("a reload that reopens a device keeps its frame counters: the status command's and telemetry's both count since start", async () => {
+    const s = station();
+    s.runner.start();
+    s.openAll();
+    s.show("scale-1", 12_000, 1000); // 20 frames
+    s.present("0000000000", 500); // 10 noise frames
+    await s.runner.reconfigure(s.runner["context"], s.runner["devices"], new Set(["scale-1", "reader-1"]));
+    s.openAll();
+    s.show("scale-1", 12_000, 500); // 10 more
+    expect(s.runner.stats()).toMatchObject({ scaleFrames: 30, noiseFrames: 10 });
+    expect(s.runner.deviceFrames()["scale-1"]!.valid).toBe(30);
+  });
+
   it("a storage fault refuses new sessions, keeps the deposit in order, and commits it when storage is back", () => {
     const s = station();
     s.runner.start();
