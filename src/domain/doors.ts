@@ -200,7 +200,13 @@ export function contactInput(state: StationState, contact: Contact, active: bool
   return { ...state, contacts };
 }
 
-/** A GPIO line failed: a `gpio_error` alarm (once per line until it works again); a door's bin is not ready. */
+/**
+ * A GPIO line failed: a `gpio_error` alarm (once per line until it works again). A door's bin is out
+ * of service: not ready, and its lock commanded locked at once, open or not (its closed sensor may
+ * be the line that failed, so no "closed" edge may ever come to lock it; a lock that engages on an
+ * open door catches it as it closes). The session no longer waits for that door (see
+ * `sessionDoorOpen` in session.ts).
+ */
 export function gpioError(
   state: StationState,
   input: { line: number; message: string; binId?: string; contact?: Contact },
@@ -211,7 +217,8 @@ export function gpioError(
   if (input.binId !== undefined && doorSpecOf(input.binId, ctx) !== null) {
     const door = doorOf(s, input.binId);
     if (door.lineError !== null) return s;
-    s = withDoor(s, input.binId, { ...door, lineError: input.message });
+    if (!door.locked) effects.push({ type: "notice", level: "warn", msg: "door locked: a GPIO line of its bin failed", fields: { bin: input.binId } });
+    s = withDoor(s, input.binId, { ...door, lineError: input.message, locked: true, unlockedMono: null });
   } else if (input.contact !== undefined) {
     if (s.contactErrors?.[input.contact] !== undefined) return s;
     s = { ...s, contactErrors: { ...s.contactErrors, [input.contact]: input.message } };

@@ -83,9 +83,17 @@ export function sessionTimers(session: OpenSession, timings: SessionTimings): Se
   return first === null ? [max] : [first, max];
 }
 
-/** True when a door of the session is open (the session then closes only once it has closed). */
+/**
+ * True when a door of the session is open (the session then closes only once it has closed). A door
+ * whose line failed does not count: its closed sensor may be the failed line, and a session waiting
+ * for it would never close (nor let another card in).
+ */
 export function sessionDoorOpen(session: { bins: readonly CoveredBin[] }, state: StationState, ctx: StationContext): boolean {
-  return session.bins.some((b) => doorSpecOf(b.binId, ctx) !== null && doorIsOpen(doorOf(state, b.binId)));
+  return session.bins.some((b) => {
+    if (doorSpecOf(b.binId, ctx) === null) return false;
+    const door = doorOf(state, b.binId);
+    return door.lineError === null && doorIsOpen(door);
+  });
 }
 
 /**
@@ -181,9 +189,29 @@ interface DailyTally {
   value(): StationState["daily"];
 }
 
+/**
+ * Wall clocks before this instant are not set (2026-01-01T00:00Z, before this version was made): a
+ * board without a real-time clock starts near 1970 until NTP sets it (systemd uses its own build
+ * time the same way).
+ */
+export const EARLIEST_SET_WALL_MS = 1_767_225_600_000;
+
+/**
+ * The daily cap's day for a close at `wall`: the local day of its `ended_at` in the station's time
+ * zone, except while the wall clock is not set ({@link EARLIEST_SET_WALL_MS}): a deposit then counts
+ * on the day of the count in force, whose rows stay (else a reboot of a board without a real-time
+ * clock, at 1970 until NTP, gave each resident a second cap for the same real day, and its first
+ * credit deleted today's count).
+ */
+export function dailyCapDay(state: StationState, wall: number, ctx: StationContext): string {
+  const stored = state.daily?.day;
+  if (wall < EARLIEST_SET_WALL_MS && stored !== undefined) return stored;
+  return ctx.localDay?.(wall) ?? isoTime(wall).slice(0, 10);
+}
+
 /** A tally for a close at `wall` (the local day of its `ended_at` in the station's time zone). */
 function dailyTally(state: StationState, wall: number, ctx: StationContext): DailyTally {
-  const day = ctx.localDay?.(wall) ?? isoTime(wall).slice(0, 10);
+  const day = dailyCapDay(state, wall, ctx);
   let tally = state.daily;
   const credited = new Set<string>();
   return {
@@ -288,8 +316,8 @@ export function closeIfDue(state: StationState, at: At, ctx: StationContext, eff
   for (let guard = 0; guard <= state.recoveredQueue.length + 1; guard++) {
     const session = s.session;
     if (session.phase === "open") {
-      // A shutdown waits for the bag to settle, then closes at once.
-      const reason = session.closingFromMono !== undefined && scalesSettled(session, s, ctx) ? "shutdown" : dueTimer(session, s, ctx, at.mono);
+      // A shutdown waits for the doors to close and the bag to settle, then closes at once.
+      const reason = session.closingFromMono !== undefined && readyToClose(session, s, ctx) ? "shutdown" : dueTimer(session, s, ctx, at.mono);
       if (reason === null) return s;
       s = closeOpen(s, session, reason, at, ctx, effects);
       continue;
@@ -302,30 +330,39 @@ export function closeIfDue(state: StationState, at: At, ctx: StationContext, eff
   return s;
 }
 
+/** Every door of the session is closed and every scale of it settled: closing now measures every bag. */
+function readyToClose(session: OpenSession, state: StationState, ctx: StationContext): boolean {
+  return !sessionDoorOpen(session, state, ctx) && scalesSettled(session, state, ctx);
+}
+
 /**
- * Shutdown (SIGTERM/SIGINT, the end of the demo): an open session whose scales are settled closes
- * now (`shutdown`). One with a scale still settling (a bag just dropped, not yet stable) would
- * close on the weight accepted before the bag and lose it, so it waits: it closes the moment its
- * scales settle (see {@link closeIfDue}). When the runner's wait is over (`final`) and it still has
- * not settled, it is left open and stored: the next start recovers it and measures the bag
- * (`restart`), as after a crash. A recovered session still waiting also stays stored.
+ * Shutdown (SIGTERM/SIGINT, the end of the demo): an open session whose doors are closed and whose
+ * scales are settled closes now (`shutdown`). One with a scale still settling (a bag just dropped,
+ * not yet stable), or with a door open (a resident in the middle of a deposit), would close on the
+ * weight accepted before the bag and lose it, so it waits: it closes the moment its doors are
+ * closed and its scales settled (see {@link closeIfDue}). When the runner's wait is over (`final`)
+ * and that has not happened, it is left open and stored: the next start recovers it and measures
+ * the bag (`restart`), as after a crash. A recovered session still waiting also stays stored.
  */
 export function shutdown(state: StationState, at: At, final: boolean, ctx: StationContext, effects: StationEffect[]): StationState {
   const session = state.session;
   if (session.phase === "open") {
-    if (scalesSettled(session, state, ctx)) return closeOpen(state, session, "shutdown", at, ctx, effects);
-    const fields = { session: session.id, card: maskCardId(session.cardId) };
+    if (readyToClose(session, state, ctx)) return closeOpen(state, session, "shutdown", at, ctx, effects);
+    const doorOpen = sessionDoorOpen(session, state, ctx);
+    const fields = { session: session.id, card: maskCardId(session.cardId), ...(doorOpen ? { door_open: true } : {}) };
+    const what = doorOpen ? "a door of the session is open" : "a scale of the session is still settling";
     if (final) {
       effects.push({
         type: "notice",
         level: "warn",
-        msg: "shutdown while a scale of the session is still settling: the session stays stored and is measured at the next start",
+        msg: `shutdown while ${what}: the session stays stored and is measured at the next start`,
         fields,
       });
       return state;
     }
     if (session.closingFromMono !== undefined) return state;
-    effects.push({ type: "notice", level: "info", msg: "shutdown: waiting for the session's scales to settle before closing it", fields });
+    const waitFor = doorOpen ? "the session's open door to close" : "the session's scales to settle";
+    effects.push({ type: "notice", level: "info", msg: `shutdown: waiting for ${waitFor} before closing it`, fields });
     return { ...state, session: { ...session, closingFromMono: at.mono } };
   }
   if (session.phase === "recovering") {
@@ -481,6 +518,14 @@ export function identify(
   if (open !== null && sessionDoorOpen(open, state, ctx)) {
     return refuse(state, "identificationsRefused", "identification ignored: a door of the open session is open");
   }
+  if (open !== null && !scalesSettled(open, state, ctx)) {
+    // Closing now would measure the open session on the weight from before its last bag, and the
+    // new session's baseline would be that weight too: the bag would be paid to this card.
+    effects.push({ type: "indicate", signal: "refused" });
+    return refuse(state, "identificationsRefused", "identification refused: a scale of the open session is still settling (a bag just landed); show the card again", {
+      session: open.id,
+    });
+  }
   if (state.storage.state === "fault") {
     // Fail safe at the bin: a deposit that cannot be recorded must not be taken.
     effects.push({ type: "indicate", signal: "refused" });
@@ -591,9 +636,13 @@ export function buttonPressed(state: StationState, binId: string, at: At, ctx: S
     effects.push({ type: "indicate", signal: "refused", binId });
     return state;
   }
-  // A resident's bin must still be ready: not full, and no fire (every door is then the fire rule's).
-  if (session.role !== "collector" && session.role !== "maintenance" && (state.full?.[binId] === true || contactActive(state, "fire"))) {
-    effects.push({ type: "notice", level: "info", msg: "button refused: the bin is not ready (full, or a fire)", fields: { bin: binId } });
+  // A resident's bin must still be ready as at the card (its scale online with a valid weight, not
+  // full, no fire, its lines working), and the station still able to record (no storage fault, no
+  // power failure): a door unlocked on an offline scale would take a bag that is never weighed.
+  const staff = session.role === "collector" || session.role === "maintenance";
+  const notReady = staff ? null : buttonRefusal(binId, state, ctx);
+  if (notReady !== null) {
+    effects.push({ type: "notice", level: "info", msg: `button refused: ${notReady}`, fields: { bin: binId } });
     effects.push({ type: "indicate", signal: "refused", binId });
     return state;
   }
@@ -608,6 +657,22 @@ export function buttonPressed(state: StationState, binId: string, at: At, ctx: S
     return state;
   }
   return unlockSessionDoor(state, binId, at, ctx, effects);
+}
+
+/**
+ * Why a resident's button press on `binId` is refused now, `null` when it may unlock: the station
+ * cannot record (storage fault, power failure), or the bin is not ready ({@link binReady}; an open
+ * door is not a reason here: pressing while it is open changes nothing anyway).
+ */
+function buttonRefusal(binId: string, state: StationState, ctx: StationContext): string | null {
+  if (state.storage.state === "fault") return "storage fault";
+  if (contactActive(state, "power_fail")) return "power failure (the power_fail input is active)";
+  if (contactActive(state, "fire")) return "the fire input is active";
+  if (state.full?.[binId] === true) return "the bin is full";
+  const door = doorOf(state, binId);
+  if (door.lineError !== null) return "a GPIO line of the bin failed";
+  if (!doorIsOpen(door) && !binReady(binId, state, ctx)) return "the bin's scale is offline or has no valid weight";
+  return null;
 }
 
 /**

@@ -26,7 +26,7 @@ import { applyScaleFrame, initialScale, noValidWeight, scaleLinkChanged } from "
 import { alarmEffect } from "./alarms.js";
 import { judgeBinFull, priorVerdict } from "./bin-full.js";
 import { LEVEL_STATUS_STEP_PERCENT, addReading, initialLevel, levelLinkChanged, levelSaysFull } from "./level-state.js";
-import { contactInput, doorClosedInput, doorDeadline, doorOf, doorTimers, gpioError, initialDoor, outputsOf } from "./doors.js";
+import { contactInput, doorClosedInput, doorDeadline, doorIsOpen, doorOf, doorTimers, gpioError, initialDoor, outputsOf } from "./doors.js";
 import { buttonPressed, closeIfDue, identify, recover, sessionDeadline, sessionDoorEdge, shutdown, weightAttributed, weightChanged } from "./session.js";
 import { replaceCards } from "./cards.js";
 import { brokerConflict, commandInput, finishCommand, scaleRequestDone } from "./commands.js";
@@ -109,9 +109,13 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
     case "contact":
       next = contactInput(next, input.contact, input.active, ctx, effects);
       break;
-    case "gpio_error":
+    case "gpio_error": {
+      const wasOpen = input.binId !== undefined && doorIsOpen(doorOf(next, input.binId));
       next = gpioError(next, input, ctx, effects);
+      // A session bin's door open as its line failed counts as closed now: the idle timer starts.
+      if (wasOpen && input.binId !== undefined) next = sessionDoorEdge(next, input.binId, "closed", input);
       break;
+    }
     case "restore":
       next = restore(next, input);
       break;
