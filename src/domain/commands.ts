@@ -187,7 +187,7 @@ function binInSession(state: StationState, binId: string): boolean {
   const sessions = [...(s.phase === "idle" ? [] : [s]), ...state.recoveredQueue];
   for (const session of sessions) {
     if (session.bins.some((b) => b.binId === binId)) return true;
-    if (session.phase === "open" && session.doorBins?.includes(binId) === true) return true;
+    if (session.phase === "open" && (session.doorBins?.includes(binId) === true || session.armedBins?.some((b) => b.binId === binId) === true)) return true;
   }
   const door = state.doors?.[binId];
   return door !== undefined && !door.locked;

@@ -258,7 +258,8 @@ export function outputsOf(state: StationState, ctx: StationContext): Outputs {
     const released = lockReleased(state, bin.binId, ctx);
     locks[bin.binId] = released;
     if (!bin.door.hasLamp) continue;
-    const waiting = session?.doorBins?.includes(bin.binId) === true || (session !== null && session.bins.some((b) => b.binId === bin.binId) && bin.door.hasButton && ctx.gpio?.doorMode === "select");
+    const inSession = session !== null && [...session.bins, ...(session.armedBins ?? [])].some((b) => b.binId === bin.binId);
+    const waiting = session?.doorBins?.includes(bin.binId) === true || (inSession && bin.door.hasButton && ctx.gpio?.doorMode === "select");
     lamps[bin.binId] = released ? "on" : waiting ? "blink" : "off";
   }
   return { locks, lamps };

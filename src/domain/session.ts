@@ -463,17 +463,18 @@ function unlockSessionDoor(state: StationState, binId: string, at: At, ctx: Stat
   const door = doorOf(state, binId);
   if (doorIsOpen(door) || door.lineError !== null) return state;
   let next: OpenSession = session;
-  if (!session.bins.some((b) => b.binId === binId)) {
+  const known = session.bins.some((b) => b.binId === binId) || (session.armedBins ?? []).some((b) => b.binId === binId);
+  if (!known) {
     const covered = coverNow(binId, state, ctx);
     if (covered === null) {
       effects.push({ type: "notice", level: "warn", msg: "door unlocked on a bin whose scale has no weight: nothing is measured there", fields: { bin: binId } });
     }
+    // Armed, not yet covered: the bin joins the session's measured (and stored) bins as its door opens.
     next = {
       ...session,
-      bins: covered === null ? session.bins : orderByConfig([...session.bins, covered], ctx),
+      ...(covered === null ? {} : { armedBins: [...(session.armedBins ?? []), covered] }),
       doorBins: (session.doorBins ?? []).filter((b) => b !== binId),
     };
-    if (covered !== null) effects.push({ type: "record", events: [], session: { op: "put", id: next.id, state: persisted(next) } });
   }
   return unlockDoor({ ...state, session: next }, binId, at, effects);
 }
@@ -483,9 +484,13 @@ function orderByConfig(bins: CoveredBin[], ctx: StationContext): CoveredBin[] {
   return bins.sort((a, b) => index(a.binId) - index(b.binId));
 }
 
-/** The door bins of the session (covered or waiting). */
+/** The door bins of the session (covered, armed or waiting). */
 function sessionDoorBins(session: OpenSession, ctx: StationContext): string[] {
-  return [...session.bins.map((b) => b.binId).filter((id) => doorSpecOf(id, ctx) !== null), ...(session.doorBins ?? [])];
+  return [
+    ...session.bins.map((b) => b.binId).filter((id) => doorSpecOf(id, ctx) !== null),
+    ...(session.armedBins ?? []).map((b) => b.binId),
+    ...(session.doorBins ?? []),
+  ];
 }
 
 /** A presentation (from any reader): open, restart a timer, or refuse (contract section 2, "Sessions", "Sessions with doors", "Roles"). */
@@ -630,7 +635,7 @@ export function buttonPressed(state: StationState, binId: string, at: At, ctx: S
     effects.push({ type: "notice", level: "debug", msg: "button pressed without a session: ignored", fields: { bin: binId } });
     return state;
   }
-  const inSession = (session.doorBins ?? []).includes(binId) || session.bins.some((b) => b.binId === binId);
+  const inSession = sessionDoorBins(session, ctx).includes(binId);
   if (!inSession || doorSpecOf(binId, ctx) === null) {
     effects.push({ type: "notice", level: "info", msg: "button of a bin outside the session: ignored", fields: { bin: binId } });
     effects.push({ type: "indicate", signal: "refused", binId });
@@ -676,12 +681,25 @@ function buttonRefusal(binId: string, state: StationState, ctx: StationContext):
 }
 
 /**
- * A door of the session opened (its deposit starts) or closed (the idle timer restarts from now).
- * Doors outside the session change nothing here (doors.ts raises their alarms).
+ * A door of the session opened while unlocked (its deposit starts: an armed bin becomes covered, and
+ * the session is stored with it) or closed (the idle timer restarts from now). Doors outside the
+ * session change nothing here (doors.ts raises their alarms).
  */
-export function sessionDoorEdge(state: StationState, binId: string, edge: "opened" | "closed", at: At): StationState {
+export function sessionDoorEdge(state: StationState, binId: string, edge: "opened" | "closed", at: At, ctx: StationContext, effects: StationEffect[]): StationState {
   const session = state.session;
-  if (session.phase !== "open" || !session.bins.some((b) => b.binId === binId)) return state;
+  if (session.phase !== "open") return state;
+  const armed = (session.armedBins ?? []).find((b) => b.binId === binId);
+  if (edge === "opened" && armed !== undefined) {
+    const next: OpenSession = {
+      ...session,
+      bins: orderByConfig([...session.bins, armed], ctx),
+      armedBins: (session.armedBins ?? []).filter((b) => b.binId !== binId),
+      doorOpened: true,
+    };
+    effects.push({ type: "record", events: [], session: { op: "put", id: next.id, state: persisted(next) } });
+    return { ...state, session: next };
+  }
+  if (!session.bins.some((b) => b.binId === binId)) return state;
   if (edge === "opened") return { ...state, session: { ...session, doorOpened: true } };
   return { ...state, session: { ...session, lastDoorClosedMono: at.mono } };
 }

@@ -113,7 +113,7 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
       const wasOpen = input.binId !== undefined && doorIsOpen(doorOf(next, input.binId));
       next = gpioError(next, input, ctx, effects);
       // A session bin's door open as its line failed counts as closed now: the idle timer starts.
-      if (wasOpen && input.binId !== undefined) next = sessionDoorEdge(next, input.binId, "closed", input);
+      if (wasOpen && input.binId !== undefined) next = sessionDoorEdge(next, input.binId, "closed", input, ctx, effects);
       break;
     }
     case "restore":
@@ -299,7 +299,7 @@ function doorInput(state: StationState, input: Input<"door_input">, ctx: Station
   if (input.part === "button") return input.active ? buttonPressed(state, bin.binId, input, ctx, effects) : state;
   const { state: next, edge } = doorClosedInput(state, bin.binId, input.active, input, ctx, effects);
   if (edge !== null) effects.push({ type: "status_changed" });
-  if (edge === "opened" || edge === "closed") return sessionDoorEdge(next, bin.binId, edge, input);
+  if (edge === "opened" || edge === "closed") return sessionDoorEdge(next, bin.binId, edge, input, ctx, effects);
   return next;
 }
 

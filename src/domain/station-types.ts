@@ -366,6 +366,14 @@ export type SessionPhase =
       readonly role?: Role;
       /** Ready door bins of the session not yet unlocked (select mode: waiting for their button). */
       readonly doorBins?: readonly string[];
+      /**
+       * Door bins the session unlocked whose door has not yet opened while unlocked, with the baseline
+       * of their first unlock. A door bin's deposit starts when its door opens (contract section 2,
+       * "Sessions with doors"), so these are neither measured at close nor stored, and a weight change
+       * on them is not the session's: a door that relocked unopened and was then forced, or an
+       * indicator drifting, earns nothing. The opening moves the bin to `bins`.
+       */
+      readonly armedBins?: readonly CoveredBin[];
       /** A door of the session has opened (a door session's "deposit started"). */
       readonly doorOpened?: boolean;
       /** When the last door of the session closed, `null`/absent while none did. */

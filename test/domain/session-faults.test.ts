@@ -10,7 +10,7 @@ import { EARLIEST_SET_WALL_MS } from "../../src/domain/session.js";
 import { compilePointsTable } from "../../src/domain/points.js";
 import type { StationInput } from "../../src/domain/station-types.js";
 import { doorClosed, doorContext, doorOpened, locks, press, readyWithDoors } from "../support/doors.js";
-import { ANNA, BORIS, READY, card, close, eventSummary, flush, notices, recorded, run, storage, testContext, tick, weigh, wobble } from "../support/machine.js";
+import { ANNA, BORIS, READY, card, close, eventSummary, flush, notices, recorded, run, sessionWrites, storage, testContext, tick, weigh, wobble } from "../support/machine.js";
 
 const ctx = doorContext();
 /** `card bin net points close_reason` of each deposit recorded. */
@@ -166,5 +166,42 @@ describe("the daily cap while the wall clock is not set (a board without a real-
     expect(nextDay).toBeGreaterThan(EARLIEST_SET_WALL_MS);
     const { effects } = run([restoredAtCap, ...READY.map((i) => ({ ...i, wall: nextDay })), ...deposit(1000, nextDay + 1000, 17_000)], capped);
     expect(recorded(effects).flatMap((e) => (e.kind === "deposit" ? [e.data.points] : []))).toEqual([10]);
+  });
+});
+
+describe("a door bin whose door never opened while unlocked earns nothing", () => {
+  it("unlocked, not opened, locked again: weight that rises there is no deposit (first_deposit_timeout closes with nothing) but an unattributed change", () => {
+    const { effects, state } = run([...readyWithDoors(ctx), card(ANNA, 1000), press("kitchen", 1100), tick(17_000), ...weigh("scale-1", 15_000, 20_000), tick(40_000)], ctx);
+    expect(deposits(effects)).toEqual([]);
+    expect(eventSummary(effects)).toEqual(["alarm unattributed_weight_change kitchen"]);
+    expect(state.session.phase).toBe("idle");
+  });
+
+  it("forced open after it locked again: door_forced, and the forced weight is nobody's deposit", () => {
+    const inputs = [...readyWithDoors(ctx), card(ANNA, 1000), press("kitchen", 1100), tick(17_000), doorOpened("kitchen", 18_000), ...weigh("scale-1", 15_000, 19_000), doorClosed("kitchen", 19_500), tick(40_000)];
+    const { effects } = run(inputs, ctx);
+    expect(deposits(effects)).toEqual([]);
+    expect(eventSummary(effects)).toEqual(["alarm door_forced kitchen", "alarm unattributed_weight_change kitchen"]);
+  });
+
+  it("the bin is stored with the session as its door opens, with the baseline of its unlock; the bag is the resident's", () => {
+    const unlocked = run([...readyWithDoors(ctx), card(ANNA, 1000), press("kitchen", 1100)], ctx);
+    // Stored at the card (no bin yet); nothing more at the unlock: a crash now has nothing to measure.
+    expect(sessionWrites(unlocked.effects)).toEqual(["put"]);
+    const opened = run([...weigh("scale-1", 12_030, 1150), doorOpened("kitchen", 1200)], ctx, unlocked.state);
+    expect(sessionWrites(opened.effects)).toEqual(["put"]);
+    const row = opened.effects.flatMap((e) => (e.type === "record" && e.session?.op === "put" ? [e.session.state] : []))[0] as { bins: unknown[] };
+    expect(row.bins).toContainEqual({ bin_id: "kitchen", baseline_g: 12_000, baseline_mode: "gross" });
+    const atCard = unlocked.effects.flatMap((e) => (e.type === "record" && e.session?.op === "put" ? [e.session.state] : []))[0] as { bins: Array<{ bin_id: string }> };
+    expect(atCard.bins.map((b) => b.bin_id)).not.toContain("kitchen");
+    const closed = run([...weigh("scale-1", 14_000, 1800), doorClosed("kitchen", 2000), tick(8_000)], ctx, opened.state);
+    expect(deposits(closed.effects)).toEqual([`${ANNA} kitchen 2000g 4p idle`]);
+  });
+
+  it("a bin unlocked twice keeps the baseline of its first unlock", () => {
+    const inputs = [...readyWithDoors(ctx), card(ANNA, 1000), press("kitchen", 1100), tick(17_000), ...weigh("scale-1", 12_500, 18_000), press("kitchen", 18_100), doorOpened("kitchen", 18_200), ...weigh("scale-1", 14_500, 19_000), doorClosed("kitchen", 19_500), tick(40_000)];
+    const { effects } = run(inputs, ctx);
+    // 12 kg at the first unlock: the 500 g that came while it was locked again is counted with the bag, as before.
+    expect(deposits(effects)).toEqual([`${ANNA} kitchen 2500g 5p idle`]);
   });
 });
