@@ -90,6 +90,9 @@ beforeAll(() => {
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
   writeFileSync(join(root, "etc/group"), "root:x:0:\ndialout:x:20:\n");
   cpSync("/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+  // ExecReload's /bin/kill (procps on Debian), which verify checks is an executable in the root.
+  mkdirSync(join(root, "bin"), { recursive: true });
+  writeFileSync(join(root, "bin/kill"), '#!/bin/sh\nexec /usr/bin/kill "$@"\n', { mode: 0o755 });
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -119,6 +122,8 @@ describeWithTool(["systemd-analyze", "systemd-sysusers", "mosquitto", "socat"], 
     expect(readFileSync(join(root, "etc/smartbin/config.yaml"), "utf8")).toBe(readFileSync(join(ROOT, "config/smartbin.example.yaml"), "utf8"));
     expect((statSync(join(root, "var/lib/smartbin")).mode & 0o777).toString(8)).toBe("700");
     expect(readlinkSync(join(root, "etc/systemd/system/multi-user.target.wants/smartbin.service"))).toBe("/etc/systemd/system/smartbin.service");
+    // `systemctl reload smartbin` (README, "Signals") needs an ExecReload: SIGHUP to the main process.
+    expect(readFileSync(join(root, "etc/systemd/system/smartbin.service"), "utf8")).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   }, 60_000);
 
   it("the installed unit passes systemd-analyze verify in that root, ExecStart included", () => {
