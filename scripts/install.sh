@@ -5,7 +5,8 @@
 #   sudo scripts/install.sh                 install or upgrade from this directory
 #   sudo scripts/install.sh --rollback      go back to the previous release
 #   sudo scripts/install.sh --uninstall     remove the product; keep config, database and user
-#   sudo scripts/install.sh --uninstall --purge   remove those too
+#   sudo scripts/install.sh --uninstall --purge   remove those too (refused while the database holds
+#                                           events not yet sent; --force deletes them anyway)
 #   scripts/install.sh --root DIR ...       the same into another root (an image, a test): nothing
 #                                           on this host is touched (no systemctl, no useradd here)
 #
@@ -29,6 +30,7 @@ usage() {
 ROOT=""
 ACTION=install
 PURGE=0
+FORCE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
@@ -36,12 +38,17 @@ while [ $# -gt 0 ]; do
     --rollback) ACTION=rollback; shift ;;
     --uninstall) ACTION=uninstall; shift ;;
     --purge) PURGE=1; shift ;;
+    --force) FORCE=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 if [ "$PURGE" = 1 ] && [ "$ACTION" != uninstall ]; then
   echo "install.sh: --purge goes with --uninstall" >&2
+  exit 2
+fi
+if [ "$FORCE" = 1 ] && [ "$PURGE" != 1 ]; then
+  echo "install.sh: --force goes with --uninstall --purge" >&2
   exit 2
 fi
 if [ -n "$ROOT" ]; then
@@ -272,7 +279,31 @@ do_rollback() {
   say "rolled back to $(basename "$prev") ($(basename "$cur") kept as previous: --rollback again returns to it)"
 }
 
+# Before --purge deletes the database: refuses while it holds events the broker has not acknowledged
+# (residents' points not yet in the central ledger), or when that cannot be checked, unless --force.
+check_purge() {
+  [ "$FORCE" = 1 ] && return 0
+  local check="" d
+  for d in "$ROOT$OPT/current" "$(cd "$(dirname "$0")/.." && pwd)"; do
+    if [ -f "$d/scripts/outbox-readable.mjs" ] && [ -d "$d/node_modules/better-sqlite3" ]; then check="$d/scripts/outbox-readable.mjs"; break; fi
+  done
+  local verdict rc=0
+  if [ -n "$check" ] && command -v node >/dev/null 2>&1; then
+    verdict=$(node "$check" --pending "${ROOT:-/}" "$CONFIG") || rc=$?
+  elif [ -z "$(find "$ROOT/var/lib/smartbin" -maxdepth 1 -type f 2>/dev/null | head -1)" ]; then
+    return 0
+  else
+    rc=1 verdict="no installed release to read it with"
+  fi
+  case "$rc" in
+    0) return 0 ;;
+    4) die "purge refused, nothing removed: $verdict; send them first (start the station with its broker reachable) or save them (smartbin outbox export FILE), or add --force to delete them" ;;
+    *) die "purge refused, nothing removed: the database could not be checked for unsent events (${verdict:-see above}); --force deletes it unchecked" ;;
+  esac
+}
+
 do_uninstall() {
+  if [ "$PURGE" = 1 ]; then check_purge; fi
   if [ "$HOST" = 1 ] && [ -e "/etc/systemd/system/$UNIT" ]; then
     systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
   fi

@@ -3,6 +3,11 @@
 // database the station uses? Prints one line saying why not, and exits 3, when it cannot.
 //
 //   node outbox-readable.mjs ROOT CONFIG_FILE RELEASE_DIR
+//   node outbox-readable.mjs --pending ROOT CONFIG_FILE
+//
+// With --pending (before `--uninstall --purge` deletes the database): prints how many events the
+// database holds that the broker has not acknowledged, and exits 4 when there are any, 0 when none
+// (or no database).
 //
 // ROOT is the install root ("/" or install.sh's --root); CONFIG_FILE is the config's path inside it.
 // The database is `storage.path` of that config (default /var/lib/smartbin/smartbin.db; relative
@@ -18,9 +23,10 @@ import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { parse } from "yaml";
 
-const [root, configFile, releaseDir] = process.argv.slice(2);
-if (root === undefined || configFile === undefined || releaseDir === undefined) {
-  process.stderr.write("usage: outbox-readable.mjs ROOT CONFIG_FILE RELEASE_DIR\n");
+const pendingMode = process.argv[2] === "--pending";
+const [root, configFile, releaseDir] = process.argv.slice(pendingMode ? 3 : 2);
+if (root === undefined || configFile === undefined || (releaseDir === undefined && !pendingMode)) {
+  process.stderr.write("usage: outbox-readable.mjs ROOT CONFIG_FILE RELEASE_DIR | --pending ROOT CONFIG_FILE\n");
   process.exit(1);
 }
 const inRoot = (p) => join(root, p);
@@ -36,6 +42,18 @@ if (existsSync(inRoot(configFile))) {
 if (!existsSync(inRoot(dbPath))) {
   process.stdout.write(`no outbox database at ${dbPath}: nothing to check\n`);
   process.exit(0);
+}
+
+if (pendingMode) {
+  const db = new Database(inRoot(dbPath), { readonly: true, fileMustExist: true });
+  let pending;
+  try {
+    pending = Number(db.prepare("SELECT count(*) AS n FROM events WHERE published_at IS NULL").get().n);
+  } finally {
+    db.close();
+  }
+  process.stdout.write(`the outbox database ${dbPath} holds ${pending} event(s) the broker has not acknowledged\n`);
+  process.exit(pending > 0 ? 4 : 0);
 }
 
 const schema = await import(pathToFileURL(join(releaseDir, "dist/adapters/outbox/schema.js")).href);

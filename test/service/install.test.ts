@@ -222,6 +222,23 @@ points:
     expect(readlinkSync(join(OPT, "current"))).toBe(`releases/${VERSION_A}`);
   }, 30_000);
 
+  it("--uninstall --purge is refused, removing nothing, while the database holds events the broker has not acknowledged", () => {
+    rmSync(DB, { force: true });
+    const db = new Database(DB);
+    db.exec("CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL, published_at TEXT NULL) STRICT");
+    db.prepare("INSERT INTO events (payload, published_at) VALUES ('{}', '2026-12-07T10:00:00.000Z'), ('{}', NULL), ('{}', NULL)").run();
+    db.close();
+    const r = install(releaseA, "--uninstall", "--purge");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("purge refused, nothing removed: the outbox database /var/lib/smartbin/smartbin.db holds 2 event(s) the broker has not acknowledged");
+    expect(r.err).toContain("--force");
+    expect(existsSync(DB)).toBe(true);
+    expect(existsSync(join(OPT, "current"))).toBe(true);
+    expect(existsSync(join(root, "etc/systemd/system/smartbin.service"))).toBe(true);
+    // --force belongs to --purge only.
+    expect(install(releaseA, "--uninstall", "--force").code).toBe(2);
+  });
+
   it("--uninstall removes the product and keeps the config, the database and the user", () => {
     const r = install(releaseA, "--uninstall");
     expect(r.code, r.err).toBe(0);
@@ -234,8 +251,13 @@ points:
     expect(group("smartbin")).toBeDefined();
   });
 
-  it("--uninstall --purge removes the config, the database and the user too", () => {
-    const r = install(releaseA, "--uninstall", "--purge");
+  it("--uninstall --purge removes the config, the database and the user too; with the product gone it needs --force", () => {
+    // No installed release is left to read the database with: refused, unless --force.
+    const refused = install(releaseA, "--uninstall", "--purge");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("could not be checked for unsent events");
+    expect(existsSync(DB)).toBe(true);
+    const r = install(releaseA, "--uninstall", "--purge", "--force");
     expect(r.code, r.err).toBe(0);
     expect(existsSync(join(root, "etc/smartbin"))).toBe(false);
     expect(existsSync(join(root, "var/lib/smartbin"))).toBe(false);
