@@ -340,7 +340,7 @@ function unusableStorage(given: string, baseDir: string, file: string, doc: Docu
       return denied === null ? [] : problem(`expected a database file this user can read, found ${JSON.stringify(value)}: ${denied}`);
     }
     const denied = access(value, fsConstants.R_OK | fsConstants.W_OK);
-    if (denied !== null) return problem(`expected a database file this user can read and write, found ${JSON.stringify(value)}: ${denied}`);
+    if (denied !== null) return problem(`expected a database file this user can read and write, found ${JSON.stringify(value)}: ${denied}${ownerHint(stat, value)}`);
   }
   // Nothing there: a reading command reports that there is no database.
   if (use === "read") return [];
@@ -421,4 +421,25 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/**
+ * For a database file this user may not use: whose it is and how to give it back, when another user
+ * owns it. A station started by hand as root (`sudo smartbin run`) in the service's folder leaves
+ * root's 0600 files there, and the service's user then cannot open them. Empty when this user owns it.
+ */
+export function ownerHint(stat: Pick<Stats, "uid">, file: string): string {
+  const me = process.getuid?.();
+  if (me === undefined || stat.uid === me) return "";
+  const name = (uid: number): string | null => {
+    try {
+      const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+      return line?.split(":")[0] ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const owner = name(stat.uid) ?? `uid ${stat.uid}`;
+  const user = name(me) ?? String(me);
+  return `; it belongs to ${owner}, not to this user (${user}), as after a station was run by hand as ${owner}: give it back with chown ${user}: ${file}*`;
 }

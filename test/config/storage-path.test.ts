@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatProblem, loadConfigFile } from "../../src/config/load.js";
+import { formatProblem, loadConfigFile, ownerHint } from "../../src/config/load.js";
 import { SMARTBIN, buildOnce } from "../support/build.js";
 import { isCI, toolAvailable } from "../support/require-tool.js";
 import { MINIMAL } from "./contract-example.js";
@@ -125,5 +125,21 @@ describe(`storage.path on a read-only mount${roReason}`, () => {
     expect(r.stdout).toBe(`${file}:6:9: storage.path: expected a folder this user can write to, found "${ro}": on a read-only file system (EROFS)\n`);
     const plain = spawnSync(process.execPath, [SMARTBIN, "config", "check", "-c", file], { encoding: "utf8" });
     expect(plain.status).toBe(0);
+  });
+});
+
+describe("a database file another user owns", () => {
+  // Root can open any file, so the refusal itself is seen only by another user; its hint is checked here.
+  it("the refusal says whose it is and how to give it back (a station run by hand as root leaves root's files)", () => {
+    const me = process.getuid?.() ?? 0;
+    const other = me === 0 ? 65534 : 0;
+    const passwd = fs.readFileSync("/etc/passwd", "utf8");
+    const nameOf = (uid: number) => passwd.split("\n").find((l) => l.split(":")[2] === String(uid))?.split(":")[0];
+    const owner = nameOf(other) ?? `uid ${other}`;
+    const user = nameOf(me) ?? String(me);
+    expect(ownerHint({ uid: other }, "/var/lib/smartbin/smartbin.db")).toBe(
+      `; it belongs to ${owner}, not to this user (${user}), as after a station was run by hand as ${owner}: give it back with chown ${user}: /var/lib/smartbin/smartbin.db*`,
+    );
+    expect(ownerHint({ uid: me }, "/var/lib/smartbin/smartbin.db")).toBe("");
   });
 });

@@ -190,9 +190,9 @@ describe("a door bin whose door never opened while unlocked earns nothing", () =
     expect(sessionWrites(unlocked.effects)).toEqual(["put"]);
     const opened = run([...weigh("scale-1", 12_030, 1150), doorOpened("kitchen", 1200)], ctx, unlocked.state);
     expect(sessionWrites(opened.effects)).toEqual(["put"]);
-    const row = opened.effects.flatMap((e) => (e.type === "record" && e.session?.op === "put" ? [e.session.state] : []))[0] as { bins: unknown[] };
+    const row = opened.effects.flatMap((e) => (e.type === "record" && e.session?.op === "put" ? [e.session.state] : []))[0]!;
     expect(row.bins).toContainEqual({ bin_id: "kitchen", baseline_g: 12_000, baseline_mode: "gross" });
-    const atCard = unlocked.effects.flatMap((e) => (e.type === "record" && e.session?.op === "put" ? [e.session.state] : []))[0] as { bins: Array<{ bin_id: string }> };
+    const atCard = unlocked.effects.flatMap((e) => (e.type === "record" && e.session?.op === "put" ? [e.session.state] : []))[0]!;
     expect(atCard.bins.map((b) => b.bin_id)).not.toContain("kitchen");
     const closed = run([...weigh("scale-1", 14_000, 1800), doorClosed("kitchen", 2000), tick(8_000)], ctx, opened.state);
     expect(deposits(closed.effects)).toEqual([`${ANNA} kitchen 2000g 4p idle`]);
