@@ -241,6 +241,8 @@ describe(`Outbox on a full disk (a 16 MiB tmpfs)${mountReason}`, () => {
     expect(code).toBe(0);
     expect(steps.crashing).toMatchObject({ sessions: 1, last_seq: 500 });
     expect(steps["start failed"]).toMatchObject({ code: "OUTBOX_OPEN_FAILED", cause: "ENOSPC" });
+    // Said in words: SQLite's own "disk I/O error" would send a technician after the SD card.
+    expect(steps["start failed"]!.message).toMatch(/^cannot open outbox database .*station\.db \(its file system is full: \d+ bytes free; free some space, then start again\)$/);
     // Closed as the last connection, SQLite would have checkpointed the WAL into the file and deleted it.
     expect(steps["start failed"]!.wal_bytes).toBeGreaterThan(0);
     expect(steps.reopened).toMatchObject({ salvaged: false, sessions: ["sess-22"], last_seq: 500, held: 200 });

@@ -1,4 +1,4 @@
-import { lstatSync, realpathSync, statSync } from "node:fs";
+import { lstatSync, realpathSync, statSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 
 import Database from "better-sqlite3";
@@ -142,7 +142,26 @@ export function openOutboxDatabase(req: OpenRequest): OpenedDatabase {
   } catch (err) {
     lock.release();
     if (err instanceof SmartbinError) throw err;
-    throw new SmartbinError("OUTBOX_OPEN_FAILED", `cannot open outbox database ${path}`, { path }, { cause: err });
+    throw new SmartbinError("OUTBOX_OPEN_FAILED", `cannot open outbox database ${path}${fullDiskHint(path)}`, { path }, { cause: err });
+  }
+}
+
+/** Below this much free space, a failed open is put down to a full file system. */
+const NEARLY_NO_SPACE_BYTES = 1_048_576;
+
+/**
+ * For the message of a failed open: ` (its file system is full: N bytes free; …)` when the folder's
+ * file system has less than {@link NEARLY_NO_SPACE_BYTES} free for this user, else empty. SQLite
+ * often reports a full disk met while opening as a generic "disk I/O error" (EIO), which points a
+ * technician at the SD card instead of at the space.
+ */
+function fullDiskHint(path: string): string {
+  try {
+    const fs = statfsSync(dirname(path));
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    return free < NEARLY_NO_SPACE_BYTES ? ` (its file system is full: ${free} bytes free; free some space, then start again)` : "";
+  } catch {
+    return "";
   }
 }
 
