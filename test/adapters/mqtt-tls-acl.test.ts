@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 
 import { checkConfigText, readPasswordFile } from "../../src/config/load.js";
@@ -203,7 +203,7 @@ describeWithTool(["mosquitto", "mosquitto_passwd"], "mqtt.password_file against 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function fromConfig(secret: string): Publisher {
+  function fromConfig(secret: string, logger: Logger = silent): Publisher {
     writeFileSync(join(dir, "secret.txt"), secret, { mode: 0o600 });
     const result = checkConfigText(
       `station: { id: st-001 }\nstorage: { path: ":memory:" }\nmqtt:\n  url: ${broker.url}\n  username: st-001\n  password_file: secret.txt\n`,
@@ -221,7 +221,7 @@ describeWithTool(["mosquitto", "mosquitto_passwd"], "mqtt.password_file against 
       protocolVersion: 5,
       username: result.config.mqtt.username,
       password: password.password,
-      logger: silent,
+      logger,
       reconnect: { startMs: 50, maxMs: 300 },
     });
     stops.push(p);
@@ -233,9 +233,15 @@ describeWithTool(["mosquitto", "mosquitto_passwd"], "mqtt.password_file against 
     good.start();
     await eventually(() => good.stats().connected, "logged in");
     await good.stop();
-    const bad = fromConfig("wrong horse\n");
+    const { logger, lines } = capturedLogger("info");
+    const bad = fromConfig("wrong horse\n", logger);
     bad.start();
     await settle(800);
     expect(bad.stats()).toMatchObject({ connected: false, connections: 0 });
+    // Said as what it is, once: the broker was reached and refused the login, it is not "unreachable".
+    const refused = lines.filter((l) => l.msg === "the broker refused the station's credentials: check mqtt.username and the password; retrying with backoff");
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 50 });
+    expect(lines.some((l) => l.msg === "broker unreachable; retrying with backoff")).toBe(false);
   });
 });

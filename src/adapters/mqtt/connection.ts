@@ -22,6 +22,8 @@ export interface Connection {
   reason: string | undefined;
   /** MQTT.js reported an error on it (socket error, keepalive or CONNACK timeout, refused CONNACK). */
   sawError: boolean;
+  /** The broker refused the CONNECT for its credentials ({@link refusesCredentials}). */
+  credentialsRefused: boolean;
   /** The broker said "Session taken over" (MQTT 5 DISCONNECT 0x8E). */
   takenOver: boolean;
   /** Ends a client id conflict once the connection has stayed up long enough. */
@@ -46,9 +48,20 @@ export function newConnection(client: MqttClient): Connection {
     lastSentSeq: 0,
     reason: undefined,
     sawError: false,
+    credentialsRefused: false,
     takenOver: false,
     stayTimer: undefined,
     replayRefusalLogged: false,
     retainedWarned: false,
   };
+}
+
+/**
+ * True for an MQTT.js error that is the broker refusing the station's credentials: CONNACK reason
+ * code 0x86 (bad user name or password) or 0x87 (not authorized) in MQTT 5 (section 3.2.2.2), return
+ * code 4 or 5 in MQTT 3.1.1 (section 3.2.2.3). MQTT.js puts the code in the error's `code`.
+ */
+export function refusesCredentials(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 0x86 || code === 0x87 || code === 4 || code === 5;
 }

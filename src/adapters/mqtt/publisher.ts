@@ -10,7 +10,7 @@ import { ClientIdConflictTracker, REASON_SESSION_TAKEN_OVER } from "./client-id-
 import { commandOf, replyRoute, type ReplyRoute } from "./commands.js";
 import { clientOptions, redactUrl, stationTopics } from "./connect-options.js";
 import type { StationTopics } from "./connect-options.js";
-import { newConnection } from "./connection.js";
+import { newConnection, refusesCredentials } from "./connection.js";
 import type { Connection } from "./connection.js";
 import { EventDrain } from "./event-drain.js";
 import type { ReplayAdded } from "./replay-queue.js";
@@ -381,6 +381,7 @@ export class Publisher {
     client.on("error", (err) => {
       conn.reason = err.message;
       conn.sawError = true;
+      if (refusesCredentials(err)) conn.credentialsRefused = true;
       this.log.debug({ err: err.message }, "mqtt client error");
     });
     client.on("disconnect", (packet) => {
@@ -495,7 +496,7 @@ export class Publisher {
       this.link = "down";
       this.scheduleReconnect(conn.reason ?? "connection closed by the broker");
     } else {
-      this.onAttemptFailed(conn.reason ?? "connection closed");
+      this.onAttemptFailed(conn.reason ?? "connection closed", conn.credentialsRefused);
     }
   }
 
@@ -516,9 +517,12 @@ export class Publisher {
     }
   }
 
-  private onAttemptFailed(reason: string): void {
+  private onAttemptFailed(reason: string, credentialsRefused = false): void {
     if (this.link !== "down") {
-      this.log.warn({ url: redactUrl(this.settings.url), reason }, "broker unreachable; retrying with backoff");
+      const url = redactUrl(this.settings.url);
+      // Reached, and refused: "unreachable" would send the technician after the network.
+      if (credentialsRefused) this.log.error({ url, reason }, "the broker refused the station's credentials: check mqtt.username and the password; retrying with backoff");
+      else this.log.warn({ url, reason }, "broker unreachable; retrying with backoff");
       this.link = "down";
     } else {
       this.log.debug({ reason }, "connection attempt failed");

@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { expectedFault, messageChain } from "../../adapters/log/faults.js";
+import { refusesCredentials } from "../../adapters/mqtt/connection.js";
 import type { Config } from "../../config/schema.js";
 import { TLS_FILE_KEYS, inspectTlsMaterial } from "../../config/tls-material.js";
 import type { CheckResult, DoctorProbes } from "./types.js";
@@ -47,8 +48,7 @@ function brokerAdvice(error: unknown): string {
     case "ENETUNREACH":
       return `${reason}: check the network (route, firewall, 4G link)`;
   }
-  // MQTT 5 CONNACK reason codes 0x86/0x87 and MQTT 3.1.1 return codes 4/5 (MQTT 5.0 section 3.2.2.2; 3.1.1 section 3.2.2.3).
-  if (code === 134 || code === 135 || code === 4 || code === 5) return `the broker refused the station's credentials (${messageChain(error)}): check mqtt.username and the password`;
+  if (refusesCredentials(error)) return `the broker refused the station's credentials (${messageChain(error)}): check mqtt.username and the password`;
   if (typeof code === "string" && /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO/.test(code)) return `TLS: ${messageChain(error)} (${code}): check mqtt.ca_file and the broker's certificate`;
   return messageChain(error);
 }
