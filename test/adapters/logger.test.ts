@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createLogging } from "../../src/adapters/log/logger.js";
 import { expectedFault, messageChain } from "../../src/adapters/log/faults.js";
+import { newerSchemaError } from "../../src/adapters/outbox/schema.js";
 import { SmartbinError } from "../../src/errors.js";
 
 /** A logging setup writing JSON objects into `lines`, on a manual clock. */
@@ -26,6 +27,12 @@ describe("expected faults", () => {
     expect(expectedFault(new Error("Error: Permission denied, cannot open /dev/ttyS0"))?.code).toBe("EACCES");
     expect(expectedFault(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1883"), { code: "ECONNREFUSED" }))?.reason).toBe("connection refused (ECONNREFUSED)");
     expect(expectedFault(new SmartbinError("SERIAL_OPEN_FAILED", "cannot open", {}, { cause: portMissing() }))?.code).toBe("ENOENT");
+    // A database from a newer version (a rollback too far): a condition of the field, said without a stack.
+    expect(expectedFault(newerSchemaError("/var/lib/smartbin/smartbin.db", 9))).toEqual({
+      code: "NEWER_SCHEMA",
+      reason: "the outbox database was written by a newer smartbin-edge (NEWER_SCHEMA)",
+    });
+    expect(expectedFault(new SmartbinError("OUTBOX_OPEN_FAILED", "cannot open", { reason: "other" }))).toBeUndefined();
     expect(expectedFault(new TypeError("x is undefined"))).toBeUndefined();
     expect(expectedFault("ENOENT")).toBeUndefined();
   });

@@ -32,6 +32,8 @@ const EXPECTED: Readonly<Record<string, string>> = {
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
   OUTBOX_LOCKED: "the outbox database is in use by another station",
+  /** `newerSchemaError` (outbox/schema.ts): a rollback past what the database allows. */
+  NEWER_SCHEMA: "the outbox database was written by a newer smartbin-edge",
 };
 
 /** strerror(3) texts (glibc and musl) of the errno values serialport reports only as text. */
@@ -65,6 +67,7 @@ export function expectedFault(err: unknown): ExpectedFault | undefined {
   for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
     const code = (current as NodeJS.ErrnoException).code;
     if (typeof code === "string" && Object.hasOwn(EXPECTED, code)) return fault(code);
+    if ((current as { context?: { reason?: unknown } }).context?.reason === "newer_schema") return fault("NEWER_SCHEMA");
     for (const [pattern, errno] of STRERROR) if (pattern.test(current.message)) return fault(errno);
     current = current.cause;
   }
