@@ -70,6 +70,12 @@ fi
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
+# Another root must be a root file system already (an OS image, a container root): its users and
+# groups are where the station's user is added. Checked before anything is written there.
+if [ "$HOST" = 0 ] && [ "$ACTION" = install ] && { [ ! -f "$ROOT/etc/passwd" ] || [ ! -f "$ROOT/etc/group" ]; }; then
+  die "--root $ROOT has no etc/passwd and etc/group: give the root of an OS file system (an image, a container root); nothing was written"
+fi
+
 # The Node that runs npm here and, on the host, the station: engines.node of package.json.
 node_check() {
   command -v node >/dev/null 2>&1 || die "Node.js not found: install Node 22.12 or newer first (docs/install.md)"

@@ -126,6 +126,14 @@ describeWithTool(["systemd-analyze", "systemd-sysusers", "mosquitto", "socat"], 
     expect(readFileSync(join(root, "etc/systemd/system/smartbin.service"), "utf8")).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   }, 60_000);
 
+  it("an empty folder as --root is refused before anything is written there", () => {
+    const empty = mkdtempSync(join(work, "empty-root-"));
+    const r = spawnSync("bash", [join(releaseA, "scripts/install.sh"), "--root", empty], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("has no etc/passwd and etc/group");
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
   it("the installed unit passes systemd-analyze verify in that root, ExecStart included", () => {
     const r = spawnSync("systemd-analyze", ["verify", `--root=${root}`, "/etc/systemd/system/smartbin.service"], { encoding: "utf8" });
     expect(r.stderr).toBe("");
