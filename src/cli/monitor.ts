@@ -56,6 +56,13 @@ export async function runMonitorCommand(
   output: MonitorOutput = { stdout: process.stdout, err: (line) => void process.stderr.write(line + "\n") },
 ): Promise<number> {
   const { stdout, err } = output;
+  // A config file given where device ids go (`smartbin monitor config.yaml`): said as such, before the
+  // default config is read (which may not exist on a laptop, and its error would hide this one).
+  const fileLike = names.find((n) => /\.ya?ml$/i.test(n) || n.includes("/"));
+  if (fileLike !== undefined) {
+    err(`smartbin monitor: ${JSON.stringify(fileLike)} is not a device id but looks like a file: give a config file with -c ${fileLike}`);
+    return EXIT.USAGE;
+  }
   const loaded = loadConfigFile(configFile);
   if (!loaded.ok) {
     for (const p of loaded.problems) err(formatProblem(p));

@@ -24,8 +24,8 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function start(args: string[]): Running {
-  const child = spawn(process.execPath, [SMARTBIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, [SMARTBIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -44,6 +44,13 @@ describe("smartbin monitor refusals", () => {
     expect(await r.exited).toBe(2);
     expect(r.stderr()).toBe(`smartbin monitor: unknown device "scale-9" in ${file} (known: scale-1, reader-1)\n`);
     expect(r.stdout()).toBe("");
+  });
+
+  it("a config file given where device ids go is a usage error that says to use -c (exit 2), whatever the default config", async () => {
+    const { file } = config();
+    const r = start(["monitor", file], { SMARTBIN_CONFIG: join(tempDir("smartbin-monitor-"), "missing.yaml") });
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toBe(`smartbin monitor: ${JSON.stringify(file)} is not a device id but looks like a file: give a config file with -c ${file}\n`);
   });
 
   it("an invalid config: its problems as config check prints them, exit 78", async () => {

@@ -65,7 +65,9 @@ function counts(view: MonitorView): string {
 function preamble(view: MonitorView): string | null {
   if (view.port.state === "offline") return `offline: ${printable(view.port.reason)} (retrying)`;
   if (view.counts.bytes === 0) return view.port.state === "open" ? "port open, no bytes yet" : "opening the port";
-  if (view.hint !== null) return `all ${view.counts.bytes} B discarded; ${view.hint}`;
+  // "Not one valid frame", not "all discarded": bytes the framer still holds (no header, no end yet)
+  // are not counted as discarded frames, and the counts after this say so.
+  if (view.hint !== null) return `${view.counts.bytes} B, not one valid frame; ${view.hint}`;
   if (view.counts.valid === 0) return `${view.counts.bytes} B, no whole frame yet`;
   return null;
 }

@@ -94,7 +94,7 @@ describe("DeviceMonitor, scale", () => {
     const v = m.view(t);
     expect(v.counts.valid).toBe(0);
     expect(v.hint).toMatch(/^set protocol: ascii-st-gs \(it decodes \d+ frames of them, yaohua-a9 none\)$/);
-    expect(monitorLine(v)).toMatch(/^scale-a9 yaohua-a9@9600: all \d+ B discarded; set protocol: ascii-st-gs \(/);
+    expect(monitorLine(v)).toMatch(/^scale-a9 yaohua-a9@9600: \d+ B, not one valid frame; set protocol: ascii-st-gs \(/);
   });
 
   it("fewer bytes than the threshold: no hint yet", () => {
