@@ -4,6 +4,7 @@
  * Never throws for bad input; a bad file is a list of problems (contract.md section 1).
  */
 import { accessSync, constants as fsConstants, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
+import { userInfo } from "node:os";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
@@ -431,15 +432,17 @@ function deepFreeze<T>(value: T): T {
 export function ownerHint(stat: Pick<Stats, "uid">, file: string): string {
   const me = process.getuid?.();
   if (me === undefined || stat.uid === me) return "";
-  const name = (uid: number): string | null => {
-    try {
-      const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
-      return line?.split(":")[0] ?? null;
-    } catch {
-      return null;
-    }
-  };
-  const owner = name(stat.uid) ?? `uid ${stat.uid}`;
-  const user = name(me) ?? String(me);
+  const owner = userNameOf(stat.uid) ?? `uid ${stat.uid}`;
+  const user = userInfo().username;
   return `; it belongs to ${owner}, not to this user (${user}), as after a station was run by hand as ${owner}: give it back with chown ${user}: ${file}*`;
+}
+
+/** The name /etc/passwd gives `uid`, `null` when it has none (or cannot be read). */
+function userNameOf(uid: number): string | null {
+  try {
+    const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+    return line?.split(":")[0] ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -14,6 +14,7 @@
 import { alarmEffect } from "./alarms.js";
 import { replaceCards } from "./cards.js";
 import { linkState } from "./device-link.js";
+import { sessionBinIds } from "./doors.js";
 import { isoTime } from "./iso-time.js";
 import { META_KEYS, type CardListsState, type StationContext, type StationEffect, type StationState } from "./station-types.js";
 
@@ -186,8 +187,8 @@ function binInSession(state: StationState, binId: string): boolean {
   const s = state.session;
   const sessions = [...(s.phase === "idle" ? [] : [s]), ...state.recoveredQueue];
   for (const session of sessions) {
-    if (session.bins.some((b) => b.binId === binId)) return true;
-    if (session.phase === "open" && (session.doorBins?.includes(binId) === true || session.armedBins?.some((b) => b.binId === binId) === true)) return true;
+    const bins = session.phase === "open" ? sessionBinIds(session) : session.bins.map((b) => b.binId);
+    if (bins.includes(binId)) return true;
   }
   const door = state.doors?.[binId];
   return door !== undefined && !door.locked;

@@ -17,6 +17,7 @@ import type {
   Contact,
   DoorSpec,
   DoorState,
+  OpenSession,
   StationContext,
   StationEffect,
   StationState,
@@ -37,6 +38,15 @@ export const initialDoor: DoorState = {
   leftOpen: false,
   lineError: null,
 };
+
+/**
+ * Every bin of an open session: covered (measured), armed (its door unlocked, not yet opened) and
+ * waiting for its button, in that order. The session's, the lamps' and the commands' one answer to
+ * "is this bin in the session".
+ */
+export function sessionBinIds(session: OpenSession): string[] {
+  return [...session.bins.map((b) => b.binId), ...(session.armedBins ?? []).map((b) => b.binId), ...(session.doorBins ?? [])];
+}
 
 /** The door spec of a bin, `null` for a bin without a door (or an unknown bin). */
 export function doorSpecOf(binId: string, ctx: StationContext): DoorSpec | null {
@@ -258,8 +268,10 @@ export function outputsOf(state: StationState, ctx: StationContext): Outputs {
     const released = lockReleased(state, bin.binId, ctx);
     locks[bin.binId] = released;
     if (!bin.door.hasLamp) continue;
-    const inSession = session !== null && [...session.bins, ...(session.armedBins ?? [])].some((b) => b.binId === bin.binId);
-    const waiting = session?.doorBins?.includes(bin.binId) === true || (inSession && bin.door.hasButton && ctx.gpio?.doorMode === "select");
+    const waiting =
+      session !== null &&
+      sessionBinIds(session).includes(bin.binId) &&
+      (session.doorBins?.includes(bin.binId) === true || (bin.door.hasButton && ctx.gpio?.doorMode === "select"));
     lamps[bin.binId] = released ? "on" : waiting ? "blink" : "off";
   }
   return { locks, lamps };

@@ -14,7 +14,7 @@
  */
 import { DAILY_DAY_KEY, addPoints, cardsIn, dailyPointsKey, earnedOn, type StoredCardPoints } from "./daily-points.js";
 import { collectionEvent, interruptedAlarm, maintenanceEvent, measureBin, tareChangedAlarm, type ClosingSession } from "./deposits.js";
-import { contactActive, doorIsOpen, doorOf, doorSpecOf, lockDoorIfClosed, unlockDoor } from "./doors.js";
+import { contactActive, doorIsOpen, doorOf, doorSpecOf, lockDoorIfClosed, sessionBinIds, unlockDoor } from "./doors.js";
 import { isoTime } from "./iso-time.js";
 import { maskCardId } from "./privacy.js";
 import { noValidWeight, scaleView } from "./scale-state.js";
@@ -463,7 +463,8 @@ function unlockSessionDoor(state: StationState, binId: string, at: At, ctx: Stat
   const door = doorOf(state, binId);
   if (doorIsOpen(door) || door.lineError !== null) return state;
   let next: OpenSession = session;
-  const known = session.bins.some((b) => b.binId === binId) || (session.armedBins ?? []).some((b) => b.binId === binId);
+  // Covered or armed already: the baseline of its first unlock stays.
+  const known = [...session.bins, ...(session.armedBins ?? [])].some((b) => b.binId === binId);
   if (!known) {
     const covered = coverNow(binId, state, ctx);
     if (covered === null) {
@@ -486,11 +487,7 @@ function orderByConfig(bins: CoveredBin[], ctx: StationContext): CoveredBin[] {
 
 /** The door bins of the session (covered, armed or waiting). */
 function sessionDoorBins(session: OpenSession, ctx: StationContext): string[] {
-  return [
-    ...session.bins.map((b) => b.binId).filter((id) => doorSpecOf(id, ctx) !== null),
-    ...(session.armedBins ?? []).map((b) => b.binId),
-    ...(session.doorBins ?? []),
-  ];
+  return sessionBinIds(session).filter((id) => doorSpecOf(id, ctx) !== null);
 }
 
 /** A presentation (from any reader): open, restart a timer, or refuse (contract section 2, "Sessions", "Sessions with doors", "Roles"). */
