@@ -48,6 +48,22 @@ interface Row {
 const baselines = (s: StationState) =>
   s.session.phase === "idle" ? null : Object.fromEntries(s.session.bins.map((b) => [b.binId, b.baselineG]));
 
+/** Scale-1 (kitchen, 12 kg accepted) reads `grams`, no valid weight (`condition`), when Anna shows her card. */
+function noValidWeightRow(name: string, grams: number, condition: "above_capacity" | "underload"): Row {
+  return {
+    name,
+    given: [...READY, ...weigh("scale-1", grams, 500)],
+    when: card(ANNA, 1000),
+    events: [],
+    phase: "open",
+    check: (s) => {
+      expect(baselines(s)).toEqual({ recycle: 3000 });
+      expect(s.scales["scale-1"]!.acceptedG).toBe(12_000);
+      expect(s.scales["scale-1"]!.condition).toBe(condition);
+    },
+  };
+}
+
 const rows: Row[] = [
   // Opening
   { name: "no scale online: refused, no session", given: [], when: card(ANNA, 1000), events: [], phase: "idle" },
@@ -90,30 +106,8 @@ const rows: Row[] = [
     phase: "open",
     check: (s) => expect(baselines(s)).toEqual({ kitchen: 12_000 }),
   },
-  {
-    name: "a scale reading above capacity_g is not covered and its accepted weight stays",
-    given: [...READY, ...weigh("scale-1", 999_999_000, 500)],
-    when: card(ANNA, 1000),
-    events: [],
-    phase: "open",
-    check: (s) => {
-      expect(baselines(s)).toEqual({ recycle: 3000 });
-      expect(s.scales["scale-1"]!.acceptedG).toBe(12_000);
-      expect(s.scales["scale-1"]!.condition).toBe("above_capacity");
-    },
-  },
-  {
-    name: "a reading more than change_threshold_g below zero is underload: not covered, its accepted weight stays",
-    given: [...READY, ...weigh("scale-1", -45_000, 500)],
-    when: card(ANNA, 1000),
-    events: [],
-    phase: "open",
-    check: (s) => {
-      expect(baselines(s)).toEqual({ recycle: 3000 });
-      expect(s.scales["scale-1"]!.acceptedG).toBe(12_000);
-      expect(s.scales["scale-1"]!.condition).toBe("underload");
-    },
-  },
+  noValidWeightRow("a scale reading above capacity_g is not covered and its accepted weight stays", 999_999_000, "above_capacity"),
+  noValidWeightRow("a reading more than change_threshold_g below zero is underload: not covered, its accepted weight stays", -45_000, "underload"),
   {
     name: "the climb back from a negative reading to zero is never a deposit (the bin was not covered)",
     given: [...READY, ...weigh("scale-1", -45_000, 500), card(ANNA, 1000), ...weigh("scale-1", 0, 2000)],
