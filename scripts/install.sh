@@ -64,6 +64,17 @@ die() { echo "install.sh: $*" >&2; exit 1; }
 # Runs a command on the host only (systemctl, udevadm): never with --root.
 on_host() { if [ "$HOST" = 1 ]; then "$@"; fi; }
 
+# The Node the service is to run, on a host install: one under a home folder (nvm's, a copy in
+# ~/.cache) cannot be reached by the service, whose unit has ProtectHome=yes and whose user cannot
+# enter another user's home, so the unit would fail at every start (status 203/EXEC, or EACCES).
+if [ "$HOST" = 1 ] && [ "$ACTION" = install ] && command -v node >/dev/null 2>&1; then
+  node_real=$(readlink -f "$(command -v node)")
+  case "$node_real" in
+    /home/* | /root/* | /run/user/*)
+      die "the Node found, $node_real, is under a home folder, which the service cannot reach (ProtectHome=yes, and its user cannot enter that home): install Node for the whole system, into /usr/bin or /usr/local/bin (docs/install.md, section 2); nothing was installed" ;;
+  esac
+fi
+
 if [ "$HOST" = 1 ] && [ "$(id -u)" -ne 0 ]; then
   die "run as root (sudo $0 $*), or with --root DIR to install into another tree"
 fi

@@ -9,9 +9,9 @@
  * `npm ci` has filled it on CI), once: later releases with the same lock file reuse them.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -274,3 +274,26 @@ points:
     expect(group("dialout")).toBe("dialout:x:20:");
   });
 });
+
+// A host install (no --root) with a Node under a home folder (nvm's, say): the unit's ProtectHome=yes
+// and the smartbin user's lack of access to that home would make every start fail. Refused before
+// the root check, so this runs as any user; the stand-in node answers only the version query, so a
+// check that let it through would fail at the next step instead of installing anything.
+const home = homedir();
+const homeIsHome = /^\/(home|root)\//.test(`${home}/`);
+(homeIsHome ? it : it.skip)(
+  `a host install refuses a Node under a home folder, before anything is written${homeIsHome ? "" : " (skipped: HOME is not under /home or /root)"}`,
+  () => {
+    const dir = mkdtempSync(join(home, ".smartbin-node-check-"));
+    try {
+      writeFileSync(join(dir, "node"), '#!/bin/sh\n[ "$*" = "-p process.versions.node" ] && { echo 24.0.0; exit 0; }\nexit 97\n', { mode: 0o755 });
+      const r = spawnSync("bash", [join(ROOT, "scripts/install.sh")], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`the Node found, ${realpathSync(join(dir, "node"))}, is under a home folder`);
+      expect(r.stderr).toContain("nothing was installed");
+      expect(r.stdout).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
