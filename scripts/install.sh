@@ -320,7 +320,19 @@ check_purge() {
 }
 
 do_uninstall() {
-  if [ "$PURGE" = 1 ]; then check_purge; fi
+  if [ "$PURGE" = 1 ]; then
+    # On a host the station is stopped before the check, so that no deposit can be committed
+    # between the check and the deletion; a refusal starts it again.
+    local was_active=0
+    if service_active; then
+      was_active=1
+      systemctl stop "$UNIT"
+    fi
+    if ! (check_purge); then
+      if [ "$was_active" = 1 ]; then systemctl start "$UNIT" && say "$UNIT started again"; fi
+      exit 1
+    fi
+  fi
   if [ "$HOST" = 1 ] && [ -e "/etc/systemd/system/$UNIT" ]; then
     systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
   fi
