@@ -9,7 +9,7 @@ import type { SimulateLevelArgs, SimulateReaderArgs, SimulateScaleArgs, Simulate
 const MAX_DEMO_SECONDS = 86_400;
 
 /**
- * What `--version` prints: `smartbin-edge 0.2.0 (Node 24.22.3)`, the product and the Node that runs it
+ * What `--version` prints: `smartbin-edge 0.3.0 (Node 24.22.3)`, the product and the Node that runs it
  * (package.json sits two folders up from both src/cli and dist/cli). The launcher answers a bare
  * `--version` itself, in the same form, before anything is loaded.
  */
