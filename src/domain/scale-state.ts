@@ -17,7 +17,7 @@
 import type { ScaleFrame } from "../protocol/types.js";
 import { unreachable } from "./exhaustive.js";
 import { initialLink, linkOnline } from "./device-link.js";
-import { pushSample } from "./stability.js";
+import { pushSample, slowestFramePeriodMs } from "./stability.js";
 import type { ScaleSpec, ScaleState } from "./station-types.js";
 import type { ScaleView } from "./types.js";
 
@@ -57,6 +57,7 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       if (frame.grams < -spec.changeThresholdG) {
         return { scale: withoutValidWeight(scale, "underload"), valid: true, weightChanged: false };
       }
+      const slowFrames = nextSlowFrames(scale, mono, spec);
       const tareChanged = scale.mode !== null && frame.mode !== scale.mode;
       const { samples, result } = pushSample(
         tareChanged ? [] : scale.samples,
@@ -70,7 +71,7 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       const tareChanges = scale.tareChanges + (tareChanged ? 1 : 0);
       const base = acceptedG !== scale.acceptedG ? { acceptedTareChanges: tareChanges } : {};
       return {
-        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges, ...base },
+        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges, ...base, ...slowFrames },
         valid: true,
         weightChanged: acceptedG !== scale.acceptedG,
         ...(tareChanged ? { tareChanged } : {}),
@@ -86,6 +87,43 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
     default:
       return unreachable(frame);
   }
+}
+
+/**
+ * Weight frames in a row that must come this much further apart than the window allows before
+ * {@link framesTooSlow} says so: one late frame (a pause of the indicator, a busy line) is no
+ * pattern.
+ */
+export const SLOW_FRAMES_IN_A_ROW = 5;
+
+/**
+ * True when the scale's last {@link SLOW_FRAMES_IN_A_ROW} weight frames each came further apart than
+ * its window can hold `minSamples` of (`slowestFramePeriodMs`): it can never be stable, so nothing
+ * is weighed on its bin. The cure is a longer `stable_window_ms`: see {@link windowNeededMs}.
+ */
+export function framesTooSlow(scale: ScaleState): boolean {
+  return (scale.slowFrames?.count ?? 0) >= SLOW_FRAMES_IN_A_ROW;
+}
+
+/**
+ * The `stable_window_ms` that holds `minSamples` frames `periodMs` apart with one period to spare
+ * (so a frame a little late still fits), rounded up to 100 ms.
+ */
+export function windowNeededMs(periodMs: number, minSamples: number): number {
+  return Math.ceil((Math.max(2, minSamples) * periodMs) / 100) * 100;
+}
+
+/**
+ * The scale's `slowFrames` after a weight frame read at `mono` (a spread into its next state): the
+ * time since the previous sample of the window, when there is one, is compared with the slowest
+ * period the window allows. No previous sample (the window was just started again) changes nothing.
+ */
+function nextSlowFrames(scale: ScaleState, mono: number, spec: ScaleSpec): { slowFrames?: ScaleState["slowFrames"] } {
+  const previous = scale.samples[scale.samples.length - 1];
+  if (previous === undefined || mono < previous.mono) return {};
+  const periodMs = mono - previous.mono;
+  if (periodMs > slowestFramePeriodMs(spec.stability)) return { slowFrames: { count: (scale.slowFrames?.count ?? 0) + 1, periodMs } };
+  return scale.slowFrames === undefined ? {} : { slowFrames: undefined };
 }
 
 function withoutValidWeight(scale: ScaleState, condition: "overload" | "underload" | "above_capacity"): ScaleState {

@@ -44,13 +44,27 @@ export const DEFAULT_STABLE_TOLERANCE_G = 20;
 export const DEFAULT_STABLE_MIN_SAMPLES = 3;
 
 /**
- * The retained samples must span at least this fraction of the window (newest.mono - oldest.mono
- * >= 0.8 × windowMs). Samples older than the window are dropped, so at a steady rate the span is
- * the window minus less than one sample period and some jitter; 0.8 accepts that for indicators
- * sending at 5 Hz or faster with a 1 s window, while a burst after a gap (three samples 10 ms apart)
- * is not mistaken for a full window. Slower indicators need a longer window.
+ * The retained samples must cover at least this fraction of the window: their span
+ * (newest.mono - oldest.mono) plus one sample period, the median of the times between them (the
+ * lower one of an even count), must reach `0.8 × windowMs`. Samples older than the window are
+ * dropped, so at a steady period `P` the span is the window minus less than one `P`, and the span
+ * plus `P` always reaches the window: any rate at which the window holds `minSamples` samples is
+ * judged (with the defaults, a frame every 500 ms or more often), with 20 % left for jitter, while a
+ * burst after a gap (three samples 10 ms apart: 30 ms) is not mistaken for a full window; the median
+ * keeps one long gap from counting as a period. (The span alone, against 0.8, left dead bands: a
+ * scale sending every 250.3 ms, or every 340 ms, was never stable with a 1 s window, while one at
+ * 3.3 Hz was.) Slower indicators need a longer window: see {@link slowestFramePeriodMs}.
  */
 export const STABLE_WINDOW_COVERAGE = 0.8;
+
+/**
+ * The longest time between two samples at which the window can still hold `minSamples` of them
+ * (`windowMs / (minSamples - 1)`; the whole window when `minSamples` is 1 or 2). A scale whose frames
+ * come further apart than that is never stable.
+ */
+export function slowestFramePeriodMs(options: ResolvedStabilityOptions): number {
+  return options.windowMs / Math.max(1, options.minSamples - 1);
+}
 
 const NOT_STABLE: StabilityResult = { stable: false, valueG: null };
 
@@ -89,7 +103,8 @@ export function resolveStabilityOptions(options: StabilityOptions = {}): Resolve
  * Judges one scale's stream of samples. The window holds the samples at most `windowMs` older than
  * the newest one. It is stable when all of these hold:
  * - it holds at least `minSamples` samples;
- * - they span at least {@link STABLE_WINDOW_COVERAGE} of the window (no verdict from a short burst);
+ * - they cover at least {@link STABLE_WINDOW_COVERAGE} of the window, their span plus their median
+ *   period (no verdict from a short burst; a single sample covers nothing);
  * - max - min <= tolerance;
  * - no sample in it has `indicatorStable === false` (`null` means no flag: judged by the window).
  *
@@ -149,7 +164,7 @@ export function judgeWindow(window: readonly WeightSample[], options: ResolvedSt
   const oldest = window[0];
   const newest = window[window.length - 1];
   if (oldest === undefined || newest === undefined || window.length < minSamples) return NOT_STABLE;
-  if (newest.mono - oldest.mono < windowMs * STABLE_WINDOW_COVERAGE) return NOT_STABLE;
+  if (!coversWindow(window, windowMs * STABLE_WINDOW_COVERAGE)) return NOT_STABLE;
   let min = Infinity;
   let max = -Infinity;
   for (const s of window) {
@@ -161,6 +176,23 @@ export function judgeWindow(window: readonly WeightSample[], options: ResolvedSt
   // A steady display (every sample the same) is the common case: its median needs no sort.
   if (max === min) return { stable: true, valueG: Math.round(min) };
   return { stable: true, valueG: lowerMedian(window.map((s) => s.grams)) };
+}
+
+/**
+ * Whether the window's span plus its median sample period (the lower median of an even count of
+ * periods) reaches `neededMs` (see {@link STABLE_WINDOW_COVERAGE}). The span alone decides when it
+ * is enough, as it is at 5 Hz and faster with the defaults, so the periods are sorted only for
+ * slower scales.
+ */
+function coversWindow(window: readonly WeightSample[], neededMs: number): boolean {
+  const n = window.length;
+  if (n < 2) return false;
+  const span = window[n - 1]!.mono - window[0]!.mono;
+  if (span >= neededMs) return true;
+  const periods: number[] = [];
+  for (let i = 1; i < n; i++) periods.push(window[i]!.mono - window[i - 1]!.mono);
+  periods.sort((a, b) => a - b);
+  return span + periods[(periods.length - 1) >> 1]! >= neededMs;
 }
 
 /** The lower median of a non-empty list, rounded to an integer. */

@@ -22,7 +22,7 @@ import { tallyOf } from "./daily-points.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
 import { expireTags, initialReader, readTag, resetTags } from "./reader-state.js";
-import { applyScaleFrame, initialScale, noValidWeight, scaleLinkChanged } from "./scale-state.js";
+import { applyScaleFrame, framesTooSlow, initialScale, noValidWeight, scaleLinkChanged, windowNeededMs } from "./scale-state.js";
 import { alarmEffect } from "./alarms.js";
 import { judgeBinFull, priorVerdict } from "./bin-full.js";
 import { LEVEL_STATUS_STEP_PERCENT, addReading, initialLevel, levelLinkChanged, levelSaysFull } from "./level-state.js";
@@ -565,6 +565,7 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
   if (changed) scale = scaleLinkChanged(scale);
   let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
   const conditionBefore = scale.condition;
+  const slowBefore = framesTooSlow(scale);
   for (const frame of input.frames) {
     if (frame.kind === "discarded") {
       effects.push(discardedNotice(spec.id, frame));
@@ -598,7 +599,28 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
     const notice = conditionNotice(spec, conditionBefore, scale.condition, input.frames);
     if (notice !== null) effects.push(notice);
   }
+  if (framesTooSlow(scale) !== slowBefore) effects.push(slowFramesNotice(spec, scale));
   return { ...state, scales: { ...state.scales, [spec.id]: scale } };
+}
+
+/**
+ * The log line of a scale whose frames start or stop coming too far apart for its stability window
+ * (see `framesTooSlow`): warn when they start, with the time between frames and the
+ * `stable_window_ms` that would hold them, since the scale is then never stable and nothing is
+ * weighed on its bin; info when frames come often enough again.
+ */
+function slowFramesNotice(spec: ScaleSpec, scale: ScaleState): StationEffect {
+  const { windowMs, minSamples } = spec.stability;
+  if (!framesTooSlow(scale)) {
+    return { type: "notice", level: "info", msg: "scale frames come often enough for its stability window again", fields: { scale: spec.id, bin: spec.binId } };
+  }
+  const periodMs = Math.round(scale.slowFrames?.periodMs ?? 0);
+  return {
+    type: "notice",
+    level: "warn",
+    msg: `scale sends a weight only every ${periodMs} ms: its stable_window_ms (${windowMs}) cannot hold stable_min_samples (${minSamples}) of them, so it is never stable and nothing is weighed on its bin; set stable_window_ms to at least ${windowNeededMs(periodMs, minSamples)}, or make the indicator send more often`,
+    fields: { scale: spec.id, bin: spec.binId, period_ms: periodMs, stable_window_ms: windowMs, stable_min_samples: minSamples, needed_window_ms: windowNeededMs(periodMs, minSamples) },
+  };
 }
 
 /**

@@ -216,6 +216,12 @@ export interface ScaleState {
   readonly tareChanges: number;
   /** `tareChanges` when the accepted weight last changed (a change across a tare switch is no weight change). */
   readonly acceptedTareChanges?: number;
+  /**
+   * Weight frames in a row that came longer after the one before than the stability window allows
+   * (see `slowestFramePeriodMs`), and the last such time between frames in ms; absent or `count` 0
+   * once one comes in time. See `framesTooSlow` (scale-state.ts).
+   */
+  readonly slowFrames?: { readonly count: number; readonly periodMs: number };
 }
 
 /** One distance reading kept for a level sensor's median. */

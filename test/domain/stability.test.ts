@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   StabilityDetector,
   resolveStabilityOptions,
+  slowestFramePeriodMs,
   type StabilityResult,
   type WeightSample,
 } from "../../src/domain/stability.js";
@@ -43,9 +44,10 @@ describe("StabilityDetector", () => {
   it("judges ±10 g noise at 10 Hz around 5000 g stable, with a median within tolerance", () => {
     const n = noise(7, 10);
     const results = feed(new StabilityDetector(), trace(0, 5000, 100, () => 5000 + n()));
-    // Not before the window is covered (0.8 s), and from then on every verdict is stable.
-    expect(results.filter((r) => r.mono < 800).every((r) => !r.stable)).toBe(true);
-    const later = results.filter((r) => r.mono >= 800);
+    // Not before the window is covered (0.8 s: a span of 0.7 s plus one 0.1 s period), and from
+    // then on every verdict is stable.
+    expect(results.filter((r) => r.mono < 700).every((r) => !r.stable)).toBe(true);
+    const later = results.filter((r) => r.mono >= 700);
     expect(later.every((r) => r.stable)).toBe(true);
     for (const r of later) {
       expect(Number.isInteger(r.valueG)).toBe(true);
@@ -105,15 +107,43 @@ describe("StabilityDetector", () => {
     feed(detector, trace(0, 2000, 100, () => 700));
     const burst = feed(detector, [at(700, 7000), at(700, 7010), at(700, 7020)]);
     expect(burst.map((r) => r.stable)).toEqual([false, false, false]);
-    expect(detector.push(at(700, 7799)).stable).toBe(false);
-    expect(detector.push(at(700, 7800))).toEqual({ stable: true, valueG: 700 });
+    // The median period is 10 ms, not the long gap after the burst: covered at a span of 790 ms.
+    expect(detector.push(at(700, 7789)).stable).toBe(false);
+    expect(detector.push(at(700, 7790))).toEqual({ stable: true, valueG: 700 });
   });
 
-  it("judges sparse samples by span: 5 Hz covers a 1 s window, three samples in 0.5 s do not", () => {
+  it("judges sparse samples by span plus one period: 5 Hz covers a 1 s window, three samples in 0.5 s do not", () => {
     const fiveHz = feed(new StabilityDetector(), trace(0, 2000, 200, () => 900));
-    expect(firstStable(fiveHz)?.mono).toBe(800);
+    expect(firstStable(fiveHz)?.mono).toBe(600);
     const short = feed(new StabilityDetector(), trace(0, 500, 250, () => 900));
     expect(short.some((r) => r.stable)).toBe(false);
+  });
+
+  it("has no dead band of rates: every steady period up to windowMs / (minSamples - 1) is judged stable", () => {
+    // The span alone, against 80 % of the window, was never reached at 250.3 ms (4 samples span
+    // 751 ms) or 340 ms (3 samples span 680 ms), while 300 ms (4 samples, 900 ms) passed (field report).
+    for (let period = 40; period <= 500; period += 0.7) {
+      const results = feed(new StabilityDetector(), trace(0, 6000, period, () => 18_000));
+      const settled = results.filter((r) => r.mono >= 1500);
+      expect(settled.length, `period ${period}`).toBeGreaterThan(0);
+      expect(settled.every((r) => r.stable), `period ${period} ms`).toBe(true);
+    }
+    for (const period of [250.3, 340, 400, 499]) {
+      expect(feed(new StabilityDetector(), trace(0, 6000, period, () => 18_000)).at(-1)?.stable, `period ${period}`).toBe(true);
+    }
+    // Beyond it the window cannot hold 3 samples: never stable (a longer window is needed).
+    expect(feed(new StabilityDetector(), trace(0, 10_000, 550, () => 18_000)).some((r) => r.stable)).toBe(false);
+    expect(feed(new StabilityDetector({ windowMs: 1650 }), trace(0, 10_000, 550, () => 18_000)).at(-1)?.stable).toBe(true);
+    expect(slowestFramePeriodMs(resolveStabilityOptions())).toBe(500);
+    expect(slowestFramePeriodMs(resolveStabilityOptions({ windowMs: 1200, minSamples: 5 }))).toBe(300);
+  });
+
+  it("judges a 4 Hz indicator with a jittery clock stable on nearly every frame", () => {
+    const jitter = noise(11, 3);
+    const samples: WeightSample[] = [];
+    for (let i = 0, mono = 0; i < 200; i++, mono += 250 + jitter()) samples.push(at(25_000, mono));
+    const settled = feed(new StabilityDetector(), samples).filter((r) => r.mono >= 1500);
+    expect(settled.filter((r) => r.stable).length / settled.length).toBeGreaterThanOrEqual(0.95);
   });
 
   it("takes the lower median of an even count", () => {

@@ -492,6 +492,31 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     ]);
   });
 
+  it("a scale whose frames come too far apart for its window is logged once at warn (the window it needs), and at info when they come in time", () => {
+    // The default window (1 s, 3 samples) holds frames at most 500 ms apart; this indicator sends every 550 ms.
+    const ctx = testContext({ scales: testContext().scales.map((s) => ({ ...s, stability: { windowMs: 1000, minSamples: 3, toleranceG: 20 } })) });
+    const noticeOf = (effects: ReturnType<typeof run>["effects"]) => effects.flatMap((e) => (e.type === "notice" && e.msg.startsWith("scale ") && e.msg.includes("often") ? [[e.level, e.fields]] : []));
+    const every = (period: number, from: number, count: number) => Array.from({ length: count }, (_, i) => scaleData("scale-1", from + i * period, [weight(18_000)]));
+    // Four late frames are no pattern (a pause); the fifth in a row is.
+    const four = run([open("scale-1"), ...every(550, 0, 5)], ctx);
+    expect(noticeOf(four.effects)).toEqual([]);
+    const slow = run(every(550, 2750, 1), ctx, four.state);
+    expect(noticeOf(slow.effects)).toEqual([
+      ["warn", { scale: "scale-1", bin: "kitchen", period_ms: 550, stable_window_ms: 1000, stable_min_samples: 3, needed_window_ms: 1700 }],
+    ]);
+    expect(notices(slow.effects, "warn")[0]).toContain("set stable_window_ms to at least 1700");
+    expect(slow.state.scales["scale-1"]!.acceptedG).toBeNull();
+    // Still slow: nothing more. Then every 200 ms: one info line, and the scale is stable.
+    const still = run(every(550, 3300, 10), ctx, slow.state);
+    expect(noticeOf(still.effects)).toEqual([]);
+    const fast = run(every(200, 8800, 8), ctx, still.state);
+    expect(noticeOf(fast.effects)).toEqual([["info", { scale: "scale-1", bin: "kitchen" }]]);
+    expect(fast.state.scales["scale-1"]!.acceptedG).toBe(18_000);
+    // A single late frame among timely ones says nothing.
+    const pause = run([...every(2000, 11_000, 1), ...every(200, 11_200, 10)], ctx, fast.state);
+    expect(noticeOf(pause.effects)).toEqual([]);
+  });
+
   it("no valid frames: garbage over the whole window takes a scale offline once, a valid frame brings it back", () => {
     const ctx = testContext();
     const junk = (mono: number) => scaleData("scale-1", mono, [{ kind: "discarded", bytes: new Uint8Array(20), reason: "no header" }], 20);

@@ -12,7 +12,7 @@ import { portChanged } from "../../domain/device-link.js";
 import { addReading, initialLevel, levelLinkChanged, levelSaysFull } from "../../domain/level-state.js";
 import { unreachable } from "../../domain/exhaustive.js";
 import { initialReader, readTag } from "../../domain/reader-state.js";
-import { applyScaleFrame, initialScale, scaleLinkChanged } from "../../domain/scale-state.js";
+import { applyScaleFrame, framesTooSlow, initialScale, scaleLinkChanged, windowNeededMs } from "../../domain/scale-state.js";
 import type { LevelSensorSpec, LevelSensorState, ReaderSpec, ReaderState, ScaleCondition, ScaleSpec, ScaleState } from "../../domain/station-types.js";
 import { findProtocol, type BufferedFramer, type LevelFrame, type ReaderFrame, type ScaleFrame } from "../../protocol/index.js";
 import { discardHint } from "./protocol-guess.js";
@@ -70,6 +70,11 @@ export interface ScaleView {
   mode: "gross" | "net" | null;
   /** Stable by the station's window rule with this scale's settings. */
   stable: boolean;
+  /**
+   * The frames come too far apart for the window ever to hold its samples (`framesTooSlow`): the
+   * `stable_window_ms` that would, else `null`.
+   */
+  windowNeededMs: number | null;
   condition: ScaleCondition;
   /** Every frame so far was discarded: what the bytes decode as (protocol-guess.ts), or `null`. */
   hint: string | null;
@@ -281,6 +286,7 @@ export class DeviceMonitor {
         unit: displayUnit(this.device.item),
         mode: this.scale.mode,
         stable: this.scale.stable,
+        windowNeededMs: framesTooSlow(this.scale) ? windowNeededMs(this.scale.slowFrames?.periodMs ?? 0, this.device.spec.stability.minSamples) : null,
         condition: this.port.state === "opening" ? "no_reading" : this.scale.condition,
       };
     }

@@ -77,7 +77,9 @@ function scaleReading(view: ScaleView): string {
   let state: string;
   switch (view.condition) {
     case "ok":
-      state = view.stable ? "stable" : "unstable";
+      if (view.stable) state = "stable";
+      else if (view.windowNeededMs !== null) state = `unstable: frames too far apart for stable_window_ms (it needs ${view.windowNeededMs})`;
+      else state = "unstable";
       break;
     case "overload":
     case "underload":
@@ -130,7 +132,7 @@ export function changeKey(view: MonitorView): string {
   // The hint's counts grow with every frame; its words change only when the verdict does.
   const hint = view.hint?.replace(/\d+/g, "#") ?? "";
   const common = [view.port.state, view.port.state === "offline" ? view.port.reason : "", view.counts.bytes > 0, view.counts.valid > 0, view.counts.discarded > 0, hint];
-  if (view.kind === "scale") return JSON.stringify([...common, view.lastG, view.mode, view.condition, view.stable]);
+  if (view.kind === "scale") return JSON.stringify([...common, view.lastG, view.mode, view.condition, view.stable, view.windowNeededMs]);
   // The fill level in whole percent: the median moves by a millimetre or two with every reading.
   if (view.kind === "level") return JSON.stringify([...common, view.fillPercent === null ? null : Math.round(view.fillPercent), view.full, view.noReading]);
   return JSON.stringify([...common, view.presentations, view.cards.map((c) => c.cardId), view.noise]);

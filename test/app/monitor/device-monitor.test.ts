@@ -57,6 +57,17 @@ describe("DeviceMonitor, scale", () => {
     expect((m.view(2_650) as ScaleView).counts.framesPerSecond).toBe(0.5);
   });
 
+  it("frames too far apart for the window: unstable, with the stable_window_ms it needs", () => {
+    // stable_window_ms 500 with 3 samples holds frames at most 250 ms apart; these come every 400 ms.
+    const m = monitorOf("scale-a9");
+    m.portChanged({ state: "open" }, 0);
+    for (let t = 0; t <= 2400; t += 400) m.bytes(a9(12_340), t);
+    expect(m.view(2400)).toMatchObject({ stable: false, windowNeededMs: 1200 });
+    expect(monitorLine(m.view(2400))).toContain("12.340 kg = 12340 g, unstable: frames too far apart for stable_window_ms (it needs 1200), ");
+    for (let t = 2500; t <= 3000; t += 100) m.bytes(a9(12_340), t);
+    expect(m.view(3000)).toMatchObject({ stable: true, windowNeededMs: null });
+  });
+
   it("a weight outside the tolerance is unstable; above capacity_g is no valid weight", () => {
     const m = monitorOf("scale-a9");
     m.portChanged({ state: "open" }, 0);
