@@ -182,12 +182,21 @@ export function nextDeadline(state: StationState, ctx: StationContext): number |
   const door = doorDeadline(state, ctx);
   if (door !== null && (at === null || door < at)) at = door;
   for (const spec of ctx.readers) {
-    for (const c of state.readers[spec.id]?.candidates ?? []) {
+    const reader = state.readers[spec.id];
+    for (const c of reader?.candidates ?? []) {
       const due = c.lastMono + spec.repeatGapMs;
       if (at === null || due < at) at = due;
     }
+    const noiseDue = unloggedNoiseDue(reader, ctx);
+    if (noiseDue !== null && (at === null || noiseDue < at)) at = noiseDue;
   }
   return at;
+}
+
+/** When the noise counted since a reader's last noise line is due to be logged, or `null` when there is none. */
+function unloggedNoiseDue(reader: ReaderState | undefined, ctx: StationContext): number | null {
+  if (reader === undefined || reader.noiseUnlogged === 0 || reader.noiseLoggedMono === null) return null;
+  return reader.noiseLoggedMono + ctx.noiseLogIntervalMs;
 }
 
 /** The machine's part of the retained status (contract section 4): devices, scale conditions, storage. */
@@ -716,26 +725,35 @@ function readerData(state0: StationState, input: Input<"reader_data">, ctx: Stat
   return { ...state, readers: { ...state.readers, [spec.id]: reader } };
 }
 
-/** Counts noise and writes the rate-limited log line (at most one per `noiseLogIntervalMs` per reader). */
+/**
+ * Counts noise and writes the rate-limited log line (at most one per `noiseLogIntervalMs` per reader,
+ * with the count since the last one). Noise counted within the interval is logged when it ends
+ * (`tickReaders`, at {@link nextDeadline}), not only when more noise comes.
+ */
 function noteNoise(reader: ReaderState, n: number, mono: number, readerId: string, ctx: StationContext, effects: StationEffect[]): ReaderState {
   if (n === 0) return reader;
   const unlogged = reader.noiseUnlogged + n;
   if (reader.noiseLoggedMono !== null && mono - reader.noiseLoggedMono < ctx.noiseLogIntervalMs) {
     return { ...reader, noiseUnlogged: unlogged };
   }
-  effects.push({
-    type: "notice",
-    level: "warn",
-    msg: "reader noise discarded (all-zero or all-F tags, or reads below min_reads)",
-    fields: { device: readerId, count: unlogged },
-  });
+  effects.push(noiseLine(readerId, unlogged));
   return { ...reader, noiseUnlogged: 0, noiseLoggedMono: mono };
+}
+
+function noiseLine(readerId: string, count: number): StationEffect {
+  return { type: "notice", level: "warn", msg: "reader noise discarded (all-zero or all-F tags, or reads below min_reads)", fields: { device: readerId, count } };
 }
 
 function tickReaders(state: StationState, mono: number, ctx: StationContext, effects: StationEffect[]): StationState {
   let s = state;
   for (const spec of ctx.readers) {
-    const reader = s.readers[spec.id];
+    let reader = s.readers[spec.id];
+    const noiseDue = unloggedNoiseDue(reader, ctx);
+    if (reader !== undefined && noiseDue !== null && mono >= noiseDue) {
+      effects.push(noiseLine(spec.id, reader.noiseUnlogged));
+      reader = { ...reader, noiseUnlogged: 0, noiseLoggedMono: mono };
+      s = { ...s, readers: { ...s.readers, [spec.id]: reader } };
+    }
     if (reader === undefined || (reader.candidates.length === 0 && Object.keys(reader.presented).length === 0)) continue;
     const expired = expireTags(reader, mono, spec);
     if (expired.reader === reader) continue;

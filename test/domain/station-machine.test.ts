@@ -625,6 +625,20 @@ describe("station machine: readers (contract section 4 'Readers')", () => {
     expect(notices(effects, "warn").filter((m) => m.startsWith("reader noise"))).toHaveLength(2);
   });
 
+  it("noise within the minute is logged with its count when the minute ends, without waiting for more noise", () => {
+    const noise = (t: number) => readerData("reader-1", t, [{ kind: "noise", bytes: new Uint8Array(14), reason: "all-zero tag" }]);
+    const counts = (effects: ReturnType<typeof run>["effects"]) => effects.flatMap((e) => (e.type === "notice" && e.msg.startsWith("reader noise") ? [e.fields?.count] : []));
+    const ctx = testContext();
+    const first = run([...READY, noise(1000), noise(1050), noise(2000)], ctx);
+    expect(counts(first.effects)).toEqual([1]);
+    // The runner ticks at the deadline: the two held back are logged then, and nothing is due after.
+    expect(nextDeadline(first.state, ctx)).toBe(61_000);
+    const due = run([tick(60_999), tick(61_000)], ctx, first.state);
+    expect(counts(due.effects)).toEqual([2]);
+    expect(nextDeadline(due.state, ctx)).toBeNull();
+    expect(due.state.counters.devices["reader-1"]!.noise).toBe(3);
+  });
+
   it("a flood of distinct one-off ids stays bounded", () => {
     const inputs = [...READY];
     for (let i = 0; i < 500; i++) inputs.push(readerData("reader-1", 1000 + i, [tag(String(i).padStart(10, "0"))]));
