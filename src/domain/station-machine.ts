@@ -169,6 +169,9 @@ export function step(state: StationState, input: StationInput, ctx: StationConte
       return unreachable(input);
   }
   next = closeIfDue(next, input, ctx, effects);
+  // The retained status carries `session` (idle, open, recovering): a session that opens or closes
+  // changes it as a device or a fault does.
+  if (next.session.phase !== state.session.phase && !effects.some((e) => e.type === "status_changed")) effects.push({ type: "status_changed" });
   return { state: next, effects };
 }
 

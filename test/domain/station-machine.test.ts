@@ -492,6 +492,20 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     ]);
   });
 
+  it("a session that opens or closes has the retained status published again (its `session` field)", () => {
+    const ctx = testContext();
+    const ready = run(READY, ctx);
+    const statusChanges = (effects: ReturnType<typeof run>["effects"]) => effects.filter((e) => e.type === "status_changed").length;
+    const opened = run([card(ANNA, 1000)], ctx, ready.state);
+    expect(statusOf(opened.state, ctx).session).toBe("open");
+    expect(statusChanges(opened.effects)).toBe(1);
+    const weighed = run(weigh("scale-2", 4000, 2000), ctx, opened.state);
+    expect(statusChanges(weighed.effects)).toBe(0);
+    const closed = run([tick(60_000)], ctx, weighed.state);
+    expect(statusOf(closed.state, ctx).session).toBe("idle");
+    expect(statusChanges(closed.effects)).toBe(1);
+  });
+
   it("a scale whose frames come too far apart for its window is logged once at warn (the window it needs), and at info when they come in time", () => {
     // The default window (1 s, 3 samples) holds frames at most 500 ms apart; this indicator sends every 550 ms.
     const ctx = testContext({ scales: testContext().scales.map((s) => ({ ...s, stability: { windowMs: 1000, minSamples: 3, toleranceG: 20 } })) });
