@@ -79,9 +79,9 @@ export interface DevicePort {
 
 /** A device as the runner drives it: its kind, id, framer, and how to open its port. */
 export type RunnerDevice =
-  | { kind: "scale"; id: string; framer: BufferedFramer<ScaleFrame>; open(handlers: DeviceHandlers): DevicePort }
-  | { kind: "reader"; id: string; framer: BufferedFramer<ReaderFrame>; open(handlers: DeviceHandlers): DevicePort }
-  | { kind: "level"; id: string; framer: BufferedFramer<LevelFrame>; open(handlers: DeviceHandlers): DevicePort };
+  | { kind: "scale"; id: string; framer: BufferedFramer<ScaleFrame>; newFramer?: () => BufferedFramer<ScaleFrame>; open(handlers: DeviceHandlers): DevicePort }
+  | { kind: "reader"; id: string; framer: BufferedFramer<ReaderFrame>; newFramer?: () => BufferedFramer<ReaderFrame>; open(handlers: DeviceHandlers): DevicePort }
+  | { kind: "level"; id: string; framer: BufferedFramer<LevelFrame>; newFramer?: () => BufferedFramer<LevelFrame>; open(handlers: DeviceHandlers): DevicePort };
 
 /**
  * What the runner needs of the station's GPIO outputs (app/gpio-station.ts): the levels the machine's
@@ -627,10 +627,11 @@ export class StationRunner {
 
   private openDevice(device: RunnerDevice): DevicePort {
     const id = device.id;
-    const onOpen = () => this.feed({ type: "port", deviceId: id, state: "open", ...this.now() });
+    const opened = () => this.feed({ type: "port", deviceId: id, state: "open", ...this.now() });
     const onClose = (reason: string) => this.feed({ type: "port", deviceId: id, state: "closed", reason, ...this.now() });
     if (device.kind === "scale") {
-      const framer = device.framer;
+      const framer = renewedAtOpen(device.framer, device.newFramer);
+      const onOpen = () => framer.renew(opened);
       return device.open({
         onData: (chunk) =>
           this.feed({ type: "scale_data", scaleId: id, bytes: chunk.length, frames: this.countFrames(id, framer.push(chunk)), ...this.now() }),
@@ -639,14 +640,16 @@ export class StationRunner {
       });
     }
     if (device.kind === "level") {
-      const framer = device.framer;
+      const framer = renewedAtOpen(device.framer, device.newFramer);
+      const onOpen = () => framer.renew(opened);
       return device.open({
         onData: (chunk) => this.feed({ type: "level_data", sensorId: id, bytes: chunk.length, frames: this.countFrames(id, framer.push(chunk)), ...this.now() }),
         onOpen,
         onClose,
       });
     }
-    const framer = device.framer;
+    const framer = renewedAtOpen(device.framer, device.newFramer);
+    const onOpen = () => framer.renew(opened);
     return device.open({
       onData: (chunk) =>
         this.feed({
@@ -821,4 +824,23 @@ function isFullSources(v: unknown): v is Record<string, { weight?: boolean; leve
 
 function isBoolRecord(v: unknown): v is Record<string, boolean> {
   return isRecord(v) && Object.values(v).every((b) => typeof b === "boolean");
+}
+
+/**
+ * A device's framer, made afresh at every open of its port when the device can make one
+ * (`RunnerDevice.newFramer`): bytes held from before an unplug or a silence reopen never join the
+ * first bytes after it into one frame, and a protocol's rule for the first line after an open (Ohaus:
+ * it may be cut) applies at every open.
+ */
+function renewedAtOpen<F>(first: BufferedFramer<F>, fresh: (() => BufferedFramer<F>) | undefined): { push(chunk: Uint8Array): F[]; renew(then: () => void): void } {
+  let current = first;
+  let opens = 0;
+  return {
+    push: (chunk) => current.push(chunk),
+    renew: (then) => {
+      // The first open uses the framer the device came with (nothing has been pushed into it yet).
+      if (opens++ > 0 && fresh !== undefined) current = fresh();
+      then();
+    },
+  };
 }

@@ -471,6 +471,7 @@ export class Station {
         kind: "scale",
         id: s.id,
         framer: codec.createFramer(),
+        newFramer: () => codec.createFramer(),
         open: serial(s, codec.port, "scale", s.silence_timeout_s * 1000, (device) =>
           this.scalePorts.set(s.id, { device, commands: codec.commands }),
         ),
@@ -487,6 +488,7 @@ export class Station {
         kind: "reader",
         id: r.id,
         framer: codec.createFramer(),
+        newFramer: () => codec.createFramer(),
         open: serial(r, codec.port, "reader"),
       });
     }
@@ -497,6 +499,7 @@ export class Station {
         kind: "level",
         id: l.id,
         framer: codec.createFramer(),
+        newFramer: () => codec.createFramer(),
         open: serial(l, codec.port, "level", l.silence_timeout_s * 1000),
       });
     }

@@ -331,3 +331,30 @@ async function transpileForNode(entries: string[]): Promise<string> {
   }
   return work;
 }
+
+describe("SerialDevice on a path that is not a serial device (the real binding, no socat needed)", () => {
+  it("/dev/null and a directory: offline with the reason in words, logged as one line without a stack", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "smartbin-not-a-port-"));
+    try {
+      for (const [path, reason] of [
+        ["/dev/null", "open failed: not a serial device (ENOTTY)"],
+        [dir, "open failed: a directory, not a serial device (EISDIR)"],
+      ] as const) {
+        const { logger, lines } = memoryLogger();
+        const reasons: string[] = [];
+        const device = new SerialDevice({ id: "dev-1", path, baudRate: 9600, logger, backoff: { startMs: 50, maxMs: 400 }, onData: () => undefined, onOffline: (r) => void reasons.push(r) });
+        device.start();
+        await waitFor(() => reasons.length > 0, `offline on ${path}`);
+        await device.stop();
+        // Not serialport's "setting custom baud rate of 9600" (9600 is no custom rate).
+        expect(reasons[0]).toBe(reason);
+        const errors = lines.filter((l) => l.level >= 50) as Array<{ msg: string; err?: unknown }>;
+        expect(errors).toHaveLength(1);
+        expect(errors[0]!.err).toBeUndefined();
+        expect(errors[0]!.msg).toContain(reason.replace("open failed: ", ""));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

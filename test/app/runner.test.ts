@@ -71,7 +71,8 @@ class FakePort {
   stopped = false;
 }
 
-function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number; cards?: ConfigCards } = {}) {
+function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number; cards?: ConfigCards; newFramers?: boolean } = {}) {
+  const { newFramers, ...runnerExtra } = extra;
   const clock = new ManualClock();
   const ports = { "scale-1": new FakePort(), "scale-2": new FakePort(), "reader-1": new FakePort(), "reader-2": new FakePort() };
   const open = (id: keyof typeof ports) => (handlers: DeviceHandlers) => {
@@ -90,7 +91,7 @@ function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number; card
   const scaleFramer = () => findProtocol("scale", "ascii-st-gs").configure().createFramer();
   const readerFramer = () => findProtocol("reader", "em4100-ascii").configure().createFramer();
   const devices: RunnerDevice[] = [
-    { kind: "scale", id: "scale-1", framer: scaleFramer(), open: open("scale-1") },
+    { kind: "scale", id: "scale-1", framer: scaleFramer(), ...(newFramers === true ? { newFramer: scaleFramer } : {}), open: open("scale-1") },
     { kind: "scale", id: "scale-2", framer: scaleFramer(), open: open("scale-2") },
     { kind: "reader", id: "reader-1", framer: readerFramer(), open: open("reader-1") },
     { kind: "reader", id: "reader-2", framer: readerFramer(), open: open("reader-2") },
@@ -114,7 +115,7 @@ function station(outbox = new FakeOutbox(), extra: { stopCommitMs?: number; card
       newId: () => `0190f1a2-0000-7000-8000-${String(++n).padStart(12, "0")}`,
     },
     clock,
-    ...extra,
+    ...runnerExtra,
   });
   /** The indicator on `id` shows `grams` for `ms`, a frame every 50 ms. */
   const show = (id: "scale-1" | "scale-2", grams: number, ms: number) => {
@@ -153,6 +154,24 @@ describe("StationRunner with fakes and a manual clock", () => {
     expect(s.outbox.events[0]!.data.card_id).toBe("0008844356");
     expect(s.outbox.sessions.size).toBe(0);
     expect(s.counts().notified).toBe(1);
+  });
+
+  it("a port reopened after an unplug starts a new framer: a frame cut by the unplug never joins the first bytes after it", () => {
+    for (const newFramers of [true, false]) {
+      const s = station(new FakeOutbox(), { newFramers });
+      s.runner.start();
+      s.openAll();
+      s.show("scale-1", 12_000, 1200);
+      const before = s.runner.stats().scaleFrames;
+      // Unplugged halfway through a frame; the first bytes after the re-plug are the end of another one.
+      s.ports["scale-1"].handlers!.onData(new TextEncoder().encode("ST,GS,+00"));
+      s.ports["scale-1"].handlers!.onClose("disconnected");
+      s.clock.advance(2000);
+      s.ports["scale-1"].handlers!.onOpen();
+      s.ports["scale-1"].handlers!.onData(new TextEncoder().encode("99.00kg\r\n"));
+      // Joined, the halves would be a 99 kg frame from the indicator.
+      expect(s.runner.stats().scaleFrames - before, `newFramer given: ${newFramers}`).toBe(newFramers ? 0 : 1);
+    }
   });
 
   it("an all-zero tag is noise: no session, counted", () => {

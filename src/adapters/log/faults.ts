@@ -23,6 +23,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   ENXIO: "no such device or address",
   ENODEV: "no such device",
   ENOTTY: "not a serial device",
+  EISDIR: "a directory, not a serial device",
   EIO: "input/output error",
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset",
@@ -47,6 +48,7 @@ const STRERROR: readonly (readonly [RegExp, string])[] = [
   [/No such device or address/i, "ENXIO"],
   [/No such device\b/i, "ENODEV"],
   [/Inappropriate ioctl for device|Not a typewriter/i, "ENOTTY"],
+  [/Is a directory/i, "EISDIR"],
   [/Input\/output error|I\/O error/i, "EIO"],
 ];
 

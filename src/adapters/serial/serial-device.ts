@@ -411,16 +411,17 @@ export class SerialDevice {
       { deviceId: this.opts.id, path: this.locatedPath ?? this.opts.path },
       { cause: err },
     );
+    // An expected fault (missing, not ours, busy, not a tty: faults.ts) is one line with the reason,
+    // no stack, and the alarm's reason says the same (not serialport's "setting custom baud rate").
+    const fault = expectedFault(err);
     if (message !== this.lastOpenError) {
       this.lastOpenError = message;
-      // An expected fault (missing, not ours, busy: faults.ts) is one line with the reason, no stack.
-      const fault = expectedFault(err);
       if (fault !== undefined) this.log.error({ reason: fault.reason, code: error.code }, `cannot open serial port ${this.where()}: ${fault.reason}; retrying with backoff`);
       else this.log.error({ err: error }, "cannot open serial port; retrying with backoff");
     } else {
       this.log.debug({ err: error, attempt: this.attempt }, "cannot open serial port (again)");
     }
-    this.goOffline(`open failed: ${message}`, "open_failed");
+    this.goOffline(`open failed: ${fault?.reason ?? message}`, "open_failed");
     this.scheduleReopen();
   }
 
