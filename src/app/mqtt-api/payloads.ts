@@ -309,8 +309,10 @@ export const telemetrySchema = z
         z.string(),
         z.strictObject({
           state: deviceState,
-          valid_frames: count.describe("Valid frames since start."),
-          discarded_frames: count.describe("Frames discarded (garbage, noise) since start."),
+          valid_frames: count.describe(
+            "Valid frames since start: whole frames that decode, a reader's one-off reads below min_reads included (they are whole frames; the session rules treat them as noise).",
+          ),
+          discarded_frames: count.describe("Frames discarded since start: garbage, a failed checksum, and a reader's noise frames (all-zero or all-F tags)."),
         }),
       )
       .describe("Each device."),
