@@ -24,6 +24,11 @@ export interface MosquittoBroker {
   start(): Promise<void>;
   /** Stop, then remove its folder (when the test made it). */
   dispose(): Promise<void>;
+  /**
+   * SIGHUP: Mosquitto reloads its config's reloadable parts (the `acl_file` among them) without
+   * dropping connections. Returns at once; the reload happens soon after.
+   */
+  reload(): void;
 }
 
 /** A port that was free a moment ago (bind port 0 on 127.0.0.1, read it, close). */
@@ -123,6 +128,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     dir,
     stop: () => stop(),
     kill: () => stop("SIGKILL"),
+    reload: () => void child?.kill("SIGHUP"),
     async start() {
       if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
       await launch();

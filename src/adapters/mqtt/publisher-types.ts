@@ -121,6 +121,11 @@ export interface PublisherOptions extends PublisherConnectionSettings {
    * (`true`, once) or ended (`false`, once). See client-id-conflict.ts for what counts.
    */
   onClientIdConflict?: (active: boolean) => void;
+  /**
+   * Retry rounds of events held back because the broker refused them or they are too large for it
+   * (held-events.ts): default first after 30 s, doubling, at most 10 min apart. Tests shorten them.
+   */
+  heldRetry?: BackoffSettings;
   /** Conflict detection tuning (tests); the defaults are contract.md section 4's. */
   conflict?: Partial<ClientIdConflictSettings>;
 }
@@ -147,8 +152,13 @@ export interface PublisherStats {
   sent: number;
   /** Events acknowledged by PUBACK. */
   acked: number;
-  /** Events the broker refused (MQTT 5 PUBACK with an error reason code). */
+  /**
+   * Refusals: MQTT 5 PUBACKs with an error reason code (a retry refused again counts again), and
+   * events not sent for being larger than the broker's Maximum Packet Size.
+   */
   rejected: number;
+  /** Events held back now (refused, or too large for the broker): pending, retried (held-events.ts). */
+  heldBack: number;
   /** Events currently awaiting PUBACK (replayed ones included). */
   inflight: number;
   /** The in-flight window of the current connection (0 when not connected). */

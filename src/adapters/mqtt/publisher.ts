@@ -43,7 +43,9 @@ const HELD_REPLY_MS = 60_000;
  *   byte; with MQTT 5 also the content type {@link CLOUDEVENTS_CONTENT_TYPE} and the user properties
  *   `id`, `type` (`smartbin.<kind>.v1`) and `seq` (decimal) (MQTT 5.0 sections 3.3.2.3.9, 3.3.2.3.7);
  * - strictly in `seq` order over each connection, at most `inflight` awaiting PUBACK, read from the
- *   database in pages (never the whole backlog);
+ *   database in pages (never the whole backlog); the one exception: an event the broker refuses
+ *   (MQTT 5 PUBACK reason code) or that is larger than its Maximum Packet Size is held back,
+ *   pending, and retried later on the same connection while later events go on (held-events.ts);
  * - an event is marked published only on its PUBACK (marks are batched per tick);
  * - a new MQTT.js client per connection attempt with its own reconnect (`reconnectPeriod: 0`), so
  *   MQTT.js never replays its in-memory store: after a reconnect or a restart, the drain starts
@@ -102,7 +104,8 @@ export class Publisher {
       liveness: opts.liveness,
       stopping: () => this.stopping,
       connection: () => this.conn,
-      onRefused: (conn) => this.onClose(conn),
+      onPublishFailed: (conn) => this.onClose(conn),
+      heldRetry: opts.heldRetry,
     });
     this.drain.route(this.topics.eventsPrefix, this.settings.protocolVersion);
   }
@@ -272,6 +275,7 @@ export class Publisher {
       ...this.counters,
       ...this.drain.counters,
       inflight: conn === undefined ? 0 : this.drain.inFlight(conn),
+      heldBack: this.drain.heldBack(),
       window: conn?.connected ? conn.window : 0,
       clientIdConflict: this.conflict.active,
     };
@@ -422,6 +426,7 @@ export class Publisher {
     }, this.conflict.clearAfterMs);
     conn.stayTimer.unref();
     for (const waiter of [...this.connectWaiters]) waiter(true);
+    this.drain.connected(connack.properties?.maximumPacketSize);
     this.sendOnlineStatus(conn);
     this.sendHeldReplies(conn);
     this.drain.pump(conn);
