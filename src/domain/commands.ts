@@ -2,7 +2,8 @@
  * The MQTT commands as inputs of the station machine (contract.md section 4, "Commands and
  * telemetry"): `tare` and `zero` (judged here, sent by the runner), `set_cards` (the role lists),
  * and the audit of every valid command: a durable `command` event (type `smartbin.command.v1`, data
- * `command_id`, `name`, `args`, `ok`, `error_code`), except for `status`, and the reply kept for
+ * `command_id`, `name`, `args` (lists counted when large: {@link auditArgs}), `ok`, `error_code`),
+ * except for `status`, and the reply kept for
  * 24 hours under `command/<command_id>` in the database's `meta` table, in the same transaction, so
  * that a command repeated after a restart gets the same reply and is not executed twice.
  *
@@ -62,6 +63,37 @@ export interface CommandEventData {
   [key: string]: unknown;
 }
 
+/**
+ * The largest `args` an audit event carries as received: bytes of its JSON text in UTF-8. A
+ * `set_cards` may be up to 256 KiB (the packet size the station announces), and its audit event,
+ * envelope and MQTT 5 properties added, would then be larger than 256 KiB: a broker with that
+ * `max_packet_size` (or a smaller one, such as a cloud broker's 128 KB) could never take it, and
+ * the event would wait for ever. Above this, each list in `args` is audited as `{"count": n}`
+ * (the other arguments are small: ids and versions of at most 64 characters), so every audit event
+ * stays far below any broker's limit; the central system that sent the lists knows them by the
+ * command's `command_id` and `version`.
+ */
+export const AUDIT_ARGS_MAX_BYTES = 64 * 1024;
+
+/**
+ * The `args` of a command's audit event: as received, or, when their JSON is larger than
+ * {@link AUDIT_ARGS_MAX_BYTES}, with every list replaced by `{"count": <its length>}`.
+ */
+export function auditArgs(args: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  if (utf8Length(JSON.stringify(args)) <= AUDIT_ARGS_MAX_BYTES) return args;
+  return Object.fromEntries(Object.entries(args).map(([key, value]) => [key, Array.isArray(value) ? { count: value.length } : value]));
+}
+
+/** Bytes of `text` in UTF-8 (a surrogate pair, one code point of 4 bytes, counts 2 + 2). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return bytes;
+}
+
 /** Prefix of the `meta` keys of the kept replies: `command/<command_id>`. */
 export const COMMAND_META_PREFIX = "command/";
 
@@ -103,7 +135,7 @@ export function finishCommand(
 ): void {
   const { commandId, name, args, outcome } = cmd;
   const kept: KeptReply = { at: isoTime(at.wall), name, reply: wireReply(commandId, outcome) };
-  const data: CommandEventData = { command_id: commandId, name, args, ok: outcome.ok, error_code: outcome.ok ? null : outcome.code };
+  const data: CommandEventData = { command_id: commandId, name, args: auditArgs(args), ok: outcome.ok, error_code: outcome.ok ? null : outcome.code };
   effects.push({
     type: "record",
     events: name === "status" ? [] : [{ kind: "command", subject: ctx.stationId, data }],

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { COMMAND_META_PREFIX, commandMetaKey, type KeptReply, type MachineCommand } from "../../src/domain/commands.js";
+import { AUDIT_ARGS_MAX_BYTES, COMMAND_META_PREFIX, auditArgs, commandMetaKey, type KeptReply, type MachineCommand } from "../../src/domain/commands.js";
 import { initialState, statusOf, step } from "../../src/domain/station-machine.js";
 import type { StationContext, StationEffect, StationInput, StationState } from "../../src/domain/station-types.js";
 import { doorContext, readyWithDoors, press } from "../support/doors.js";
@@ -158,6 +158,36 @@ describe("set_cards", () => {
     expect(record.events.map((e) => e.data)).toEqual([{ command_id: "c-2", name: "set_cards", args: { blocked: [], version: "v2" }, ok: true, error_code: null }]);
     const reply = r.effects.find((e) => e.type === "command_reply");
     expect(reply).toEqual({ type: "command_reply", commandId: "c-2", outcome: { ok: true, result: { version: "v2", collectors: 2, maintenance: 1, blocked: 0 } } });
+  });
+
+  it("a set_cards of about 256 KiB (20,000 ids and more) is applied whole; its audit counts the lists, so it stays publishable", () => {
+    const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => String(from + i).padStart(10, "0"));
+    const args = { collectors: ids(19_000), blocked: ids(1_500, 50_000), version: "2026-11-29.1" };
+    expect(JSON.stringify(args).length).toBeGreaterThan(256 * 1000);
+    const r = step(initialState(ctx), setCards(args), ctx);
+    expect(r.state.cards).toMatchObject({ collectors: args.collectors, blocked: args.blocked, version: "2026-11-29.1" });
+    const audit = recorded(r.effects).find((e) => e.kind === "command");
+    expect(audit?.data).toEqual({ command_id: "c-2", name: "set_cards", args: { collectors: { count: 19_000 }, blocked: { count: 1_500 }, version: "2026-11-29.1" }, ok: true, error_code: null });
+    expect(JSON.stringify(audit?.data).length).toBeLessThan(1000);
+  });
+});
+
+describe("auditArgs", () => {
+  const list = (bytes: number) => ["x".repeat(bytes - 4)]; // ["…"]: the quotes and brackets
+  it("keeps args up to AUDIT_ARGS_MAX_BYTES of JSON as received, counts the lists above", () => {
+    const at = { collectors: list(AUDIT_ARGS_MAX_BYTES - 30), version: "v1" }; // {"collectors":…,"version":"v1"}: 30 bytes around the list
+    expect(JSON.stringify(at).length).toBe(AUDIT_ARGS_MAX_BYTES);
+    expect(auditArgs(at)).toBe(at);
+    const over = { collectors: list(AUDIT_ARGS_MAX_BYTES - 29), version: "v1" };
+    expect(auditArgs(over)).toEqual({ collectors: { count: 1 }, version: "v1" });
+  });
+  it("counts UTF-8 bytes, not characters", () => {
+    const ascii = { collectors: ["a".repeat(40_000)], version: "v" };
+    expect(auditArgs(ascii)).toBe(ascii);
+    const wide = { collectors: ["é".repeat(40_000)], version: "v" }; // 80,000 bytes
+    expect(auditArgs(wide)).toEqual({ collectors: { count: 1 }, version: "v" });
+    const astral = { collectors: ["😀".repeat(20_000)], version: "v" }; // 80,000 bytes
+    expect(auditArgs(astral)).toEqual({ collectors: { count: 1 }, version: "v" });
   });
 });
 

@@ -124,6 +124,33 @@ describe.skipIf(tools.skip)(`MQTT commands${tools.reason}`, () => {
     expect(telemetry.at(-1)).toMatchObject({ devices: { "scale-1": { state: "online" }, "reader-1": { state: "online" } } });
   });
 
+  it("a set_cards of about 261 KB through a broker with max_packet_size 262144: applied, its audit (lists counted) published, later events too", async () => {
+    const { broker, scale, reader, central } = await devicesRig(cleanups, 12_000, ["max_packet_size 262144"]);
+    const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath });
+    const station = run(cfg.file);
+    const operator = await startOperator(broker.url);
+    cleanups.push(() => operator.close());
+    await eventually(() => logged(station, "connected to broker"), 10_000, "the connection");
+    await firstReply(() => operator.request("status", { command_id: "s-1" }, { timeoutMs: 1000 }));
+
+    // 20,140 ten-digit ids: about 261.9 KB, just under the 256 KiB both the broker and the station take;
+    // its audit, envelope and properties added, would be over it.
+    const collectors = Array.from({ length: 20_140 }, (_, i) => String(i).padStart(10, "0"));
+    const big = { command_id: "big", collectors, version: "v-big" };
+    expect(JSON.stringify(big).length).toBeGreaterThan(261_800);
+    expect(JSON.stringify(big).length).toBeLessThan(262_000);
+    expect(await operator.request("set_cards", big, { timeoutMs: 5000 })).toMatchObject({ ok: true, result: { collectors: 20_140 } });
+    expect(await operator.request("set_cards", { command_id: "small", blocked: ["0008844356"], version: "v-small" })).toMatchObject({ ok: true });
+
+    await eventually(() => commandEvents(central).length >= 2, 5000, "both audit events published");
+    expect(commandEvents(central).map((d) => [d.command_id, d.args])).toEqual([
+      ["big", { collectors: { count: 20_140 }, version: "v-big" }],
+      ["small", { blocked: ["0008844356"], version: "v-small" }],
+    ]);
+    expect(logged(station, "disconnected from broker")).toBe(false);
+    expect(station.lines.some((l) => l.includes("event held back"))).toBe(false);
+  });
+
   it("MQTT 3.1.1: replies on P/S/cmd/<name>/reply", async () => {
     const { broker, scale, reader } = await devicesRig(cleanups);
     const cfg = writeStationConfig({ brokerUrl: broker.url, scalePort: scale.pty.devicePath, readerPort: reader.pty.devicePath, protocolVersion: 4 });

@@ -220,8 +220,8 @@ export function processTestCleanups(): Array<() => Promise<void>> {
 }
 
 /** A Mosquitto, an indicator showing `initialG` and a card reader on pseudo-terminals, and a central subscriber; disposed by `cleanups`. */
-export async function devicesRig(cleanups: Array<() => Promise<void>>, initialG = 12_000) {
-  const broker = await startMosquitto();
+export async function devicesRig(cleanups: Array<() => Promise<void>>, initialG = 12_000, brokerSettings: string[] = []) {
+  const broker = await startMosquitto({ settings: brokerSettings });
   cleanups.push(() => broker.dispose());
   const scale = await FakeIndicator.start(initialG);
   const reader = await FakeCardReader.start();

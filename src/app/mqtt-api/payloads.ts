@@ -168,7 +168,7 @@ export const commandDataSchema = z
     seq: stampFields.seq,
     command_id: z.string().min(1).max(64),
     name: z.enum(COMMAND_NAMES as [CommandName, ...CommandName[]]).describe("The command (`status` is never audited)."),
-    args: z.record(z.string(), z.unknown()).describe("The command's arguments as received, without command_id."),
+    args: z.record(z.string(), z.unknown()).describe("The command's arguments as received, without command_id; when their JSON is over 64 KiB, each list is given as {\"count\": <its length>}."),
     ok: z.boolean(),
     error_code: z.enum(COMMAND_ERROR_CODES).nullable().describe("The error reply's code; null when ok."),
     boot_id: stampFields.boot_id,
