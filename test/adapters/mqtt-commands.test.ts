@@ -57,7 +57,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
       clientId: `station-${prefix}`,
       logger,
       reconnect: FAST_RECONNECT,
-      onCommand: (cmd) => commands.push(cmd),
+      onCommand: (cmd) => void commands.push(cmd),
       ...overrides,
     });
     cleanups.push(() => p.stop());
@@ -113,6 +113,54 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     expect(commands[1]).toMatchObject({ name: "tare", topic: cmdTopic("tare") });
     expect(commands[1]!.payload.toString()).toBe('{"command_id":"a2","scale_id":"scale-1"}');
     expect(p.stats().commandsReceived).toBe(2);
+  }, 15_000);
+
+  it("MQTT 5: commands still buffered when the station drops its own connection are not acknowledged: the broker delivers them again", async () => {
+    const ids = (list: IncomingCommand[]) => new Set(list.map((c) => (JSON.parse(c.payload.toString()) as { command_id: string }).command_id));
+    let dropped = false;
+    const { p, commands } = publisher({
+      sessionExpiryS: 60,
+      onCommand: (cmd) => {
+        commands.push(cmd);
+        if (commands.length === 3 && !dropped) {
+          dropped = true;
+          // What an event refused by the broker does (event-drain.ts onRefused): the station drops
+          // its own connection at once (conn.closed), MQTT.js ends it on the next turn, and still
+          // hands over the rest of the burst it has read meanwhile.
+          const inside = p as unknown as { conn: unknown; onClose(conn: unknown): void };
+          inside.onClose(inside.conn);
+        }
+      },
+    });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    await settle(100); // the SUBACK
+    const operator = await client([]);
+    const sent = Array.from({ length: 60 }, (_, i) => `burst-${i}`);
+    await Promise.all(sent.map((id) => operator.client.publishAsync(cmdTopic("set_cards"), `{"command_id":"${id}","version":"v"}`, { qos: 1 })));
+    await eventually(() => ids(commands).size === sent.length, "every command handed over, some after a redelivery", 8000);
+    expect(dropped).toBe(true);
+    expect([...ids(commands)].sort()).toEqual([...sent].sort());
+  }, 15_000);
+
+  it("MQTT 5: a command the station does not take (onCommand false: stopping) gets no PUBACK and is delivered again at the next start", async () => {
+    const first = publisher({ sessionExpiryS: 60, onCommand: () => false });
+    first.p.start();
+    await eventually(() => first.p.stats().connected, "connected");
+    await settle(100); // the SUBACK
+    const operator = await client([]);
+    let acked = false;
+    operator.client.publish(cmdTopic("set_cards"), '{"command_id":"late","version":"v"}', { qos: 1 }, () => (acked = true));
+    // Mosquitto PUBACKs the sender at once; the station withholds its own PUBACK to the broker.
+    await eventually(() => acked, "the broker took it");
+    await settle(300);
+    expect(first.p.stats().commandsReceived).toBe(0);
+    await first.p.stop();
+
+    const second = publisher({ sessionExpiryS: 60 });
+    second.p.start();
+    await eventually(() => second.commands.length === 1, "the command delivered again to the next run", 8000);
+    expect(second.commands[0]!.payload.toString()).toBe('{"command_id":"late","version":"v"}');
   }, 15_000);
 
   it("MQTT 3.1.1: a clean session, the subscription made again at every connect", async () => {

@@ -94,7 +94,7 @@ describeWithTool("mosquitto", "Publisher over mutual TLS with an ACL (Mosquitto:
       ...identity("st-001"),
       logger: silent,
       reconnect: { startMs: 50, maxMs: 300 },
-      onCommand: (cmd) => commands.push(cmd),
+      onCommand: (cmd) => void commands.push(cmd),
       ...overrides,
     });
     perTest.push(() => p.stop());

@@ -112,10 +112,12 @@ export interface PublisherOptions extends PublisherConnectionSettings {
   liveness?: LoopBeat;
   /**
    * Called for every PUBLISH received on `P/S/cmd/<name>` (one level below `cmd`), synchronously in
-   * MQTT.js's message handler; the PUBACK follows. A throw is caught and logged at error: it never
-   * reaches MQTT.js.
+   * MQTT.js's message handler, before its PUBACK. Returning `false` says the command is not taken
+   * (the station is shutting down): its PUBACK is withheld, so the broker keeps it in the session and
+   * delivers it again at the next connection (MQTT 5.0 section 4.4); anything else is acknowledged.
+   * A throw is caught and logged at error (and the command acknowledged): it never reaches MQTT.js.
    */
-  onCommand?: (cmd: IncomingCommand) => void;
+  onCommand?: (cmd: IncomingCommand) => boolean | void;
   /**
    * A client id conflict (a cloned SD card: another client connecting with our client id) began
    * (`true`, once) or ended (`false`, once). See client-id-conflict.ts for what counts.

@@ -380,7 +380,18 @@ export class Publisher {
     const conn = newConnection(client);
     this.conn = conn;
     client.on("connect", (connack) => this.onConnect(conn, connack));
-    client.on("message", (topic, payload, packet) => this.onMessage(conn, topic, payload, packet));
+    // MQTT.js emits 'message' and then calls handleMessage, whose callback sends the PUBACK of a
+    // QoS 1 PUBLISH; an error given to it sends none (mqtt 5.x, lib/handlers/publish.ts). A command
+    // the station does not take (its connection already dropped, a shutdown begun) is thus never
+    // acknowledged: the broker keeps it and delivers it again at the next connection.
+    const notTaken = new WeakSet<IPublishPacket>();
+    client.on("message", (topic, payload, packet) => {
+      if (!this.onMessage(conn, topic, payload, packet)) notTaken.add(packet);
+    });
+    client.handleMessage = (packet, callback) => {
+      if (conn.closed || notTaken.has(packet)) callback(new Error("command not taken: no PUBACK, the broker delivers it again"));
+      else callback();
+    };
     // Kept for the client's whole life: an 'error' without a listener would crash the process.
     client.on("error", (err) => {
       conn.reason = err.message;
@@ -453,15 +464,16 @@ export class Publisher {
     });
   }
 
-  private onMessage(conn: Connection, topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (conn.closed) return;
+  /** Hands a command over; false when it is not taken (no PUBACK then, see {@link connect}). */
+  private onMessage(conn: Connection, topic: string, payload: Buffer, packet: IPublishPacket): boolean {
+    if (conn.closed) return false;
     const cmd = commandOf(this.topics.commandPrefix, topic, payload, packet);
-    if (cmd === undefined) return;
+    if (cmd === undefined) return true;
     if (payload.length === 0) {
       // An empty message is how a retained one is cleared (MQTT 3.1.1 section 3.3.1.3), as the
       // warning below asks; it reaches the subscribers too, and is no command to answer.
       this.log.debug({ command: cmd.name, retain: packet.retain }, "an empty message on a command topic ignored");
-      return;
+      return true;
     }
     if (packet.retain) {
       // A retained command is handed to every new subscription (MQTT 3.1.1 section 3.3.1.3; MQTT 5
@@ -472,15 +484,19 @@ export class Publisher {
         conn.retainedWarned = true;
         this.log.warn({ command: cmd.name, topic }, "a retained command ignored: commands must not be retained (clear it by publishing an empty retained message on its topic)");
       }
-      return;
+      return true;
     }
-    this.counters.commandsReceived++;
-    this.log.debug({ command: cmd.name, bytes: payload.length }, "command received");
     try {
-      this.opts.onCommand?.(cmd);
+      if (this.opts.onCommand?.(cmd) === false) {
+        this.log.debug({ command: cmd.name }, "command not taken (the station is stopping): not acknowledged, the broker delivers it again");
+        return false;
+      }
     } catch (err) {
       this.log.error({ err, command: cmd.name }, "command handler failed");
     }
+    this.counters.commandsReceived++;
+    this.log.debug({ command: cmd.name, bytes: payload.length }, "command received");
+    return true;
   }
 
   private onClose(conn: Connection): void {
