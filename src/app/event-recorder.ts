@@ -107,6 +107,12 @@ export class EventRecorder {
 
   /** Queues `batch` and commits everything queued; never throws. */
   record(batch: RecordBatch): void {
+    if (this.closed) {
+      // Never silent: after the shutdown's spill nothing would commit these (the runner stops
+      // feeding first; this is the trace if something still does).
+      this.deps.logger.error({ kinds: batch.events.map((e) => e.kind) }, "events recorded after the recorder closed are lost");
+      return;
+    }
     const events = batch.events.map((e) => ({ kind: e.kind, subject: e.subject, data: { ...e.data } }));
     const commit: CommitBatchOf = {
       events,

@@ -478,6 +478,13 @@ export class StationRunner {
   }
 
   private awaitReply(commandId: string, feed: () => void): Promise<CommandOutcome> {
+    if (this.stopping && !this.running) {
+      // Past closeSession the recorder may be closed: a command run now would have no durable audit
+      // and no kept reply (contract section 4). The command service stops taking commands before
+      // the runner stops; this only guards a command that outlived its wait.
+      this.log.error({ command_id: commandId }, "a command reached the runner after it stopped: not executed, not audited");
+      return Promise.resolve({ ok: false, code: "internal", message: "the station is shutting down: send the command again" });
+    }
     return new Promise<CommandOutcome>((resolve) => {
       const waiters = this.replyWaiters.get(commandId) ?? [];
       waiters.push(resolve);

@@ -152,7 +152,8 @@ export class Station {
       reconnect: reconnectBackoff(cfg.mqtt.reconnect_max_s),
       // contract.md section 4: larger commands never reach the station (the broker drops them).
       maximumPacketSize: MAX_COMMAND_BYTES,
-      onCommand: (cmd) => void this.commands?.handle(cmd),
+      // Not taken (no PUBACK, delivered again at the next start) once the shutdown has begun.
+      onCommand: (cmd) => this.commands?.take(cmd) ?? false,
       onClientIdConflict: (active) => this.runner?.brokerConflict(active),
       logger: this.deps.logger.child({ module: "mqtt" }),
       statusFields: () => ({ station_id: cfg.station.id, ...(this.runner?.statusFields() ?? {}) }),
@@ -356,11 +357,14 @@ export class Station {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // First: from here on a command is not taken (nor acknowledged), and those taken are answered
+    // while the runner can still commit their audit.
+    const commandsDone = this.commands?.stop();
     this.cancelHousekeeping?.();
     this.pendingReload?.cancel();
     this.telemetry?.stop();
-    this.commands?.stop();
     this.clockCorrection?.stop();
+    await commandsDone;
     await this.runner?.stop();
     // Safe outputs: locks locked, lamps and buzzer off, unless a fire holds the doors open.
     const state = this.runner?.snapshot();

@@ -127,6 +127,10 @@ export class CommandService {
   private readonly log: Logger;
   private cancelPrune: (() => void) | null = null;
   private pruning = false;
+  /** Set by {@link stop}: no command is taken any more. */
+  private stopping = false;
+  /** Commands taken and not yet answered. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly opts: CommandServiceOptions) {
     this.log = opts.logger;
@@ -140,10 +144,36 @@ export class CommandService {
     void this.prune();
   }
 
-  /** Stops the hourly pruning. Commands still running finish and are answered. */
-  stop(): void {
+  /**
+   * Takes `cmd` to run ({@link handle}, in the background), or returns false once {@link stop} was
+   * called: the MQTT side then withholds its PUBACK, and the broker delivers it again at the next
+   * start. A command is thus run only while its audit event can still be committed (contract
+   * section 4: every executed valid command but `status` is audited; its reply is kept 24 hours).
+   */
+  take(cmd: IncomingCommand): boolean {
+    if (this.stopping) return false;
+    const done = this.handle(cmd).finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+    return true;
+  }
+
+  /**
+   * Stops taking commands and the hourly pruning; resolves once the commands already taken are
+   * answered (audited and their reply kept), or after `waitMs` (default 5 s), whichever is first.
+   * Call it before the runner stops: the audit of a command still running after that is lost (logged).
+   */
+  async stop(waitMs = 5_000): Promise<void> {
+    this.stopping = true;
     this.cancelPrune?.();
     this.cancelPrune = null;
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      Promise.all([...this.inFlight]).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!waited) this.log.error({ running: this.inFlight.size, wait_ms: waitMs }, "commands still running at shutdown: their audit may be lost");
   }
 
   /** Decodes, deduplicates, executes and answers one command. Never rejects. */

@@ -51,7 +51,7 @@ describe("CommandService with a real outbox", () => {
   });
   afterEach(async () => {
     for (const o of opened.splice(0)) {
-      o.service.stop();
+      await o.service.stop();
       await o.runner.stop();
       o.outbox.close();
     }
@@ -126,7 +126,7 @@ describe("CommandService with a real outbox", () => {
     expect(audits(first.outbox)).toHaveLength(1);
 
     // A restart: a new outbox, runner and service on the same file.
-    opened.splice(0).forEach((o) => o.service.stop());
+    opened.splice(0).forEach((o) => void o.service.stop());
     await first.runner.stop();
     first.outbox.close();
     clock.advance(HOUR);
@@ -155,7 +155,7 @@ describe("CommandService with a real outbox", () => {
 
     await first.runner.stop();
     opened.splice(0).forEach((o) => {
-      o.service.stop();
+      void o.service.stop();
       o.outbox.close();
     });
     clock.advance(24 * HOUR);
@@ -183,7 +183,7 @@ describe("CommandService with a real outbox", () => {
   it("prunes in small batches, each its own commit, with a turn of the event loop in between", async () => {
     const s = boot();
     for (let i = 0; i < 5; i++) await s.service.handle(incoming("status", { command_id: `old-${i}` }));
-    s.service.stop();
+    await s.service.stop();
     clock.advance(25 * HOUR);
     const batches: string[][] = [];
     const runner = s.runner;
@@ -283,7 +283,7 @@ describe("CommandService with a real outbox", () => {
     expect(JSON.parse(ok.replies[0]!)).toEqual({ command_id: "l-1", ok: true, result: { applied: "now", changed: ["log.level"] } });
     await ok.runner.stop();
     opened.splice(0).forEach((o) => {
-      o.service.stop();
+      void o.service.stop();
       o.outbox.close();
     });
     const bad = boot({ reload: () => Promise.resolve({ ok: false, code: "invalid", reasons: ["smartbin.yaml:3:5 scales[0].baud_rate: expected a number, found \"fast\""] }) });
@@ -338,6 +338,36 @@ describe("CommandService with a real outbox", () => {
     // The same id once valid is a new command: a malformed one was never kept.
     await s.service.handle(incoming("status", { command_id: "y" }));
     expect(JSON.parse(s.replies.at(-1)!)).toMatchObject({ command_id: "y", ok: true });
+  });
+
+  it("at shutdown: a command taken before stop is answered and audited before stop resolves; after stop none is taken, run or audited", async () => {
+    let finishReload = (): void => undefined;
+    const station = boot({
+      reload: () => new Promise<ReloadOutcome>((resolve) => (finishReload = () => resolve({ ok: true, changed: ["log.level"], applied: "now" }))),
+    });
+    expect(station.service.take(incoming("reload_config", { command_id: "r-1" }))).toBe(true);
+    const stopped = station.service.stop(60_000);
+    // Arriving once the shutdown has begun: not taken (the MQTT side withholds its PUBACK).
+    expect(station.service.take(incoming("set_cards", { command_id: "late", blocked: ["0000000001"], version: "late" }))).toBe(false);
+    let done = false;
+    void stopped.then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    finishReload();
+    await stopped;
+    // Answered and audited while the runner could still commit.
+    expect(station.replies.map((r) => (JSON.parse(r) as { command_id: string }).command_id)).toEqual(["r-1"]);
+    expect(audits(station.outbox).map((a) => a.data.command_id)).toEqual(["r-1"]);
+    expect(station.runner.snapshot().cards?.version).not.toBe("late");
+  });
+
+  it("a command that reaches the runner after it stopped is not executed (no audit could be committed): internal, logged", async () => {
+    const log = sink();
+    const station = boot({ logger: log.logger });
+    await station.runner.stop();
+    await station.service.handle(incoming("set_cards", { command_id: "after", blocked: ["0000000001"], version: "after" }));
+    expect(JSON.parse(station.replies[0]!)).toMatchObject({ command_id: "after", ok: false, error: { code: "internal" } });
+    expect(station.runner.snapshot().cards?.version).not.toBe("after");
   });
 
   it("a reply port that throws is logged, never thrown", async () => {
