@@ -169,7 +169,8 @@ describeWithTool("mosquitto", "Publisher reconnects against a real Mosquitto", (
     const p = publisher({ logger });
     p.start();
     await eventually(() => p.stats().connected, "connected");
-    const status = await testClient(broker.url, [`${prefix}/${STATION}/status`, `other-${prefix}/${STATION}/status`]);
+    const oldReply = `${prefix}/${STATION}/cmd/reload_config/reply`;
+    const status = await testClient(broker.url, [`${prefix}/${STATION}/status`, `other-${prefix}/${STATION}/status`, oldReply]);
     cleanups.push(() => status.end());
 
     const settings = { url: proxy.url, topicPrefix: `other-${prefix}`, protocolVersion: 5 as const, clientId: `station-${prefix}` };
@@ -177,14 +178,24 @@ describeWithTool("mosquitto", "Publisher reconnects against a real Mosquitto", (
     expect(p.stats()).toMatchObject({ connected: true, connections: 2 });
     expect(proxy.connections()).toBe(1);
     await eventually(() => status.messages.some((m) => m.topic.startsWith("other-")), "the status under the new prefix");
+    // The reload_config that changed the prefix is answered on the prefix it came in on.
+    p.reply({ name: "reload_config", topic: `${prefix}/${STATION}/cmd/reload_config`, payload: Buffer.from("{}") }, '{"command_id":"rl1","ok":true,"result":{}}');
+    await eventually(() => status.messages.some((m) => m.topic === oldReply), "the reply on the old prefix's reply topic");
 
     const dead = await freePort();
     expect(await p.reconfigure({ ...settings, url: `mqtt://127.0.0.1:${dead}` }, 500)).toBe(false);
     await eventually(() => p.stats().connected, "connected again with the previous settings");
     expect(proxy.connections()).toBe(2);
     expect(lines.some((l) => l.msg.includes("back to the previous ones"))).toBe(true);
-    // A clean DISCONNECT each time: the will {"state":"offline"} was never published.
+    // A clean DISCONNECT each time: the will {"state":"offline"} was never published. The status
+    // topic left behind says offline, "reconfigured" (the old prefix at the first switch; the
+    // broker behind the proxy at the second, until the rollback says online there again).
     await settle(100);
-    expect(status.messages.map((m) => JSON.parse(m.payload.toString()) as { state: string }).filter((s) => s.state === "offline")).toEqual([]);
+    const statuses = status.messages.filter((m) => m.topic.endsWith("/status")).map((m) => ({ topic: m.topic, ...(JSON.parse(m.payload.toString()) as { state: string }) }));
+    expect(statuses.filter((s) => s.state === "offline")).toEqual([
+      { topic: `${prefix}/${STATION}/status`, state: "offline", reason: "reconfigured" },
+      { topic: `other-${prefix}/${STATION}/status`, state: "offline", reason: "reconfigured" },
+    ]);
+    expect(statuses.at(-1)).toMatchObject({ topic: `other-${prefix}/${STATION}/status`, state: "online" });
   }, 15_000);
 });

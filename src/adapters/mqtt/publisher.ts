@@ -154,7 +154,9 @@ export class Publisher {
    * Never throws.
    */
   reply(cmd: IncomingCommand, body: string): void {
-    const route = replyRoute(cmd, this.topics.commandPrefix, this.settings.protocolVersion);
+    // The prefix the command came in on (`P/S/cmd/`), not the current one: a reload_config that
+    // changed topic_prefix answers where its sender listens.
+    const route = replyRoute(cmd, cmd.topic.slice(0, cmd.topic.length - cmd.name.length), this.settings.protocolVersion);
     const conn = this.conn;
     if (!conn?.connected || this.stopping) {
       // A reply whose command came just before a disconnect (a reload switching brokers, a link
@@ -284,6 +286,8 @@ export class Publisher {
   private async switchSettings(next: PublisherConnectionSettings, timeoutMs: number): Promise<boolean> {
     if (this.stopping) return false;
     const previous = this.settings;
+    await this.leaveStatus(next);
+    if (this.stopping) return false;
     this.started = true;
     this.useSettings(next);
     this.restartConnection();
@@ -299,6 +303,27 @@ export class Publisher {
     this.useSettings(previous);
     this.restartConnection();
     return false;
+  }
+
+  /**
+   * Before a switch to `next` that leaves this broker or this status topic (another URL, another
+   * `topic_prefix`): the retained `{"state":"offline","reason":"reconfigured"}` on the status topic
+   * left behind, over the current connection (waited for up to 1 s), so that it does not say
+   * "online" for good. The new connection publishes its own status; a switch rolled back publishes
+   * "online" here again.
+   */
+  private async leaveStatus(next: PublisherConnectionSettings): Promise<void> {
+    const conn = this.conn;
+    const oldTopic = this.topics.status;
+    if (conn === undefined || !conn.connected) return;
+    if (next.url === this.settings.url && stationTopics(next.topicPrefix, this.opts.stationId).status === oldTopic) return;
+    const offline = JSON.stringify({ state: "offline", reason: "reconfigured" });
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        conn.client.publish(oldTopic, offline, { qos: 1, retain: true }, () => resolve());
+      }),
+      1000,
+    );
   }
 
   private useSettings(next: PublisherConnectionSettings): void {
