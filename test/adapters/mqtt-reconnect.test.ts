@@ -162,6 +162,25 @@ describeWithTool("mosquitto", "Publisher reconnects against a real Mosquitto", (
     expect(outbox.status().last_seq).toBe(1);
   }, 10_000);
 
+  it("a reply still waiting for its PUBACK when the link drops is sent again at the next connection", async () => {
+    const proxy = await startTcpProxy(broker.port);
+    cleanups.push(() => proxy.close());
+    const p = publisher({ url: proxy.url });
+    p.start();
+    await eventually(() => p.stats().connected, "connected");
+    const replyTopic = `${prefix}/${STATION}/cmd/status/reply`;
+    const sub = await testClient(broker.url, [replyTopic]);
+    cleanups.push(() => sub.end());
+    // The reply leaves the station and is lost on the way; then the link drops.
+    proxy.holdSends(true);
+    p.reply({ name: "status", topic: `${prefix}/${STATION}/cmd/status`, payload: Buffer.from("{}") }, '{"command_id":"s1","ok":true,"result":{}}');
+    await settle(200);
+    proxy.holdSends(false);
+    proxy.cut();
+    await eventually(() => sub.messages.some((m) => m.topic === replyTopic), "the reply, sent again on the new connection", 8000);
+    expect(proxy.connections()).toBe(2);
+  }, 15_000);
+
   it("reconfigure: true at the CONNACK with the new settings; false and back to the old ones when they do not connect in time", async () => {
     const proxy = await startTcpProxy(broker.port);
     cleanups.push(() => proxy.close());

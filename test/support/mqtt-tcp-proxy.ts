@@ -13,6 +13,8 @@ export interface TcpProxy {
   cut(): void;
   /** While true, bytes from the broker to the client are dropped. */
   holdAcks(hold: boolean): void;
+  /** While true, bytes from the client to the broker are dropped (what the client sends is lost on the way). */
+  holdSends(hold: boolean): void;
   /**
    * A broker that accepts then drops every connection: `"at-once"` closes each new connection as
    * soon as it is accepted (before any CONNACK), a number forwards it and drops it that many ms
@@ -27,6 +29,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let hold = false;
+  let holdUp = false;
   let accepted = 0;
   let drop: "at-once" | number | null = null;
   const server: Server = createServer((client) => {
@@ -45,7 +48,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       pairs.delete(pair);
     };
     if (typeof drop === "number") setTimeout(close, drop);
-    client.on("data", (d: Buffer) => upstream.write(d));
+    client.on("data", (d: Buffer) => {
+      if (!holdUp) upstream.write(d);
+    });
     upstream.on("data", (d: Buffer) => {
       if (!hold) client.write(d);
     });
@@ -70,6 +75,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut,
     holdAcks(h) {
       hold = h;
+    },
+    holdSends(h) {
+      holdUp = h;
     },
     dropEvery(mode) {
       drop = mode;

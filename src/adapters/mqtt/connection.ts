@@ -2,6 +2,7 @@
 import type { MqttClient } from "mqtt";
 
 import type { StoredEvent } from "../outbox/outbox.js";
+import type { ReplyRoute } from "./commands.js";
 
 /** One connection attempt; all its state is dropped when it closes. */
 export interface Connection {
@@ -32,6 +33,19 @@ export interface Connection {
   replayRefusalLogged: boolean;
   /** A retained command was ignored on it (said once per connection). */
   retainedWarned: boolean;
+  /**
+   * Command replies published on it and not yet acknowledged (PUBACK): when it closes first, they
+   * are held and sent again at the next connection (publisher.ts `reply`).
+   */
+  replies: Set<PendingReply>;
+}
+
+/** A command reply on its way: the command's name, where it goes, the JSON text, when it was first sent (`performance.now()`). */
+export interface PendingReply {
+  name: string;
+  route: ReplyRoute;
+  body: string;
+  at: number;
 }
 
 /** A connection attempt's state before its CONNACK. */
@@ -53,6 +67,7 @@ export function newConnection(client: MqttClient): Connection {
     stayTimer: undefined,
     replayRefusalLogged: false,
     retainedWarned: false,
+    replies: new Set(),
   };
 }
 

@@ -7,11 +7,11 @@ import type { BackoffSettings } from "../backoff.js";
 import type { IncomingCommand, PublisherConnectionSettings, PublisherOptions, PublisherStats } from "./publisher-types.js";
 import { until, withTimeout } from "../../waits.js";
 import { ClientIdConflictTracker, REASON_SESSION_TAKEN_OVER } from "./client-id-conflict.js";
-import { commandOf, replyRoute, type ReplyRoute } from "./commands.js";
+import { commandOf, replyRoute } from "./commands.js";
 import { clientOptions, redactUrl, stationTopics } from "./connect-options.js";
 import type { StationTopics } from "./connect-options.js";
 import { newConnection, refusesCredentials } from "./connection.js";
-import type { Connection } from "./connection.js";
+import type { Connection, PendingReply } from "./connection.js";
 import { EventDrain } from "./event-drain.js";
 import type { ReplayAdded } from "./replay-queue.js";
 
@@ -86,7 +86,7 @@ export class Publisher {
   private readonly connectWaiters = new Set<(connected: boolean) => void>();
   private reconfiguring: Promise<unknown> = Promise.resolve();
   /** Replies to commands that came before a disconnect, sent at the next connection. */
-  private heldReplies: Array<{ name: string; route: ReplyRoute; body: string; at: number }> = [];
+  private heldReplies: PendingReply[] = [];
   private readonly counters = { connections: 0, commandsReceived: 0 };
   private readonly drain: EventDrain;
 
@@ -147,7 +147,8 @@ export class Publisher {
    * Publishes the reply `body` (JSON text) to the command `cmd` (contract.md section 4): with MQTT 5
    * and a response topic, to that topic with the command's correlation data (MQTT 5.0 section
    * 4.10); otherwise to `P/S/cmd/<name>/reply`. QoS 1, not retained. While disconnected (a reload
-   * that switched brokers and back, a link that dropped) it is held and sent at the next connection,
+   * that switched brokers and back, a link that dropped), or when the link drops before its PUBACK,
+   * it is held and sent at the next connection,
    * {@link MAX_HELD_REPLIES} at most and not after {@link HELD_REPLY_MS}; the sender may also retry
    * with the same `command_id` and get the stored reply. A reply
    * the broker refuses (MQTT 5 PUBACK reason code, e.g. 0x87 not authorized) is logged at warn.
@@ -162,21 +163,36 @@ export class Publisher {
       // A reply whose command came just before a disconnect (a reload switching brokers, a link
       // that dropped): kept briefly and sent at the next connection, a few at most.
       if (this.stopping) return;
-      this.heldReplies.push({ name: cmd.name, route, body, at: performance.now() });
-      if (this.heldReplies.length > MAX_HELD_REPLIES) this.heldReplies.shift();
-      this.log.debug({ command: cmd.name, topic: route.topic }, "reply held until the broker is connected again");
+      this.holdReply({ name: cmd.name, route, body, at: performance.now() });
       return;
     }
-    this.sendReply(conn, cmd.name, route, body);
+    this.sendReply(conn, { name: cmd.name, route, body, at: performance.now() });
   }
 
-  private sendReply(conn: Connection, name: string, route: ReplyRoute, body: string): void {
+  /** Keeps a reply for the next connection, {@link MAX_HELD_REPLIES} at most (the oldest go first). */
+  private holdReply(reply: PendingReply): void {
+    this.heldReplies.push(reply);
+    if (this.heldReplies.length > MAX_HELD_REPLIES) this.heldReplies.shift();
+    this.log.debug({ command: reply.name, topic: reply.route.topic }, "reply held until the broker is connected again");
+  }
+
+  /**
+   * Publishes a reply on `conn`, QoS 1. Until its PUBACK it is in `conn.replies`: a connection that
+   * closes first hands it to the held replies ({@link forget}), so a reply in flight when the link
+   * drops is sent again at the next connection (the sender may see it twice; it matches by
+   * `command_id`).
+   */
+  private sendReply(conn: Connection, reply: PendingReply): void {
+    const { name, route, body } = reply;
     const options: IClientPublishOptions = {
       qos: 1,
       retain: false,
       ...(route.correlationData !== undefined ? { properties: { correlationData: route.correlationData } } : {}),
     };
+    conn.replies.add(reply);
     conn.client.publish(route.topic, body, options, (err) => {
+      // Not in the set: its connection closed first and it is held for the next one.
+      if (!conn.replies.delete(reply)) return;
       if (err && !conn.closed && !this.stopping) {
         this.log.warn({ command: name, topic: route.topic, reason: err.message }, "command reply not accepted by the broker");
       }
@@ -187,7 +203,7 @@ export class Publisher {
   private sendHeldReplies(conn: Connection): void {
     const held = this.heldReplies.splice(0);
     const oldest = performance.now() - HELD_REPLY_MS;
-    for (const r of held) if (r.at >= oldest) this.sendReply(conn, r.name, r.route, r.body);
+    for (const r of held) if (r.at >= oldest) this.sendReply(conn, r);
   }
 
   /**
@@ -364,6 +380,9 @@ export class Publisher {
     conn.inflight.clear();
     conn.replayInflight = 0;
     conn.buffer = [];
+    // Replies not yet acknowledged: sent again at the next connection (not at a shutdown).
+    if (!this.stopping) for (const reply of conn.replies) this.holdReply(reply);
+    conn.replies.clear();
     if (this.conn === conn) this.conn = undefined;
     const dropped = this.drain.dropReplays();
     if (dropped > 0 && !this.stopping) this.log.info({ replays: dropped }, "replays dropped with the connection (the central system asks again)");
