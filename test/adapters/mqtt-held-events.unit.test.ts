@@ -61,6 +61,16 @@ describe("refusalCodeOf", () => {
 describe("HeldEvents", () => {
   const event = (seq: number) => ({ seq, id: `id-${seq}`, kind: "command", topic: "s/st-001/events/command", reasonCode: 0x87, reason: "Not authorized" });
 
+  it("keeps at most its maximum, forgetting the oldest held (they stay pending in the database)", () => {
+    const held = new HeldEvents(undefined, 3);
+    for (const seq of [5, 6, 7, 8, 9]) expect(held.hold(event(seq))).toBe("new");
+    expect(held.size).toBe(3);
+    expect(held.seqs()).toEqual([7, 8, 9]);
+    // A forgotten one refused again at the next connection is new again.
+    expect(held.hold(event(5))).toBe("new");
+    expect(held.seqs()).toEqual([5, 8, 9]);
+  });
+
   it("says a first refusal is new and a later one again, counting them; keeps seqs ascending", () => {
     const held = new HeldEvents();
     expect(held.hold(event(9))).toBe("new");

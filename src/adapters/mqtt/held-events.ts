@@ -19,6 +19,14 @@ export const REASON_PACKET_TOO_LARGE = 0x95;
 /** Retries of held-back events: the first round 30 s after a refusal, then doubling, at most 10 min apart. */
 export const DEFAULT_HELD_RETRY: Readonly<BackoffSettings> = Object.freeze({ startMs: 30_000, maxMs: 600_000 });
 
+/**
+ * The most events kept in the bookkeeping. An ACL that denies a whole kind (every deposit) would
+ * otherwise add one entry per event for as long as it lasts; past this many the oldest entry is
+ * forgotten. Forgetting loses nothing: the event stays pending in the database and is sent again at
+ * the next connection (in seq order), only not by the retry rounds on this one.
+ */
+export const MAX_HELD_EVENTS = 10_000;
+
 /** One held-back event. */
 export interface HeldEvent {
   seq: number;
@@ -41,9 +49,11 @@ export class HeldEvents {
   private readonly held = new Map<number, HeldEvent>();
   private round = 0;
   private readonly retry: BackoffSettings;
+  private readonly max: number;
 
-  constructor(retry: BackoffSettings = DEFAULT_HELD_RETRY) {
+  constructor(retry: BackoffSettings = DEFAULT_HELD_RETRY, max = MAX_HELD_EVENTS) {
     this.retry = retry;
+    this.max = max;
   }
 
   /** Events held back now. */
@@ -65,6 +75,11 @@ export class HeldEvents {
       return "again";
     }
     this.held.set(event.seq, { ...event, refusals: 1 });
+    // The oldest held first (a Map keeps insertion order): it is still pending in the database.
+    for (const oldest of this.held.keys()) {
+      if (this.held.size <= this.max) break;
+      this.held.delete(oldest);
+    }
     return "new";
   }
 
