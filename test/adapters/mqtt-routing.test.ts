@@ -25,8 +25,9 @@ describe("commands: which topics are commands, where replies go (contract.md sec
     const cmd = { name: "status", topic: `${PREFIX}status`, payload: Buffer.alloc(0), responseTopic: "central/r/7", correlationData: cd };
     expect(replyRoute(cmd, PREFIX, 5)).toEqual({ topic: "central/r/7", correlationData: cd });
     expect(replyRoute(cmd, PREFIX, 4)).toEqual({ topic: `${PREFIX}status/reply` });
-    expect(replyRoute({ ...cmd, responseTopic: "central/+/x" }, PREFIX, 5)).toEqual({ topic: `${PREFIX}status/reply` });
-    expect(replyRoute({ ...cmd, responseTopic: "" }, PREFIX, 5)).toEqual({ topic: `${PREFIX}status/reply` });
+    // A fallback keeps the correlation data (MQTT 5): the sender can still match the reply by it.
+    expect(replyRoute({ ...cmd, responseTopic: "central/+/x" }, PREFIX, 5)).toEqual({ topic: `${PREFIX}status/reply`, correlationData: cd });
+    expect(replyRoute({ ...cmd, responseTopic: "" }, PREFIX, 5)).toEqual({ topic: `${PREFIX}status/reply`, correlationData: cd });
     const { correlationData: _cd, ...noCorrelation } = cmd;
     expect(replyRoute(noCorrelation, PREFIX, 5)).toEqual({ topic: "central/r/7" });
   });
@@ -45,6 +46,25 @@ describe("commands: which topics are commands, where replies go (contract.md sec
     expect(to("smartbin/st-001/cmd/status/reply/operator-7")).toBe("smartbin/st-001/cmd/status/reply/operator-7");
     expect(to("smartbin/st-001/cmd/status/replyx")).toBe(fallback);
     expect(to("operators/replies/7")).toBe("operators/replies/7");
+  });
+
+  it("nor on another station's streams under the same prefix: its events, status, telemetry or commands", () => {
+    const cmd = { name: "status", topic: `${PREFIX}status`, payload: Buffer.alloc(0), responseTopic: "" };
+    const to = (responseTopic: string) => replyRoute({ ...cmd, responseTopic }, PREFIX, 5).topic;
+    const fallback = `${PREFIX}status/reply`;
+    expect(to("smartbin/st-002/events/deposit")).toBe(fallback);
+    expect(to("smartbin/st-002/status")).toBe(fallback);
+    expect(to("smartbin/st-002/telemetry")).toBe(fallback);
+    expect(to("smartbin/st-002/cmd/set_cards")).toBe(fallback);
+    // Other topics under the prefix are the central system's own: used as given.
+    expect(to("smartbin/central/replies/7")).toBe("smartbin/central/replies/7");
+    expect(to("smartbin/st-002")).toBe("smartbin/st-002");
+    expect(to("smartbinx/st-002/status")).toBe("smartbinx/st-002/status");
+    // A prefix with levels of its own.
+    const nested = "org/smartbin/st-001/cmd/";
+    const toNested = (responseTopic: string) => replyRoute({ ...cmd, topic: `${nested}status`, responseTopic }, nested, 5).topic;
+    expect(toNested("org/smartbin/st-009/events/alarm")).toBe(`${nested}status/reply`);
+    expect(toNested("org/central/r/1")).toBe("org/central/r/1");
   });
 });
 

@@ -34,21 +34,32 @@ export interface ReplyRoute {
  * 3.3.2.3.5 forbids: a broker would close our connection for it, or a `$` topic) falls back to the
  * reply topic, and so does one in the station's own topics other than `P/S/cmd/<name>/reply` and
  * below it: the station may write its events and status, and a command sender must not make it
- * publish a reply there, where consumers expect CloudEvents.
+ * publish a reply there, where consumers expect CloudEvents. The same holds for another station's
+ * topics under the same prefix (`P/<other>/events/…`, `status`, `telemetry`, `cmd/…`): a sender
+ * must not make this station write into another station's streams. With MQTT 5 the fallback keeps
+ * the correlation data, so the sender can still match the reply by it.
  */
 export function replyRoute(cmd: IncomingCommand, commandPrefix: string, protocolVersion: 4 | 5): ReplyRoute {
   const replyTopic = `${commandPrefix}${cmd.name}/reply`;
   const response = cmd.responseTopic;
+  const correlation = protocolVersion === 5 && cmd.correlationData !== undefined ? { correlationData: cmd.correlationData } : {};
   if (protocolVersion === 5 && response !== undefined && usableResponseTopic(response, commandPrefix, replyTopic)) {
-    return cmd.correlationData !== undefined ? { topic: response, correlationData: cmd.correlationData } : { topic: response };
+    return { topic: response, ...correlation };
   }
-  return { topic: replyTopic };
+  return { topic: replyTopic, ...correlation };
 }
+
+/** The levels below `P/<station>/` that are a station's own streams (contract.md section 4). */
+const STATION_STREAMS = new Set(["events", "status", "telemetry", "cmd"]);
 
 function usableResponseTopic(topic: string, commandPrefix: string, replyTopic: string): boolean {
   if (topic === "" || topic.startsWith("$") || /[+#\u0000]/.test(topic)) return false;
   // `P/S/`: the station's own topics (commandPrefix is `P/S/cmd/`).
   const own = commandPrefix.slice(0, -"cmd/".length);
-  if (!topic.startsWith(own)) return true;
-  return topic === replyTopic || topic.startsWith(`${replyTopic}/`);
+  if (topic.startsWith(own)) return topic === replyTopic || topic.startsWith(`${replyTopic}/`);
+  // `P/`: the prefix of every station (a station id has no `/`).
+  const prefix = own.slice(0, own.slice(0, -1).lastIndexOf("/") + 1);
+  if (prefix === "" || !topic.startsWith(prefix)) return true;
+  const [station, stream] = topic.slice(prefix.length).split("/");
+  return !(station !== undefined && station !== "" && stream !== undefined && STATION_STREAMS.has(stream));
 }
