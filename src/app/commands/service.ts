@@ -159,10 +159,12 @@ export class CommandService {
 
   /**
    * Stops taking commands and the hourly pruning; resolves once the commands already taken are
-   * answered (audited and their reply kept), or after `waitMs` (default 5 s), whichever is first.
+   * answered (audited and their reply kept), or after `waitMs` (default 1.5 s: a command commits in
+   * milliseconds, and the whole shutdown, with a settling scale and the publisher's goodbye, must end
+   * within the daemon's 8 s limit, daemon-signals.ts), whichever is first.
    * Call it before the runner stops: the audit of a command still running after that is lost (logged).
    */
-  async stop(waitMs = 5_000): Promise<void> {
+  async stop(waitMs = 1_500): Promise<void> {
     this.stopping = true;
     this.cancelPrune?.();
     this.cancelPrune = null;
