@@ -37,8 +37,10 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
       changeThresholdG: s.change_threshold_g,
       capacityG: s.capacity_g ?? null,
       noValidFramesMs: secondsToMs(s.silence_timeout_s),
-      // The device registry says whether the protocol takes commands (MT-SICS `T`, `Z`; streaming ones do not).
+      // The device registry says whether the protocol takes commands (MT-SICS `T`, `Z`; streaming ones
+      // do not) and whether the station polls it.
       takesCommands: findProtocol("scale", s.protocol).configure(s).commands !== undefined,
+      polled: findProtocol("scale", s.protocol).configure(s).port.poll !== undefined,
     })),
     readers: config.readers.map((r) => ({
       id: r.id,
@@ -54,6 +56,7 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
       fullMm: l.full_mm,
       medianWindowMs: secondsToMs(l.median_window_s),
       noValidFramesMs: secondsToMs(l.silence_timeout_s),
+      polled: findProtocol("level", l.protocol).configure(l).port.poll !== undefined,
     })),
     bins: config.bins.map((b) => ({
       binId: b.id,

@@ -7,7 +7,8 @@
  *   closed or by the "no valid frames" rule, `online` otherwise.
  * - "No valid frames": offline with reason `no valid frames` when, over the last window
  *   (`silence_timeout_s` for scales, `no_valid_frames_s` for readers), it delivered at least
- *   {@link NO_VALID_FRAMES_MIN_BYTES} bytes and not one valid frame. The window is judged only
+ *   {@link NO_VALID_FRAMES_MIN_BYTES} bytes ({@link POLLED_NO_VALID_FRAMES_MIN_BYTES} for a device the
+ *   station polls) and not one valid frame. The window is judged only
  *   once the device has been open, or valid, for a whole window (a boot banner right after the
  *   port opens is not a verdict). Online again at its next valid frame.
  * - Alarms mark changes of the reported state: a clean start (starting -> online) is none; a
@@ -23,6 +24,15 @@ import type { DeviceLink, DeviceState, InvalidBytes, LineNoise } from "./station
 
 /** Contract section 4: at least this many bytes over the window, and not one valid frame. */
 export const NO_VALID_FRAMES_MIN_BYTES = 64;
+
+/**
+ * The same minimum for a device the station polls (`ScaleSpec.polled`): it speaks only to answer, a
+ * few bytes per request (MT-SICS `ES`: 4 bytes; a Modbus exception: 5; an RS-485 adapter's echo of
+ * the request: 8), so at a `poll_ms` of 1 s a whole window of error answers stayed under 64 bytes and
+ * the scale stayed online with its last weight. Any byte over the window, with not one valid frame,
+ * is the verdict for it.
+ */
+export const POLLED_NO_VALID_FRAMES_MIN_BYTES = 1;
 
 /** The reason text of the rule (contract section 4). */
 export const NO_VALID_FRAMES_REASON = "no valid frames";
@@ -144,6 +154,7 @@ export function chunkArrived(
   link: DeviceLink,
   chunk: { bytes: number; validFrames: number; discardedBytes: number; mono: number },
   windowMs: number,
+  minBytes: number = NO_VALID_FRAMES_MIN_BYTES,
 ): ChunkVerdict {
   if (chunk.validFrames > 0) {
     if (
@@ -174,7 +185,7 @@ export function chunkArrived(
     const since = Math.max(link.openedMono ?? chunk.mono, link.lastValidMono ?? -Infinity);
     let total = 0;
     for (const b of invalid) total += b.bytes;
-    if (chunk.mono - since >= windowMs && total >= NO_VALID_FRAMES_MIN_BYTES) {
+    if (chunk.mono - since >= windowMs && total >= minBytes) {
       noValidFrames = true;
       wentInvalid = true;
     }

@@ -71,7 +71,7 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       const tareChanges = scale.tareChanges + (tareChanged ? 1 : 0);
       const base = acceptedG !== scale.acceptedG ? { acceptedTareChanges: tareChanges } : {};
       return {
-        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges, ...base, ...slowFrames },
+        scale: { ...scale, condition: "ok", samples, stable: result.stable, acceptedG, mode: frame.mode, tareChanges, ...base, ...slowFrames, lastWeightMono: mono, ...(scale.weightStale === true ? { weightStale: false } : {}) },
         valid: true,
         weightChanged: acceptedG !== scale.acceptedG,
         ...(tareChanged ? { tareChanged } : {}),
@@ -81,6 +81,13 @@ export function applyScaleFrame(scale: ScaleState, frame: ScaleFrame, mono: numb
       if (!linkOnline(scale.link)) return { scale, valid: true, weightChanged: false };
       return { scale: withoutValidWeight(scale, frame.reason), valid: true, weightChanged: false };
     case "ignored":
+      // A frame with no weight (MT-SICS `S I` busy, `Z A`): the right device, speaking. Only that for a
+      // whole `silence_timeout_s` after the last weight, and the weight the scale holds is no longer
+      // current: no reading, so no session opens on its bin (a bag dropped meanwhile would be paid
+      // to whoever holds a session when weights come back).
+      if (linkOnline(scale.link) && scale.condition === "ok" && scale.lastWeightMono !== undefined && mono - scale.lastWeightMono >= spec.noValidFramesMs) {
+        return { scale: { ...scale, condition: "no_reading", samples: [], stable: false, weightStale: true }, valid: true, weightChanged: false };
+      }
       return { scale, valid: true, weightChanged: false };
     case "discarded":
       return { scale, valid: false, weightChanged: false };

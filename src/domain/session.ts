@@ -437,7 +437,8 @@ export function binReady(binId: string, state: StationState, ctx: StationContext
   const scale = bin === undefined ? undefined : state.scales[bin.scaleId];
   if (bin === undefined || scale === undefined) return false;
   const view = scaleView(bin.scaleId, scale);
-  if (!view.online || view.acceptedG === null || noValidWeight(scale.condition)) return false;
+  // `no_reading`: open, but no current weight (a port just reopened, a balance answering busy).
+  if (!view.online || view.acceptedG === null || noValidWeight(scale.condition) || scale.condition === "no_reading") return false;
   if (state.full?.[binId] === true) return false;
   if (!bin.door) return true;
   const door = doorOf(state, binId);

@@ -17,7 +17,7 @@
  * ({@link statusOf}).
  */
 import type { LevelFrame, ReaderFrame, ScaleFrame } from "../protocol/types.js";
-import { NOISY_WINDOW_MS, chunkArrived, lineNoiseJudged, linkOnline, linkState, offlineReason, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
+import { NOISY_WINDOW_MS, NO_VALID_FRAMES_MIN_BYTES, POLLED_NO_VALID_FRAMES_MIN_BYTES, chunkArrived, lineNoiseJudged, linkOnline, linkState, offlineReason, portChanged, reportLink, type LinkAlarm } from "./device-link.js";
 import { tallyOf } from "./daily-points.js";
 import { unreachable } from "./exhaustive.js";
 import { maskCardId } from "./privacy.js";
@@ -523,7 +523,7 @@ function flush(state: StationState, at: Input<"flush">, ctx: StationContext, eff
  */
 function judgeChunk(
   kind: LinkKind,
-  spec: { id: string; binId?: string | null; noValidFramesMs: number },
+  spec: { id: string; binId?: string | null; noValidFramesMs: number; polled?: boolean | undefined },
   link0: DeviceLink,
   input: { bytes: number; mono: number },
   counts: { valid: number; discardedBytes: number },
@@ -534,7 +534,7 @@ function judgeChunk(
   const windowMs = spec.noValidFramesMs;
   const chunk = { bytes: input.bytes, validFrames: counts.valid, discardedBytes: counts.discardedBytes, mono: input.mono };
   const before = linkOnline(link0);
-  const arrived = chunkArrived(link0, chunk, windowMs);
+  const arrived = chunkArrived(link0, chunk, windowMs, spec.polled === true ? POLLED_NO_VALID_FRAMES_MIN_BYTES : NO_VALID_FRAMES_MIN_BYTES);
   const { wentInvalid } = arrived;
   const noise = lineNoiseJudged(arrived.link.noise, chunk);
   const judged: DeviceLink = { ...arrived.link, noise: noise.noise };
@@ -578,6 +578,7 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
   let state = bumpCounters(state0, spec.id, { bytes: input.bytes, frames: input.frames.length, discarded });
   const conditionBefore = scale.condition;
   const slowBefore = framesTooSlow(scale);
+  const staleBefore = scale.weightStale === true;
   for (const frame of input.frames) {
     if (frame.kind === "discarded") {
       effects.push(discardedNotice(spec.id, frame));
@@ -612,6 +613,7 @@ function scaleData(state0: StationState, input: Input<"scale_data">, ctx: Statio
     if (notice !== null) effects.push(notice);
   }
   if (framesTooSlow(scale) !== slowBefore) effects.push(slowFramesNotice(spec, scale));
+  if ((scale.weightStale === true) !== staleBefore) effects.push(staleWeightNotice(spec, scale.weightStale === true));
   return { ...state, scales: { ...state.scales, [spec.id]: scale } };
 }
 
@@ -658,6 +660,20 @@ function conditionNotice(spec: ScaleSpec, before: ScaleCondition, after: ScaleCo
     return { type: "notice", level: "info", msg: "scale reads a valid weight again", fields: { scale: spec.id, bin: spec.binId, was: before } };
   }
   return null;
+}
+
+/**
+ * The log line of a scale whose answers carry no weight for a whole `silence_timeout_s` (MT-SICS
+ * `S I`, busy: `ScaleState.weightStale`), warn, and of its first weight after that, info.
+ */
+function staleWeightNotice(spec: ScaleSpec, stale: boolean): StationEffect {
+  if (!stale) return { type: "notice", level: "info", msg: "scale reads a weight again", fields: { scale: spec.id, bin: spec.binId } };
+  return {
+    type: "notice",
+    level: "warn",
+    msg: `scale answers without a weight (busy) for ${spec.noValidFramesMs / 1000} s (silence_timeout_s): its last weight is not current, no session opens on its bin`,
+    fields: { scale: spec.id, bin: spec.binId },
+  };
 }
 
 /** A chunk's frames: valid ones (anything not discarded), discarded ones and their bytes. */

@@ -29,6 +29,12 @@ export interface ScaleSpec {
   /** `silence_timeout_s` in ms: the window of the "no valid frames" rule (contract section 4). */
   readonly noValidFramesMs: number;
   /**
+   * The station polls it (request/response: `mt-sics`, `modbus-rtu`): it sends only answers, a few
+   * bytes per `poll_ms`, so the "no valid frames" rule needs no minimum of bytes
+   * (device-link.ts `POLLED_NO_VALID_FRAMES_MIN_BYTES`).
+   */
+  readonly polled?: boolean;
+  /**
    * The scale's protocol takes commands (`tare`, `zero`: MT-SICS `T`, `Z`); absent or false: the
    * `tare` and `zero` commands are `not_supported` for it.
    */
@@ -59,6 +65,8 @@ export interface LevelSensorSpec {
   readonly medianWindowMs: number;
   /** `silence_timeout_s` in ms: the window of the "no valid frames" rule. */
   readonly noValidFramesMs: number;
+  /** The station polls it (`modbus-rtu`): see {@link ScaleSpec.polled}. */
+  readonly polled?: boolean;
 }
 
 /** A bin's door hardware (config `bins[].door`), timers in ms. */
@@ -222,6 +230,13 @@ export interface ScaleState {
    * once one comes in time. See `framesTooSlow` (scale-state.ts).
    */
   readonly slowFrames?: { readonly count: number; readonly periodMs: number };
+  /** When the last weight frame was read (monotonic ms); absent before one. */
+  readonly lastWeightMono?: number;
+  /**
+   * Only frames without a weight (busy) came for a whole `silence_timeout_s` after the last weight:
+   * the condition is `no_reading` until the next weight (scale-state.ts, the `ignored` frames).
+   */
+  readonly weightStale?: boolean;
 }
 
 /** One distance reading kept for a level sensor's median. */

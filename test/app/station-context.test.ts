@@ -52,6 +52,23 @@ describe("contextFromConfig", () => {
       ["s2", true],
     ]);
   });
+
+  it("says per scale (and level sensor) whether the station polls it (the 'no valid frames' rule then needs no minimum of bytes)", () => {
+    const config = load(
+      `${head}scales:\n  - { id: s1, port: /dev/ttyUSB0, protocol: yaohua-a9 }\n  - { id: s2, port: /dev/ttyUSB1, protocol: mt-sics }\n` +
+        "  - { id: s3, port: /dev/ttyUSB2, protocol: modbus-rtu }\n" +
+        "bins:\n  - { id: kitchen, category: food_waste, scale: s1 }\n" +
+        "level_sensors:\n  - { id: l1, port: /dev/ttyUSB3, protocol: dyp-a02, bin: kitchen, empty_mm: 1000, full_mm: 200 }\n",
+    );
+    const context = contextFromConfig(config);
+    expect(context.scales.map((s) => [s.id, s.polled])).toEqual([
+      ["s1", false],
+      ["s2", true],
+      ["s3", true],
+    ]);
+    // The level protocols registered so far all stream.
+    expect(context.levelSensors?.map((l) => [l.id, l.polled])).toEqual([["l1", false]]);
+  });
 });
 
 describe("the daily cap's local day (stationLocalDay, useStationTimeZone)", () => {

@@ -492,6 +492,43 @@ describe("station machine: device links and alarms (contract section 4)", () => 
     ]);
   });
 
+  it("a polled scale answering only errors goes offline with 'no valid frames', whatever its poll_ms: a few bytes a poll is enough", () => {
+    // MT-SICS `ES` (4 bytes) once a second: 20 bytes in the 5 s window, under the 64 a streaming scale needs.
+    const errorsOnly = (polled: boolean) => {
+      const ctx = testContext({ scales: testContext().scales.map((s) => (s.id === "scale-1" ? { ...s, polled } : s)) });
+      const inputs: StationInput[] = [...READY];
+      for (let t = 1000; t <= 8000; t += 1000) inputs.push(scaleData("scale-1", t, [{ kind: "discarded", bytes: new Uint8Array(4), reason: "error answer" }], 4));
+      return run(inputs, ctx);
+    };
+    const polled = errorsOnly(true);
+    expect(eventSummary(polled.effects)).toEqual(["alarm scale_offline scale-1"]);
+    expect(recorded(polled.effects)[0]!.data).toMatchObject({ reason: "no valid frames" });
+    // A streaming indicator sending 4 bytes a second is not judged by them (a stray byte run is not a verdict).
+    expect(eventSummary(errorsOnly(false).effects)).toEqual([]);
+  });
+
+  it("a scale answering only 'busy' (no weight) for silence_timeout_s: no reading, no session on its bin; its next weight change is unattributed", () => {
+    const ctx = testContext();
+    const noticeOf = (effects: ReturnType<typeof run>["effects"]) => effects.flatMap((e) => (e.type === "notice" && e.msg.includes("weight (busy)") ? [e.level] : e.type === "notice" && e.msg === "scale reads a weight again" ? [e.level] : []));
+    const inputs: StationInput[] = [...READY];
+    // MT-SICS `S I` every 200 ms from 300 ms on: 5 s later (the test's silence_timeout_s) the 12 kg is not current.
+    for (let t = 300; t <= 5400; t += 200) inputs.push(scaleData("scale-1", t, [{ kind: "ignored", reason: "busy (S I)" }]));
+    const busy = run(inputs, ctx);
+    expect(busy.state.scales["scale-1"]).toMatchObject({ condition: "no_reading", stable: false, acceptedG: 12_000 });
+    expect(noticeOf(busy.effects)).toEqual(["warn"]);
+    expect(statusOf(busy.state, ctx).scales["scale-1"]).toBe("no_reading");
+    // Anna's card: only the recycle bin (its scale is current) is covered.
+    const anna = run([card(ANNA, 5500)], ctx, busy.state);
+    expect(anna.state.session).toMatchObject({ phase: "open" });
+    const covered = anna.state.session.phase === "open" ? anna.state.session.bins.map((b) => b.binId) : [];
+    expect(covered).toEqual(["recycle"]);
+    // The balance answers a weight again, 2 kg more: logged, and no one is paid for it.
+    const back = run([...weigh("scale-1", 14_000, 7000), tick(60_000)], ctx, anna.state);
+    expect(noticeOf(back.effects)).toEqual(["info"]);
+    expect(eventSummary(back.effects)).toContain("alarm unattributed_weight_change kitchen");
+    expect(recorded(back.effects).filter((e) => e.kind === "deposit" && e.data.bin_id === "kitchen")).toEqual([]);
+  });
+
   it("a session that opens or closes has the retained status published again (its `session` field)", () => {
     const ctx = testContext();
     const ready = run(READY, ctx);
