@@ -57,6 +57,7 @@ export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
   entries(data.scales)?.forEach((scale, i) => checkDivisions(scale, i, out));
   entries(data.readers)?.forEach((reader, i) => checkRepeatGap(reader, i, out));
   entries(data.scales)?.forEach((scale, i) => checkProtocolOptions("scales", scale, i, out));
+  entries(data.scales)?.forEach((scale, i) => checkPollWindow(scale, i, out));
   entries(data.readers)?.forEach((reader, i) => checkProtocolOptions("readers", reader, i, out));
   entries(data.level_sensors)?.forEach((sensor, i) => checkProtocolOptions("level_sensors", sensor, i, out));
   out.push(...portOrUsbIssues(data));
@@ -143,6 +144,35 @@ function checkProtocolOptions(list: "scales" | "readers" | "level_sensors", item
   const kind = list === "scales" ? "scale" : list === "readers" ? "reader" : "level";
   if (typeof item.protocol !== "string" || !protocolNames(kind).includes(item.protocol)) return;
   for (const issue of findProtocol(kind, item.protocol).optionIssues(item)) out.push({ path: [list, i, ...issue.path], message: issue.message });
+}
+
+/**
+ * A scale the station polls answers once per `poll_ms`: its stability window must hold
+ * `stable_min_samples` answers, `(stable_min_samples - 1) × poll_ms <= stable_window_ms`
+ * (domain/stability.ts `slowestFramePeriodMs`), or it is never stable and nothing is ever weighed on
+ * its bin. Unlike a streaming indicator's rate, this is known from the file alone. The window asked
+ * for holds one answer more, rounded up to 100 ms (scale-state.ts `windowNeededMs`).
+ */
+function checkPollWindow(scale: Record<string, unknown>, i: number, out: Issues): void {
+  if (typeof scale.protocol !== "string" || !protocolNames("scale").includes(scale.protocol)) return;
+  const protocol = findProtocol("scale", scale.protocol);
+  if (protocol.optionIssues(scale).length > 0) return;
+  let everyMs: number | undefined;
+  try {
+    everyMs = protocol.configure(scale).port.poll?.everyMs;
+  } catch {
+    return; // its own issues say why
+  }
+  // The schema's defaults (device-schema.ts scaleKeys).
+  const windowMs = scale.stable_window_ms ?? 1000;
+  const minSamples = scale.stable_min_samples ?? 3;
+  if (everyMs === undefined || typeof windowMs !== "number" || typeof minSamples !== "number" || !(windowMs > 0) || !(minSamples >= 1)) return;
+  if ((minSamples - 1) * everyMs <= windowMs) return;
+  const needed = Math.ceil((Math.max(2, minSamples) * everyMs) / 100) * 100;
+  out.push({
+    path: ["scales", i, "stable_window_ms"],
+    message: `expected a window that holds stable_min_samples (${minSamples}) answers polled every poll_ms (${everyMs} ms), at least ${needed}, found ${windowMs}: the scale would never be stable`,
+  });
 }
 
 /** A tolerance in divisions needs the division's size in grams. */

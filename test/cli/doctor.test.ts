@@ -95,6 +95,8 @@ describe.skipIf(tools.skip)(`smartbin doctor against real parts${tools.reason}`,
         scalePort: pty.devicePath,
         readerPort: rig.reader.pty.devicePath,
         scaleProtocol: "mt-sics",
+        // The harness's 300 ms window holds 3 answers only at up to 150 ms a poll (config check refuses less).
+        scaleExtra: "    poll_ms: 100\n",
       });
       const r = await smartbin(["doctor", file]);
       expect(lines(r.stdout).find((l) => l.includes(" scale.scale-1:"))).toMatch(/^ok scale\.scale-1: \S+: \d+ valid mt-sics frames in 3 s \(last: 2500 g, net\)$/);

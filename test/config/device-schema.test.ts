@@ -200,3 +200,21 @@ describe("repeat_gap_ms against min_reads", () => {
     expect(check(reader("ascii-line", "    repeat_gap_ms: 0\n"))).toEqual([]);
   });
 });
+
+describe("a polled scale's stable_window_ms against its poll_ms", () => {
+  it("refuses a window that cannot hold stable_min_samples answers: the scale would never be stable", () => {
+    expect(check(scale("mt-sics", "    poll_ms: 1000\n"))).toEqual([
+      "c.yaml:5:5: scales.0.stable_window_ms: expected a window that holds stable_min_samples (3) answers polled every " +
+        "poll_ms (1000 ms), at least 3000, found 1000: the scale would never be stable",
+    ]);
+    expect(check(scale("modbus-rtu", "    poll_ms: 600\n    stable_window_ms: 1500\n    stable_min_samples: 4\n"))).toEqual([
+      "c.yaml:9:23: scales.0.stable_window_ms: expected a window that holds stable_min_samples (4) answers polled every " +
+        "poll_ms (600 ms), at least 2400, found 1500: the scale would never be stable",
+    ]);
+    // Exactly (min - 1) polls in the window, the defaults, a longer window, and a streaming indicator: accepted.
+    expect(check(scale("mt-sics", "    poll_ms: 500\n"))).toEqual([]);
+    expect(check(scale("mt-sics"))).toEqual([]);
+    expect(check(scale("mt-sics", "    poll_ms: 1000\n    stable_window_ms: 3000\n"))).toEqual([]);
+    expect(check(scale("yaohua-a9", "    stable_window_ms: 100\n"))).toEqual([]);
+  });
+});
