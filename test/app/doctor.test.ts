@@ -5,6 +5,8 @@ import { checkGpio } from "../../src/app/doctor/gpio-check.js";
 import { checkSerialDevice, type SerialDeviceEntry } from "../../src/app/doctor/serial-check.js";
 import type { CheckResult, DoctorProbes } from "../../src/app/doctor/types.js";
 import { encodeEm4100, encodeMtSics, encodeYaohuaA9 } from "../../src/protocol/index.js";
+import { modbusRtuOptions } from "../../src/protocol/scale/modbus-rtu-options.js";
+import { encodeModbusRtuException } from "../../src/protocol/scale/modbus-rtu.js";
 import { validConfig } from "../support/config-text.js";
 import { CERT_PEM, CERT_VALID_TO, KEY_PEM } from "../support/tls-fixtures.js";
 
@@ -109,6 +111,22 @@ describe("doctor: a serial device", () => {
     const streamed: unknown[] = [];
     await checkSerialDevice(scale, fakeProbes({ listen: (_p, _s, _m, poll) => (streamed.push(poll), Promise.resolve({ ok: true, chunks: [] })) }), null, 3000);
     expect(streamed).toEqual([undefined]);
+  });
+
+  it("a polled indicator that answers but never with a weight (busy) warns; Modbus exceptions and another address say what to check", async () => {
+    const balance: SerialDeviceEntry = { kind: "scale", item: { id: "scale-2", port: "/dev/ttyUSB4", baud_rate: 9600, protocol: "mt-sics" } };
+    const answering = (bytes: Uint8Array) => fakeProbes({ listen: (_p, _s, _m, poll) => Promise.resolve({ ok: true, chunks: poll === undefined ? [] : [bytes] }) });
+    const busy = await checkSerialDevice(balance, answering(Buffer.from("S I\r\nS I\r\nS I\r\n", "latin1")), null, 3000);
+    expect(busy.level).toBe("warn");
+    expect(line(busy)).toContain("3 valid mt-sics frames in 3 s but not one weight");
+    const transmitter: SerialDeviceEntry = { kind: "scale", item: { id: "scale-3", port: "/dev/ttyUSB5", baud_rate: 9600, protocol: "modbus-rtu" } };
+    const options = modbusRtuOptions.parse({});
+    const exception = await checkSerialDevice(transmitter, answering(Buffer.concat([0, 1, 2].map(() => encodeModbusRtuException(2, options)))), null, 3000);
+    expect(exception.level).toBe("fail");
+    expect(line(exception)).toContain("the transmitter answers (baud rate and address are right) but refuses the request: check register, function and value_type");
+    expect(line(exception)).not.toContain("wrong protocol, baud rate");
+    const other = await checkSerialDevice(transmitter, answering(Buffer.concat([0, 1, 2].map(() => encodeModbusRtuException(2, { ...options, slave_id: 2 })))), null, 3000);
+    expect(line(other)).toContain("another address answers: check slave_id");
   });
 
   it("a silent indicator fails; a quiet reader is fine; a card read is shown masked", async () => {

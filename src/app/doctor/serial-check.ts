@@ -126,6 +126,7 @@ function judgeListen(
 ): CheckResult {
   let bytes = 0;
   let valid = 0;
+  let weights = 0;
   let discarded = 0;
   let lastValid: Record<string, unknown> | undefined;
   let lastDiscardReason: string | undefined;
@@ -137,12 +138,22 @@ function judgeListen(
         lastDiscardReason = frame.reason;
       } else {
         valid++;
+        if (frame.kind === "weight") weights++;
         lastValid = frame;
       }
     }
   }
   const seconds = `${(listenMs / 1000).toFixed(listenMs % 1000 === 0 ? 0 : 1)} s`;
   const details = { port, protocol: item.protocol, baud_rate: item.baud_rate, listen_ms: listenMs, bytes, valid_frames: valid, discarded_frames: discarded };
+  if (valid > 0 && kind === "scale" && weights === 0) {
+    // The right device, speaking, but never a weight (MT-SICS `S I` busy, overload): no session would open on its bin.
+    return {
+      name,
+      level: "warn",
+      message: `${port}: ${valid} valid ${item.protocol} frames in ${seconds} but not one weight${describeFrame(lastValid)}: the indicator answers without a weight (busy, overload or underload); check its display and that the platform is free`,
+      details,
+    };
+  }
   if (valid > 0) return { name, level: "ok", message: `${port}: ${valid} valid ${item.protocol} frames in ${seconds}${describeFrame(lastValid)}`, details };
   if (bytes === 0) {
     if (kind === "reader") {
@@ -160,9 +171,22 @@ function judgeListen(
   return {
     name,
     level,
-    message: `${port}: ${bytes} bytes in ${seconds} but no valid ${item.protocol} frame${why}: wrong protocol, baud rate (${item.baud_rate}) or character format`,
+    message: `${port}: ${bytes} bytes in ${seconds} but no valid ${item.protocol} frame${why}: ${discardHint(lastDiscardReason) ?? `wrong protocol, baud rate (${item.baud_rate}) or character format`}`,
     details,
   };
+}
+
+/**
+ * What to check when the last frame was discarded for a reason that proves the line right: a Modbus
+ * exception from the slave (modbus-rtu.ts: baud rate, framing and address are right, the request is
+ * not), or an answer from another slave address. `undefined` for other reasons (the line itself is
+ * then suspect).
+ */
+function discardHint(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (reason.startsWith("Modbus exception")) return "the transmitter answers (baud rate and address are right) but refuses the request: check register, function and value_type against its register map";
+  if (/^response from slave \d+, not from slave_id/.test(reason)) return "another address answers: check slave_id against the transmitter's address";
+  return undefined;
 }
 
 /**
