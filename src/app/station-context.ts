@@ -24,24 +24,27 @@ export function contextFromConfig(config: Readonly<Config>): StationContext {
   const points = config.points;
   return {
     stationId: config.station.id,
-    scales: config.scales.map((s) => ({
-      id: s.id,
-      binId: binOfScale.get(s.id) ?? null,
-      stability: resolveStabilityOptions({
-        windowMs: s.stable_window_ms,
-        minSamples: s.stable_min_samples,
-        ...(s.stable_tolerance_divisions !== undefined && s.division_g !== undefined
-          ? { toleranceDivisions: s.stable_tolerance_divisions, divisionG: s.division_g }
-          : { toleranceG: s.stable_tolerance_g }),
-      }),
-      changeThresholdG: s.change_threshold_g,
-      capacityG: s.capacity_g ?? null,
-      noValidFramesMs: secondsToMs(s.silence_timeout_s),
-      // The device registry says whether the protocol takes commands (MT-SICS `T`, `Z`; streaming ones
-      // do not) and whether the station polls it.
-      takesCommands: findProtocol("scale", s.protocol).configure(s).commands !== undefined,
-      polled: findProtocol("scale", s.protocol).configure(s).port.poll !== undefined,
-    })),
+    scales: config.scales.map((s) => {
+      const codec = findProtocol("scale", s.protocol).configure(s);
+      return {
+        id: s.id,
+        binId: binOfScale.get(s.id) ?? null,
+        stability: resolveStabilityOptions({
+          windowMs: s.stable_window_ms,
+          minSamples: s.stable_min_samples,
+          ...(s.stable_tolerance_divisions !== undefined && s.division_g !== undefined
+            ? { toleranceDivisions: s.stable_tolerance_divisions, divisionG: s.division_g }
+            : { toleranceG: s.stable_tolerance_g }),
+        }),
+        changeThresholdG: s.change_threshold_g,
+        capacityG: s.capacity_g ?? null,
+        noValidFramesMs: secondsToMs(s.silence_timeout_s),
+        // The device registry says whether the protocol takes commands (MT-SICS `T`, `Z`; streaming ones
+        // do not) and whether the station polls it.
+        takesCommands: codec.commands !== undefined,
+        polled: codec.port.poll !== undefined,
+      };
+    }),
     readers: config.readers.map((r) => ({
       id: r.id,
       repeatGapMs: r.repeat_gap_ms,

@@ -11,6 +11,8 @@ import { DYP_A02_MAX_MM, DYP_A02_MIN_MM } from "../protocol/level/dyp-a02.js";
 import { DEFAULT_EMPTY_MM, DEFAULT_FULL_MM, DEFAULT_REPEAT_GAP_MS } from "./device-schema.js";
 import { quoteFound } from "./found.js";
 import { gpioIssues } from "./gpio-schema.js";
+import { windowNeededMs } from "../domain/scale-state.js";
+import { DEFAULT_STABLE_MIN_SAMPLES, DEFAULT_STABLE_WINDOW_MS, slowestFramePeriodMs } from "../domain/stability.js";
 
 /** A problem between keys: where (path segments) and the complete message. */
 export interface CrossFieldIssue {
@@ -163,12 +165,11 @@ function checkPollWindow(scale: Record<string, unknown>, i: number, out: Issues)
   } catch {
     return; // its own issues say why
   }
-  // The schema's defaults (device-schema.ts scaleKeys).
-  const windowMs = scale.stable_window_ms ?? 1000;
-  const minSamples = scale.stable_min_samples ?? 3;
+  const windowMs = scale.stable_window_ms ?? DEFAULT_STABLE_WINDOW_MS;
+  const minSamples = scale.stable_min_samples ?? DEFAULT_STABLE_MIN_SAMPLES;
   if (everyMs === undefined || typeof windowMs !== "number" || typeof minSamples !== "number" || !(windowMs > 0) || !(minSamples >= 1)) return;
-  if ((minSamples - 1) * everyMs <= windowMs) return;
-  const needed = Math.ceil((Math.max(2, minSamples) * everyMs) / 100) * 100;
+  if (everyMs <= slowestFramePeriodMs({ windowMs, minSamples, toleranceG: 0 })) return;
+  const needed = windowNeededMs(everyMs, minSamples);
   out.push({
     path: ["scales", i, "stable_window_ms"],
     message: `expected a window that holds stable_min_samples (${minSamples}) answers polled every poll_ms (${everyMs} ms), at least ${needed}, found ${windowMs}: the scale would never be stable`,

@@ -629,11 +629,12 @@ function slowFramesNotice(spec: ScaleSpec, scale: ScaleState): StationEffect {
     return { type: "notice", level: "info", msg: "scale frames come often enough for its stability window again", fields: { scale: spec.id, bin: spec.binId } };
   }
   const periodMs = Math.round(scale.slowFrames?.periodMs ?? 0);
+  const neededMs = windowNeededMs(periodMs, minSamples);
   return {
     type: "notice",
     level: "warn",
-    msg: `scale sends a weight only every ${periodMs} ms: its stable_window_ms (${windowMs}) cannot hold stable_min_samples (${minSamples}) of them, so it is never stable and nothing is weighed on its bin; set stable_window_ms to at least ${windowNeededMs(periodMs, minSamples)}, or make the indicator send more often`,
-    fields: { scale: spec.id, bin: spec.binId, period_ms: periodMs, stable_window_ms: windowMs, stable_min_samples: minSamples, needed_window_ms: windowNeededMs(periodMs, minSamples) },
+    msg: `scale sends a weight only every ${periodMs} ms: its stable_window_ms (${windowMs}) cannot hold stable_min_samples (${minSamples}) of them, so it is never stable and nothing is weighed on its bin; set stable_window_ms to at least ${neededMs}, or make the indicator send more often`,
+    fields: { scale: spec.id, bin: spec.binId, period_ms: periodMs, stable_window_ms: windowMs, stable_min_samples: minSamples, needed_window_ms: neededMs },
   };
 }
 

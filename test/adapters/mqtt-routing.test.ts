@@ -32,10 +32,12 @@ describe("commands: which topics are commands, where replies go (contract.md sec
     expect(replyRoute(noCorrelation, PREFIX, 5)).toEqual({ topic: "central/r/7" });
   });
 
+  /** The `status` command with `responseTopic`: where its reply goes (MQTT 5). */
+  const statusCmd = { name: "status", topic: `${PREFIX}status`, payload: Buffer.alloc(0), responseTopic: "" };
+  const to = (responseTopic: string) => replyRoute({ ...statusCmd, responseTopic }, PREFIX, 5).topic;
+  const fallback = `${PREFIX}status/reply`;
+
   it("a response topic among the station's own topics is used only under its reply topic: a sender cannot make it publish on its events or status", () => {
-    const cmd = { name: "status", topic: `${PREFIX}status`, payload: Buffer.alloc(0), responseTopic: "" };
-    const to = (responseTopic: string) => replyRoute({ ...cmd, responseTopic }, PREFIX, 5).topic;
-    const fallback = `${PREFIX}status/reply`;
     expect(to("smartbin/st-001/events/deposit")).toBe(fallback);
     expect(to("smartbin/st-001/status")).toBe(fallback);
     expect(to("smartbin/st-001/telemetry")).toBe(fallback);
@@ -49,9 +51,6 @@ describe("commands: which topics are commands, where replies go (contract.md sec
   });
 
   it("nor on another station's streams under the same prefix: its events, status, telemetry or commands", () => {
-    const cmd = { name: "status", topic: `${PREFIX}status`, payload: Buffer.alloc(0), responseTopic: "" };
-    const to = (responseTopic: string) => replyRoute({ ...cmd, responseTopic }, PREFIX, 5).topic;
-    const fallback = `${PREFIX}status/reply`;
     expect(to("smartbin/st-002/events/deposit")).toBe(fallback);
     expect(to("smartbin/st-002/status")).toBe(fallback);
     expect(to("smartbin/st-002/telemetry")).toBe(fallback);
@@ -62,7 +61,7 @@ describe("commands: which topics are commands, where replies go (contract.md sec
     expect(to("smartbinx/st-002/status")).toBe("smartbinx/st-002/status");
     // A prefix with levels of its own.
     const nested = "org/smartbin/st-001/cmd/";
-    const toNested = (responseTopic: string) => replyRoute({ ...cmd, topic: `${nested}status`, responseTopic }, nested, 5).topic;
+    const toNested = (responseTopic: string) => replyRoute({ ...statusCmd, topic: `${nested}status`, responseTopic }, nested, 5).topic;
     expect(toNested("org/smartbin/st-009/events/alarm")).toBe(`${nested}status/reply`);
     expect(toNested("org/central/r/1")).toBe("org/central/r/1");
   });
