@@ -96,8 +96,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     cleanups.push(() => proxy.close());
     const { p, commands } = publisher({ url: proxy.url, sessionExpiryS: 60 });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100); // the SUBACK
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([]);
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"a1"}', { qos: 1 });
     await eventually(() => commands.length === 1, "the first command");
@@ -133,8 +132,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
       },
     });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100); // the SUBACK
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([]);
     const sent = Array.from({ length: 60 }, (_, i) => `burst-${i}`);
     await Promise.all(sent.map((id) => operator.client.publishAsync(cmdTopic("set_cards"), `{"command_id":"${id}","version":"v"}`, { qos: 1 })));
@@ -146,8 +144,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
   it("MQTT 5: a command the station does not take (onCommand false: stopping) gets no PUBACK and is delivered again at the next start", async () => {
     const first = publisher({ sessionExpiryS: 60, onCommand: () => false });
     first.p.start();
-    await eventually(() => first.p.stats().connected, "connected");
-    await settle(100); // the SUBACK
+    await eventually(() => first.p.stats().commandsSubscribed, "subscribed");
     const operator = await client([]);
     let acked = false;
     operator.client.publish(cmdTopic("set_cards"), '{"command_id":"late","version":"v"}', { qos: 1 }, () => (acked = true));
@@ -168,16 +165,14 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     cleanups.push(() => proxy.close());
     const { p, commands } = publisher({ url: proxy.url, protocolVersion: 4 });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100);
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([], { protocolVersion: 4 });
     proxy.dropEvery("at-once");
     proxy.cut();
     await eventually(() => !p.stats().connected, "away");
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"lost"}', { qos: 1 });
     proxy.dropEvery(null);
-    await eventually(() => p.stats().connected, "connected again", 8000);
-    await settle(200); // the SUBACK of the new subscription
+    await eventually(() => p.stats().commandsSubscribed, "subscribed again", 8000);
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"b1"}', { qos: 1 });
     await eventually(() => commands.length >= 1, "the command sent after the reconnect");
     await settle(100);
@@ -193,8 +188,8 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     for (const protocolVersion of [4, 5] as const) {
       const { p, commands } = publisher({ protocolVersion, clientId: `station-${prefix}-${protocolVersion}` });
       p.start();
-      await eventually(() => p.stats().connected, "connected");
-      await settle(300); // the SUBACK, and a retained message would follow it
+      await eventually(() => p.stats().commandsSubscribed, "subscribed");
+      await settle(300); // a retained message would follow the SUBACK
       expect(commands).toEqual([]);
       // A live command still arrives.
       await operator.client.publishAsync(cmdTopic("status"), `{"command_id":"live-${protocolVersion}"}`, { qos: 1 });
@@ -208,8 +203,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     cleanups.push(() => operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true }).then(() => undefined));
     const { p, commands } = publisher({ protocolVersion: 5, clientId: `station-${prefix}-rap` });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(300); // the SUBACK
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     await operator.client.publishAsync(cmdTopic("set_cards"), '{"command_id":"ret","version":"r","blocked":["X1"]}', { qos: 1, retain: true });
     await operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true });
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"after"}', { qos: 1 });
@@ -223,8 +217,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     const operator = await client([], { protocolVersion: 4 });
     const { p, commands } = publisher({ protocolVersion: 4, clientId: `station-${prefix}-empty` });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(300);
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     await operator.client.publishAsync(cmdTopic("set_cards"), "", { qos: 1, retain: true });
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"after"}', { qos: 1 });
     await eventually(() => commands.length >= 1, "the live command after it");
@@ -237,8 +230,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
   it("replies: MQTT 5 to the response topic with the correlation data, else to P/S/cmd/<name>/reply; QoS 1, not retained", async () => {
     const { p, commands } = publisher();
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100);
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([`${prefix}/central/responses/#`, `${prefix}/${STATION}/cmd/+/reply`]);
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"r1"}', {
       qos: 1,
@@ -264,8 +256,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
   it("replies with MQTT 3.1.1 go to P/S/cmd/<name>/reply; dropped without a throw while disconnected", async () => {
     const { p, commands } = publisher({ protocolVersion: 4 });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100);
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([`${prefix}/${STATION}/cmd/+/reply`], { protocolVersion: 4 });
     await operator.client.publishAsync(cmdTopic("set_cards"), '{"command_id":"v4"}', { qos: 1 });
     await eventually(() => commands.length === 1, "the command");
@@ -285,8 +276,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
       },
     });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100);
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([]);
     await operator.client.publishAsync(cmdTopic("status"), "{}", { qos: 1 });
     await operator.client.publishAsync(cmdTopic("status"), "{}", { qos: 1 });
@@ -297,8 +287,7 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
   it("the announced maximum packet size keeps larger commands away", async () => {
     const { p, commands } = publisher({ maximumPacketSize: 1024 });
     p.start();
-    await eventually(() => p.stats().connected, "connected");
-    await settle(100);
+    await eventually(() => p.stats().commandsSubscribed, "subscribed");
     const operator = await client([]);
     await operator.client.publishAsync(cmdTopic("set_cards"), JSON.stringify({ command_id: "big", collectors: ["x".repeat(2000)] }), { qos: 1 });
     await operator.client.publishAsync(cmdTopic("status"), '{"command_id":"small"}', { qos: 1 });

@@ -33,6 +33,8 @@ export interface Connection {
   replayRefusalLogged: boolean;
   /** A retained command was ignored on it (said once per connection). */
   retainedWarned: boolean;
+  /** The broker answered its command SUBSCRIBE (SUBACK, granted or refused). */
+  commandsSubscribed: boolean;
   /**
    * Command replies published on it and not yet acknowledged (PUBACK): when it closes first, they
    * are held and sent again at the next connection (publisher.ts `reply`).
@@ -67,6 +69,7 @@ export function newConnection(client: MqttClient): Connection {
     stayTimer: undefined,
     replayRefusalLogged: false,
     retainedWarned: false,
+    commandsSubscribed: false,
     replies: new Set(),
   };
 }

@@ -169,6 +169,8 @@ export interface PublisherStats {
   replayed: number;
   /** PUBLISH packets received on `P/S/cmd/<name>`. */
   commandsReceived: number;
+  /** True once the broker has answered the current connection's command SUBSCRIBE (SUBACK). */
+  commandsSubscribed: boolean;
   /** True while a client id conflict lasts (client-id-conflict.ts). */
   clientIdConflict: boolean;
 }

@@ -295,6 +295,7 @@ export class Publisher {
       inflight: conn === undefined ? 0 : this.drain.inFlight(conn),
       heldBack: this.drain.heldBack(),
       window: conn?.connected ? conn.window : 0,
+      commandsSubscribed: conn?.connected === true && conn.commandsSubscribed,
       clientIdConflict: this.conflict.active,
     };
   }
@@ -463,13 +464,14 @@ export class Publisher {
     const receiveMax = connack.properties?.receiveMaximum;
     conn.window = receiveMax === undefined ? this.window : Math.max(1, Math.min(this.window, receiveMax - 2));
     this.counters.connections++;
-    // Subscribed before "connected to broker" is logged: an operator who sends a command on seeing
-    // that line reaches the broker after the SUBSCRIBE has (on a first connection the broker holds
-    // no subscription for the station yet, and a command before it would reach no one).
-    this.subscribeCommands(conn);
-    if (this.link !== "up") {
-      this.log.info({ url: redactUrl(this.settings.url), window: conn.window, session_present: connack.sessionPresent }, "connected to broker");
-    }
+    // "connected to broker" is logged at the SUBACK: an operator who sends a command on seeing that
+    // line finds the subscription in place. Logged when the SUBSCRIBE is only sent, a command could
+    // reach a busy broker before it (it reads the two connections in any order) and, on a first
+    // connection with no subscription held for the station yet, reach no one.
+    const announce = this.link !== "up";
+    this.subscribeCommands(conn, () => {
+      if (announce) this.log.info({ url: redactUrl(this.settings.url), window: conn.window, session_present: connack.sessionPresent }, "connected to broker");
+    });
     if (this.settings.tlsInsecure === true) {
       this.log.warn({ url: redactUrl(this.settings.url) }, "the broker's TLS certificate was NOT verified (mqtt.tls_insecure): anyone on the path can pose as the broker");
     }
@@ -495,12 +497,15 @@ export class Publisher {
    * retained, but anyone may publish one) is not executed again at every connect. And Retain As
    * Published (same section): a command published retained while the station is connected keeps
    * its RETAIN flag on the way to it, so it is ignored too (without it the broker clears the flag,
-   * MQTT 3.1.1 section 3.3.1.3, and the station could not tell).
+   * MQTT 3.1.1 section 3.3.1.3, and the station could not tell). `subscribed` is called at the
+   * SUBACK (granted or refused), not when the connection closed first.
    */
-  private subscribeCommands(conn: Connection): void {
+  private subscribeCommands(conn: Connection, subscribed: () => void): void {
     const v5 = this.settings.protocolVersion === 5;
     conn.client.subscribe(this.topics.commandFilter, { qos: 1, ...(v5 ? { rh: 2, rap: true } : {}) }, (err, granted) => {
       if (conn.closed || this.stopping) return;
+      conn.commandsSubscribed = true;
+      subscribed();
       const refused = err !== null && err !== undefined ? err.message : granted?.some((g) => g.qos >= 0x80) ? `reason code 0x${(granted.find((g) => g.qos >= 0x80)?.qos ?? 0).toString(16)}` : undefined;
       if (refused !== undefined) {
         this.log.warn({ topic: this.topics.commandFilter, reason: refused }, "command subscription refused by the broker: no commands will arrive");
