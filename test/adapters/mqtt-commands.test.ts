@@ -108,10 +108,15 @@ describeWithTool("mosquitto", "Publisher: session, commands, replies, telemetry 
     await settle(300);
     expect(commands).toHaveLength(1);
     proxy.dropEvery(null);
-    await eventually(() => commands.length === 2, "the command queued by the broker", 8000);
-    expect(commands[1]).toMatchObject({ name: "tare", topic: cmdTopic("tare") });
-    expect(commands[1]!.payload.toString()).toBe('{"command_id":"a2","scale_id":"scale-1"}');
-    expect(p.stats().commandsReceived).toBe(2);
+    // The cut can come before the first command's PUBACK has reached the broker: it is then
+    // delivered again (at least once, MQTT 5.0 section 4.4) ahead of the queued one, and the command
+    // service's command_id dedupe answers it from the kept reply.
+    const tare = () => commands.find((c) => c.name === "tare");
+    await eventually(() => tare() !== undefined, "the command queued by the broker", 8000);
+    expect(tare()).toMatchObject({ name: "tare", topic: cmdTopic("tare") });
+    expect(tare()!.payload.toString()).toBe('{"command_id":"a2","scale_id":"scale-1"}');
+    expect(commands.every((c) => c.name === "tare" || c.payload.toString() === '{"command_id":"a1"}')).toBe(true);
+    expect(commands.filter((c) => c.name === "tare")).toHaveLength(1);
   }, 15_000);
 
   it("MQTT 5: commands still buffered when the station drops its own connection are not acknowledged: the broker delivers them again", async () => {
