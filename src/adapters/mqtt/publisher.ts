@@ -35,6 +35,9 @@ const MAX_HELD_REPLIES = 32;
 const HELD_REPLY_MS = 60_000;
 
 
+/** How long "connected to broker" waits for the command subscription's SUBACK before it is logged anyway, ms. */
+export const SUBACK_WAIT_MS = 5000;
+
 /**
  * Drains the outbox to the broker and carries the station's commands and telemetry (contract.md
  * section 4, architecture.md "Decisions"):
@@ -468,10 +471,16 @@ export class Publisher {
     // line finds the subscription in place. Logged when the SUBSCRIBE is only sent, a command could
     // reach a busy broker before it (it reads the two connections in any order) and, on a first
     // connection with no subscription held for the station yet, reach no one.
-    const announce = this.link !== "up";
-    this.subscribeCommands(conn, () => {
-      if (announce) this.log.info({ url: redactUrl(this.settings.url), window: conn.window, session_present: connack.sessionPresent }, "connected to broker");
-    });
+    // A broker that never answers the SUBSCRIBE still gets the line, SUBACK_WAIT_MS later, with a warning.
+    let announce = this.link !== "up";
+    const connected = (subscribed: boolean) => {
+      if (!announce || conn.closed || this.stopping) return;
+      announce = false;
+      this.log.info({ url: redactUrl(this.settings.url), window: conn.window, session_present: connack.sessionPresent, commands_subscribed: subscribed }, "connected to broker");
+      if (!subscribed) this.log.warn({ topic: this.topics.commandFilter, wait_ms: SUBACK_WAIT_MS }, "the broker has not answered the command subscription (no SUBACK): commands may not arrive");
+    };
+    this.subscribeCommands(conn, () => connected(true));
+    if (announce) setTimeout(() => connected(false), SUBACK_WAIT_MS).unref();
     if (this.settings.tlsInsecure === true) {
       this.log.warn({ url: redactUrl(this.settings.url) }, "the broker's TLS certificate was NOT verified (mqtt.tls_insecure): anyone on the path can pose as the broker");
     }
