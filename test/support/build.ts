@@ -9,6 +9,12 @@ export const SMARTBIN = join(ROOT, "bin/smartbin.js");
 
 let built = false;
 
+/**
+ * Set by global-build.ts: a folder of this test run's own, under which the brokers of
+ * mosquitto.ts keep their files; what still runs from it when the run ends is killed.
+ */
+export const TEST_RUN_DIR_ENV = "SMARTBIN_TEST_RUN_DIR";
+
 /** Set by global-build.ts once it has built dist/ for this test run: files then build nothing. */
 export const BUILT_ENV = "SMARTBIN_TEST_DIST_BUILT";
 

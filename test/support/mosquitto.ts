@@ -5,6 +5,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { TEST_RUN_DIR_ENV } from "./build.js";
 import { findTool } from "./require-tool.js";
 
 /** A Mosquitto broker started for one test file. */
@@ -68,7 +69,8 @@ export interface MosquittoOptions {
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoBroker> {
   const bin = findTool("mosquitto");
   if (bin === undefined) throw new Error("mosquitto is not installed");
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "smartbin-mosquitto-"));
+  // Under the test run's own folder when there is one (global-build.ts kills what is left in it).
+  const dir = opts.dir ?? mkdtempSync(join(process.env[TEST_RUN_DIR_ENV] ?? tmpdir(), "smartbin-mosquitto-"));
   const port = opts.port ?? (await freePort());
   const configFile = join(dir, "mosquitto.conf");
   const logFile = join(dir, "mosquitto.log");
