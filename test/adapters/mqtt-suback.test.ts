@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { Aedes } from "aedes";
 import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
 
 import { Publisher, SUBACK_WAIT_MS } from "../../src/adapters/mqtt/publisher.js";
 import { Outbox } from "../../src/adapters/outbox/outbox.js";
+import { startEmbeddedBroker } from "../../src/app/demo/broker.js";
 import { capturedLogger, eventually, settle } from "./mqtt-test-kit.js";
 
 /**
@@ -23,23 +22,16 @@ afterEach(async () => {
 });
 
 async function broker(holdSubscribe: boolean): Promise<{ url: string; held: () => number }> {
-  const aedes = await Aedes.createBroker();
   let held = 0;
-  if (holdSubscribe) {
-    aedes.authorizeSubscribe = () => {
-      held++; // never calls back: no SUBACK
-    };
-  }
-  const server: Server = createServer(aedes.handle);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        aedes.close(() => undefined);
-      }),
-  );
-  return { url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`, held: () => held };
+  const b = await startEmbeddedBroker(0, (aedes) => {
+    if (holdSubscribe) {
+      aedes.authorizeSubscribe = () => {
+        held++; // never calls back: no SUBACK
+      };
+    }
+  });
+  cleanups.push(() => b.close());
+  return { url: b.url, held: () => held };
 }
 
 function publisher(url: string) {

@@ -11,11 +11,13 @@ export interface EmbeddedBroker {
 
 /**
  * Starts aedes on 127.0.0.1, on `port` (1-65535), or on a free port the kernel picks when `port`
- * is 0 or omitted (listen(2) with port 0). Rejects with the listen error when the port cannot be
- * bound: `code` EADDRINUSE (taken) or EACCES (a privileged port).
+ * is 0 or omitted (listen(2) with port 0). `configure` may set aedes' hooks before it listens (the
+ * tests make a broker that never answers a SUBSCRIBE). Rejects with the listen error when the port
+ * cannot be bound: `code` EADDRINUSE (taken) or EACCES (a privileged port).
  */
-export async function startEmbeddedBroker(port = 0): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(port = 0, configure?: (aedes: Aedes) => void): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
+  configure?.(aedes);
   const server = createServer(aedes.handle);
   try {
     await new Promise<void>((resolve, reject) => {
